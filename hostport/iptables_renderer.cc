@@ -1,0 +1,135 @@
+#include "hostport/iptables_renderer.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace hostport {
+namespace {
+
+constexpr absl::string_view kNat = "nat";
+constexpr absl::string_view kRaw = "raw";
+
+std::string HostMask(IPFamily family) {
+  return family == IPFamily::kIPv4 ? "/32" : "/128";
+}
+
+std::string Comment(absl::string_view text) {
+  return absl::StrCat("-m comment --comment \"", text, "\"");
+}
+
+}  // namespace
+
+std::string IptablesRenderer::HostportJump(const PlannedMapping& m) const {
+  const absl::string_view proto = ProtocolKeyword(m.protocol);
+  return absl::StrCat("-p ", proto, " ", Comment(m.comment), " -m ", proto,
+                      " --dport ", m.host_port, " -j ",
+                      names_.hostport_chain_prefix, m.hash);
+}
+
+std::string IptablesRenderer::MasqueradeJump(const PlannedMapping& m) const {
+  return absl::StrCat(Comment(m.comment), " -j ",
+                      names_.masquerade_chain_prefix, m.hash);
+}
+
+std::string IptablesRenderer::LoopbackDrop(const PlannedMapping& m) const {
+  const absl::string_view proto = ProtocolKeyword(m.protocol);
+  return absl::StrCat("-d ", m.host_ip->ToString(), HostMask(m.pod_ip.family()),
+                      " -p ", proto, " ", Comment(m.comment), " -m ", proto,
+                      " --dport ", m.host_port, " -j DROP");
+}
+
+void IptablesRenderer::AddBase(IPFamily family, IptablesTransaction* tx) const {
+  if (family == IPFamily::kIPv4) {
+    tx->NewChain(kRaw, names_.loopback_guard_chain);
+    tx->Append(kRaw, "PREROUTING",
+               absl::StrCat("-d 127.0.0.0/8 ! -i lo ",
+                            Comment("hostport loopback guard"), " -j ",
+                            names_.loopback_guard_chain));
+  }
+  tx->NewChain(kNat, names_.hostports_chain);
+  tx->NewChain(kNat, names_.masquerade_chain);
+  const std::string portals =
+      absl::StrCat(Comment("kube hostport portals"),
+                   " -m addrtype --dst-type LOCAL -j ", names_.hostports_chain);
+  tx->Append(kNat, "PREROUTING", portals);
+  tx->Append(kNat, "OUTPUT", portals);
+  tx->Append(kNat, "POSTROUTING",
+             absl::StrCat(Comment("kube hostport masquerading"),
+                          " -m conntrack --ctstate DNAT -j ",
+                          names_.masquerade_chain));
+  if (family == IPFamily::kIPv4) {
+    tx->Append(kNat, names_.masquerade_chain,
+               absl::StrCat("-s 127.0.0.0/8 ", Comment("hostport localhost"),
+                            " -j MASQUERADE"));
+  }
+}
+
+void IptablesRenderer::AddPod(const PodPlan& pod,
+                              IptablesTransaction* tx) const {
+  const FamilyPlan& fp = pod.family(tx->family());
+  const std::string mask = HostMask(fp.family);
+  // -I puts each rule on top: insert in reverse so the pod's rules keep its
+  // order.
+  for (auto it = fp.mappings.rbegin(); it != fp.mappings.rend(); ++it) {
+    if (it->IsLoopbackBound()) {
+      tx->Insert(kRaw, names_.loopback_guard_chain, LoopbackDrop(*it));
+    }
+  }
+  for (const PlannedMapping& m : fp.mappings) {
+    tx->DeclareChain(kNat, names_.hostport_chain_prefix + m.hash);
+    tx->DeclareChain(kNat, names_.masquerade_chain_prefix + m.hash);
+  }
+  for (auto it = fp.mappings.rbegin(); it != fp.mappings.rend(); ++it) {
+    tx->Insert(kNat, names_.hostports_chain, HostportJump(*it));
+    tx->Insert(kNat, names_.masquerade_chain, MasqueradeJump(*it));
+  }
+  for (const PlannedMapping& m : fp.mappings) {
+    const absl::string_view proto = ProtocolKeyword(m.protocol);
+    const std::string destination =
+        m.host_ip ? absl::StrCat("-d ", m.host_ip->ToString(), mask, " ") : "";
+    tx->Append(
+        kNat, names_.hostport_chain_prefix + m.hash,
+        absl::StrCat(destination, "-p ", proto, " ", Comment(m.comment),
+                     " -j DNAT --to-destination ", m.pod_ip.ToBracketedString(),
+                     ":", m.container_port));
+    for (const IpAddress& source : fp.pod_ips) {
+      tx->Append(
+          kNat, names_.masquerade_chain_prefix + m.hash,
+          absl::StrCat("-s ", source.ToString(), mask, " -d ",
+                       m.pod_ip.ToString(), mask, " -p ", proto, " ",
+                       Comment(m.comment), " -m ", proto, " --dport ",
+                       m.container_port, " -m conntrack --ctorigdstport ",
+                       m.host_port, " -j MASQUERADE"));
+    }
+  }
+}
+
+void IptablesRenderer::RemovePod(const PodPlan& pod,
+                                 IptablesTransaction* tx) const {
+  const FamilyPlan& fp = pod.family(tx->family());
+  for (const PlannedMapping& m : fp.mappings) {
+    const std::string hostport_chain = names_.hostport_chain_prefix + m.hash;
+    const std::string masquerade_chain =
+        names_.masquerade_chain_prefix + m.hash;
+    tx->DeclareChain(kNat, hostport_chain);
+    tx->DeclareChain(kNat, masquerade_chain);
+    tx->Delete(kNat, names_.hostports_chain, HostportJump(m));
+    tx->Delete(kNat, names_.masquerade_chain, MasqueradeJump(m));
+    tx->DeleteChain(kNat, hostport_chain);
+    tx->DeleteChain(kNat, masquerade_chain);
+  }
+  for (const PlannedMapping& m : fp.mappings) {
+    if (m.IsLoopbackBound()) {
+      tx->Delete(kRaw, names_.loopback_guard_chain, LoopbackDrop(m));
+    }
+  }
+}
+
+IptablesTransaction IptablesRenderer::Full(
+    IPFamily family, absl::Span<const PodPlan> pods) const {
+  IptablesTransaction tx(family);
+  AddBase(family, &tx);
+  for (const PodPlan& pod : pods) AddPod(pod, &tx);
+  return tx;
+}
+
+}  // namespace hostport

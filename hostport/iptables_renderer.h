@@ -1,0 +1,86 @@
+// The iptables rendering of hostport: pure functions from planned pods to
+// IptablesTransactions for one family. No I/O.
+//
+// Shape (CRI-O compatible, DESIGN §4), table nat:
+//   PREROUTING, OUTPUT  -m comment --comment "kube hostport portals"
+//                       -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS
+//   KUBE-HOSTPORTS      per mapping: -p P -m comment --comment "<owner>
+//   hostport N"
+//                       -m P --dport N -j KUBE-HP-<h>    (newest first: -I)
+//   KUBE-HP-<h>         [-d HostIP] -p P ... -j DNAT --to-destination
+//   PodIP:Port POSTROUTING         -m comment --comment "kube hostport
+//   masquerading"
+//                       -m conntrack --ctstate DNAT -j CRIO-HOSTPORTS-MASQ
+//   CRIO-HOSTPORTS-MASQ per mapping: -j CRIO-MASQ-<h>; IPv4 only, last:
+//                       -s 127.0.0.0/8 -j MASQUERADE (localhost clients; with
+//                       route_localnet on the pod's interface, DESIGN §4)
+//   CRIO-MASQ-<h>       per pod IP S of the family: -s S -d PodIP -p P --dport
+//   Port
+//                       -m conntrack --ctorigdstport N -j MASQUERADE (hairpin)
+// and, IPv4 only, table raw:
+//   PREROUTING          -d 127.0.0.0/8 ! -i lo -j CRIO-HOSTPORTS-LOOPBACK
+//   CRIO-HOSTPORTS-LOOPBACK  per loopback-bound mapping: -d HostIP -p P --dport
+//   N -j DROP
+// The loopback guard lives in raw because DNAT in nat PREROUTING happens before
+// the routing decision that would drop a packet for 127.0.0.0/8 arriving from
+// outside: once rewritten to the pod it is no longer martian, so a
+// 127.0.0.1-bound hostport would be reachable from any neighbour. The nat table
+// may not DROP, and raw runs before both conntrack and nat. A packet from a
+// local process to 127.0.0.1 never passes PREROUTING as a new connection, so
+// the guard never hits host-local clients.
+//
+// Rule text is written in the order iptables-save prints it, so a saved table
+// compares equal, line for line, to what was rendered.
+#ifndef HOSTPORT_IPTABLES_RENDERER_H_
+#define HOSTPORT_IPTABLES_RENDERER_H_
+
+#include <vector>
+
+#include "absl/types/span.h"
+#include "hostport/iptables_transaction.h"
+#include "hostport/naming.h"
+#include "hostport/plan.h"
+
+namespace hostport {
+
+class IptablesRenderer {
+ public:
+  // REQUIRES: names.Validate().ok().
+  explicit IptablesRenderer(ObjectNames names = ObjectNames())
+      : names_(std::move(names)) {}
+
+  // Creates the shared chains and the jumps into them (-N, so it fails rather
+  // than flush a chain another owner already holds). For a family whose tables
+  // do not yet hold them.
+  void AddBase(IPFamily family, IptablesTransaction* tx) const;
+
+  // Adds `pod`'s mappings of tx->family(): declares (creates or empties) its
+  // own chains and inserts its jumps at the top of the shared chains. Size
+  // depends only on `pod`. Tables are touched raw first, so the loopback guard
+  // is in place before the DNAT.
+  void AddPod(const PodPlan& pod, IptablesTransaction* tx) const;
+
+  // Removes what AddPod(pod) added for tx->family(): deletes the jumps (-D, so
+  // the exact rules must be there) and the pod's chains. Tables are touched nat
+  // first, so the DNAT is gone before the loopback guard.
+  void RemovePod(const PodPlan& pod, IptablesTransaction* tx) const;
+
+  // The complete ruleset for `pods` in a nat (and raw) table that holds none of
+  // ours: base plus every pod, ordered as if the pods had been added one after
+  // another.
+  IptablesTransaction Full(IPFamily family,
+                           absl::Span<const PodPlan> pods) const;
+
+  const ObjectNames& names() const { return names_; }
+
+ private:
+  std::string HostportJump(const PlannedMapping& m) const;
+  std::string MasqueradeJump(const PlannedMapping& m) const;
+  std::string LoopbackDrop(const PlannedMapping& m) const;
+
+  ObjectNames names_;
+};
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_IPTABLES_RENDERER_H_

@@ -1,0 +1,67 @@
+// The nftables rendering of hostport: pure functions from planned pods to
+// NftTransactions for one family. No I/O.
+//
+// Shape (CRI-O compatible, DESIGN §4), tables `ip crio-hostports` and
+// `ip6 crio-hostports`:
+//   map hostports    inet_proto . inet_service : addr . inet_service
+//   (wildcards) map hostipports  addr . inet_proto . inet_service : addr .
+//   inet_service set hairpins     addr . addr        (pod IP . DNAT target, for
+//   hairpin masquerade) chain hostports  dnat to daddr . l4proto . dport via
+//   @hostipports, then @hostports prerouting, output (nat, -100): fib daddr
+//   type local goto hostports masquerading (nat, 100): ct status dnat and saddr
+//   . daddr in @hairpins: masquerade
+// IPv4 only, for localhost clients and loopback-bound mappings:
+//   set loopbackports  ipv4_addr . inet_proto . inet_service
+//   prerouting, first: iifname != "lo" and daddr . l4proto . dport in
+//   @loopbackports:
+//                      drop (before the DNAT would make the packet routable;
+//                      see iptables_renderer.h for why)
+//   masquerading: ct status dnat and saddr 127.0.0.0/8: masquerade
+// Each element carries its pod's owner comment (OwnerComment(id)), so a pod's
+// elements are found without its IPs. One map lookup per new connection,
+// whatever the number of mappings.
+#ifndef HOSTPORT_NFT_RENDERER_H_
+#define HOSTPORT_NFT_RENDERER_H_
+
+#include "absl/types/span.h"
+#include "hostport/naming.h"
+#include "hostport/nft_transaction.h"
+#include "hostport/plan.h"
+
+namespace hostport {
+
+class NftRenderer {
+ public:
+  // REQUIRES: names.Validate().ok().
+  explicit NftRenderer(ObjectNames names = ObjectNames())
+      : names_(std::move(names)) {}
+
+  // Creates (idempotently: nft "add" of an existing object is a no-op) the
+  // table, maps, sets and chains, and (re)writes the chains' rules.
+  void AddBase(IPFamily family, NftTransaction* tx) const;
+
+  // Adds `pod`'s elements of `family`. Size depends only on `pod`. The kernel
+  // refuses an element whose key is already there, so a conflicting mapping
+  // fails the whole transaction.
+  void AddPod(IPFamily family, const PodPlan& pod, NftTransaction* tx) const;
+
+  // Deletes what AddPod(family, pod) added (elements by key; each must be
+  // present).
+  void RemovePod(IPFamily family, const PodPlan& pod, NftTransaction* tx) const;
+
+  // The complete script for `pods`: replaces the family's table with base plus
+  // every pod's elements.
+  NftTransaction Full(IPFamily family, absl::Span<const PodPlan> pods) const;
+
+  const ObjectNames& names() const { return names_; }
+
+ private:
+  std::string Element(IPFamily family, absl::string_view set,
+                      absl::string_view body) const;
+
+  ObjectNames names_;
+};
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_NFT_RENDERER_H_
