@@ -1,5 +1,8 @@
 #include "hostport/iptables_renderer.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace hostport {
@@ -38,6 +41,12 @@ std::string IptablesRenderer::LoopbackDrop(const PlannedMapping& m) const {
 }
 
 void IptablesRenderer::AddBase(IPFamily family, IptablesTransaction* tx) const {
+  AddBaseChains(family, tx);
+  AddLocalhostMasquerade(family, tx);
+}
+
+void IptablesRenderer::AddBaseChains(IPFamily family,
+                                     IptablesTransaction* tx) const {
   if (family == IPFamily::kIPv4) {
     tx->NewChain(kRaw, names_.loopback_guard_chain);
     tx->Append(kRaw, "PREROUTING",
@@ -56,6 +65,10 @@ void IptablesRenderer::AddBase(IPFamily family, IptablesTransaction* tx) const {
              absl::StrCat(Comment("kube hostport masquerading"),
                           " -m conntrack --ctstate DNAT -j ",
                           names_.masquerade_chain));
+}
+
+void IptablesRenderer::AddLocalhostMasquerade(IPFamily family,
+                                              IptablesTransaction* tx) const {
   if (family == IPFamily::kIPv4) {
     tx->Append(kNat, names_.masquerade_chain,
                absl::StrCat("-s 127.0.0.0/8 ", Comment("hostport localhost"),
@@ -65,22 +78,39 @@ void IptablesRenderer::AddBase(IPFamily family, IptablesTransaction* tx) const {
 
 void IptablesRenderer::AddPod(const PodPlan& pod,
                               IptablesTransaction* tx) const {
+  AddPodRules(pod, /*insert=*/true, tx);
+}
+
+void IptablesRenderer::AddPodRules(const PodPlan& pod, bool insert,
+                                   IptablesTransaction* tx) const {
   const FamilyPlan& fp = pod.family(tx->family());
   const std::string mask = HostMask(fp.family);
-  // -I puts each rule on top: insert in reverse so the pod's rules keep its
-  // order.
-  for (auto it = fp.mappings.rbegin(); it != fp.mappings.rend(); ++it) {
-    if (it->IsLoopbackBound()) {
-      tx->Insert(kRaw, names_.loopback_guard_chain, LoopbackDrop(*it));
+  // Jumps in shared chains go on top (-I) so that the newest mapping wins over
+  // a rule someone else leaked for the same port; inserted in reverse, a pod's
+  // jumps keep its order. Full() appends instead, in the order inserts leave.
+  auto shared = [&](absl::string_view table, absl::string_view chain,
+                    const std::string& rule) {
+    if (insert) {
+      tx->Insert(table, chain, rule);
+    } else {
+      tx->Append(table, chain, rule);
+    }
+  };
+  std::vector<const PlannedMapping*> order;
+  for (const PlannedMapping& m : fp.mappings) order.push_back(&m);
+  if (insert) std::reverse(order.begin(), order.end());
+  for (const PlannedMapping* m : order) {
+    if (m->IsLoopbackBound()) {
+      shared(kRaw, names_.loopback_guard_chain, LoopbackDrop(*m));
     }
   }
   for (const PlannedMapping& m : fp.mappings) {
     tx->DeclareChain(kNat, names_.hostport_chain_prefix + m.hash);
     tx->DeclareChain(kNat, names_.masquerade_chain_prefix + m.hash);
   }
-  for (auto it = fp.mappings.rbegin(); it != fp.mappings.rend(); ++it) {
-    tx->Insert(kNat, names_.hostports_chain, HostportJump(*it));
-    tx->Insert(kNat, names_.masquerade_chain, MasqueradeJump(*it));
+  for (const PlannedMapping* m : order) {
+    shared(kNat, names_.hostports_chain, HostportJump(*m));
+    shared(kNat, names_.masquerade_chain, MasqueradeJump(*m));
   }
   for (const PlannedMapping& m : fp.mappings) {
     const absl::string_view proto = ProtocolKeyword(m.protocol);
@@ -127,8 +157,14 @@ void IptablesRenderer::RemovePod(const PodPlan& pod,
 IptablesTransaction IptablesRenderer::Full(
     IPFamily family, absl::Span<const PodPlan> pods) const {
   IptablesTransaction tx(family);
-  AddBase(family, &tx);
-  for (const PodPlan& pod : pods) AddPod(pod, &tx);
+  AddBaseChains(family, &tx);
+  // Later pods' jumps sit above earlier ones', as after one AddPod per pod.
+  for (auto it = pods.rbegin(); it != pods.rend(); ++it) {
+    AddPodRules(*it, /*insert=*/false, &tx);
+  }
+  // Last in CRIO-HOSTPORTS-MASQ, where AddBase's append leaves it below later
+  // inserts.
+  AddLocalhostMasquerade(family, &tx);
   return tx;
 }
 

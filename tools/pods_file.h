@@ -1,0 +1,45 @@
+// Pods files: the JSON that hostportctl (and tests, fuzzers and the CNI plugin)
+// read pods from.
+//
+// A file holds one pod object or an array of them (DESIGN §8):
+//   {"id": "sandbox-1", "namespace": "default", "name": "web",
+//    "ips": ["10.88.0.5", "fd00:88::5"], "host_network": false,
+//    "nat_interface": "hp-br0", "port_mappings": [{"host_port": 8080,
+//    "container_port": 80, "protocol": "TCP",
+//                       "host_ip": ""}]}
+// Parsing is strict: unknown fields, wrong types and duplicate ids are errors
+// that name the pod, the field and the value. Only the shape is checked here;
+// PlanPod() checks the values (ranges, addresses, overlaps).
+#ifndef TOOLS_PODS_FILE_H_
+#define TOOLS_PODS_FILE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hostport/types.h"
+
+namespace hostport {
+
+struct PodEntry {
+  std::string id;
+  PodPortMapping pod;
+  std::string nat_interface;  // "" when the file gives none.
+};
+
+// Parses the JSON text of a pods file.
+absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text);
+
+// Reads and parses `path`; errors start with the path.
+absl::StatusOr<std::vector<PodEntry>> ReadPodsFile(const std::string& path);
+
+// Reads a whole file. A relative path is taken from the directory `bazel run`
+// was started in (BUILD_WORKING_DIRECTORY) when set, so `bazel run
+// //tools:hostportctl -- render --pods tools/examples/pods.json` reads the
+// workspace's file.
+absl::StatusOr<std::string> ReadTextFile(const std::string& path);
+
+}  // namespace hostport
+
+#endif  // TOOLS_PODS_FILE_H_
