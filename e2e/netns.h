@@ -1,0 +1,71 @@
+// Netns: a network namespace that a test creates, runs commands in, and always
+// deletes.
+//
+// Names are "hp-<purpose>-<pid>-<n>", so parallel tests never collide and a
+// namespace left behind by a killed run is recognised (its pid is gone) and
+// deleted by the next Create(). SIGTERM and SIGINT (Bazel's timeout, Ctrl-C)
+// delete every live namespace of this process before the process dies. Only
+// traffic inside these namespaces is ever sent by tests.
+#ifndef E2E_NETNS_H_
+#define E2E_NETNS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hostport/command_runner.h"
+
+namespace hostport::e2e {
+
+// "" when this process can create network namespaces; otherwise which
+// capability is missing (not root, no `ip`, netns creation refused).
+std::string KernelTestsUnavailableReason();
+
+class Netns {
+ public:
+  // Creates a fresh namespace with loopback up. REQUIRES: root.
+  static absl::StatusOr<std::unique_ptr<Netns>> Create(
+      absl::string_view purpose);
+
+  Netns(const Netns&) = delete;
+  Netns& operator=(const Netns&) = delete;
+  ~Netns();  // Deletes the namespace.
+
+  const std::string& name() const { return name_; }
+
+  // Runs argv inside the namespace.
+  absl::StatusOr<CommandResult> Run(const std::vector<std::string>& argv,
+                                    const std::string& stdin_text = "");
+
+  // Runs argv inside the namespace; an error unless it exits 0 (the message
+  // carries the command and its stderr). Returns stdout.
+  absl::StatusOr<std::string> Check(const std::vector<std::string>& argv,
+                                    const std::string& stdin_text = "");
+
+ private:
+  explicit Netns(std::string name) : name_(std::move(name)) {}
+
+  std::string name_;
+  RealCommandRunner runner_;
+};
+
+}  // namespace hostport::e2e
+
+// Skips the test with the reason when kernel tests cannot run here; fails
+// instead when HOSTPORT_REQUIRE_KERNEL_TESTS is set (CI sets it: there, a skip
+// would hide a gap).
+#define HOSTPORT_REQUIRE_KERNEL()                                              \
+  do {                                                                         \
+    const std::string hostport_reason =                                        \
+        ::hostport::e2e::KernelTestsUnavailableReason();                       \
+    if (!hostport_reason.empty()) {                                            \
+      if (std::getenv("HOSTPORT_REQUIRE_KERNEL_TESTS") != nullptr) {           \
+        FAIL() << "kernel tests required but cannot run: " << hostport_reason; \
+      }                                                                        \
+      GTEST_SKIP() << "kernel test skipped: " << hostport_reason;              \
+    }                                                                          \
+  } while (0)
+
+#endif  // E2E_NETNS_H_
