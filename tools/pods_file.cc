@@ -173,8 +173,12 @@ absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text) {
   try {
     doc = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not valid JSON at byte ", e.byte, ": ", e.what()));
+    // what() reads "[json.exception.parse_error.101] parse error at line 1, ...".
+    absl::string_view what = e.what();
+    if (size_t end = what.find("] "); end != absl::string_view::npos) {
+      what.remove_prefix(end + 2);
+    }
+    return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", what));
   }
   std::vector<PodEntry> pods;
   if (doc.is_object()) {

@@ -1,0 +1,117 @@
+// Runs the built hostportctl binary the way a person does, and checks its exit
+// codes and output (DESIGN §8).
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hostport/command_runner.h"
+
+namespace hostport {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+CommandResult Ctl(std::vector<std::string> args) {
+  args.insert(args.begin(), "tools/hostportctl");
+  RealCommandRunner runner;
+  absl::StatusOr<CommandResult> r = runner.Run(args, "");
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : CommandResult{-1, "", ""};
+}
+
+constexpr char kPods[] = "tools/examples/pods.json";
+
+TEST(HostportctlTest, RenderIptablesBothFamilies) {
+  CommandResult r = Ctl({"render", "--pods", kPods});
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_THAT(r.stdout_text, StartsWith("# family 4\n*raw\n"));
+  EXPECT_THAT(r.stdout_text, HasSubstr("\n# family 6\n*nat\n"));
+  EXPECT_THAT(r.stdout_text,
+              HasSubstr("-j DNAT --to-destination [fd00:88::5]:80"));
+  // The admin pod is IPv4 only: its wildcard SCTP mapping is reported for IPv6.
+  EXPECT_THAT(r.stderr_text,
+              HasSubstr("note: mapping 1 (9001/SCTP on all addresses) of pod "
+                        "ops/admin maps nothing on IPv6"));
+}
+
+TEST(HostportctlTest, RenderNftablesOneFamily) {
+  CommandResult r =
+      Ctl({"render", "--pods", kPods, "--backend=nftables", "--family", "6"});
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_THAT(r.stdout_text,
+              StartsWith("# family 6\nadd table ip6 crio-hostports"));
+  EXPECT_THAT(r.stdout_text, Not(HasSubstr("table ip crio-hostports")));
+  EXPECT_THAT(r.stdout_text,
+              HasSubstr("hostipports { 2001:db8::10 . tcp . 8443 comment"));
+}
+
+TEST(HostportctlTest, RenderJson) {
+  CommandResult r = Ctl({"render", "--pods", kPods, "--output", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  nlohmann::json doc = nlohmann::json::parse(r.stdout_text);
+  EXPECT_EQ(doc["backend"], "iptables");
+  ASSERT_EQ(doc["families"].size(), 2u);
+  EXPECT_EQ(doc["families"][1]["family"], "6");
+  EXPECT_THAT(doc["families"][0]["ruleset"].get<std::string>(),
+              HasSubstr("COMMIT"));
+  ASSERT_EQ(doc["skipped"].size(), 1u);
+  EXPECT_EQ(doc["skipped"][0]["id"], "sandbox-admin");
+}
+
+TEST(HostportctlTest, UsageErrorsExitTwoAndNameTheValue) {
+  const struct {
+    std::vector<std::string> args;
+    const char* message;
+  } cases[] = {
+      {{}, "usage: hostportctl VERB"},
+      {{"frobnicate"}, "unknown verb \"frobnicate\""},
+      {{"render"}, "--pods FILE is required"},
+      {{"render", "--pods", kPods, "--backend", "pf"},
+       "--backend \"pf\" is not a backend: want iptables or nftables"},
+      {{"render", "--pods", kPods, "--family", "5"},
+       "--family \"5\" is not a family: want 4, 6 or all"},
+      {{"render", "--pods", kPods, "--output", "yaml"},
+       "--output \"yaml\" is not an output format"},
+      {{"render", "--pods"}, "flag --pods needs a value"},
+      {{"render", "--pods", kPods, "--bogus"}, "unknown flag --bogus"},
+      {{"render", "--pods", "/nonexistent.json"},
+       "/nonexistent.json: cannot open"},
+  };
+  for (const auto& c : cases) {
+    CommandResult r = Ctl(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.message;
+    EXPECT_THAT(r.stderr_text, HasSubstr(c.message));
+    EXPECT_EQ(r.stdout_text, "");
+  }
+}
+
+TEST(HostportctlTest, InvalidPodsFileNamesTheField) {
+  CommandResult r = Ctl({"render", "--pods", "tools/testdata/bad_port.json"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.stderr_text,
+              HasSubstr("tools/testdata/bad_port.json: host_port 70000 out of "
+                        "range 1..65535 in mapping 0 of pod default/web"));
+  EXPECT_EQ(r.stdout_text, "");
+}
+
+TEST(HostportctlTest, ConflictingPodsExitOne) {
+  CommandResult r = Ctl({"render", "--pods", "tools/testdata/conflict.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_text, HasSubstr("conflicts on IPv4 with mapping 0"));
+  EXPECT_EQ(r.stdout_text, "");
+}
+
+TEST(HostportctlTest, HelpExitsZero) {
+  CommandResult r = Ctl({"render", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.stdout_text, HasSubstr("usage: hostportctl render"));
+  r = Ctl({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.stdout_text, HasSubstr("verbs:"));
+}
+
+}  // namespace
+}  // namespace hostport

@@ -1,0 +1,98 @@
+#include "tools/pods_file.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hostport {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Error(absl::string_view json) {
+  absl::StatusOr<std::vector<PodEntry>> pods = ParsePodsJson(json);
+  EXPECT_FALSE(pods.ok()) << json;
+  return std::string(pods.status().message());
+}
+
+TEST(PodsFileTest, ParsesOnePodAndArrays) {
+  absl::StatusOr<std::vector<PodEntry>> pods = ParsePodsJson(R"({
+    "id": "sandbox-1", "namespace": "default", "name": "web",
+    "ips": ["10.88.0.5", "fd00:88::5"], "host_network": false,
+    "nat_interface": "hp-br0",
+    "port_mappings": [{"host_port": 8080, "container_port": 80,
+                       "protocol": "udp", "host_ip": "10.0.0.1"},
+                      {"host_port": 9, "container_port": 9}]})");
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  ASSERT_EQ(pods->size(), 1u);
+  const PodEntry& e = (*pods)[0];
+  EXPECT_EQ(e.id, "sandbox-1");
+  EXPECT_EQ(e.nat_interface, "hp-br0");
+  EXPECT_EQ(e.pod.namespace_, "default");
+  EXPECT_EQ(e.pod.ips.size(), 2u);
+  ASSERT_EQ(e.pod.port_mappings.size(), 2u);
+  EXPECT_EQ(e.pod.port_mappings[0].protocol, Protocol::kUDP);
+  EXPECT_EQ(e.pod.port_mappings[0].host_ip, "10.0.0.1");
+  EXPECT_EQ(e.pod.port_mappings[1].protocol, Protocol::kTCP);  // Default.
+
+  pods = ParsePodsJson(R"([{"id": "a"}, {"id": "b", "host_network": true}])");
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  EXPECT_EQ(pods->size(), 2u);
+  EXPECT_TRUE((*pods)[1].pod.host_network);
+}
+
+TEST(PodsFileTest, ErrorsNameThePodTheFieldAndTheValue) {
+  EXPECT_THAT(Error("{"), HasSubstr("not valid JSON: parse error at line 1, column 2"));
+  EXPECT_THAT(Error("42"), HasSubstr("want a pod object or an array of pods"));
+  EXPECT_THAT(Error(R"({"name": "x"})"), HasSubstr("pod 0 has no \"id\""));
+  EXPECT_EQ(Error(R"({"id": "a", "hostPort": 1})"),
+            "pod 0 (id \"a\") has unknown field \"hostPort\": valid fields are "
+            "id, namespace, name, ips, host_network, nat_interface, "
+            "port_mappings");
+  EXPECT_EQ(Error(R"({"id": "a", "port_mappings": [{"host_port": "80",
+                      "container_port": 80}]})"),
+            "pod 0 (id \"a\") port_mappings[0] field \"host_port\": want an "
+            "integer 1..65535, got \"80\"");
+  EXPECT_THAT(Error(R"({"id": "a", "port_mappings": [{"host_port": 80.5,
+                        "container_port": 80}]})"),
+              HasSubstr("got 80.5"));
+  EXPECT_THAT(Error(R"({"id": "a", "port_mappings": [{"host_port": 99999999999,
+                        "container_port": 80}]})"),
+              HasSubstr("want an integer 1..65535, got 99999999999"));
+  EXPECT_THAT(
+      Error(R"({"id": "a", "port_mappings": [{"container_port": 80}]})"),
+      HasSubstr("is missing field \"host_port\""));
+  EXPECT_THAT(Error(R"({"id": "a", "port_mappings": [{"host_port": 1,
+                        "container_port": 1, "protocol": "icmp"}]})"),
+              HasSubstr("field \"protocol\": unknown protocol \"icmp\""));
+  EXPECT_THAT(Error(R"({"id": "a", "ips": "10.0.0.1"})"),
+              HasSubstr("field \"ips\": want an array of address strings"));
+  EXPECT_THAT(Error(R"({"id": "a", "ips": [1]})"), HasSubstr("\"ips[0]\""));
+  EXPECT_THAT(Error(R"({"id": "a", "host_network": "yes"})"),
+              HasSubstr("\"host_network\": want true or false, got \"yes\""));
+  EXPECT_THAT(Error(R"([{"id": "a"}, {"id": "a"}])"),
+              HasSubstr("pod 1 repeats id \"a\""));
+  EXPECT_THAT(Error(R"([{"id": 7}])"),
+              HasSubstr("\"id\": want a string, got 7"));
+}
+
+TEST(PodsFileTest, ReadingNamesThePath) {
+  absl::StatusOr<std::vector<PodEntry>> pods =
+      ReadPodsFile("/nonexistent/pods.json");
+  ASSERT_FALSE(pods.ok());
+  EXPECT_THAT(std::string(pods.status().message()),
+              HasSubstr("/nonexistent/pods.json: cannot open"));
+  pods = ReadPodsFile("/");
+  ASSERT_FALSE(pods.ok());
+  EXPECT_THAT(std::string(pods.status().message()),
+              HasSubstr("is a directory"));
+}
+
+TEST(PodsFileTest, TheExampleParsesAndIsDualStack) {
+  absl::StatusOr<std::vector<PodEntry>> pods =
+      ReadPodsFile("tools/examples/pods.json");
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  EXPECT_GE(pods->size(), 3u);
+}
+
+}  // namespace
+}  // namespace hostport
