@@ -146,6 +146,8 @@ struct Variant {
   std::string restore4, restore6, save4, save6;
 };
 
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
 class IptablesLoadTest : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(IptablesLoadTest, GoldensLoadAndSaveBackAsRendered) {

@@ -41,12 +41,6 @@ std::string IptablesRenderer::LoopbackDrop(const PlannedMapping& m) const {
 }
 
 void IptablesRenderer::AddBase(IPFamily family, IptablesTransaction* tx) const {
-  AddBaseChains(family, tx);
-  AddLocalhostMasquerade(family, tx);
-}
-
-void IptablesRenderer::AddBaseChains(IPFamily family,
-                                     IptablesTransaction* tx) const {
   if (family == IPFamily::kIPv4) {
     tx->NewChain(kRaw, names_.loopback_guard_chain);
     tx->Append(kRaw, "PREROUTING",
@@ -65,15 +59,6 @@ void IptablesRenderer::AddBaseChains(IPFamily family,
              absl::StrCat(Comment("kube hostport masquerading"),
                           " -m conntrack --ctstate DNAT -j ",
                           names_.masquerade_chain));
-}
-
-void IptablesRenderer::AddLocalhostMasquerade(IPFamily family,
-                                              IptablesTransaction* tx) const {
-  if (family == IPFamily::kIPv4) {
-    tx->Append(kNat, names_.masquerade_chain,
-               absl::StrCat("-s 127.0.0.0/8 ", Comment("hostport localhost"),
-                            " -j MASQUERADE"));
-  }
 }
 
 void IptablesRenderer::AddPod(const PodPlan& pod,
@@ -121,14 +106,23 @@ void IptablesRenderer::AddPodRules(const PodPlan& pod, bool insert,
         absl::StrCat(destination, "-p ", proto, " ", Comment(m.comment),
                      " -j DNAT --to-destination ", m.pod_ip.ToBracketedString(),
                      ":", m.container_port));
+    // Hairpin: the pod (any of its addresses) reaching its own hostport.
+    std::vector<std::string> sources;
     for (const IpAddress& source : fp.pod_ips) {
-      tx->Append(
-          kNat, names_.masquerade_chain_prefix + m.hash,
-          absl::StrCat("-s ", source.ToString(), mask, " -d ",
-                       m.pod_ip.ToString(), mask, " -p ", proto, " ",
-                       Comment(m.comment), " -m ", proto, " --dport ",
-                       m.container_port, " -m conntrack --ctorigdstport ",
-                       m.host_port, " -j MASQUERADE"));
+      sources.push_back(absl::StrCat("-s ", source.ToString(), mask, " -d ",
+                                     m.pod_ip.ToString(), mask));
+    }
+    // Localhost: a host process reaching the hostport through 127.0.0.0/8.
+    if (fp.family == IPFamily::kIPv4 && !pod.nat_interface.empty()) {
+      sources.push_back(absl::StrCat("-s 127.0.0.0/8 -d ", m.pod_ip.ToString(),
+                                     mask, " -o ", pod.nat_interface));
+    }
+    for (const std::string& source : sources) {
+      tx->Append(kNat, names_.masquerade_chain_prefix + m.hash,
+                 absl::StrCat(source, " -p ", proto, " ", Comment(m.comment),
+                              " -m ", proto, " --dport ", m.container_port,
+                              " -m conntrack --ctorigdstport ", m.host_port,
+                              " -j MASQUERADE"));
     }
   }
 }
@@ -157,14 +151,11 @@ void IptablesRenderer::RemovePod(const PodPlan& pod,
 IptablesTransaction IptablesRenderer::Full(
     IPFamily family, absl::Span<const PodPlan> pods) const {
   IptablesTransaction tx(family);
-  AddBaseChains(family, &tx);
+  AddBase(family, &tx);
   // Later pods' jumps sit above earlier ones', as after one AddPod per pod.
   for (auto it = pods.rbegin(); it != pods.rend(); ++it) {
     AddPodRules(*it, /*insert=*/false, &tx);
   }
-  // Last in CRIO-HOSTPORTS-MASQ, where AddBase's append leaves it below later
-  // inserts.
-  AddLocalhostMasquerade(family, &tx);
   return tx;
 }
 

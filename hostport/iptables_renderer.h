@@ -74,8 +74,6 @@ class IptablesRenderer {
   const ObjectNames& names() const { return names_; }
 
  private:
-  void AddBaseChains(IPFamily family, IptablesTransaction* tx) const;
-  void AddLocalhostMasquerade(IPFamily family, IptablesTransaction* tx) const;
   void AddPodRules(const PodPlan& pod, bool insert,
                    IptablesTransaction* tx) const;
   std::string HostportJump(const PlannedMapping& m) const;

@@ -21,9 +21,11 @@ struct PodElements {
   std::vector<std::string> hostipports;
   std::vector<std::string> hairpins;
   std::vector<std::string> loopbackports;
+  std::vector<std::string> localhostpods;  // "\"hp-br0\" . 10.88.0.5"
 };
 
-PodElements ElementsOf(const FamilyPlan& fp, bool with_values) {
+PodElements ElementsOf(const PodPlan& pod, IPFamily family, bool with_values) {
+  const FamilyPlan& fp = pod.family(family);
   PodElements e;
   for (const PlannedMapping& m : fp.mappings) {
     const std::string key =
@@ -46,6 +48,10 @@ PodElements ElementsOf(const FamilyPlan& fp, bool with_values) {
     const std::string target = fp.mappings.front().pod_ip.ToString();
     for (const IpAddress& source : fp.pod_ips) {
       e.hairpins.push_back(absl::StrCat(source.ToString(), " . ", target));
+    }
+    if (family == IPFamily::kIPv4 && !pod.nat_interface.empty()) {
+      e.localhostpods.push_back(
+          absl::StrCat("\"", pod.nat_interface, "\" . ", target));
     }
   }
   return e;
@@ -76,6 +82,8 @@ void NftRenderer::AddBase(IPFamily family, NftTransaction* tx) const {
   if (family == IPFamily::kIPv4) {
     tx->Add(absl::StrCat("add set ", table, " loopbackports { type ", addr,
                          " . inet_proto . inet_service; }"));
+    tx->Add(absl::StrCat("add set ", table, " localhostpods { type ifname . ",
+                         addr, "; }"));
   }
   tx->Add(absl::StrCat("add chain ", table, " hostports"));
   tx->Add(absl::StrCat("flush chain ", table, " hostports"));
@@ -112,13 +120,14 @@ void NftRenderer::AddBase(IPFamily family, NftTransaction* tx) const {
   if (family == IPFamily::kIPv4) {
     tx->Add(absl::StrCat("add rule ", table,
                          " masquerading ct status & dnat == dnat ip saddr "
-                         "127.0.0.0/8 masquerade"));
+                         "127.0.0.0/8 oifname . ip daddr @localhostpods "
+                         "masquerade"));
   }
 }
 
 void NftRenderer::AddPod(IPFamily family, const PodPlan& pod,
                          NftTransaction* tx) const {
-  const PodElements e = ElementsOf(pod.family(family), /*with_values=*/true);
+  const PodElements e = ElementsOf(pod, family, /*with_values=*/true);
   const std::string comment =
       absl::StrCat(" comment \"", pod.owner_comment, "\"");
   auto add = [&](absl::string_view set, const std::vector<std::string>& items) {
@@ -138,11 +147,12 @@ void NftRenderer::AddPod(IPFamily family, const PodPlan& pod,
   add("hostports", e.hostports);
   add("hairpins", e.hairpins);
   add("loopbackports", e.loopbackports);
+  add("localhostpods", e.localhostpods);
 }
 
 void NftRenderer::RemovePod(IPFamily family, const PodPlan& pod,
                             NftTransaction* tx) const {
-  const PodElements e = ElementsOf(pod.family(family), /*with_values=*/false);
+  const PodElements e = ElementsOf(pod, family, /*with_values=*/false);
   auto remove = [&](absl::string_view set,
                     const std::vector<std::string>& keys) {
     for (const std::string& key : keys) {
@@ -153,6 +163,7 @@ void NftRenderer::RemovePod(IPFamily family, const PodPlan& pod,
   remove("hostports", e.hostports);
   remove("hairpins", e.hairpins);
   remove("loopbackports", e.loopbackports);
+  remove("localhostpods", e.localhostpods);
 }
 
 NftTransaction NftRenderer::Full(IPFamily family,

@@ -16,7 +16,10 @@
 //   @loopbackports:
 //                      drop (before the DNAT would make the packet routable;
 //                      see iptables_renderer.h for why)
-//   masquerading: ct status dnat and saddr 127.0.0.0/8: masquerade
+//   set localhostpods  ifname . ipv4_addr   (NAT interface . pod IP, per pod
+//   with one) masquerading: ct status dnat, saddr 127.0.0.0/8 and oifname .
+//   daddr in
+//                 @localhostpods: masquerade (localhost clients)
 // Each element carries its pod's owner comment (OwnerComment(id)), so a pod's
 // elements are found without its IPs. One map lookup per new connection,
 // whatever the number of mappings.

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "hostport/naming.h"
@@ -64,8 +65,30 @@ std::string DescribeMapping(int index, int host_port, Protocol protocol,
                       host_ip.empty() ? "all addresses" : host_ip, ")");
 }
 
-absl::StatusOr<PodPlan> PlanPod(absl::string_view id,
-                                const PodPortMapping& pod) {
+absl::Status ValidateInterfaceName(absl::string_view name) {
+  constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1.
+  if (name.empty() || name.size() > kMaxInterfaceName || name == "." ||
+      name == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("interface name \"", name,
+                     "\" is not valid: want 1..15 characters, "
+                     "not \".\" or \"..\""));
+  }
+  for (char c : name) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '/' || c == ':' || c == '"' ||
+        c == '\\') {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "interface name \"%s\" has character 0x%02x: interface names have no "
+          "whitespace, control characters, quotes, '/', ':' or '\\'",
+          absl::CEscape(name), u));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PodPlan> PlanPod(absl::string_view id, const PodPortMapping& pod,
+                                absl::string_view nat_interface) {
   PodPlan plan;
   plan.id = std::string(id);
   plan.host_network = pod.host_network;
@@ -87,6 +110,13 @@ absl::StatusOr<PodPlan> PlanPod(absl::string_view id,
   }
   if (absl::Status s = CheckText("name", pod.name, label); !s.ok()) return s;
   plan.owner_comment = OwnerComment(id);
+  if (!nat_interface.empty() && nat_interface != "lo") {
+    if (absl::Status s = ValidateInterfaceName(nat_interface); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("nat interface of ", label, ": ", s.message()));
+    }
+    plan.nat_interface = std::string(nat_interface);
+  }
   if (pod.host_network) return plan;
 
   // Pod IPs: every one parsed, none twice, none that could not be a pod's.

@@ -12,6 +12,11 @@
 // * HostIP ::1 is rejected: IPv6 has no route_localnet, ::1 can never be
 // DNATed.
 // * Host-network pods plan nothing.
+// * With a NAT interface (not "" and not "lo"), IPv4 loopback clients on the
+// host reach
+//   the pod's hostports: the plan carries the interface, and the renderers
+//   masquerade loopback sources leaving through it (the caller also sets
+//   route_localnet there).
 // Errors name the pod, the mapping index, the bad value and what would be
 // valid; a pod with any error plans nothing.
 #ifndef HOSTPORT_PLAN_H_
@@ -74,6 +79,9 @@ struct PodPlan {
   // OwnerComment(id): the comment on the pod's nftables elements.
   std::string owner_comment;
   bool host_network = false;
+  // The interface localhost traffic to this pod leaves by; "" when none ("" and
+  // "lo" both mean none: loopback clients then do not reach the pod).
+  std::string nat_interface;
   FamilyPlan ipv4{IPFamily::kIPv4, {}, {}};
   FamilyPlan ipv6{IPFamily::kIPv6, {}, {}};
   std::vector<SkippedMapping> skipped;
@@ -84,10 +92,15 @@ struct PodPlan {
   bool empty() const { return ipv4.mappings.empty() && ipv6.mappings.empty(); }
 };
 
-// Validates `pod` under `id` and plans it per family. REQUIRES nothing: any
-// input gets either a plan or an InvalidArgument status naming what is wrong.
-absl::StatusOr<PodPlan> PlanPod(absl::string_view id,
-                                const PodPortMapping& pod);
+// Validates `pod` under `id` and plans it per family, with `nat_interface` as
+// given to HostPortManager::Add. REQUIRES nothing: any input gets either a plan
+// or an InvalidArgument status naming what is wrong.
+absl::StatusOr<PodPlan> PlanPod(absl::string_view id, const PodPortMapping& pod,
+                                absl::string_view nat_interface = "");
+
+// OK when `name` could be a Linux interface name: 1..15 bytes, none of '/',
+// ':', quotes, backslash, whitespace or control characters, not "." or "..".
+absl::Status ValidateInterfaceName(absl::string_view name);
 
 // "mapping 2 (8080/TCP on 10.0.0.1)", "mapping 0 (53/UDP on all addresses)":
 // how messages name a mapping.

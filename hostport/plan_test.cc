@@ -190,5 +190,19 @@ TEST(PlanTest, CommentBreakingCharactersAreRejected) {
   EXPECT_THAT(Error(pod, "id\nnext"), HasSubstr("id has character 0x0a"));
 }
 
+TEST(PlanNatInterfaceTest, LoAndEmptyMeanNoneOthersAreValidated) {
+  PodPortMapping pod = Pod({"10.88.0.5"}, {Tcp(80, 80)});
+  EXPECT_EQ(PlanPod("s", pod, "hp-br0")->nat_interface, "hp-br0");
+  EXPECT_EQ(PlanPod("s", pod, "lo")->nat_interface, "");
+  EXPECT_EQ(PlanPod("s", pod, "")->nat_interface, "");
+  for (const char* bad :
+       {"a/b", "sixteen-chars-xx", "has space", ".", "x\"y"}) {
+    absl::StatusOr<PodPlan> plan = PlanPod("s", pod, bad);
+    ASSERT_FALSE(plan.ok()) << bad;
+    EXPECT_THAT(std::string(plan.status().message()),
+                HasSubstr("nat interface of pod default/web: interface name"));
+  }
+}
+
 }  // namespace
 }  // namespace hostport

@@ -21,9 +21,15 @@
 namespace hostport {
 namespace {
 
+struct ScenarioPod {
+  std::string id;
+  PodPortMapping pod;
+  std::string nat_interface;
+};
+
 struct Scenario {
   std::string name;
-  std::vector<std::pair<std::string, PodPortMapping>> pods;  // (id, pod)
+  std::vector<ScenarioPod> pods;
 };
 
 PortMapping Map(int host_port, int container_port, Protocol protocol,
@@ -63,10 +69,13 @@ std::vector<Scenario> Scenarios() {
       {"localhost",
        {{"sandbox-4",
          Pod("ops", "admin", {"10.88.0.9"},
-             {Map(9000, 9000, tcp, "127.0.0.1"), Map(9001, 9001, tcp, "")})}}},
+             {Map(9000, 9000, tcp, "127.0.0.1"), Map(9001, 9001, tcp, "")}),
+         "hp-br0"}}},
       {"several_pods",
-       {{"sandbox-5", Pod("default", "web", {"10.88.0.5", "fd00:88::5"},
-                          {Map(8080, 80, tcp, "")})},
+       {{"sandbox-5",
+         Pod("default", "web", {"10.88.0.5", "fd00:88::5"},
+             {Map(8080, 80, tcp, "")}),
+         "hp-br0"},
         {"sandbox-6", Pod("default", "db", {"10.88.0.6", "fd00:88::6"},
                           {Map(5432, 5432, tcp, "192.0.2.10"),
                            Map(5432, 5432, tcp, "198.51.100.10")})},
@@ -101,8 +110,8 @@ class RenderGoldenTest : public ::testing::TestWithParam<Scenario> {};
 TEST_P(RenderGoldenTest, MatchesGoldenFiles) {
   const Scenario& scenario = GetParam();
   std::vector<PodPlan> plans;
-  for (const auto& [id, pod] : scenario.pods) {
-    absl::StatusOr<PodPlan> plan = PlanPod(id, pod);
+  for (const ScenarioPod& p : scenario.pods) {
+    absl::StatusOr<PodPlan> plan = PlanPod(p.id, p.pod, p.nat_interface);
     ASSERT_TRUE(plan.ok()) << plan.status();
     plans.push_back(*plan);
   }

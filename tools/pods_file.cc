@@ -173,7 +173,8 @@ absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text) {
   try {
     doc = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
-    // what() reads "[json.exception.parse_error.101] parse error at line 1, ...".
+    // what() reads "[json.exception.parse_error.101] parse error at line 1,
+    // ...".
     absl::string_view what = e.what();
     if (size_t end = what.find("] "); end != absl::string_view::npos) {
       what.remove_prefix(end + 2);

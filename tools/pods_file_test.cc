@@ -41,7 +41,8 @@ TEST(PodsFileTest, ParsesOnePodAndArrays) {
 }
 
 TEST(PodsFileTest, ErrorsNameThePodTheFieldAndTheValue) {
-  EXPECT_THAT(Error("{"), HasSubstr("not valid JSON: parse error at line 1, column 2"));
+  EXPECT_THAT(Error("{"),
+              HasSubstr("not valid JSON: parse error at line 1, column 2"));
   EXPECT_THAT(Error("42"), HasSubstr("want a pod object or an array of pods"));
   EXPECT_THAT(Error(R"({"name": "x"})"), HasSubstr("pod 0 has no \"id\""));
   EXPECT_EQ(Error(R"({"id": "a", "hostPort": 1})"),

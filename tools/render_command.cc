@@ -17,6 +17,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: hostportctl render --pods FILE [--backend iptables|nftables]\n"
     "                          [--family 4|6|all] [--output text|json]\n"
+    "                          [--nat-interface IF]\n"
     "Prints the complete ruleset the pods in FILE need: iptables-restore "
     "input\n"
     "or an nft -f script, one block per family. Needs no root; changes "
@@ -76,7 +77,10 @@ int RunRenderCommand(const std::vector<std::string>& args, std::ostream& out,
   std::vector<PodPlan> plans;
   PortClaims claims;
   for (const PodEntry& entry : *entries) {
-    absl::StatusOr<PodPlan> plan = PlanPod(entry.id, entry.pod);
+    const std::string nat_interface = entry.nat_interface.empty()
+                                          ? flags->Get("nat-interface")
+                                          : entry.nat_interface;
+    absl::StatusOr<PodPlan> plan = PlanPod(entry.id, entry.pod, nat_interface);
     if (!plan.ok()) {
       err << "hostportctl render: " << path << ": " << plan.status().message()
           << "\n";
