@@ -15,46 +15,47 @@ absl::string_view AddrType(IPFamily family) {
   return family == IPFamily::kIPv4 ? "ipv4_addr" : "ipv6_addr";
 }
 
-// The keys (and, for maps, values) of one pod's elements in one family.
-struct PodElements {
-  std::vector<std::string> hostports;  // "tcp . 8080" / with ": value"
-  std::vector<std::string> hostipports;
-  std::vector<std::string> hairpins;
-  std::vector<std::string> loopbackports;
-  std::vector<std::string> localhostpods;  // "\"hp-br0\" . 10.88.0.5"
+// One element of one of the pod's sets or maps.
+struct PodElement {
+  absl::string_view set;
+  std::string key;    // "tcp . 8080", "\"hp-br0\" . 10.88.0.5"
+  std::string value;  // Maps only: "10.88.0.5 . 80".
 };
 
-PodElements ElementsOf(const PodPlan& pod, IPFamily family, bool with_values) {
+// A pod's elements in one family, in the order they are added and deleted.
+std::vector<PodElement> ElementsOf(const PodPlan& pod, IPFamily family) {
   const FamilyPlan& fp = pod.family(family);
-  PodElements e;
+  std::vector<PodElement> wildcard, specific, loopback;
   for (const PlannedMapping& m : fp.mappings) {
-    const std::string key =
+    std::string key =
         absl::StrCat(ProtocolKeyword(m.protocol), " . ", m.host_port);
-    const std::string value =
-        with_values
-            ? absl::StrCat(" : ", m.pod_ip.ToString(), " . ", m.container_port)
-            : "";
-    if (m.host_ip) {
-      const std::string addr_key =
-          absl::StrCat(m.host_ip->ToString(), " . ", key);
-      e.hostipports.push_back(absl::StrCat(addr_key, value));
-      if (m.IsLoopbackBound()) e.loopbackports.push_back(addr_key);
-    } else {
-      e.hostports.push_back(absl::StrCat(key, value));
+    std::string value =
+        absl::StrCat(m.pod_ip.ToString(), " . ", m.container_port);
+    if (!m.host_ip) {
+      wildcard.push_back({"hostports", std::move(key), std::move(value)});
+      continue;
     }
+    key = absl::StrCat(m.host_ip->ToString(), " . ", key);
+    if (m.IsLoopbackBound()) loopback.push_back({"loopbackports", key, ""});
+    specific.push_back({"hostipports", std::move(key), std::move(value)});
   }
+  std::vector<PodElement> all = std::move(specific);
+  all.insert(all.end(), wildcard.begin(), wildcard.end());
   if (!fp.mappings.empty()) {
     // Every mapping of a family DNATs to the same first pod IP.
     const std::string target = fp.mappings.front().pod_ip.ToString();
     for (const IpAddress& source : fp.pod_ips) {
-      e.hairpins.push_back(absl::StrCat(source.ToString(), " . ", target));
+      all.push_back(
+          {"hairpins", absl::StrCat(source.ToString(), " . ", target), ""});
     }
+    all.insert(all.end(), loopback.begin(), loopback.end());
     if (family == IPFamily::kIPv4 && !pod.nat_interface.empty()) {
-      e.localhostpods.push_back(
-          absl::StrCat("\"", pod.nat_interface, "\" . ", target));
+      all.push_back({"localhostpods",
+                     absl::StrCat("\"", pod.nat_interface, "\" . ", target),
+                     ""});
     }
   }
-  return e;
+  return all;
 }
 
 }  // namespace
@@ -127,43 +128,22 @@ void NftRenderer::AddBase(IPFamily family, NftTransaction* tx) const {
 
 void NftRenderer::AddPod(IPFamily family, const PodPlan& pod,
                          NftTransaction* tx) const {
-  const PodElements e = ElementsOf(pod, family, /*with_values=*/true);
-  const std::string comment =
-      absl::StrCat(" comment \"", pod.owner_comment, "\"");
-  auto add = [&](absl::string_view set, const std::vector<std::string>& items) {
-    for (const std::string& item : items) {
-      // A map element's comment goes between key and value.
-      std::string body = item;
-      const size_t colon = body.find(" : ");
-      if (colon == std::string::npos) {
-        absl::StrAppend(&body, comment);
-      } else {
-        body.insert(colon, comment);
-      }
-      tx->Add(absl::StrCat("add element ", Element(family, set, body)));
-    }
-  };
-  add("hostipports", e.hostipports);
-  add("hostports", e.hostports);
-  add("hairpins", e.hairpins);
-  add("loopbackports", e.loopbackports);
-  add("localhostpods", e.localhostpods);
+  for (const PodElement& e : ElementsOf(pod, family)) {
+    // A map element's comment goes between key and value.
+    const std::string value =
+        e.value.empty() ? "" : absl::StrCat(" : ", e.value);
+    tx->Add(absl::StrCat(
+        "add element ", Element(family, e.set,
+                                absl::StrCat(e.key, " comment \"",
+                                             pod.owner_comment, "\"", value))));
+  }
 }
 
 void NftRenderer::RemovePod(IPFamily family, const PodPlan& pod,
                             NftTransaction* tx) const {
-  const PodElements e = ElementsOf(pod, family, /*with_values=*/false);
-  auto remove = [&](absl::string_view set,
-                    const std::vector<std::string>& keys) {
-    for (const std::string& key : keys) {
-      tx->Add(absl::StrCat("delete element ", Element(family, set, key)));
-    }
-  };
-  remove("hostipports", e.hostipports);
-  remove("hostports", e.hostports);
-  remove("hairpins", e.hairpins);
-  remove("loopbackports", e.loopbackports);
-  remove("localhostpods", e.localhostpods);
+  for (const PodElement& e : ElementsOf(pod, family)) {
+    tx->Add(absl::StrCat("delete element ", Element(family, e.set, e.key)));
+  }
 }
 
 NftTransaction NftRenderer::Full(IPFamily family,
