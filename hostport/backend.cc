@@ -1,0 +1,21 @@
+#include "hostport/backend.h"
+
+#include "hostport/naming.h"
+
+namespace hostport {
+
+absl::flat_hash_set<std::string> MappingHashes(absl::string_view id,
+                                               const PodPortMapping& pod) {
+  absl::flat_hash_set<std::string> hashes;
+  for (const PortMapping& pm : pod.port_mappings) {
+    // Plans hash the canonical HostIP; an unparsable one was never installed,
+    // but hashing its text costs nothing and keeps Remove total.
+    absl::StatusOr<IpAddress> ip = IpAddress::Parse(pm.host_ip);
+    const std::string text =
+        pm.host_ip.empty() || !ip.ok() ? pm.host_ip : ip->ToString();
+    hashes.insert(MappingHash(id, pm.host_port, pm.protocol, text));
+  }
+  return hashes;
+}
+
+}  // namespace hostport

@@ -1,0 +1,58 @@
+// FamilyBackend: one address family's rules in the kernel, with an in-memory
+// index of what hostport owns there.
+//
+// A backend learns what is installed once (Load: one dump of its own table or
+// chains), then changes the kernel only by deltas whose size depends on the pod
+// being changed, one kernel transaction each. Implementations: IptablesBackend
+// (iptables-legacy or iptables-nft) and NftBackend (libnftables).
+#ifndef HOSTPORT_BACKEND_H_
+#define HOSTPORT_BACKEND_H_
+
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "hostport/plan.h"
+
+namespace hostport {
+
+class FamilyBackend {
+ public:
+  virtual ~FamilyBackend() = default;
+
+  virtual IPFamily family() const = 0;
+  // "iptables-legacy", "iptables-nft" or "nftables".
+  virtual std::string name() const = 0;
+
+  // Forgets the index and learns again what of ours the kernel holds. Called
+  // when the backend is created and after the kernel refused a delta (someone
+  // changed our rules underneath).
+  virtual absl::Status Load() = 0;
+
+  // In one kernel transaction: removes every installed mapping of pod `id`
+  // (found by chain hash in `hashes` for iptables, by the owner comment
+  // OwnerComment(id) for nftables) and installs `plan`'s mappings of this
+  // family (nothing when `plan` is null). Creates the shared chains or table
+  // first when they are missing. On error the kernel and the index are as
+  // before.
+  virtual absl::Status Replace(absl::string_view id,
+                               const absl::flat_hash_set<std::string>& hashes,
+                               const PodPlan* plan) = 0;
+
+  // Whether the index holds anything of pod `id`.
+  virtual bool Holds(absl::string_view id,
+                     const absl::flat_hash_set<std::string>& hashes) const = 0;
+
+  // Mappings the index holds, all pods together.
+  virtual int InstalledMappings() const = 0;
+};
+
+// The chain hashes of every mapping `pod` could have installed under `id`,
+// whatever its IPs: what Remove() needs when the pod has no IP left.
+absl::flat_hash_set<std::string> MappingHashes(absl::string_view id,
+                                               const PodPortMapping& pod);
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_BACKEND_H_
