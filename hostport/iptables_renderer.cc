@@ -127,25 +127,45 @@ void IptablesRenderer::AddPodRules(const PodPlan& pod, bool insert,
   }
 }
 
-void IptablesRenderer::RemovePod(const PodPlan& pod,
-                                 IptablesTransaction* tx) const {
-  const FamilyPlan& fp = pod.family(tx->family());
-  for (const PlannedMapping& m : fp.mappings) {
-    const std::string hostport_chain = names_.hostport_chain_prefix + m.hash;
-    const std::string masquerade_chain =
-        names_.masquerade_chain_prefix + m.hash;
-    tx->DeclareChain(kNat, hostport_chain);
-    tx->DeclareChain(kNat, masquerade_chain);
-    tx->Delete(kNat, names_.hostports_chain, HostportJump(m));
-    tx->Delete(kNat, names_.masquerade_chain, MasqueradeJump(m));
+IptablesRenderer::SharedRules IptablesRenderer::SharedRulesOf(
+    const PlannedMapping& m) const {
+  return SharedRules{m.hash, HostportJump(m), MasqueradeJump(m),
+                     m.IsLoopbackBound() ? LoopbackDrop(m) : ""};
+}
+
+void IptablesRenderer::RemoveRules(const SharedRules& rules, bool keep_chains,
+                                   IptablesTransaction* tx) const {
+  const std::string hostport_chain = names_.hostport_chain_prefix + rules.hash;
+  const std::string masquerade_chain =
+      names_.masquerade_chain_prefix + rules.hash;
+  tx->DeclareChain(kNat, hostport_chain);
+  tx->DeclareChain(kNat, masquerade_chain);
+  if (!rules.hostport_jump.empty()) {
+    tx->Delete(kNat, names_.hostports_chain, rules.hostport_jump);
+  }
+  if (!rules.masquerade_jump.empty()) {
+    tx->Delete(kNat, names_.masquerade_chain, rules.masquerade_jump);
+  }
+  if (!keep_chains) {
     tx->DeleteChain(kNat, hostport_chain);
     tx->DeleteChain(kNat, masquerade_chain);
   }
-  for (const PlannedMapping& m : fp.mappings) {
-    if (m.IsLoopbackBound()) {
-      tx->Delete(kRaw, names_.loopback_guard_chain, LoopbackDrop(m));
-    }
+  if (!rules.loopback_drop.empty()) {
+    tx->Delete(kRaw, names_.loopback_guard_chain, rules.loopback_drop);
   }
+}
+
+void IptablesRenderer::RemovePod(const PodPlan& pod,
+                                 IptablesTransaction* tx) const {
+  for (const PlannedMapping& m : pod.family(tx->family()).mappings) {
+    RemoveRules(SharedRulesOf(m), /*keep_chains=*/false, tx);
+  }
+}
+
+IptablesTransaction IptablesRenderer::Base(IPFamily family) const {
+  IptablesTransaction tx(family);
+  AddBase(family, &tx);
+  return tx;
 }
 
 IptablesTransaction IptablesRenderer::Full(

@@ -71,6 +71,26 @@ class IptablesRenderer {
   IptablesTransaction Full(IPFamily family,
                            absl::Span<const PodPlan> pods) const;
 
+  // The rules a mapping puts in shared chains, as AddPod() writes them and
+  // iptables-save prints them back: what RemoveRules() deletes.
+  struct SharedRules {
+    std::string hash;
+    std::string hostport_jump;    // In the hostports chain.
+    std::string masquerade_jump;  // In the masquerade chain.
+    std::string loopback_drop;  // In the raw loopback guard chain; "" if none.
+  };
+  SharedRules SharedRulesOf(const PlannedMapping& m) const;
+
+  // Removes one installed mapping: empties its chains, deletes its rules from
+  // the shared chains, and deletes its chains unless `keep_chains` (they are
+  // about to be filled again in the same transaction). Rules that are "" are
+  // skipped.
+  void RemoveRules(const SharedRules& rules, bool keep_chains,
+                   IptablesTransaction* tx) const;
+
+  // The base operations (AddBase), for comparing with what a table holds.
+  IptablesTransaction Base(IPFamily family) const;
+
   const ObjectNames& names() const { return names_; }
 
  private:

@@ -22,6 +22,13 @@ void IptablesTransaction::Add(absl::string_view table, OpKind kind,
   t->ops.push_back(Op{kind, std::string(chain), std::string(rule)});
 }
 
+void IptablesTransaction::Touch(absl::string_view table) {
+  for (const Table& existing : tables_) {
+    if (existing.name == table) return;
+  }
+  tables_.push_back(Table{std::string(table), {}});
+}
+
 void IptablesTransaction::DeclareChain(absl::string_view table,
                                        absl::string_view chain) {
   Add(table, OpKind::kDeclareChain, chain, "");
@@ -65,6 +72,7 @@ int IptablesTransaction::size() const {
 std::string IptablesTransaction::Render() const {
   std::string out;
   for (const Table& table : tables_) {
+    if (table.ops.empty()) continue;
     absl::StrAppend(&out, "*", table.name, "\n");
     for (const Op& op : table.ops) {
       if (op.kind == OpKind::kDeclareChain) {

@@ -59,11 +59,16 @@ class IptablesTransaction {
               absl::string_view rule);
   void DeleteChain(absl::string_view table, absl::string_view chain);
 
+  // Puts `table` next in the table order without adding an operation, so that
+  // callers can choose which table commits first. Tables without operations are
+  // not rendered.
+  void Touch(absl::string_view table);
+
   // Appends every operation of `other` (same family) after this one's.
   void Merge(const IptablesTransaction& other);
 
   const std::vector<Table>& tables() const { return tables_; }
-  bool empty() const { return tables_.empty(); }
+  bool empty() const { return size() == 0; }
   int size() const;
 
   // The restore input: "*table", declarations, operations, "COMMIT" per table.

@@ -141,9 +141,38 @@ void NftRenderer::AddPod(IPFamily family, const PodPlan& pod,
 
 void NftRenderer::RemovePod(IPFamily family, const PodPlan& pod,
                             NftTransaction* tx) const {
-  for (const PodElement& e : ElementsOf(pod, family)) {
-    tx->Add(absl::StrCat("delete element ", Element(family, e.set, e.key)));
+  DeleteElements(family, ElementKeys(family, pod), tx);
+}
+
+std::vector<NftRenderer::ElementKey> NftRenderer::ElementKeys(
+    IPFamily family, const PodPlan& pod) const {
+  std::vector<ElementKey> keys;
+  for (PodElement& e : ElementsOf(pod, family)) {
+    keys.push_back({std::string(e.set), std::move(e.key)});
   }
+  return keys;
+}
+
+void NftRenderer::DeleteElements(IPFamily family,
+                                 const std::vector<ElementKey>& keys,
+                                 NftTransaction* tx) const {
+  for (const ElementKey& k : keys) {
+    tx->Add(absl::StrCat("delete element ", Element(family, k.set, k.key)));
+  }
+}
+
+std::vector<std::string> NftRenderer::BaseObjects(IPFamily family) const {
+  std::vector<std::string> objects = {"map hostports", "map hostipports",
+                                      "set hairpins"};
+  if (family == IPFamily::kIPv4) {
+    objects.push_back("set loopbackports");
+    objects.push_back("set localhostpods");
+  }
+  for (const char* chain : {"chain hostports", "chain prerouting",
+                            "chain output", "chain masquerading"}) {
+    objects.push_back(chain);
+  }
+  return objects;
 }
 
 NftTransaction NftRenderer::Full(IPFamily family,

@@ -26,6 +26,9 @@
 #ifndef HOSTPORT_NFT_RENDERER_H_
 #define HOSTPORT_NFT_RENDERER_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/types/span.h"
 #include "hostport/naming.h"
 #include "hostport/nft_transaction.h"
@@ -55,6 +58,25 @@ class NftRenderer {
   // The complete script for `pods`: replaces the family's table with base plus
   // every pod's elements.
   NftTransaction Full(IPFamily family, absl::Span<const PodPlan> pods) const;
+
+  // One element of a pod: the set or map and the key, as `nft list` prints it.
+  struct ElementKey {
+    std::string set;
+    std::string key;
+    friend bool operator==(const ElementKey& a, const ElementKey& b) {
+      return a.set == b.set && a.key == b.key;
+    }
+  };
+  // The elements AddPod(family, pod) adds, in order.
+  std::vector<ElementKey> ElementKeys(IPFamily family,
+                                      const PodPlan& pod) const;
+
+  // Deletes elements by key.
+  void DeleteElements(IPFamily family, const std::vector<ElementKey>& keys,
+                      NftTransaction* tx) const;
+
+  // The names of the sets, maps and chains AddBase(family) creates.
+  std::vector<std::string> BaseObjects(IPFamily family) const;
 
   const ObjectNames& names() const { return names_; }
 

@@ -35,7 +35,10 @@ struct PortKey {
   }
   template <typename H>
   friend H AbslHashValue(H h, const PortKey& k) {
-    return H::combine(std::move(h), k.family, k.protocol, k.address, k.port);
+    h = H::combine(std::move(h), k.family, k.protocol, k.port,
+                   k.address.has_value());
+    if (k.address) h = H::combine(std::move(h), *k.address);
+    return h;
   }
 };
 

@@ -14,14 +14,14 @@ std::string RouteLocalnetSysctl(const std::string& interface) {
   return absl::StrCat("net/ipv4/conf/", interface, "/route_localnet");
 }
 
-absl::StatusOr<std::string> ProcSysctl::Read(const std::string& name) {
-  const std::string path = absl::StrCat("/proc/sys/", name);
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     const int err = errno;
     if (err == ENOENT) {
-      return absl::NotFoundError(
-          absl::StrCat("sysctl ", name, " does not exist"));
+      return absl::NotFoundError(absl::StrCat(path, " does not exist"));
     }
     return absl::InternalError(
         absl::StrCat("cannot read ", path, ": ", std::strerror(err)));
@@ -29,6 +29,16 @@ absl::StatusOr<std::string> ProcSysctl::Read(const std::string& name) {
   std::stringstream s;
   s << in.rdbuf();
   return std::string(absl::StripAsciiWhitespace(s.str()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ProcSysctl::Read(const std::string& name) {
+  return ReadFile(absl::StrCat("/proc/sys/", name));
+}
+
+absl::StatusOr<std::string> ProcSysctl::ReadProcNet(const std::string& name) {
+  return ReadFile(absl::StrCat("/proc/net/", name));
 }
 
 absl::Status ProcSysctl::Write(const std::string& name,

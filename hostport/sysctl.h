@@ -21,6 +21,10 @@ class Sysctl {
   virtual absl::StatusOr<std::string> Read(const std::string& name) = 0;
   virtual absl::Status Write(const std::string& name,
                              const std::string& value) = 0;
+
+  // Reads /proc/net/<name> (e.g. "ip_tables_names": which legacy iptables
+  // tables exist). NotFound when absent.
+  virtual absl::StatusOr<std::string> ReadProcNet(const std::string& name) = 0;
 };
 
 // /proc/sys of the calling thread's network namespace.
@@ -29,6 +33,7 @@ class ProcSysctl : public Sysctl {
   absl::StatusOr<std::string> Read(const std::string& name) override;
   absl::Status Write(const std::string& name,
                      const std::string& value) override;
+  absl::StatusOr<std::string> ReadProcNet(const std::string& name) override;
 };
 
 // The route_localnet setting of an interface.

@@ -1,0 +1,103 @@
+// HostPortManager: maps a pod's host ports to its container ports in the
+// kernel, holds the host ports, and removes all of it again (DESIGN §4). This
+// is what container runtimes link.
+//
+// Add(id, pod, nat_interface) validates, checks conflicts with other pods,
+// holds the ports (sockets), sets route_localnet on the NAT interface, changes
+// each family's rules in one kernel transaction, then deletes stale UDP
+// conntrack entries. Any failure undoes what the call did: sockets closed,
+// route_localnet restored, rules of families already changed put back; the
+// error names what failed. Add with an id that is already held replaces its
+// mappings. Remove(id, pod) needs no pod IP: it deletes whatever of the id's
+// mappings is installed, in every backend it knows (including iptables rules a
+// previous backend left behind), and is a no-op for an unknown id. Host-network
+// pods are a no-op for both.
+//
+// Each backend learns what is installed once, at creation; after that Add and
+// Remove cost O(size of the change), whatever the number of mappings installed.
+// Thread-safe.
+#ifndef HOSTPORT_HOSTPORT_MANAGER_H_
+#define HOSTPORT_HOSTPORT_MANAGER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hostport/command_runner.h"
+#include "hostport/conntrack.h"
+#include "hostport/iptables_backend.h"
+#include "hostport/naming.h"
+#include "hostport/nft_runner.h"
+#include "hostport/port_holder.h"
+#include "hostport/sysctl.h"
+#include "hostport/types.h"
+
+namespace hostport {
+
+class HostPortManager {
+ public:
+  virtual ~HostPortManager() = default;
+
+  // Maps `pod`'s ports under `id` (the sandbox id). `nat_interface_name` is the
+  // interface localhost uses to reach the pod, if known ("" or "lo": none).
+  virtual absl::Status Add(absl::string_view id, const PodPortMapping& pod,
+                           absl::string_view nat_interface_name) = 0;
+
+  // Removes every mapping of `id`. `pod` may lack IPs; its port_mappings help
+  // find iptables rules a previous process installed.
+  virtual absl::Status Remove(absl::string_view id,
+                              const PodPortMapping& pod) = 0;
+
+  // The backends in use, e.g. {"nftables IPv4", "nftables IPv6",
+  // "iptables-legacy IPv4 (cleanup)"}.
+  virtual std::vector<std::string> Backends() const = 0;
+};
+
+// The operating-system seams a manager uses. Null members are replaced by the
+// real implementations; tests pass fakes. Whatever is passed must outlive the
+// manager.
+struct HostportEnv {
+  CommandRunner* commands = nullptr;
+  NftRunner* nft = nullptr;
+  PortHolder* ports = nullptr;
+  ConntrackCleaner* conntrack = nullptr;
+  Sysctl* sysctl = nullptr;
+};
+
+struct ManagerOptions {
+  ObjectNames names;
+  // Hold a socket on every mapped port (DESIGN §4). A one-shot command that
+  // exits after Add cannot keep sockets, and turns this off.
+  bool hold_ports = true;
+  HostportEnv env;
+  // Notes a person may want: skipped mappings, ports not held and why.
+  std::function<void(absl::string_view)> log;
+};
+
+// One family through iptables (the seed's NewHostportManager(iptables)).
+struct IptablesInterface {
+  IPFamily family = IPFamily::kIPv4;
+  IptablesVariant variant = IptablesVariant::kNft;
+};
+absl::StatusOr<std::unique_ptr<HostPortManager>> NewHostportManager(
+    IptablesInterface iptables, ManagerOptions options = ManagerOptions());
+
+// Both families; per family nftables where the kernel has it, iptables
+// otherwise (or the backend `prefer` names). IPv6 is used where the host has
+// it: an IPv6 mapping on a host without IPv6 is an error naming it. With
+// `cleanup_iptables`, Remove also deletes what this library's iptables backend
+// (either variant) left behind.
+struct MetaOptions : ManagerOptions {
+  enum class Backend { kAuto, kNftables, kIptablesLegacy, kIptablesNft };
+  Backend prefer = Backend::kAuto;
+  bool cleanup_iptables = true;
+};
+absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
+    MetaOptions options = MetaOptions());
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_HOSTPORT_MANAGER_H_

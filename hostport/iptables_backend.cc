@@ -1,0 +1,245 @@
+#include "hostport/iptables_backend.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace hostport {
+namespace {
+
+using OpKind = IptablesTransaction::OpKind;
+
+// How an operation of the base is named in base_present_.
+std::string BaseKey(absl::string_view table,
+                    const IptablesTransaction::Op& op) {
+  return absl::StrCat(table, " ", op.kind == OpKind::kNewChain ? ":" : "-A ",
+                      op.chain, " ", op.rule);
+}
+
+// The value of `flag` in an iptables-save rule ("-p tcp ... --dport 80" →
+// "80"), or "" when absent. Quoted values (comments) are returned without
+// quotes.
+std::string FlagValue(absl::string_view rule, absl::string_view flag) {
+  const std::string needle = absl::StrCat(flag, " ");
+  size_t pos = rule.find(needle);
+  if (pos == absl::string_view::npos) return "";
+  absl::string_view rest = rule.substr(pos + needle.size());
+  if (absl::ConsumePrefix(&rest, "\"")) {
+    return std::string(rest.substr(0, rest.find('"')));
+  }
+  return std::string(rest.substr(0, rest.find(' ')));
+}
+
+}  // namespace
+
+std::string IptablesProgram(IPFamily family, IptablesVariant variant,
+                            absl::string_view tool) {
+  return absl::StrCat(
+      family == IPFamily::kIPv4 ? "iptables" : "ip6tables",
+      variant == IptablesVariant::kLegacy ? "-legacy-" : "-nft-", tool);
+}
+
+IptablesBackend::IptablesBackend(IPFamily family, IptablesVariant variant,
+                                 CommandRunner* runner, ObjectNames names)
+    : family_(family),
+      variant_(variant),
+      runner_(runner),
+      renderer_(std::move(names)) {}
+
+std::string IptablesBackend::name() const {
+  return variant_ == IptablesVariant::kLegacy ? "iptables-legacy"
+                                              : "iptables-nft";
+}
+
+absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
+  const std::string program = IptablesProgram(family_, variant_, "save");
+  absl::StatusOr<CommandResult> r =
+      runner_->Run({program, "-t", std::string(table)}, "");
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return absl::UnavailableError(
+        absl::StrCat(program, " -t ", table, " exited ", r->exit_code, ": ",
+                     absl::StripTrailingAsciiWhitespace(r->stderr_text)));
+  }
+  return r->stdout_text;
+}
+
+absl::Status IptablesBackend::Restore(const std::string& input) {
+  const std::string program = IptablesProgram(family_, variant_, "restore");
+  absl::StatusOr<CommandResult> r =
+      runner_->Run({program, "-w", "--noflush"}, input);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        program, " refused the change (exit ", r->exit_code,
+        "): ", absl::StripTrailingAsciiWhitespace(r->stderr_text)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IptablesBackend::Load() {
+  const ObjectNames& names = renderer_.names();
+  installed_.clear();
+  base_present_.clear();
+  // rule lines of each chain we read, by table.
+  absl::flat_hash_map<std::string, std::vector<std::string>> dnat_rules;
+  absl::flat_hash_set<std::string> loopback_rules;
+  absl::flat_hash_set<std::string> chains;
+  const std::string hp_prefix = names.hostport_chain_prefix;
+  const std::string mq_prefix = names.masquerade_chain_prefix;
+  std::vector<std::string> tables = {"nat"};
+  if (family_ == IPFamily::kIPv4) tables.push_back("raw");
+  for (const std::string& table : tables) {
+    absl::StatusOr<std::string> saved = Save(table);
+    if (!saved.ok()) return saved.status();
+    for (absl::string_view line : absl::StrSplit(*saved, '\n')) {
+      if (absl::ConsumePrefix(&line, ":")) {
+        const std::string chain(line.substr(0, line.find(' ')));
+        chains.insert(absl::StrCat(table, " ", chain));
+        continue;
+      }
+      if (!absl::ConsumePrefix(&line, "-A ")) continue;
+      const size_t space = line.find(' ');
+      if (space == absl::string_view::npos) continue;
+      const std::string chain(line.substr(0, space));
+      const std::string rule(line.substr(space + 1));
+      base_present_.insert(absl::StrCat(table, " -A ", chain, " ", rule));
+      if (table == "raw" && chain == names.loopback_guard_chain) {
+        loopback_rules.insert(rule);
+      } else if (table == "nat" && chain == names.hostports_chain) {
+        const std::string target = FlagValue(rule, "-j");
+        if (absl::StartsWith(target, hp_prefix)) {
+          SharedRules& s = installed_[target.substr(hp_prefix.size())];
+          s.hash = target.substr(hp_prefix.size());
+          s.hostport_jump = rule;
+        }
+      } else if (table == "nat" && chain == names.masquerade_chain) {
+        const std::string target = FlagValue(rule, "-j");
+        if (absl::StartsWith(target, mq_prefix)) {
+          SharedRules& s = installed_[target.substr(mq_prefix.size())];
+          s.hash = target.substr(mq_prefix.size());
+          s.masquerade_jump = rule;
+        }
+      } else if (table == "nat" && absl::StartsWith(chain, hp_prefix)) {
+        dnat_rules[chain.substr(hp_prefix.size())].push_back(rule);
+      }
+    }
+  }
+  for (const std::string& chain : chains) {
+    // Chains of ours without jumps (a half-removed mapping) are indexed too, so
+    // a Replace() naming their hash deletes them.
+    for (const std::string& prefix : {hp_prefix, mq_prefix}) {
+      const std::string nat_prefix = absl::StrCat("nat ", prefix);
+      if (absl::StartsWith(chain, nat_prefix)) {
+        const std::string hash = chain.substr(nat_prefix.size());
+        installed_[hash].hash = hash;
+      }
+    }
+  }
+  // A loopback-bound mapping's guard is the drop rule for its DNAT's address,
+  // port and comment, rendered as AddPod() writes it.
+  for (auto& [hash, shared] : installed_) {
+    const std::string& jump = shared.hostport_jump;
+    for (const std::string& dnat : dnat_rules[hash]) {
+      const std::string address = FlagValue(dnat, "-d");
+      if (!absl::StartsWith(address, "127.")) continue;
+      const std::string proto = FlagValue(jump, "-p");
+      const std::string drop = absl::StrCat(
+          "-d ", address, " -p ", proto, " -m comment --comment \"",
+          FlagValue(jump, "--comment"), "\" -m ", proto, " --dport ",
+          FlagValue(jump, "--dport"), " -j DROP");
+      if (loopback_rules.contains(drop)) shared.loopback_drop = drop;
+    }
+  }
+  for (const std::string& chain : chains) {
+    base_present_.insert(absl::StrCat(chain.substr(0, chain.find(' ')), " :",
+                                      chain.substr(chain.find(' ') + 1), " "));
+  }
+  return absl::OkStatus();
+}
+
+IptablesTransaction IptablesBackend::Delta(
+    const absl::flat_hash_set<std::string>& hashes, const PodPlan* plan) const {
+  IptablesTransaction tx(family_);
+  absl::flat_hash_set<std::string> readded;
+  bool adds_loopback = false;
+  if (plan != nullptr) {
+    for (const PlannedMapping& m : plan->family(family_).mappings) {
+      readded.insert(m.hash);
+      adds_loopback = adds_loopback || m.IsLoopbackBound();
+    }
+  }
+  // The loopback guard commits before the DNAT it guards (iptables-legacy
+  // commits table by table).
+  if (adds_loopback) tx.Touch("raw");
+  if (!readded.empty()) {
+    IptablesTransaction base = renderer_.Base(family_);
+    for (const IptablesTransaction::Table& table : base.tables()) {
+      for (const IptablesTransaction::Op& op : table.ops) {
+        if (base_present_.contains(BaseKey(table.name, op))) continue;
+        if (op.kind == OpKind::kNewChain) {
+          tx.NewChain(table.name, op.chain);
+        } else {
+          tx.Append(table.name, op.chain, op.rule);
+        }
+      }
+    }
+  }
+  absl::flat_hash_set<std::string> removed = hashes;
+  removed.insert(readded.begin(), readded.end());
+  for (const std::string& hash : removed) {
+    auto it = installed_.find(hash);
+    if (it == installed_.end()) continue;
+    renderer_.RemoveRules(it->second, /*keep_chains=*/readded.contains(hash),
+                          &tx);
+  }
+  if (plan != nullptr) renderer_.AddPod(*plan, &tx);
+  return tx;
+}
+
+absl::Status IptablesBackend::Replace(
+    absl::string_view id, const absl::flat_hash_set<std::string>& hashes,
+    const PodPlan* plan) {
+  IptablesTransaction tx = Delta(hashes, plan);
+  if (tx.empty()) return absl::OkStatus();
+  absl::Status status = Restore(tx.Render());
+  if (!status.ok()) {
+    // Our index may be stale: learn the kernel's state again and retry once.
+    if (absl::Status reload = Load(); !reload.ok()) return reload;
+    tx = Delta(hashes, plan);
+    if (tx.empty()) return absl::OkStatus();
+    if (absl::Status retry = Restore(tx.Render()); !retry.ok()) {
+      return absl::Status(
+          retry.code(),
+          absl::StrCat(name(), " IPv", family_ == IPFamily::kIPv4 ? "4" : "6",
+                       " for pod ", id, ": ", retry.message()));
+    }
+  }
+  // The kernel holds the delta: bring the index along.
+  for (const std::string& hash : hashes) installed_.erase(hash);
+  if (plan != nullptr) {
+    for (const PlannedMapping& m : plan->family(family_).mappings) {
+      installed_[m.hash] = renderer_.SharedRulesOf(m);
+    }
+    if (!plan->family(family_).mappings.empty()) {
+      IptablesTransaction base = renderer_.Base(family_);
+      for (const IptablesTransaction::Table& table : base.tables()) {
+        for (const IptablesTransaction::Op& op : table.ops) {
+          base_present_.insert(BaseKey(table.name, op));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool IptablesBackend::Holds(
+    absl::string_view, const absl::flat_hash_set<std::string>& hashes) const {
+  for (const std::string& hash : hashes) {
+    if (installed_.contains(hash)) return true;
+  }
+  return false;
+}
+
+}  // namespace hostport

@@ -1,0 +1,75 @@
+// IptablesBackend: one family's hostport rules through iptables-restore and
+// iptables-save (legacy or nf_tables variant), with an index of what is
+// installed.
+//
+// Load() runs iptables-save once per table it uses (nat, and raw for IPv4) and
+// keeps only what is ours: the shared chains and their jumps, and per mapping
+// hash the exact rules in the shared chains. Replace() then sends
+// `iptables-restore -w --noflush` input holding only the change, never
+// redeclaring (and so never flushing) a chain it does not own wholly. If the
+// kernel refuses a delta (someone changed our rules underneath), it loads again
+// once and retries.
+//
+// REQUIRES: the iptables binaries of the chosen variant are installed
+// ("iptables-legacy-restore" etc.); the runner acts in the intended network
+// namespace.
+#ifndef HOSTPORT_IPTABLES_BACKEND_H_
+#define HOSTPORT_IPTABLES_BACKEND_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "hostport/backend.h"
+#include "hostport/command_runner.h"
+#include "hostport/iptables_renderer.h"
+
+namespace hostport {
+
+enum class IptablesVariant { kLegacy, kNft };
+
+// "iptables-legacy-restore", "ip6tables-nft-save", ...
+std::string IptablesProgram(IPFamily family, IptablesVariant variant,
+                            absl::string_view tool);
+
+class IptablesBackend : public FamilyBackend {
+ public:
+  // `runner` must outlive the backend. Call Load() before Replace().
+  IptablesBackend(IPFamily family, IptablesVariant variant,
+                  CommandRunner* runner, ObjectNames names = ObjectNames());
+
+  IPFamily family() const override { return family_; }
+  std::string name() const override;
+  absl::Status Load() override;
+  absl::Status Replace(absl::string_view id,
+                       const absl::flat_hash_set<std::string>& hashes,
+                       const PodPlan* plan) override;
+  bool Holds(absl::string_view id,
+             const absl::flat_hash_set<std::string>& hashes) const override;
+  int InstalledMappings() const override {
+    return static_cast<int>(installed_.size());
+  }
+
+ private:
+  using SharedRules = IptablesRenderer::SharedRules;
+
+  // The delta for Replace() against the current index.
+  IptablesTransaction Delta(const absl::flat_hash_set<std::string>& hashes,
+                            const PodPlan* plan) const;
+  absl::StatusOr<std::string> Save(absl::string_view table);
+  absl::Status Restore(const std::string& input);
+
+  IPFamily family_;
+  IptablesVariant variant_;
+  CommandRunner* runner_;
+  IptablesRenderer renderer_;
+  // By mapping hash: the rules the mapping has in shared chains.
+  absl::flat_hash_map<std::string, SharedRules> installed_;
+  // Base operations (-N chain / -A rule) already present, as rendered text.
+  absl::flat_hash_set<std::string> base_present_;
+};
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_IPTABLES_BACKEND_H_

@@ -1,0 +1,67 @@
+// NftBackend: one family's hostport table (`ip`/`ip6 crio-hostports`) through
+// libnftables, with an index of whose elements are installed.
+//
+// Load() lists the table once and indexes its elements by owner comment.
+// Replace() then runs one nft transaction holding only the pod's element
+// deletes and adds (and the table's objects when some are missing). A key that
+// another pod holds with another value is refused by the kernel and nothing
+// applies. If the kernel refuses a delta, it loads again once and retries.
+#ifndef HOSTPORT_NFT_BACKEND_H_
+#define HOSTPORT_NFT_BACKEND_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "hostport/backend.h"
+#include "hostport/nft_renderer.h"
+#include "hostport/nft_runner.h"
+
+namespace hostport {
+
+class NftBackend : public FamilyBackend {
+ public:
+  // `runner` must outlive the backend. Call Load() before Replace().
+  NftBackend(IPFamily family, NftRunner* runner,
+             ObjectNames names = ObjectNames());
+
+  IPFamily family() const override { return family_; }
+  std::string name() const override { return "nftables"; }
+  absl::Status Load() override;
+  absl::Status Replace(absl::string_view id,
+                       const absl::flat_hash_set<std::string>& hashes,
+                       const PodPlan* plan) override;
+  bool Holds(absl::string_view id,
+             const absl::flat_hash_set<std::string>& hashes) const override;
+  int InstalledMappings() const override;
+
+ private:
+  using ElementKey = NftRenderer::ElementKey;
+
+  NftTransaction Delta(absl::string_view owner, const PodPlan* plan) const;
+  std::string Table() const;
+
+  IPFamily family_;
+  NftRunner* runner_;
+  NftRenderer renderer_;
+  bool base_complete_ = false;
+  // By owner comment: the elements installed.
+  absl::flat_hash_map<std::string, std::vector<ElementKey>> owners_;
+};
+
+// Parses `nft list table` output: every element of every set and map, with its
+// owner comment ("" when it has none). Exposed for tests.
+struct ListedElement {
+  std::string set;
+  std::string key;
+  std::string comment;
+};
+struct ListedTable {
+  std::vector<std::string> objects;  // "map hostports", "chain prerouting", ...
+  std::vector<ListedElement> elements;
+};
+ListedTable ParseNftListing(absl::string_view text);
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_NFT_BACKEND_H_
