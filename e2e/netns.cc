@@ -1,6 +1,8 @@
 #include "e2e/netns.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -126,6 +128,30 @@ absl::StatusOr<std::unique_ptr<Netns>> Netns::Create(
 Netns::~Netns() {
   (void)runner_.Run({"ip", "netns", "del", name_}, "");
   Track(absl::StrCat("/run/netns/", name_), false);
+}
+
+absl::StatusOr<std::unique_ptr<Netns::Entered>> Netns::Enter() {
+  const int original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (original < 0) {
+    return absl::InternalError(
+        absl::StrCat("open own netns: ", std::strerror(errno)));
+  }
+  const std::string path = absl::StrCat("/run/netns/", name_);
+  const int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (target < 0 || setns(target, CLONE_NEWNET) != 0) {
+    const int err = errno;
+    if (target >= 0) close(target);
+    close(original);
+    return absl::InternalError(
+        absl::StrCat("enter ", path, ": ", std::strerror(err)));
+  }
+  close(target);
+  return std::unique_ptr<Entered>(new Entered(original));
+}
+
+Netns::Entered::~Entered() {
+  setns(original_, CLONE_NEWNET);
+  close(original_);
 }
 
 absl::StatusOr<CommandResult> Netns::Run(const std::vector<std::string>& argv,

@@ -35,6 +35,22 @@ class Netns {
 
   const std::string& name() const { return name_; }
 
+  // Moves the calling thread into the namespace until the returned object is
+  // destroyed, so that in-process kernel calls (libnftables, sockets,
+  // conntrack, /proc/sys) act on it. Children started meanwhile inherit it.
+  class Entered {
+   public:
+    ~Entered();
+    Entered(const Entered&) = delete;
+    Entered& operator=(const Entered&) = delete;
+
+   private:
+    friend class Netns;
+    explicit Entered(int original) : original_(original) {}
+    int original_;
+  };
+  absl::StatusOr<std::unique_ptr<Entered>> Enter();
+
   // Runs argv inside the namespace.
   absl::StatusOr<CommandResult> Run(const std::vector<std::string>& argv,
                                     const std::string& stdin_text = "");

@@ -17,19 +17,40 @@ namespace {
 
 using PortMap = absl::flat_hash_map<PortKey, std::unique_ptr<HeldPort>>;
 
-// The real seams, created on first use and shared by every manager.
-HostportEnv WithRealDefaults(HostportEnv env) {
-  static RealCommandRunner* commands = new RealCommandRunner();
-  static LibNftRunner* nft = new LibNftRunner();
-  static SocketPortHolder* ports = new SocketPortHolder();
-  static NetlinkConntrackCleaner* conntrack = new NetlinkConntrackCleaner();
-  static ProcSysctl* sysctl = new ProcSysctl();
-  if (env.commands == nullptr) env.commands = commands;
-  if (env.nft == nullptr) env.nft = nft;
-  if (env.ports == nullptr) env.ports = ports;
-  if (env.conntrack == nullptr) env.conntrack = conntrack;
-  if (env.sysctl == nullptr) env.sysctl = sysctl;
-  return env;
+// The real seams a manager creates for the null members of its HostportEnv.
+// Each manager owns its own: a netlink socket belongs to the network namespace
+// it was opened in.
+struct OwnedEnv {
+  std::unique_ptr<CommandRunner> commands;
+  std::unique_ptr<NftRunner> nft;
+  std::unique_ptr<PortHolder> ports;
+  std::unique_ptr<ConntrackCleaner> conntrack;
+  std::unique_ptr<Sysctl> sysctl;
+};
+
+OwnedEnv FillRealDefaults(HostportEnv* env) {
+  OwnedEnv owned;
+  if (env->commands == nullptr) {
+    owned.commands = std::make_unique<RealCommandRunner>();
+    env->commands = owned.commands.get();
+  }
+  if (env->nft == nullptr) {
+    owned.nft = std::make_unique<LibNftRunner>();
+    env->nft = owned.nft.get();
+  }
+  if (env->ports == nullptr) {
+    owned.ports = std::make_unique<SocketPortHolder>();
+    env->ports = owned.ports.get();
+  }
+  if (env->conntrack == nullptr) {
+    owned.conntrack = std::make_unique<NetlinkConntrackCleaner>();
+    env->conntrack = owned.conntrack.get();
+  }
+  if (env->sysctl == nullptr) {
+    owned.sysctl = std::make_unique<ProcSysctl>();
+    env->sysctl = owned.sysctl.get();
+  }
+  return owned;
 }
 
 std::string FamilyLabel(IPFamily f) { return std::string(IPFamilyLabel(f)); }
@@ -57,10 +78,13 @@ class Manager : public HostPortManager {
  public:
   // primary[0] is IPv4, primary[1] IPv6; either may be null (family
   // unavailable).
-  Manager(ManagerOptions options, std::unique_ptr<FamilyBackend> ipv4,
+  Manager(ManagerOptions options, OwnedEnv owned,
+          std::unique_ptr<FamilyBackend> ipv4,
           std::unique_ptr<FamilyBackend> ipv6,
           std::vector<std::unique_ptr<FamilyBackend>> cleanup)
-      : options_(std::move(options)), cleanup_(std::move(cleanup)) {
+      : options_(std::move(options)),
+        owned_(std::move(owned)),
+        cleanup_(std::move(cleanup)) {
     primary_[0] = std::move(ipv4);
     primary_[1] = std::move(ipv6);
   }
@@ -88,6 +112,7 @@ class Manager : public HostPortManager {
   absl::Status ClearUdpConntrack(const PodPlan& plan);
 
   ManagerOptions options_;
+  OwnedEnv owned_;  // Declared before the backends, which use it.
   std::unique_ptr<FamilyBackend> primary_[2];
   std::vector<std::unique_ptr<FamilyBackend>> cleanup_;
 
@@ -353,21 +378,21 @@ bool HasIPv6(Sysctl* sysctl) {
 absl::StatusOr<std::unique_ptr<HostPortManager>> NewHostportManager(
     IptablesInterface iptables, ManagerOptions options) {
   if (absl::Status s = options.names.Validate(); !s.ok()) return s;
-  options.env = WithRealDefaults(options.env);
+  OwnedEnv owned = FillRealDefaults(&options.env);
   absl::StatusOr<std::unique_ptr<FamilyBackend>> backend = Loaded(
       std::make_unique<IptablesBackend>(iptables.family, iptables.variant,
                                         options.env.commands, options.names));
   if (!backend.ok()) return backend.status();
   std::unique_ptr<FamilyBackend> v4, v6;
   (iptables.family == IPFamily::kIPv4 ? v4 : v6) = std::move(*backend);
-  return std::unique_ptr<HostPortManager>(
-      new Manager(std::move(options), std::move(v4), std::move(v6), {}));
+  return std::unique_ptr<HostPortManager>(new Manager(
+      std::move(options), std::move(owned), std::move(v4), std::move(v6), {}));
 }
 
 absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
     MetaOptions options) {
   if (absl::Status s = options.names.Validate(); !s.ok()) return s;
-  options.env = WithRealDefaults(options.env);
+  OwnedEnv owned = FillRealDefaults(&options.env);
   const HostportEnv& env = options.env;
   using Backend = MetaOptions::Backend;
   Backend choice = options.prefer;
@@ -396,6 +421,10 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
   std::unique_ptr<FamilyBackend> primary[2];
   std::vector<std::unique_ptr<FamilyBackend>> cleanup;
   const bool ipv6 = HasIPv6(env.sysctl);
+  // Listing only the table names: listing iptables-nft's tables would make
+  // libnftables complain about their xtables targets.
+  const absl::StatusOr<std::string> tables = env.nft->List("list tables");
+
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     if (f == IPFamily::kIPv6 && !ipv6) continue;
     absl::StatusOr<std::unique_ptr<FamilyBackend>> b = Loaded(make(f));
@@ -410,10 +439,10 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
       cleanup.push_back(std::make_unique<IptablesBackend>(
           f, IptablesVariant::kLegacy, env.commands, options.names));
     }
-    if (env.nft
-            ->List(absl::StrCat("list table ",
-                                f == IPFamily::kIPv4 ? "ip" : "ip6", " nat"))
-            .ok()) {
+    // iptables-nft keeps its tables in nftables, as "table ip nat".
+    const std::string nat_table =
+        absl::StrCat("table ", f == IPFamily::kIPv4 ? "ip" : "ip6", " nat\n");
+    if (tables.ok() && absl::StrContains(*tables, nat_table)) {
       cleanup.push_back(std::make_unique<IptablesBackend>(
           f, IptablesVariant::kNft, env.commands, options.names));
     }
@@ -431,7 +460,7 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
     loaded.push_back(std::move(b));
   }
   return std::unique_ptr<HostPortManager>(
-      new Manager(std::move(options), std::move(primary[0]),
+      new Manager(std::move(options), std::move(owned), std::move(primary[0]),
                   std::move(primary[1]), std::move(loaded)));
 }
 
