@@ -430,23 +430,33 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
     absl::StatusOr<std::unique_ptr<FamilyBackend>> b = Loaded(make(f));
     if (!b.ok()) return b.status();
     primary[f == IPFamily::kIPv4 ? 0 : 1] = std::move(*b);
-    if (choice != Backend::kNftables || !options.cleanup_iptables) continue;
-    // Only where iptables tables exist: reading them would create them.
-    const std::string legacy_tables =
-        f == IPFamily::kIPv4 ? "ip_tables_names" : "ip6_tables_names";
-    absl::StatusOr<std::string> legacy = env.sysctl->ReadProcNet(legacy_tables);
-    if (legacy.ok() && absl::StrContains(*legacy, "nat")) {
+    if (!options.cleanup_other_backends) continue;
+    // Every other backend whose tables exist on this host; only those, since
+    // reading iptables tables that do not exist would create them.
+    const std::string ip = f == IPFamily::kIPv4 ? "ip" : "ip6";
+    const std::string listed = tables.ok() ? *tables : "";
+    if (choice != Backend::kNftables &&
+        absl::StrContains(
+            listed,
+            absl::StrCat("table ", ip, " ", options.names.nft_table, "\n"))) {
+      cleanup.push_back(
+          std::make_unique<NftBackend>(f, env.nft, options.names));
+    }
+    absl::StatusOr<std::string> legacy = env.sysctl->ReadProcNet(
+        f == IPFamily::kIPv4 ? "ip_tables_names" : "ip6_tables_names");
+    if (choice != Backend::kIptablesLegacy && legacy.ok() &&
+        absl::StrContains(*legacy, "nat")) {
       cleanup.push_back(std::make_unique<IptablesBackend>(
           f, IptablesVariant::kLegacy, env.commands, options.names));
     }
     // iptables-nft keeps its tables in nftables, as "table ip nat".
-    const std::string nat_table =
-        absl::StrCat("table ", f == IPFamily::kIPv4 ? "ip" : "ip6", " nat\n");
-    if (tables.ok() && absl::StrContains(*tables, nat_table)) {
+    if (choice != Backend::kIptablesNft &&
+        absl::StrContains(listed, absl::StrCat("table ", ip, " nat\n"))) {
       cleanup.push_back(std::make_unique<IptablesBackend>(
           f, IptablesVariant::kNft, env.commands, options.names));
     }
   }
+
   std::vector<std::unique_ptr<FamilyBackend>> loaded;
   for (auto& b : cleanup) {
     const std::string label =

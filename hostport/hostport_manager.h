@@ -88,13 +88,15 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewHostportManager(
 // Both families; per family nftables where the kernel has it, iptables
 // otherwise (or the backend `prefer` names). IPv6 is used where the host has
 // it: an IPv6 mapping on a host without IPv6 is an error naming it. With
-// `cleanup_iptables`, Remove also deletes what this library's iptables backend
-// (either variant) left behind.
+// `cleanup_other_backends`, Add and Remove also delete what this library's
+// other backends (nftables, iptables-legacy, iptables-nft: those with tables on
+// the host) hold for the pod, so a host moving between backends leaks nothing.
 struct MetaOptions : ManagerOptions {
   enum class Backend { kAuto, kNftables, kIptablesLegacy, kIptablesNft };
   Backend prefer = Backend::kAuto;
-  bool cleanup_iptables = true;
+  bool cleanup_other_backends = true;
 };
+
 absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
     MetaOptions options = MetaOptions());
 

@@ -106,7 +106,7 @@ int Run(int rounds) {
       if (!entered.ok()) return 1;
       MetaOptions options;
       options.prefer = b.backend;
-      options.cleanup_iptables = false;
+      options.cleanup_other_backends = false;
       absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
           NewMetaHostportManager(options);
       if (!manager.ok()) {

@@ -1,0 +1,328 @@
+#include "tools/kernel_commands.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "hostport/conflict.h"
+#include "hostport/hostport_manager.h"
+#include "hostport/plan.h"
+#include "tools/cli.h"
+#include "tools/pods_file.h"
+#include "tools/state_dir.h"
+
+namespace hostport {
+namespace {
+
+constexpr char kDefaultStateDir[] = "/run/hostport";
+
+constexpr char kAddUsage[] =
+    "usage: hostportctl add --pods FILE\n"
+    "         [--backend auto|iptables|iptables-legacy|iptables-nft|nftables]\n"
+    "         [--state-dir DIR] [--nat-interface IF] [--output text|json]\n"
+    "Applies the pods' mappings to this network namespace's kernel (root).\n"
+    "Nothing is half-applied: if one pod fails, the others are taken back.\n";
+constexpr char kRemoveUsage[] =
+    "usage: hostportctl remove (--id ID[,ID...] | --pods FILE)\n"
+    "         [--state-dir DIR] [--output text|json]\n"
+    "Removes the pods' mappings (no pod IP needed) and their records (root).\n";
+constexpr char kListUsage[] =
+    "usage: hostportctl list [--state-dir DIR] [--output text|json]\n"
+    "Shows the pods and mappings this host holds.\n";
+
+int Fail(std::ostream& err, absl::string_view verb, absl::string_view message,
+         int code) {
+  err << "hostportctl " << verb << ": " << message << "\n";
+  return code;
+}
+
+// Parses flags common to the kernel verbs; returns an exit code, or -1 to go
+// on.
+int Parse(const std::vector<std::string>& args, std::vector<FlagSpec> extra,
+          absl::string_view verb, const char* usage, std::ostream& out,
+          std::ostream& err, ParsedFlags* flags, bool* json) {
+  std::vector<FlagSpec> specs = CommonFlags();
+  specs.insert(specs.end(), extra.begin(), extra.end());
+  absl::StatusOr<ParsedFlags> parsed = ParseFlags(args, specs);
+  if (!parsed.ok()) {
+    err << "hostportctl " << verb << ": " << parsed.status().message() << "\n"
+        << usage;
+    return kExitUsage;
+  }
+  if (parsed->Has("help")) {
+    out << usage;
+    return kExitOk;
+  }
+  if (absl::Status s = ParseOutputFlag(*parsed, json); !s.ok()) {
+    err << "hostportctl " << verb << ": " << s.message() << "\n" << usage;
+    return kExitUsage;
+  }
+  *flags = std::move(*parsed);
+  return -1;
+}
+
+absl::StatusOr<MetaOptions::Backend> ParseBackend(const std::string& name) {
+  using Backend = MetaOptions::Backend;
+  if (name == "auto") return Backend::kAuto;
+  if (name == "nftables") return Backend::kNftables;
+  if (name == "iptables-legacy") return Backend::kIptablesLegacy;
+  if (name == "iptables-nft") return Backend::kIptablesNft;
+  if (name == "iptables") {
+    RealCommandRunner runner;
+    absl::StatusOr<CommandResult> probe =
+        runner.Run({"iptables-nft-save", "--version"}, "");
+    return probe.ok() && probe->exit_code == 0 ? Backend::kIptablesNft
+                                               : Backend::kIptablesLegacy;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--backend \"", name,
+                   "\" is not a backend: want auto, iptables, iptables-legacy, "
+                   "iptables-nft or nftables"));
+}
+
+absl::StatusOr<std::unique_ptr<HostPortManager>> NewManager(
+    MetaOptions::Backend backend, std::ostream& err) {
+  MetaOptions options;
+  options.prefer = backend;
+  options.hold_ports = false;
+  options.log = [&err](absl::string_view line) {
+    err << "hostportctl: note: " << line << "\n";
+  };
+  return NewMetaHostportManager(options);
+}
+
+std::string BackendName(const HostPortManager& manager) {
+  const std::vector<std::string> backends = manager.Backends();
+  if (backends.empty()) return "none";
+  return backends[0].substr(0, backends[0].find(' '));
+}
+
+std::string DescribeEntry(const PodEntry& e) {
+  std::vector<std::string> mappings;
+  for (size_t i = 0; i < e.pod.port_mappings.size(); ++i) {
+    const PortMapping& m = e.pod.port_mappings[i];
+    mappings.push_back(
+        absl::StrCat(m.host_port, "/", ProtocolName(m.protocol), " on ",
+                     m.host_ip.empty() ? "all addresses" : m.host_ip, " -> ",
+                     m.container_port));
+  }
+  return absl::StrJoin(mappings, "; ");
+}
+
+}  // namespace
+
+int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
+                  std::ostream& err) {
+  ParsedFlags flags;
+  bool json = false;
+  if (int code = Parse(args, {{"pods", true}, {"backend", true}}, "add",
+                       kAddUsage, out, err, &flags, &json);
+      code >= 0) {
+    return code;
+  }
+  if (!flags.Has("pods")) {
+    return Fail(err, "add",
+                absl::StrCat("--pods FILE is required\n", kAddUsage),
+                kExitUsage);
+  }
+  absl::StatusOr<MetaOptions::Backend> backend =
+      ParseBackend(flags.Get("backend", "auto"));
+  if (!backend.ok())
+    return Fail(err, "add", backend.status().message(), kExitUsage);
+  const std::string path = flags.Get("pods");
+  absl::StatusOr<std::vector<PodEntry>> entries = ReadPodsFile(path);
+  if (!entries.ok())
+    return Fail(err, "add", entries.status().message(), kExitUsage);
+  for (PodEntry& e : *entries) {
+    if (e.nat_interface.empty()) e.nat_interface = flags.Get("nat-interface");
+  }
+  const StateDir state(flags.Get("state-dir", kDefaultStateDir));
+  absl::StatusOr<std::vector<HeldPod>> held = state.List();
+  if (!held.ok()) return Fail(err, "add", held.status().message(), kExitFailed);
+
+  // Everything is checked before the kernel is touched.
+  PortClaims claims;
+  absl::flat_hash_set<std::string> adding;
+  for (const PodEntry& e : *entries) adding.insert(e.id);
+  for (const HeldPod& h : *held) {
+    if (adding.contains(h.entry.id)) continue;
+    absl::StatusOr<PodPlan> plan =
+        PlanPod(h.entry.id, h.entry.pod, h.entry.nat_interface);
+    if (plan.ok()) claims.Claim(*plan);
+  }
+  for (const PodEntry& e : *entries) {
+    absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
+    if (!plan.ok()) {
+      return Fail(err, "add", absl::StrCat(path, ": ", plan.status().message()),
+                  kExitUsage);
+    }
+    if (absl::Status s = claims.Check(*plan); !s.ok()) {
+      return Fail(err, "add", absl::StrCat(path, ": ", s.message()),
+                  kExitFailed);
+    }
+    claims.Claim(*plan);
+  }
+  if (geteuid() != 0) {
+    return Fail(err, "add", "needs root: it changes the kernel's NAT rules",
+                kExitFailed);
+  }
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+      NewManager(*backend, err);
+  if (!manager.ok())
+    return Fail(err, "add", manager.status().message(), kExitFailed);
+  const std::string backend_name = BackendName(**manager);
+
+  // Apply; on failure take back what this call did, pod by pod.
+  std::vector<const PodEntry*> done;
+  auto undo = [&]() {
+    for (const PodEntry* e : done) {
+      absl::StatusOr<std::optional<HeldPod>> before = state.Read(e->id);
+      absl::Status s;
+      if (before.ok() && before->has_value()) {
+        s = (*manager)->Add(e->id, (*before)->entry.pod,
+                            (*before)->entry.nat_interface);
+      } else {
+        s = (*manager)->Remove(e->id, e->pod);
+      }
+      if (!s.ok()) {
+        err << "hostportctl add: could not take back pod " << e->id << ": "
+            << s.message() << "\n";
+      }
+    }
+  };
+  for (const PodEntry& e : *entries) {
+    if (absl::Status s = (*manager)->Add(e.id, e.pod, e.nat_interface);
+        !s.ok()) {
+      undo();
+      return Fail(err, "add", s.message(), kExitFailed);
+    }
+    done.push_back(&e);
+  }
+  for (const PodEntry& e : *entries) {
+    if (absl::Status s = state.Write(HeldPod{e, backend_name}); !s.ok()) {
+      undo();
+      for (const PodEntry* d : done) (void)state.Delete(d->id);
+      return Fail(err, "add", s.message(), kExitFailed);
+    }
+  }
+  if (json) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (const PodEntry& e : *entries) ids.push_back(e.id);
+    out << nlohmann::json({{"added", ids}, {"backend", backend_name}}).dump(2)
+        << "\n";
+  } else {
+    for (const PodEntry& e : *entries) {
+      out << "added " << e.id << " (" << backend_name << ")\n";
+    }
+  }
+  return kExitOk;
+}
+
+int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
+                     std::ostream& err) {
+  ParsedFlags flags;
+  bool json = false;
+  if (int code = Parse(args, {{"id", true}, {"pods", true}}, "remove",
+                       kRemoveUsage, out, err, &flags, &json);
+      code >= 0) {
+    return code;
+  }
+  if (flags.Has("id") == flags.Has("pods")) {
+    return Fail(
+        err, "remove",
+        absl::StrCat("give exactly one of --id and --pods\n", kRemoveUsage),
+        kExitUsage);
+  }
+  std::vector<PodEntry> targets;
+  if (flags.Has("id")) {
+    for (absl::string_view id : absl::StrSplit(flags.Get("id"), ',')) {
+      if (id.empty()) {
+        return Fail(err, "remove",
+                    absl::StrCat("--id \"", flags.Get("id"),
+                                 "\" has an empty id: want ID[,ID...]"),
+                    kExitUsage);
+      }
+      targets.push_back(PodEntry{std::string(id), {}, ""});
+    }
+  } else {
+    absl::StatusOr<std::vector<PodEntry>> entries =
+        ReadPodsFile(flags.Get("pods"));
+    if (!entries.ok()) {
+      return Fail(err, "remove", entries.status().message(), kExitUsage);
+    }
+    targets = std::move(*entries);
+  }
+  if (geteuid() != 0) {
+    return Fail(err, "remove", "needs root: it changes the kernel's NAT rules",
+                kExitFailed);
+  }
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+      NewManager(MetaOptions::Backend::kAuto, err);
+  if (!manager.ok()) {
+    return Fail(err, "remove", manager.status().message(), kExitFailed);
+  }
+  const StateDir state(flags.Get("state-dir", kDefaultStateDir));
+  int code = kExitOk;
+  nlohmann::json removed = nlohmann::json::array();
+  for (const PodEntry& target : targets) {
+    PodPortMapping pod = target.pod;
+    absl::StatusOr<std::optional<HeldPod>> record = state.Read(target.id);
+    if (record.ok() && record->has_value() && pod.port_mappings.empty()) {
+      pod = (*record)->entry.pod;
+    }
+    absl::Status s = (*manager)->Remove(target.id, pod);
+    if (s.ok()) s = state.Delete(target.id);
+    if (!s.ok()) {
+      err << "hostportctl remove: " << s.message() << "\n";
+      code = kExitFailed;
+      continue;
+    }
+    removed.push_back(target.id);
+    if (!json) out << "removed " << target.id << "\n";
+  }
+  if (json) out << nlohmann::json({{"removed", removed}}).dump(2) << "\n";
+  return code;
+}
+
+int RunListCommand(const std::vector<std::string>& args, std::ostream& out,
+                   std::ostream& err) {
+  ParsedFlags flags;
+  bool json = false;
+  if (int code = Parse(args, {}, "list", kListUsage, out, err, &flags, &json);
+      code >= 0) {
+    return code;
+  }
+  const StateDir state(flags.Get("state-dir", kDefaultStateDir));
+  absl::StatusOr<std::vector<HeldPod>> held = state.List();
+  if (!held.ok())
+    return Fail(err, "list", held.status().message(), kExitFailed);
+  if (json) {
+    nlohmann::json pods = nlohmann::json::array();
+    for (const HeldPod& h : *held) {
+      nlohmann::json pod = nlohmann::json::parse(PodEntryJson(h.entry));
+      pod["backend"] = h.backend;
+      pods.push_back(pod);
+    }
+    out << pods.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (held->empty()) {
+    out << "no pods held (state directory " << state.path() << ")\n";
+    return kExitOk;
+  }
+  for (const HeldPod& h : *held) {
+    const std::string owner =
+        h.entry.pod.namespace_.empty() && h.entry.pod.name.empty()
+            ? std::string("-")
+            : absl::StrCat(h.entry.pod.namespace_, "/", h.entry.pod.name);
+    out << h.entry.id << "  " << owner << "  " << h.backend << "  ["
+        << absl::StrJoin(h.entry.pod.ips, ", ") << "]  "
+        << DescribeEntry(h.entry) << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace hostport
