@@ -1,0 +1,151 @@
+// The real seams on the real kernel, in a namespace the test creates: a held
+// port keeps other sockets off and never completes a connection; the conntrack
+// cleaner deletes exactly the UDP entries it names; the nft runner applies a
+// script as one transaction.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "e2e/netns.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hostport/conntrack.h"
+#include "hostport/nft_runner.h"
+#include "hostport/port_holder.h"
+
+namespace hostport::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class SeamsKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HOSTPORT_REQUIRE_KERNEL();
+    absl::StatusOr<std::unique_ptr<Netns>> ns = Netns::Create("seams");
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    ns_ = std::move(*ns);
+    absl::StatusOr<std::unique_ptr<Netns::Entered>> entered = ns_->Enter();
+    ASSERT_TRUE(entered.ok()) << entered.status();
+    entered_ = std::move(*entered);
+  }
+  void TearDown() override {
+    entered_.reset();
+    ns_.reset();
+  }
+
+  std::unique_ptr<Netns> ns_;
+  std::unique_ptr<Netns::Entered> entered_;
+};
+
+sockaddr_in Loopback4(int port) {
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sin;
+}
+
+TEST_F(SeamsKernelTest, HeldTcpPortRefusesBindsAndNeverCompletesAConnection) {
+  SocketPortHolder holder;
+  const IpAddress loopback = *IpAddress::Parse("127.0.0.1");
+  absl::StatusOr<std::unique_ptr<HeldPort>> held =
+      holder.Hold({IPFamily::kIPv4, Protocol::kTCP, loopback, 18080});
+  ASSERT_TRUE(held.ok()) << held.status();
+
+  absl::StatusOr<std::unique_ptr<HeldPort>> again =
+      holder.Hold({IPFamily::kIPv4, Protocol::kTCP, std::nullopt, 18080});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(again.status().message()),
+              HasSubstr("cannot hold tcp 0.0.0.0:18080"));
+  // The families are held apart (IPV6_V6ONLY).
+  EXPECT_TRUE(
+      holder.Hold({IPFamily::kIPv6, Protocol::kTCP, std::nullopt, 18080}).ok());
+
+  // A client's SYN is dropped by the socket's filter: no connection completes.
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to = Loopback4(18080);
+  const int rc = connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+  ASSERT_TRUE(rc == 0 || errno == EINPROGRESS) << std::strerror(errno);
+  pollfd p{fd, POLLOUT, 0};
+  EXPECT_EQ(poll(&p, 1, 500), 0) << "the held socket completed a handshake";
+  close(fd);
+
+  held->reset();  // Released: others may bind now.
+  EXPECT_TRUE(
+      holder.Hold({IPFamily::kIPv4, Protocol::kTCP, std::nullopt, 18080}).ok());
+}
+
+TEST_F(SeamsKernelTest, HoldingAnAddressTheHostLacksFailsClearly) {
+  SocketPortHolder holder;
+  absl::StatusOr<std::unique_ptr<HeldPort>> held = holder.Hold(
+      {IPFamily::kIPv4, Protocol::kUDP, *IpAddress::Parse("192.0.2.99"), 53});
+  EXPECT_EQ(held.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(held.status().message()),
+              HasSubstr("not one of this host's"));
+}
+
+TEST_F(SeamsKernelTest, ConntrackCleanerDeletesExactlyTheNamedUdpEntries) {
+  // Conntrack tracks a namespace's traffic once something there needs it.
+  ASSERT_TRUE(ns_->Check({"nft",
+                          "add table inet track; add chain inet track out "
+                          "{ type filter hook output priority 0; }; add "
+                          "rule inet track out ct state new accept"})
+                  .ok());
+  auto send_udp = [](int port) {
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in to = Loopback4(port);
+    sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    close(fd);
+  };
+  send_udp(15353);
+  send_udp(15354);
+  absl::StatusOr<std::string> before =
+      ns_->Check({"conntrack", "-L", "-p", "udp"});
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_THAT(*before, HasSubstr("dport=15353"));
+
+  NetlinkConntrackCleaner cleaner;
+  absl::StatusOr<int> deleted =
+      cleaner.DeleteUdp(IPFamily::kIPv4, *IpAddress::Parse("127.0.0.1"), 15353);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 1);
+  absl::StatusOr<std::string> after =
+      ns_->Check({"conntrack", "-L", "-p", "udp"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_THAT(*after, Not(HasSubstr("dport=15353")));
+  EXPECT_THAT(*after, HasSubstr("dport=15354"));
+  // Another address does not match; any address (wildcard) does.
+  EXPECT_EQ(*cleaner.DeleteUdp(IPFamily::kIPv4, *IpAddress::Parse("127.0.0.2"),
+                               15354),
+            0);
+  EXPECT_EQ(*cleaner.DeleteUdp(IPFamily::kIPv4, std::nullopt, 15354), 1);
+}
+
+TEST_F(SeamsKernelTest, NftRunnerAppliesAllOrNothing) {
+  LibNftRunner nft;
+  ASSERT_TRUE(
+      nft.Run("add table ip t\nadd set ip t s { type ipv4_addr; }\n").ok());
+  absl::Status bad = nft.Run(
+      "add element ip t s { 10.0.0.1 }\nadd element ip t nosuch { 10.0.0.2 "
+      "}\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("No such file or directory"));
+  absl::StatusOr<std::string> listed = nft.List("list set ip t s");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(*listed, Not(HasSubstr("10.0.0.1")));
+  absl::Status missing = nft.List("list table ip absent").status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << missing.message();
+}
+
+}  // namespace
+}  // namespace hostport::e2e
