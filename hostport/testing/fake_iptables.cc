@@ -1,0 +1,677 @@
+#include "hostport/testing/fake_iptables.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace hostport::testing {
+namespace {
+
+using Atomicity = FakeIptables::Atomicity;
+using Chain = FakeIptables::Chain;
+using Table = FakeIptables::Table;
+using Tables = FakeIptables::Tables;
+
+// A fixed date keeps save output reproducible in tests.
+constexpr char kSaveDate[] = "Thu Jan  1 00:00:00 1970";
+constexpr char kVersion[] = "v1.8.9";
+
+int Index(IPFamily family) { return family == IPFamily::kIPv4 ? 0 : 1; }
+
+// Built-in chains of each table, in the order iptables-save prints them.
+const std::vector<std::string>* BuiltinChains(absl::string_view table) {
+  static const auto* const kBuiltins =
+      new std::map<std::string, std::vector<std::string>, std::less<>>{
+          {"filter", {"INPUT", "FORWARD", "OUTPUT"}},
+          {"mangle",
+           {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}},
+          {"nat", {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"}},
+          {"raw", {"PREROUTING", "OUTPUT"}},
+      };
+  auto it = kBuiltins->find(table);
+  return it == kBuiltins->end() ? nullptr : &it->second;
+}
+
+bool IsBuiltin(absl::string_view table, absl::string_view chain) {
+  const std::vector<std::string>* builtins = BuiltinChains(table);
+  return builtins != nullptr && std::find(builtins->begin(), builtins->end(),
+                                          chain) != builtins->end();
+}
+
+// REQUIRES: BuiltinChains(name) != nullptr.
+Table NewTable(absl::string_view name) {
+  Table table;
+  for (const std::string& chain : *BuiltinChains(name)) {
+    table.chains[chain].policy = "ACCEPT";
+  }
+  return table;
+}
+
+// Target extensions the fake knows; any other non-chain target fails to load.
+bool IsTargetExtension(absl::string_view target) {
+  static const auto* const kTargets = new absl::flat_hash_set<std::string>{
+      "ACCEPT",   "DROP",     "RETURN", "DNAT",     "SNAT",   "MASQUERADE",
+      "REDIRECT", "NETMAP",   "LOG",    "NFLOG",    "MARK",   "CONNMARK",
+      "CT",       "NOTRACK",  "REJECT", "TRACE",    "TCPMSS", "NFQUEUE",
+      "AUDIT",    "CHECKSUM", "TPROXY", "CLASSIFY", "TEE",    "SET"};
+  return kTargets->contains(target);
+}
+
+bool IsNatTarget(absl::string_view target) {
+  return target == "DNAT" || target == "SNAT" || target == "MASQUERADE" ||
+         target == "REDIRECT" || target == "NETMAP";
+}
+
+enum class Tool { kRestore, kSave };
+
+struct Program {
+  IPFamily family;
+  Tool tool;
+  Atomicity atomicity;
+};
+
+absl::string_view Basename(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::optional<Program> ParseProgram(absl::string_view argv0,
+                                    Atomicity default_atomicity) {
+  absl::string_view name = Basename(argv0);
+  Program program{IPFamily::kIPv4, Tool::kRestore, default_atomicity};
+  if (absl::ConsumePrefix(&name, "ip6tables")) {
+    program.family = IPFamily::kIPv6;
+  } else if (!absl::ConsumePrefix(&name, "iptables")) {
+    return std::nullopt;
+  }
+  if (absl::ConsumePrefix(&name, "-legacy")) {
+    program.atomicity = Atomicity::kPerTable;
+  } else if (absl::ConsumePrefix(&name, "-nft")) {
+    program.atomicity = Atomicity::kWholeInput;
+  }
+  if (name == "-restore") {
+    program.tool = Tool::kRestore;
+  } else if (name == "-save") {
+    program.tool = Tool::kSave;
+  } else {
+    return std::nullopt;
+  }
+  return program;
+}
+
+// The name the real tool gives itself in messages: legacy tools say
+// "iptables-restore", nft ones "iptables-nft-restore".
+std::string ToolName(const Program& p) {
+  return absl::StrCat(p.family == IPFamily::kIPv4 ? "iptables" : "ip6tables",
+                      p.atomicity == Atomicity::kWholeInput ? "-nft" : "",
+                      p.tool == Tool::kRestore ? "-restore" : "-save");
+}
+
+// Splits a rule into words, keeping a "quoted string" (quotes included) whole.
+std::vector<std::string> Words(absl::string_view text) {
+  std::vector<std::string> words;
+  std::string current;
+  bool quoted = false;
+  bool in_word = false;
+  for (char c : text) {
+    if (c == '"') quoted = !quoted;
+    if (!quoted && (c == ' ' || c == '\t')) {
+      if (in_word) words.push_back(std::move(current));
+      current.clear();
+      in_word = false;
+      continue;
+    }
+    current.push_back(c);
+    in_word = true;
+  }
+  if (in_word) words.push_back(std::move(current));
+  return words;
+}
+
+bool AllDigits(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+struct Jump {
+  std::string target;
+  bool is_goto = false;
+};
+
+std::optional<Jump> FindJump(const std::vector<std::string>& words) {
+  for (size_t i = 0; i + 1 < words.size(); ++i) {
+    if (words[i] == "-j" || words[i] == "--jump") return Jump{words[i + 1]};
+    if (words[i] == "-g" || words[i] == "--goto") {
+      return Jump{words[i + 1], true};
+    }
+  }
+  return std::nullopt;
+}
+
+bool References(const Table& table, absl::string_view chain) {
+  for (const auto& [name, c] : table.chains) {
+    for (const std::string& rule : c.rules) {
+      std::optional<Jump> jump = FindJump(Words(rule));
+      if (jump.has_value() && jump->target == chain) return true;
+    }
+  }
+  return false;
+}
+
+// Why a line failed: exit 1 is the kernel (or the tool's table logic)
+// refusing an operation, exit 2 a parameter problem found while parsing.
+struct LineError {
+  int exit_code;
+  std::string reason;
+};
+
+LineError Refused(std::string reason) { return {1, std::move(reason)}; }
+LineError BadParameter(std::string reason) { return {2, std::move(reason)}; }
+
+constexpr char kNoChain[] = "No chain/target/match by that name.";
+
+// Applies restore operations to one table. Each method returns the error of
+// the line, or nullopt when it applied.
+class TableEditor {
+ public:
+  TableEditor(std::string name, Table table)
+      : name_(std::move(name)), table_(std::move(table)) {}
+
+  const std::string& name() const { return name_; }
+  Table& table() { return table_; }
+
+  std::optional<LineError> Declare(absl::string_view line) {
+    std::vector<std::string> words = Words(line.substr(1));
+    if (words.empty()) return BadParameter("chain name expected");
+    const std::string& chain = words[0];
+    const std::string policy = words.size() > 1 ? words[1] : "-";
+    if (IsBuiltin(name_, chain)) {
+      if (policy != "ACCEPT" && policy != "DROP") {
+        return BadParameter(absl::StrCat("Bad policy name `", policy, "'"));
+      }
+      table_.chains[chain].policy = policy;
+      return std::nullopt;
+    }
+    if (policy != "-") {
+      return BadParameter(absl::StrCat("Can't set policy `", policy, "' on `",
+                                       chain, "': Bad built-in chain name"));
+    }
+    if (std::optional<LineError> e = CheckChainName(chain)) return e;
+    table_.chains[chain].rules.clear();
+    return std::nullopt;
+  }
+
+  std::optional<LineError> Apply(absl::string_view op, absl::string_view chain,
+                                 absl::string_view rule) {
+    if (op == "-N" || op == "--new-chain") return NewChain(chain);
+    if (op == "-A" || op == "--append") return Insert(chain, rule, false);
+    if (op == "-I" || op == "--insert") return Insert(chain, rule, true);
+    if (op == "-D" || op == "--delete") return Delete(chain, rule);
+    if (op == "-X" || op == "--delete-chain") return DeleteChain(chain);
+    if (op == "-F" || op == "--flush") return Flush(chain);
+    if (op == "-P" || op == "--policy") {
+      if (!IsBuiltin(name_, chain)) return Refused("Bad built-in chain name");
+      if (rule != "ACCEPT" && rule != "DROP") {
+        return BadParameter(absl::StrCat("Bad policy name `", rule, "'"));
+      }
+      table_.chains[std::string(chain)].policy = std::string(rule);
+      return std::nullopt;
+    }
+    if (op == "-Z" || op == "--zero") return std::nullopt;
+    return BadParameter(absl::StrCat("unknown option \"", op, "\""));
+  }
+
+ private:
+  std::optional<LineError> CheckChainName(absl::string_view chain) {
+    if (chain.empty() || chain[0] == '-' || chain.size() > 28) {
+      return BadParameter(absl::StrCat("Invalid chain name `", chain, "'"));
+    }
+    return std::nullopt;
+  }
+
+  std::optional<LineError> NewChain(absl::string_view chain) {
+    if (std::optional<LineError> e = CheckChainName(chain)) return e;
+    if (table_.chains.count(std::string(chain)) > 0) {
+      return Refused("Chain already exists.");
+    }
+    table_.chains[std::string(chain)];
+    return std::nullopt;
+  }
+
+  // The checks the tool and the kernel make on a rule before accepting it.
+  std::optional<LineError> CheckRule(absl::string_view rule) {
+    std::optional<Jump> jump = FindJump(Words(rule));
+    if (!jump.has_value()) return std::nullopt;
+    const std::string& target = jump->target;
+    if (table_.chains.count(target) > 0) {
+      if (IsBuiltin(name_, target)) {
+        return BadParameter(
+            absl::StrCat("Cannot jump to built-in chain `", target, "'"));
+      }
+      return std::nullopt;
+    }
+    if (jump->is_goto || !IsTargetExtension(target)) {
+      return BadParameter(absl::StrCat("Couldn't load target `", target,
+                                       "':No such file or directory"));
+    }
+    if (target == "DROP" && name_ == "nat") {
+      return BadParameter(
+          "\nThe \"nat\" table is not intended for filtering, the use of DROP "
+          "is therefore inhibited.\n");
+    }
+    if (IsNatTarget(target) && name_ != "nat") {
+      return Refused(
+          absl::StrCat("Invalid argument. Run `dmesg' for more "
+                       "information. (",
+                       target, " is only valid in table nat)"));
+    }
+    if ((target == "CT" || target == "NOTRACK") && name_ != "raw") {
+      return Refused(
+          absl::StrCat("Invalid argument. Run `dmesg' for more "
+                       "information. (",
+                       target, " is only valid in table raw)"));
+    }
+    return std::nullopt;
+  }
+
+  std::optional<LineError> Insert(absl::string_view chain,
+                                  absl::string_view rule, bool at_top) {
+    auto it = table_.chains.find(std::string(chain));
+    if (it == table_.chains.end()) return Refused(kNoChain);
+    size_t position = at_top ? 0 : it->second.rules.size();
+    if (at_top) {
+      // "-I CHAIN N rule": insert at position N (1-based).
+      std::vector<std::string> parts =
+          absl::StrSplit(rule, absl::MaxSplits(' ', 1));
+      if (AllDigits(parts[0])) {
+        int n = 0;
+        if (!absl::SimpleAtoi(parts[0], &n) || n < 1 ||
+            n > static_cast<int>(it->second.rules.size()) + 1) {
+          return Refused("Index of insertion too big.");
+        }
+        position = n - 1;
+        rule = parts.size() > 1 ? rule.substr(parts[0].size() + 1) : "";
+      }
+    }
+    if (std::optional<LineError> e = CheckRule(rule)) return e;
+    it->second.rules.insert(it->second.rules.begin() + position,
+                            std::string(rule));
+    return std::nullopt;
+  }
+
+  std::optional<LineError> Delete(absl::string_view chain,
+                                  absl::string_view rule) {
+    auto it = table_.chains.find(std::string(chain));
+    if (it == table_.chains.end()) return Refused(kNoChain);
+    std::vector<std::string>& rules = it->second.rules;
+    if (AllDigits(rule)) {
+      int n = 0;
+      if (!absl::SimpleAtoi(rule, &n) || n < 1 ||
+          n > static_cast<int>(rules.size())) {
+        return Refused("Index of deletion too big.");
+      }
+      rules.erase(rules.begin() + (n - 1));
+      return std::nullopt;
+    }
+    auto found = std::find(rules.begin(), rules.end(), rule);
+    if (found == rules.end()) {
+      return Refused("Bad rule (does a matching rule exist in that chain?).");
+    }
+    rules.erase(found);
+    return std::nullopt;
+  }
+
+  std::optional<LineError> DeleteChain(absl::string_view chain) {
+    if (chain.empty()) {
+      // Every user chain; each must be empty, and then only built-ins can
+      // still jump to them.
+      std::vector<std::string> user;
+      for (const auto& [name, c] : table_.chains) {
+        if (IsBuiltin(name_, name)) continue;
+        if (!c.rules.empty()) return Refused("Directory not empty.");
+        user.push_back(name);
+      }
+      for (const std::string& name : user) {
+        if (References(table_, name)) return Refused("Too many links.");
+      }
+      for (const std::string& name : user) table_.chains.erase(name);
+      return std::nullopt;
+    }
+    auto it = table_.chains.find(std::string(chain));
+    if (it == table_.chains.end()) return Refused(kNoChain);
+    if (IsBuiltin(name_, chain)) {
+      return Refused("Cannot delete built-in chain.");
+    }
+    if (!it->second.rules.empty()) return Refused("Directory not empty.");
+    if (References(table_, chain)) return Refused("Too many links.");
+    table_.chains.erase(it);
+    return std::nullopt;
+  }
+
+  std::optional<LineError> Flush(absl::string_view chain) {
+    if (chain.empty()) {
+      for (auto& [name, c] : table_.chains) c.rules.clear();
+      return std::nullopt;
+    }
+    auto it = table_.chains.find(std::string(chain));
+    if (it == table_.chains.end()) return Refused(kNoChain);
+    it->second.rules.clear();
+    return std::nullopt;
+  }
+
+  std::string name_;
+  Table table_;
+};
+
+struct RestoreOptions {
+  bool noflush = false;
+  bool test = false;
+  Program program;
+};
+
+// The stderr text of the real tool for a failed line.
+std::string FailureText(const Program& program, int line_number,
+                        const LineError& error) {
+  const std::string tool = ToolName(program);
+  const bool nft = program.atomicity == Atomicity::kWholeInput;
+  if (error.exit_code == 1) {
+    return nft ? absl::StrCat(tool, ": line ", line_number,
+                              " failed: ", error.reason, "\n")
+               : absl::StrCat(tool, ": line ", line_number, " failed\n");
+  }
+  return absl::StrCat(
+      tool, " ", kVersion, nft ? " (nf_tables): " : " (legacy): ", error.reason,
+      "\nError occurred at line: ", line_number, "\nTry `", tool, " -h' or '",
+      tool, " --help' for more information.\n");
+}
+
+// Applies restore input to `*committed` with the program's atomicity. Returns
+// nullopt on success, else the result the real tool would give.
+std::optional<CommandResult> ApplyRestore(absl::string_view text,
+                                          const RestoreOptions& options,
+                                          Tables* committed) {
+  const Program& program = options.program;
+  Tables work = *committed;
+  std::optional<TableEditor> editor;
+  int line_number = 0;
+  auto fail = [&](const LineError& error) {
+    CommandResult result;
+    result.exit_code = error.exit_code;
+    result.stderr_text = FailureText(program, line_number, error);
+    return result;
+  };
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    if (line[0] == '*') {
+      if (editor.has_value()) {
+        const std::string tool = ToolName(program);
+        return CommandResult{
+            2, "",
+            absl::StrCat("Bad argument `", line, "'\nError occurred at line: ",
+                         line_number, "\nTry `", tool, " -h' or '", tool,
+                         " --help' for more information.\n")};
+      }
+      const std::string name(line.substr(1));
+      if (BuiltinChains(name) == nullptr) {
+        return fail(BadParameter(
+            absl::StrCat("can't initialize iptables table `", name,
+                         "': Table does not exist (do you need to insmod?)")));
+      }
+      auto it = work.find(name);
+      // Without --noflush the tool starts the table from empty.
+      editor.emplace(name, it == work.end() || !options.noflush ? NewTable(name)
+                                                                : it->second);
+      continue;
+    }
+    if (!editor.has_value()) {
+      return fail(BadParameter("no command specified (table expected)"));
+    }
+    if (line == "COMMIT") {
+      work[editor->name()] = editor->table();
+      if (program.atomicity == Atomicity::kPerTable && !options.test) {
+        (*committed)[editor->name()] = editor->table();
+      }
+      editor.reset();
+      continue;
+    }
+    std::optional<LineError> error;
+    if (line[0] == ':') {
+      error = editor->Declare(line);
+    } else {
+      std::vector<absl::string_view> parts =
+          absl::StrSplit(line, absl::MaxSplits(' ', 2));
+      error =
+          editor->Apply(parts[0], parts.size() > 1 ? parts[1] : "",
+                        parts.size() > 2 ? absl::StripAsciiWhitespace(parts[2])
+                                         : absl::string_view());
+    }
+    if (error.has_value()) return fail(*error);
+  }
+  if (editor.has_value()) {
+    return CommandResult{
+        1, "",
+        absl::StrCat(ToolName(program), ": COMMIT expected at line ",
+                     line_number, "\n")};
+  }
+  if (!options.test) *committed = std::move(work);
+  return std::nullopt;
+}
+
+std::string SaveTable(absl::string_view header_tool, const std::string& name,
+                      const Table& table) {
+  std::string out = absl::StrCat("# Generated by ", header_tool, " on ",
+                                 kSaveDate, "\n*", name, "\n");
+  const std::vector<std::string>& builtins = *BuiltinChains(name);
+  std::vector<std::string> order = builtins;
+  for (const std::string& chain : builtins) {
+    absl::StrAppend(&out, ":", chain, " ", table.chains.at(chain).policy,
+                    " [0:0]\n");
+  }
+  for (const auto& [chain, c] : table.chains) {
+    if (IsBuiltin(name, chain)) continue;
+    absl::StrAppend(&out, ":", chain, " - [0:0]\n");
+    order.push_back(chain);
+  }
+  for (const std::string& chain : order) {
+    for (const std::string& rule : table.chains.at(chain).rules) {
+      absl::StrAppend(&out, "-A ", chain, rule.empty() ? "" : " ", rule, "\n");
+    }
+  }
+  absl::StrAppend(&out, "COMMIT\n# Completed on ", kSaveDate, "\n");
+  return out;
+}
+
+std::string SaveHeader(const Program& program) {
+  return program.atomicity == Atomicity::kWholeInput
+             ? absl::StrCat(ToolName(program), " ", kVersion, " (nf_tables)")
+             : absl::StrCat(program.family == IPFamily::kIPv4
+                                ? "iptables-save "
+                                : "ip6tables-save ",
+                            kVersion);
+}
+
+// REQUIRES: table is nullopt or names a known table.
+std::string SaveTables(const Program& program, const Tables& tables,
+                       const std::optional<std::string>& table) {
+  const std::string header = SaveHeader(program);
+  if (table.has_value()) {
+    auto it = tables.find(*table);
+    return SaveTable(header, *table,
+                     it == tables.end() ? NewTable(*table) : it->second);
+  }
+  std::string out;
+  for (const auto& [name, t] : tables) {
+    absl::StrAppend(&out, SaveTable(header, name, t));
+  }
+  return out;
+}
+
+CommandResult UsageError(const Program& program, absl::string_view message) {
+  CommandResult result;
+  result.exit_code = 2;
+  result.stderr_text =
+      absl::StrCat(ToolName(program), " ", kVersion, ": ", message, "\n");
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<CommandResult> FakeIptables::Run(
+    const std::vector<std::string>& argv, const std::string& stdin_text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  calls_.push_back(Call{argv, stdin_text});
+  if (argv.empty()) return absl::InvalidArgumentError("empty command line");
+  std::optional<Program> program = ParseProgram(argv[0], default_atomicity_);
+  if (!program.has_value()) {
+    return absl::NotFoundError(absl::StrCat(
+        "cannot run ", argv[0],
+        ": No such file or directory (FakeIptables "
+        "emulates only ip[6]tables[-legacy|-nft]-restore and -save)"));
+  }
+  const absl::string_view base = Basename(argv[0]);
+  for (auto it = injections_.begin(); it != injections_.end(); ++it) {
+    if (absl::StrContains(base, it->program_substring)) {
+      CommandResult injected;
+      injected.exit_code = it->exit_code;
+      injected.stderr_text = it->stderr_text;
+      injections_.erase(it);
+      return injected;
+    }
+  }
+  Tables& tables = tables_[Index(program->family)];
+  if (program->tool == Tool::kSave) {
+    std::optional<std::string> table;
+    for (size_t i = 1; i < argv.size(); ++i) {
+      const std::string& arg = argv[i];
+      if ((arg == "-t" || arg == "--table") && i + 1 < argv.size()) {
+        table = argv[++i];
+      } else if (absl::StartsWith(arg, "--table=")) {
+        table = arg.substr(strlen("--table="));
+      } else if (arg != "-c" && arg != "--counters") {
+        return UsageError(*program,
+                          absl::StrCat("unknown option \"", arg, "\""));
+      }
+    }
+    if (table.has_value() && BuiltinChains(*table) == nullptr) {
+      CommandResult result;
+      result.exit_code = 1;
+      result.stderr_text = absl::StrCat(
+          ToolName(*program), ": Unable to open table ", *table, "\n");
+      return result;
+    }
+    CommandResult result;
+    result.stdout_text = SaveTables(*program, tables, table);
+    return result;
+  }
+  RestoreOptions options;
+  options.program = *program;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    if (arg == "-w" || arg == "--wait") {
+      if (i + 1 < argv.size() && AllDigits(argv[i + 1])) ++i;
+    } else if ((arg == "-W" || arg == "--wait-interval") &&
+               i + 1 < argv.size()) {
+      ++i;
+    } else if (arg == "-n" || arg == "--noflush") {
+      options.noflush = true;
+    } else if (arg == "-t" || arg == "--test") {
+      options.test = true;
+    } else if (arg != "-v" && arg != "--verbose") {
+      return UsageError(*program, absl::StrCat("unknown option \"", arg, "\""));
+    }
+  }
+  std::optional<CommandResult> failure =
+      ApplyRestore(stdin_text, options, &tables);
+  if (failure.has_value()) return *failure;
+  return CommandResult();
+}
+
+void FakeIptables::SetDefaultAtomicity(Atomicity atomicity) {
+  std::lock_guard<std::mutex> lock(mu_);
+  default_atomicity_ = atomicity;
+}
+
+void FakeIptables::FailNext(absl::string_view program_substring, int exit_code,
+                            absl::string_view stderr_text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  injections_.push_back(Injection{std::string(program_substring), exit_code,
+                                  std::string(stderr_text)});
+}
+
+std::vector<FakeIptables::Call> FakeIptables::calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return calls_;
+}
+
+void FakeIptables::ClearCalls() {
+  std::lock_guard<std::mutex> lock(mu_);
+  calls_.clear();
+}
+
+absl::Status FakeIptables::Restore(IPFamily family, absl::string_view text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RestoreOptions options;
+  options.noflush = true;
+  options.program = Program{family, Tool::kRestore, Atomicity::kWholeInput};
+  std::optional<CommandResult> failure =
+      ApplyRestore(text, options, &tables_[Index(family)]);
+  if (failure.has_value()) {
+    return absl::FailedPreconditionError(failure->stderr_text);
+  }
+  return absl::OkStatus();
+}
+
+std::string FakeIptables::Save(IPFamily family,
+                               const std::optional<std::string>& table) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Program program{family, Tool::kSave, Atomicity::kPerTable};
+  if (table.has_value() && BuiltinChains(*table) == nullptr) return "";
+  return SaveTables(program, tables_[Index(family)], table);
+}
+
+std::vector<std::string> FakeIptables::Rules(IPFamily family,
+                                             absl::string_view table,
+                                             absl::string_view chain) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Tables& tables = tables_[Index(family)];
+  auto t = tables.find(std::string(table));
+  if (t == tables.end()) return {};
+  auto c = t->second.chains.find(std::string(chain));
+  if (c == t->second.chains.end()) return {};
+  return c->second.rules;
+}
+
+bool FakeIptables::HasChain(IPFamily family, absl::string_view table,
+                            absl::string_view chain) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (IsBuiltin(table, chain)) return true;
+  const Tables& tables = tables_[Index(family)];
+  auto t = tables.find(std::string(table));
+  return t != tables.end() && t->second.chains.count(std::string(chain)) > 0;
+}
+
+std::vector<std::string> FakeIptables::Chains(IPFamily family,
+                                              absl::string_view table) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::vector<std::string>* builtins = BuiltinChains(table);
+  if (builtins == nullptr) return {};
+  std::vector<std::string> chains = *builtins;
+  const Tables& tables = tables_[Index(family)];
+  auto t = tables.find(std::string(table));
+  if (t == tables.end()) return chains;
+  for (const auto& [name, c] : t->second.chains) {
+    if (!IsBuiltin(table, name)) chains.push_back(name);
+  }
+  return chains;
+}
+
+}  // namespace hostport::testing

@@ -1,0 +1,131 @@
+// FakeIptables: an in-memory stand-in for iptables-restore and iptables-save
+// (both families, plain, -legacy- and -nft- names) behind CommandRunner.
+//
+// It behaves like the kernel and the real tools, including their errors: -D
+// of a rule that is not there, -N of a chain that exists, -X of a chain that
+// is missing, non-empty or still jumped to, a jump to a chain that does not
+// exist and DROP in table nat all fail with a non-zero exit and an
+// "iptables-restore: line N failed" message on stderr. Changes apply to a copy
+// that replaces the state only when the input (nft variant) or the table
+// (legacy variant, at each COMMIT) succeeds. iptables-save prints the state in
+// the real tool's layout, so what the library parses from the fake it would
+// parse from the kernel.
+//
+// Tables nat (PREROUTING INPUT OUTPUT POSTROUTING), raw (PREROUTING OUTPUT),
+// filter and mangle exist in both families. Rules are kept as the text that
+// followed "-A CHAIN"; the fake does not canonicalise them the way the kernel
+// round trip does, so input must already be in iptables-save form (as the
+// library's renderer writes it) for -D and save to match the real tools.
+// Thread-safe.
+#ifndef HOSTPORT_TESTING_FAKE_IPTABLES_H_
+#define HOSTPORT_TESTING_FAKE_IPTABLES_H_
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hostport/command_runner.h"
+#include "hostport/types.h"
+
+namespace hostport::testing {
+
+class FakeIptables : public CommandRunner {
+ public:
+  // How much of one restore input applies when a line fails.
+  enum class Atomicity {
+    kWholeInput,  // iptables-nft: one kernel transaction, all or nothing.
+    kPerTable,    // iptables-legacy: each table is replaced at its COMMIT;
+                  // tables committed before the failing line stay applied.
+  };
+
+  // One call to Run, as received.
+  struct Call {
+    std::vector<std::string> argv;
+    std::string stdin_text;
+  };
+
+  FakeIptables() = default;
+  FakeIptables(const FakeIptables&) = delete;
+  FakeIptables& operator=(const FakeIptables&) = delete;
+
+  // Emulates argv[0] (its basename): ip[6]tables[-legacy|-nft]-restore and
+  // ip[6]tables[-legacy|-nft]-save. The result carries the exit code, stdout
+  // and stderr the real tool would give. Any other program: NotFound naming
+  // it, as when exec fails.
+  //
+  // restore accepts -w [SECONDS], --wait, -n/--noflush, -t/--test and -v;
+  // without --noflush every table named in the input is emptied first (all
+  // chains flushed, user chains deleted). save accepts -t/--table TABLE and
+  // -c; without -t it prints every table ever touched, in name order.
+  absl::StatusOr<CommandResult> Run(const std::vector<std::string>& argv,
+                                    const std::string& stdin_text) override;
+
+  // The atomicity of the plain names (iptables-restore, ip6tables-restore);
+  // kWholeInput unless set. -legacy- names are always kPerTable, -nft- names
+  // always kWholeInput.
+  void SetDefaultAtomicity(Atomicity atomicity);
+
+  // The next call whose program basename contains `program_substring` returns
+  // `exit_code` and `stderr_text` without touching any state. Injections queue
+  // and each is used once.
+  void FailNext(absl::string_view program_substring, int exit_code,
+                absl::string_view stderr_text);
+
+  // Every call to Run so far, in order, including failed ones.
+  std::vector<Call> calls() const;
+  void ClearCalls();
+
+  // Applies restore input (as with --noflush, all or nothing) without going
+  // through Run or the call log: for seeding someone else's rules or
+  // removing ours underneath the library. On failure the status carries the
+  // stderr text the real tool would print.
+  absl::Status Restore(IPFamily family, absl::string_view text);
+
+  // iptables-save output for `table`, or every touched table when nullopt.
+  std::string Save(IPFamily family, const std::optional<std::string>& table =
+                                        std::nullopt) const;
+
+  // The rule specifications of a chain (the text after "-A CHAIN "), in order;
+  // empty when the chain does not exist.
+  std::vector<std::string> Rules(IPFamily family, absl::string_view table,
+                                 absl::string_view chain) const;
+  bool HasChain(IPFamily family, absl::string_view table,
+                absl::string_view chain) const;
+  // Every chain of `table`: built-ins in kernel order, then user chains by
+  // name.
+  std::vector<std::string> Chains(IPFamily family,
+                                  absl::string_view table) const;
+
+  // Internal representation, exposed for the implementation's helpers.
+  struct Chain {
+    std::string policy;  // "ACCEPT"/"DROP" for built-ins, empty for user.
+    std::vector<std::string> rules;
+  };
+  struct Table {
+    std::map<std::string, Chain> chains;
+  };
+  using Tables = std::map<std::string, Table>;  // By table name.
+
+ private:
+  struct Injection {
+    std::string program_substring;
+    int exit_code;
+    std::string stderr_text;
+  };
+
+  mutable std::mutex mu_;
+  Tables tables_[2];  // Indexed by family: 0 IPv4, 1 IPv6.
+  Atomicity default_atomicity_ = Atomicity::kWholeInput;
+  std::deque<Injection> injections_;
+  std::vector<Call> calls_;
+};
+
+}  // namespace hostport::testing
+
+#endif  // HOSTPORT_TESTING_FAKE_IPTABLES_H_

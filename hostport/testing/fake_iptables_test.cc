@@ -1,0 +1,365 @@
+#include "hostport/testing/fake_iptables.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hostport::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr IPFamily kV4 = IPFamily::kIPv4;
+constexpr IPFamily kV6 = IPFamily::kIPv6;
+
+CommandResult MustRun(FakeIptables& fake, const std::vector<std::string>& argv,
+                      const std::string& input = "") {
+  absl::StatusOr<CommandResult> result = fake.Run(argv, input);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : CommandResult{-1, "", "run failed"};
+}
+
+constexpr char kBase[] =
+    "*nat\n"
+    "-N KUBE-HOSTPORTS\n"
+    "-A PREROUTING -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS\n"
+    ":KUBE-HP-A - [0:0]\n"
+    "-A KUBE-HOSTPORTS -p tcp -m tcp --dport 80 -j KUBE-HP-A\n"
+    "-A KUBE-HP-A -p tcp -j DNAT --to-destination 10.0.0.5:80\n"
+    "COMMIT\n";
+
+TEST(FakeIptablesTest, RestoreAppliesAndRulesReadBack) {
+  FakeIptables fake;
+  CommandResult r =
+      MustRun(fake, {"iptables-restore", "-w", "--noflush"}, kBase);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_TRUE(fake.HasChain(kV4, "nat", "KUBE-HOSTPORTS"));
+  EXPECT_TRUE(fake.HasChain(kV4, "nat", "KUBE-HP-A"));
+  EXPECT_FALSE(fake.HasChain(kV6, "nat", "KUBE-HOSTPORTS"));
+  EXPECT_THAT(fake.Rules(kV4, "nat", "PREROUTING"),
+              ElementsAre("-m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS"));
+  EXPECT_THAT(fake.Chains(kV4, "nat"),
+              ElementsAre("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING",
+                          "KUBE-HOSTPORTS", "KUBE-HP-A"));
+}
+
+TEST(FakeIptablesTest, InsertGoesToTheTop) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  ASSERT_TRUE(fake.Restore(kV4,
+                           "*nat\n:KUBE-HP-B - [0:0]\n"
+                           "-I KUBE-HOSTPORTS -p tcp -m tcp --dport 81 -j "
+                           "KUBE-HP-B\nCOMMIT\n")
+                  .ok());
+  EXPECT_THAT(fake.Rules(kV4, "nat", "KUBE-HOSTPORTS"),
+              ElementsAre("-p tcp -m tcp --dport 81 -j KUBE-HP-B",
+                          "-p tcp -m tcp --dport 80 -j KUBE-HP-A"));
+}
+
+TEST(FakeIptablesTest, DeleteOfMissingRuleFailsLikeTheTool) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  const std::string input =
+      "*nat\n-D KUBE-HOSTPORTS -p tcp -m tcp --dport 99 -j KUBE-HP-A\n"
+      "COMMIT\n";
+  CommandResult legacy =
+      MustRun(fake, {"iptables-legacy-restore", "--noflush"}, input);
+  EXPECT_EQ(legacy.exit_code, 1);
+  EXPECT_EQ(legacy.stderr_text, "iptables-restore: line 2 failed\n");
+  CommandResult nft =
+      MustRun(fake, {"iptables-nft-restore", "--noflush"}, input);
+  EXPECT_EQ(nft.exit_code, 1);
+  EXPECT_THAT(nft.stderr_text,
+              HasSubstr("iptables-nft-restore: line 2 failed: Bad rule"));
+  EXPECT_THAT(fake.Rules(kV4, "nat", "KUBE-HOSTPORTS"),
+              ElementsAre("-p tcp -m tcp --dport 80 -j KUBE-HP-A"));
+}
+
+TEST(FakeIptablesTest, DeleteMatchesExactTextOnly) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  // The same rule with options in another order is another rule's text.
+  EXPECT_FALSE(fake.Restore(kV4,
+                            "*nat\n-D KUBE-HOSTPORTS -m tcp -p tcp --dport 80 "
+                            "-j KUBE-HP-A\nCOMMIT\n")
+                   .ok());
+  EXPECT_TRUE(fake.Restore(kV4,
+                           "*nat\n-D KUBE-HOSTPORTS -p tcp -m tcp --dport 80 "
+                           "-j KUBE-HP-A\nCOMMIT\n")
+                  .ok());
+  EXPECT_THAT(fake.Rules(kV4, "nat", "KUBE-HOSTPORTS"), IsEmpty());
+}
+
+TEST(FakeIptablesTest, DeleteChainChecksLikeTheKernel) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  struct Case {
+    std::string name;
+    std::string input;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"referenced", "*nat\n-F KUBE-HP-A\n-X KUBE-HP-A\nCOMMIT\n",
+            "line 3 failed: Too many links."},
+           {"non-empty", "*nat\n-X KUBE-HP-A\nCOMMIT\n",
+            "line 2 failed: Directory not empty."},
+           {"missing", "*nat\n-X NOPE\nCOMMIT\n",
+            "line 2 failed: No chain/target/match by that name."},
+           {"built-in", "*nat\n-X PREROUTING\nCOMMIT\n", "line 2 failed"},
+       }) {
+    SCOPED_TRACE(c.name);
+    CommandResult r = MustRun(fake, {"iptables-restore", "--noflush"}, c.input);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_THAT(r.stderr_text, HasSubstr(c.message));
+  }
+  // Nothing of the failed inputs applied (the -F in the first one).
+  EXPECT_THAT(fake.Rules(kV4, "nat", "KUBE-HP-A"),
+              ElementsAre("-p tcp -j DNAT --to-destination 10.0.0.5:80"));
+  // Unreferenced and empty: deleted.
+  CommandResult ok =
+      MustRun(fake, {"iptables-restore", "--noflush"},
+              "*nat\n-D KUBE-HOSTPORTS -p tcp -m tcp --dport 80 -j KUBE-HP-A\n"
+              "-F KUBE-HP-A\n-X KUBE-HP-A\nCOMMIT\n");
+  EXPECT_EQ(ok.exit_code, 0) << ok.stderr_text;
+  EXPECT_FALSE(fake.HasChain(kV4, "nat", "KUBE-HP-A"));
+}
+
+TEST(FakeIptablesTest, RefusesWhatTheKernelRefuses) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  struct Case {
+    std::string name;
+    std::string input;
+    int exit_code;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"jump to missing chain", "*nat\n-A OUTPUT -j NOPE\nCOMMIT\n", 2,
+            "Couldn't load target `NOPE'"},
+           {"goto missing chain", "*nat\n-A OUTPUT -g NOPE\nCOMMIT\n", 2,
+            "Couldn't load target `NOPE'"},
+           {"DROP in nat", "*nat\n-A OUTPUT -j DROP\nCOMMIT\n", 2,
+            "not intended for filtering"},
+           {"new chain that exists", "*nat\n-N KUBE-HOSTPORTS\nCOMMIT\n", 1,
+            "line 2 failed"},
+           {"append to missing chain", "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n", 1,
+            "line 2 failed"},
+           {"DNAT outside nat",
+            "*raw\n-A OUTPUT -j DNAT --to-destination 1.2.3.4\nCOMMIT\n", 1,
+            "line 2 failed"},
+           {"unknown table", "*nope\nCOMMIT\n", 2, "Table does not exist"},
+           {"missing COMMIT", "*nat\n-A OUTPUT -j ACCEPT\n", 1,
+            "iptables-restore: COMMIT expected at line 3"},
+           {"table inside table", "*nat\n-A OUTPUT -j ACCEPT\n*raw\nCOMMIT\n",
+            2, "Bad argument `*raw'"},
+       }) {
+    SCOPED_TRACE(c.name);
+    CommandResult r =
+        MustRun(fake, {"iptables-legacy-restore", "--noflush"}, c.input);
+    EXPECT_EQ(r.exit_code, c.exit_code);
+    EXPECT_THAT(r.stderr_text, HasSubstr(c.message));
+  }
+  EXPECT_THAT(fake.Rules(kV4, "nat", "OUTPUT"), IsEmpty());
+  // DROP is fine in raw.
+  EXPECT_TRUE(fake.Restore(kV4, "*raw\n-A PREROUTING -j DROP\nCOMMIT\n").ok());
+}
+
+TEST(FakeIptablesTest, WithoutNoflushTablesInTheInputAreReplaced) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  ASSERT_TRUE(fake.Restore(kV4, "*raw\n-A OUTPUT -j ACCEPT\nCOMMIT\n").ok());
+  CommandResult r = MustRun(fake, {"iptables-restore", "-w"},
+                            "*nat\n-A OUTPUT -j ACCEPT\nCOMMIT\n");
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_FALSE(fake.HasChain(kV4, "nat", "KUBE-HOSTPORTS"));
+  EXPECT_THAT(fake.Rules(kV4, "nat", "PREROUTING"), IsEmpty());
+  EXPECT_THAT(fake.Rules(kV4, "nat", "OUTPUT"), ElementsAre("-j ACCEPT"));
+  // raw was not in the input: untouched.
+  EXPECT_THAT(fake.Rules(kV4, "raw", "OUTPUT"), ElementsAre("-j ACCEPT"));
+}
+
+TEST(FakeIptablesTest, TestFlagValidatesWithoutChanging) {
+  FakeIptables fake;
+  CommandResult ok =
+      MustRun(fake, {"iptables-restore", "--test", "--noflush"}, kBase);
+  EXPECT_EQ(ok.exit_code, 0) << ok.stderr_text;
+  EXPECT_FALSE(fake.HasChain(kV4, "nat", "KUBE-HOSTPORTS"));
+  CommandResult bad = MustRun(fake, {"iptables-restore", "-t", "--noflush"},
+                              "*nat\n-A OUTPUT -j NOPE\nCOMMIT\n");
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+// The second table fails: legacy keeps the first table's COMMIT, nft nothing.
+constexpr char kTwoTablesSecondFails[] =
+    "*raw\n-A PREROUTING -j ACCEPT\nCOMMIT\n"
+    "*nat\n-D OUTPUT -j ACCEPT\nCOMMIT\n";
+
+TEST(FakeIptablesTest, LegacyCommitsEachTableOnItsOwn) {
+  FakeIptables fake;
+  CommandResult r = MustRun(fake, {"iptables-legacy-restore", "--noflush"},
+                            kTwoTablesSecondFails);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.stderr_text, "iptables-restore: line 5 failed\n");
+  EXPECT_THAT(fake.Rules(kV4, "raw", "PREROUTING"), ElementsAre("-j ACCEPT"));
+}
+
+TEST(FakeIptablesTest, NftAppliesTheWholeInputOrNothing) {
+  for (const char* program : {"iptables-nft-restore", "iptables-restore"}) {
+    SCOPED_TRACE(program);
+    FakeIptables fake;
+    CommandResult r =
+        MustRun(fake, {program, "--noflush"}, kTwoTablesSecondFails);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_THAT(fake.Rules(kV4, "raw", "PREROUTING"), IsEmpty());
+  }
+}
+
+TEST(FakeIptablesTest, DefaultAtomicityAppliesToPlainNamesOnly) {
+  FakeIptables fake;
+  fake.SetDefaultAtomicity(FakeIptables::Atomicity::kPerTable);
+  MustRun(fake, {"iptables-restore", "--noflush"}, kTwoTablesSecondFails);
+  EXPECT_THAT(fake.Rules(kV4, "raw", "PREROUTING"), ElementsAre("-j ACCEPT"));
+  FakeIptables nft;
+  nft.SetDefaultAtomicity(FakeIptables::Atomicity::kPerTable);
+  MustRun(nft, {"iptables-nft-restore", "--noflush"}, kTwoTablesSecondFails);
+  EXPECT_THAT(nft.Rules(kV4, "raw", "PREROUTING"), IsEmpty());
+}
+
+TEST(FakeIptablesTest, FamiliesAreSeparate) {
+  FakeIptables fake;
+  CommandResult r = MustRun(
+      fake, {"/usr/sbin/ip6tables-legacy-restore", "-w", "--noflush"}, kBase);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_TRUE(fake.HasChain(kV6, "nat", "KUBE-HOSTPORTS"));
+  EXPECT_FALSE(fake.HasChain(kV4, "nat", "KUBE-HOSTPORTS"));
+  CommandResult saved = MustRun(fake, {"iptables-save", "-t", "nat"});
+  EXPECT_THAT(saved.stdout_text, ::testing::Not(HasSubstr("KUBE")));
+}
+
+TEST(FakeIptablesTest, SavePrintsTheRealLayout) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  ASSERT_TRUE(fake.Restore(kV4,
+                           "*nat\n:AAA - [0:0]\n"
+                           "-A POSTROUTING -s 10.0.0.0/8 -j MASQUERADE\n"
+                           "COMMIT\n")
+                  .ok());
+  CommandResult r = MustRun(fake, {"iptables-legacy-save", "-t", "nat"});
+  EXPECT_EQ(r.exit_code, 0);
+  // User chains sorted by name; rules grouped by chain, built-ins first.
+  EXPECT_EQ(r.stdout_text,
+            "# Generated by iptables-save v1.8.9 on Thu Jan  1 00:00:00 1970\n"
+            "*nat\n"
+            ":PREROUTING ACCEPT [0:0]\n"
+            ":INPUT ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n"
+            ":AAA - [0:0]\n"
+            ":KUBE-HOSTPORTS - [0:0]\n"
+            ":KUBE-HP-A - [0:0]\n"
+            "-A PREROUTING -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS\n"
+            "-A POSTROUTING -s 10.0.0.0/8 -j MASQUERADE\n"
+            "-A KUBE-HOSTPORTS -p tcp -m tcp --dport 80 -j KUBE-HP-A\n"
+            "-A KUBE-HP-A -p tcp -j DNAT --to-destination 10.0.0.5:80\n"
+            "COMMIT\n"
+            "# Completed on Thu Jan  1 00:00:00 1970\n");
+  CommandResult nft = MustRun(fake, {"iptables-nft-save", "--table=raw"});
+  EXPECT_EQ(nft.stdout_text,
+            "# Generated by iptables-nft-save v1.8.9 (nf_tables) on Thu Jan  1 "
+            "00:00:00 1970\n"
+            "*raw\n"
+            ":PREROUTING ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n"
+            "COMMIT\n"
+            "# Completed on Thu Jan  1 00:00:00 1970\n");
+}
+
+TEST(FakeIptablesTest, SaveWithoutTableListsTouchedTables) {
+  FakeIptables fake;
+  EXPECT_EQ(MustRun(fake, {"ip6tables-save"}).stdout_text, "");
+  ASSERT_TRUE(fake.Restore(kV6, "*raw\nCOMMIT\n*nat\nCOMMIT\n").ok());
+  const std::string out = MustRun(fake, {"ip6tables-save"}).stdout_text;
+  EXPECT_THAT(
+      out, HasSubstr("# Generated by ip6tables-nft-save v1.8.9 (nf_tables)"));
+  EXPECT_LT(out.find("*nat"), out.find("*raw"));
+  EXPECT_EQ(MustRun(fake, {"ip6tables-save", "-t", "nope"}).exit_code, 1);
+}
+
+TEST(FakeIptablesTest, SaveOutputRestoresToTheSameState) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  const std::string saved = fake.Save(kV4);
+  FakeIptables other;
+  CommandResult r = MustRun(other, {"iptables-restore"}, saved);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(other.Save(kV4), saved);
+}
+
+TEST(FakeIptablesTest, OtherProgramsAreNotFound) {
+  FakeIptables fake;
+  absl::StatusOr<CommandResult> r = fake.Run({"nft", "-f", "-"}, "");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(r.status().message(), HasSubstr("nft"));
+  EXPECT_EQ(fake.Run({"iptables"}, "").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(FakeIptablesTest, UnknownOptionIsAUsageError) {
+  FakeIptables fake;
+  EXPECT_EQ(MustRun(fake, {"iptables-restore", "--bogus"}).exit_code, 2);
+}
+
+TEST(FakeIptablesTest, FailNextInjectsOneFailureAndChangesNothing) {
+  FakeIptables fake;
+  fake.FailNext("ip6tables", 4, "resource problem\n");
+  CommandResult v4 = MustRun(fake, {"iptables-restore", "--noflush"}, kBase);
+  EXPECT_EQ(v4.exit_code, 0);
+  CommandResult v6 = MustRun(fake, {"ip6tables-restore", "--noflush"}, kBase);
+  EXPECT_EQ(v6.exit_code, 4);
+  EXPECT_EQ(v6.stderr_text, "resource problem\n");
+  EXPECT_FALSE(fake.HasChain(kV6, "nat", "KUBE-HOSTPORTS"));
+  CommandResult again =
+      MustRun(fake, {"ip6tables-restore", "--noflush"}, kBase);
+  EXPECT_EQ(again.exit_code, 0);
+}
+
+TEST(FakeIptablesTest, LogsEveryCall) {
+  FakeIptables fake;
+  MustRun(fake, {"iptables-restore", "-w", "--noflush"}, kBase);
+  (void)fake.Run({"missing"}, "in");
+  std::vector<FakeIptables::Call> calls = fake.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_THAT(calls[0].argv,
+              ElementsAre("iptables-restore", "-w", "--noflush"));
+  EXPECT_EQ(calls[0].stdin_text, kBase);
+  EXPECT_THAT(calls[1].argv, ElementsAre("missing"));
+  fake.ClearCalls();
+  EXPECT_THAT(fake.calls(), IsEmpty());
+}
+
+TEST(FakeIptablesTest, SeedingSimulatesChangesUnderneath) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+  // An operator removes our per-mapping chain.
+  ASSERT_TRUE(fake.Restore(kV4,
+                           "*nat\n-F KUBE-HOSTPORTS\n-F KUBE-HP-A\n"
+                           "-X KUBE-HP-A\nCOMMIT\n")
+                  .ok());
+  EXPECT_FALSE(fake.HasChain(kV4, "nat", "KUBE-HP-A"));
+  // The library's -D now fails as it would on the kernel.
+  CommandResult r =
+      MustRun(fake, {"iptables-restore", "--noflush"},
+              "*nat\n-D KUBE-HOSTPORTS -p tcp -m tcp --dport 80 -j KUBE-HP-A\n"
+              "COMMIT\n");
+  EXPECT_EQ(r.exit_code, 1);
+  absl::Status bad = fake.Restore(kV4, "*nat\n-X NOPE\nCOMMIT\n");
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("line 2 failed"));
+}
+
+}  // namespace
+}  // namespace hostport::testing
