@@ -177,6 +177,14 @@ LineError BadParameter(std::string reason) { return {2, std::move(reason)}; }
 
 constexpr char kNoChain[] = "No chain/target/match by that name.";
 
+// Chain names as iptables takes them: 1..28 characters, not an option.
+std::optional<LineError> CheckChainName(absl::string_view chain) {
+  if (chain.empty() || chain[0] == '-' || chain.size() > 28) {
+    return BadParameter(absl::StrCat("Invalid chain name `", chain, "'"));
+  }
+  return std::nullopt;
+}
+
 // Applies restore operations to one table. Each method returns the error of
 // the line, or nullopt when it applied.
 class TableEditor {
@@ -229,13 +237,6 @@ class TableEditor {
   }
 
  private:
-  std::optional<LineError> CheckChainName(absl::string_view chain) {
-    if (chain.empty() || chain[0] == '-' || chain.size() > 28) {
-      return BadParameter(absl::StrCat("Invalid chain name `", chain, "'"));
-    }
-    return std::nullopt;
-  }
-
   std::optional<LineError> NewChain(absl::string_view chain) {
     if (std::optional<LineError> e = CheckChainName(chain)) return e;
     if (table_.chains.count(std::string(chain)) > 0) {
@@ -301,8 +302,9 @@ class TableEditor {
       }
     }
     if (std::optional<LineError> e = CheckRule(rule)) return e;
-    it->second.rules.insert(it->second.rules.begin() + position,
-                            std::string(rule));
+    it->second.rules.insert(
+        it->second.rules.begin() + static_cast<std::ptrdiff_t>(position),
+        std::string(rule));
     return std::nullopt;
   }
 

@@ -179,8 +179,10 @@ absl::StatusOr<Datum> ParseDatum(absl::string_view type,
   }
   if (type == "inet_service") {
     int port = -1;
-    if (!absl::SimpleAtoi(text, &port) || port < 0 || port > 65535) {
-      return bad();
+    if (!absl::SimpleAtoi(text, &port)) return bad();
+    if (port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Service out of range: ", text));
     }
     return Datum{absl::StrCat(port),
                  std::string{static_cast<char>(port >> 8),
@@ -677,7 +679,8 @@ absl::Status Execute(const std::string& command, Ruleset* ruleset) {
         }
         continue;
       }
-      set->elements.emplace(element->key, *std::move(element));
+      std::string key = element->key;
+      set->elements.emplace(std::move(key), *std::move(element));
     }
     return absl::OkStatus();
   }

@@ -298,7 +298,9 @@ TEST(FakeNftTest, ListingParsesBack) {
   // Turn the listing into commands: each set/map block's type and elements,
   // each chain's header and rules.
   std::string script = "add table ip crio-hostports\n";
-  std::string kind, name, elements;
+  std::string kind;
+  std::string name;
+  std::string elements;
   for (absl::string_view line : absl::StrSplit(listed, '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (!elements.empty()) {  // A wrapped element list continues.

@@ -50,13 +50,13 @@ std::optional<std::vector<std::string>> Scenarios() {
 }
 
 #define HOSTPORT_REQUIRE_GOLDENS(scenarios)                                    \
-  if (!scenarios.has_value()) {                                                \
+  if (!(scenarios).has_value()) {                                              \
     GTEST_SKIP() << kGoldenDir                                                 \
                  << " is not in the runfiles: this test needs data = "         \
                     "[\"//hostport:goldens\"], whose visibility must include " \
                     "//hostport/testing";                                      \
   }                                                                            \
-  ASSERT_FALSE(scenarios->empty()) << "no goldens in " << kGoldenDir
+  ASSERT_FALSE((scenarios)->empty()) << "no goldens in " << kGoldenDir
 
 // Names of the chains a restore input deletes with -X.
 std::vector<std::string> DeletedChains(const std::string& text) {

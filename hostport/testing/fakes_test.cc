@@ -22,7 +22,7 @@ PortKey Key(IPFamily family, Protocol protocol,
   PortKey key;
   key.family = family;
   key.protocol = protocol;
-  key.address = std::move(address);
+  key.address = address;
   key.port = port;
   return key;
 }
