@@ -1,15 +1,19 @@
 // FakeIptables: an in-memory stand-in for iptables-restore and iptables-save
 // (both families, plain, -legacy- and -nft- names) behind CommandRunner.
 //
-// It behaves like the kernel and the real tools, including their errors: -D
-// of a rule that is not there, -N of a chain that exists, -X of a chain that
-// is missing, non-empty or still jumped to, a jump to a chain that does not
-// exist and DROP in table nat all fail with a non-zero exit and an
-// "iptables-restore: line N failed" message on stderr. Changes apply to a copy
-// that replaces the state only when the input (nft variant) or the table
-// (legacy variant, at each COMMIT) succeeds. iptables-save prints the state in
-// the real tool's layout, so what the library parses from the fake it would
-// parse from the kernel.
+// It behaves like the kernel and the real tools (iptables 1.8.9), including
+// their errors and when they find them: -D of a rule that is not there, -N of
+// a chain that exists, -X of a chain that is missing, non-empty or still
+// jumped to, a jump to a chain that does not exist, DROP in table nat and a
+// NAT target outside it all fail with the exit code and stderr text of the
+// variant ("iptables-restore: line N failed", "iptables-nft-restore: line N
+// failed: REASON", exit 4 "line N: CHAIN_DEL failed (Device or resource
+// busy)" for nf_tables, ...). As with the real tools, legacy --test checks
+// everything but the kernel's target checks, while nft --test only parses.
+// Changes apply to a copy that replaces the state only when the input (nft
+// variant) or the table (legacy variant, at each COMMIT) succeeds.
+// iptables-save prints the state in the real tool's layout, so what the
+// library parses from the fake it would parse from the kernel.
 //
 // Tables nat (PREROUTING INPUT OUTPUT POSTROUTING), raw (PREROUTING OUTPUT),
 // filter and mangle exist in both families. Rules are kept as the text that

@@ -95,32 +95,65 @@ TEST(FakeIptablesTest, DeleteMatchesExactTextOnly) {
   EXPECT_THAT(fake.Rules(kV4, "nat", "KUBE-HOSTPORTS"), IsEmpty());
 }
 
+// What each variant reports, as iptables 1.8.9 does.
+struct Outcome {
+  int exit_code;
+  std::string stderr_text;  // A substring.
+};
+
+struct RefusalCase {
+  std::string name;
+  std::string input;
+  Outcome legacy;
+  Outcome nft;
+};
+
+void ExpectRefusals(const std::vector<RefusalCase>& cases) {
+  for (const RefusalCase& c : cases) {
+    for (const bool legacy : {true, false}) {
+      SCOPED_TRACE(absl::StrCat(c.name, legacy ? " (legacy)" : " (nft)"));
+      FakeIptables fake;
+      ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
+      const std::string before = fake.Save(kV4);
+      CommandResult r =
+          MustRun(fake,
+                  {legacy ? "iptables-legacy-restore" : "iptables-nft-restore",
+                   "--noflush"},
+                  c.input);
+      const Outcome& want = legacy ? c.legacy : c.nft;
+      EXPECT_EQ(r.exit_code, want.exit_code) << r.stderr_text;
+      EXPECT_THAT(r.stderr_text, HasSubstr(want.stderr_text));
+      EXPECT_EQ(fake.Save(kV4), before);
+    }
+  }
+}
+
 TEST(FakeIptablesTest, DeleteChainChecksLikeTheKernel) {
+  ExpectRefusals({
+      {"referenced",
+       "*nat\n-F KUBE-HP-A\n-X KUBE-HP-A\nCOMMIT\n",
+       {1, "iptables-restore: line 3 failed\n"},
+       {4,
+        "iptables-nft-restore v1.8.9 (nf_tables): \nline 3: CHAIN_DEL "
+        "failed (Device or resource busy): chain KUBE-HP-A\n"}},
+      {"non-empty",
+       "*nat\n-X KUBE-HP-A\nCOMMIT\n",
+       {1, "iptables-restore: line 2 failed\n"},
+       {4, "line 2: CHAIN_DEL failed (Device or resource busy)"}},
+      {"missing",
+       "*nat\n-X NOPE\nCOMMIT\n",
+       {1, "iptables-restore: line 2 failed\n"},
+       {1,
+        "iptables-nft-restore: line 2 failed: No chain/target/match by "
+        "that name.\n"}},
+      {"built-in",
+       "*nat\n-X PREROUTING\nCOMMIT\n",
+       {1, "line 2 failed"},
+       {1, "line 2 failed: No chain/target/match by that name."}},
+  });
+  // Unreferenced and empty: deleted.
   FakeIptables fake;
   ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
-  struct Case {
-    std::string name;
-    std::string input;
-    std::string message;
-  };
-  for (const Case& c : std::vector<Case>{
-           {"referenced", "*nat\n-F KUBE-HP-A\n-X KUBE-HP-A\nCOMMIT\n",
-            "line 3 failed: Too many links."},
-           {"non-empty", "*nat\n-X KUBE-HP-A\nCOMMIT\n",
-            "line 2 failed: Directory not empty."},
-           {"missing", "*nat\n-X NOPE\nCOMMIT\n",
-            "line 2 failed: No chain/target/match by that name."},
-           {"built-in", "*nat\n-X PREROUTING\nCOMMIT\n", "line 2 failed"},
-       }) {
-    SCOPED_TRACE(c.name);
-    CommandResult r = MustRun(fake, {"iptables-restore", "--noflush"}, c.input);
-    EXPECT_EQ(r.exit_code, 1);
-    EXPECT_THAT(r.stderr_text, HasSubstr(c.message));
-  }
-  // Nothing of the failed inputs applied (the -F in the first one).
-  EXPECT_THAT(fake.Rules(kV4, "nat", "KUBE-HP-A"),
-              ElementsAre("-p tcp -j DNAT --to-destination 10.0.0.5:80"));
-  // Unreferenced and empty: deleted.
   CommandResult ok =
       MustRun(fake, {"iptables-restore", "--noflush"},
               "*nat\n-D KUBE-HOSTPORTS -p tcp -m tcp --dport 80 -j KUBE-HP-A\n"
@@ -130,43 +163,94 @@ TEST(FakeIptablesTest, DeleteChainChecksLikeTheKernel) {
 }
 
 TEST(FakeIptablesTest, RefusesWhatTheKernelRefuses) {
-  FakeIptables fake;
-  ASSERT_TRUE(fake.Restore(kV4, kBase).ok());
-  struct Case {
-    std::string name;
-    std::string input;
-    int exit_code;
-    std::string message;
-  };
-  for (const Case& c : std::vector<Case>{
-           {"jump to missing chain", "*nat\n-A OUTPUT -j NOPE\nCOMMIT\n", 2,
-            "Couldn't load target `NOPE'"},
-           {"goto missing chain", "*nat\n-A OUTPUT -g NOPE\nCOMMIT\n", 2,
-            "Couldn't load target `NOPE'"},
-           {"DROP in nat", "*nat\n-A OUTPUT -j DROP\nCOMMIT\n", 2,
-            "not intended for filtering"},
-           {"new chain that exists", "*nat\n-N KUBE-HOSTPORTS\nCOMMIT\n", 1,
-            "line 2 failed"},
-           {"append to missing chain", "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n", 1,
-            "line 2 failed"},
-           {"DNAT outside nat",
-            "*raw\n-A OUTPUT -j DNAT --to-destination 1.2.3.4\nCOMMIT\n", 1,
-            "line 2 failed"},
-           {"unknown table", "*nope\nCOMMIT\n", 2, "Table does not exist"},
-           {"missing COMMIT", "*nat\n-A OUTPUT -j ACCEPT\n", 1,
-            "iptables-restore: COMMIT expected at line 3"},
-           {"table inside table", "*nat\n-A OUTPUT -j ACCEPT\n*raw\nCOMMIT\n",
-            2, "Bad argument `*raw'"},
-       }) {
-    SCOPED_TRACE(c.name);
-    CommandResult r =
-        MustRun(fake, {"iptables-legacy-restore", "--noflush"}, c.input);
-    EXPECT_EQ(r.exit_code, c.exit_code);
-    EXPECT_THAT(r.stderr_text, HasSubstr(c.message));
-  }
-  EXPECT_THAT(fake.Rules(kV4, "nat", "OUTPUT"), IsEmpty());
+  ExpectRefusals({
+      {"jump to missing chain",
+       "*nat\n-A OUTPUT -j NOPE\nCOMMIT\n",
+       {2,
+        "iptables-restore v1.8.9 (legacy): Couldn't load target "
+        "`NOPE':No such file or directory\n\nError occurred at line: 2\n"},
+       // iptables-nft leaves the lookup to the kernel, at COMMIT.
+       {2,
+        "iptables-nft-restore v1.8.9 (nf_tables): Chain 'NOPE' does not "
+        "exist\nError occurred at line: 3\n"}},
+      {"goto missing chain",
+       "*nat\n-A OUTPUT -g NOPE\nCOMMIT\n",
+       {2, "goto 'NOPE' is not a chain\nError occurred at line: 2"},
+       {2, "Chain 'NOPE' does not exist\nError occurred at line: 3"}},
+      {"jump to a built-in chain",
+       "*nat\n-A OUTPUT -j PREROUTING\nCOMMIT\n",
+       {1, "line 2 failed"},
+       {4,
+        "line 2: RULE_APPEND failed (No such file or directory): rule in "
+        "chain OUTPUT"}},
+      {"DROP in nat",
+       "*nat\n-A OUTPUT -j DROP\nCOMMIT\n",
+       {2,
+        "(legacy): \nThe \"nat\" table is not intended for filtering, the "
+        "use of DROP is therefore inhibited.\n\n\nError occurred at line: "
+        "2\n"},
+       {2, "(nf_tables): \nThe \"nat\" table is not intended for filtering"}},
+      {"new chain that exists",
+       "*nat\n-N KUBE-HOSTPORTS\nCOMMIT\n",
+       {1, "line 2 failed"},
+       {1, "line 2 failed: Chain already exists."}},
+      {"append to missing chain",
+       "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n",
+       {1, "line 2 failed"},
+       {1, "line 2 failed: No chain/target/match by that name."}},
+      {"delete of a missing rule",
+       "*nat\n-D KUBE-HOSTPORTS -p tcp -m tcp --dport 99 -j KUBE-HP-A\n"
+       "COMMIT\n",
+       {1, "iptables-restore: line 2 failed\n"},
+       {1,
+        "line 2 failed: Bad rule (does a matching rule exist in that "
+        "chain?)."}},
+      // The kernel checks targets against the table: legacy at COMMIT.
+      {"DNAT outside nat",
+       "*raw\n-A OUTPUT -j DNAT --to-destination 1.2.3.4\nCOMMIT\n",
+       {1, "iptables-restore: line 3 failed\n"},
+       {4,
+        "line 2: RULE_APPEND failed (Invalid argument): rule in chain "
+        "OUTPUT"}},
+      {"unknown table",
+       "*nope\nCOMMIT\n",
+       {2, "Table does not exist"},
+       {2, "Table does not exist"}},
+      {"missing COMMIT",
+       "*nat\n-A OUTPUT -j ACCEPT\n",
+       {1, "iptables-restore: COMMIT expected at line 3\n"},
+       {1, "iptables-nft-restore: COMMIT expected at line 3\n"}},
+      {"table inside table",
+       "*nat\n-A OUTPUT -j ACCEPT\n*raw\nCOMMIT\n",
+       {2, "Bad argument `*raw'\nError occurred at line: 3"},
+       {2, "Bad argument `*raw'\nError occurred at line: 3"}},
+  });
   // DROP is fine in raw.
+  FakeIptables fake;
   EXPECT_TRUE(fake.Restore(kV4, "*raw\n-A PREROUTING -j DROP\nCOMMIT\n").ok());
+}
+
+// iptables-nft's --test only parses; legacy's checks the table as well.
+TEST(FakeIptablesTest, TestFlagValidatesWithoutChanging) {
+  for (const bool legacy : {true, false}) {
+    SCOPED_TRACE(legacy ? "legacy" : "nft");
+    const std::string restore =
+        legacy ? "iptables-legacy-restore" : "iptables-nft-restore";
+    FakeIptables fake;
+    CommandResult ok = MustRun(fake, {restore, "--test", "--noflush"}, kBase);
+    EXPECT_EQ(ok.exit_code, 0) << ok.stderr_text;
+    EXPECT_FALSE(fake.HasChain(kV4, "nat", "KUBE-HOSTPORTS"));
+    CommandResult missing_chain = MustRun(fake, {restore, "-t", "--noflush"},
+                                          "*nat\n-A OUTPUT -j NOPE\nCOMMIT\n");
+    EXPECT_EQ(missing_chain.exit_code, legacy ? 2 : 0);
+    CommandResult missing_rule = MustRun(fake, {restore, "-t", "--noflush"},
+                                         "*nat\n-D OUTPUT -j ACCEPT\nCOMMIT\n");
+    EXPECT_EQ(missing_rule.exit_code, legacy ? 1 : 0);
+    CommandResult drop = MustRun(fake, {restore, "-t", "--noflush"},
+                                 "*nat\n-A OUTPUT -j DROP\nCOMMIT\n");
+    EXPECT_EQ(drop.exit_code, 2);
+    EXPECT_EQ(fake.Save(kV4), "");
+  }
 }
 
 TEST(FakeIptablesTest, WithoutNoflushTablesInTheInputAreReplaced) {
@@ -181,17 +265,6 @@ TEST(FakeIptablesTest, WithoutNoflushTablesInTheInputAreReplaced) {
   EXPECT_THAT(fake.Rules(kV4, "nat", "OUTPUT"), ElementsAre("-j ACCEPT"));
   // raw was not in the input: untouched.
   EXPECT_THAT(fake.Rules(kV4, "raw", "OUTPUT"), ElementsAre("-j ACCEPT"));
-}
-
-TEST(FakeIptablesTest, TestFlagValidatesWithoutChanging) {
-  FakeIptables fake;
-  CommandResult ok =
-      MustRun(fake, {"iptables-restore", "--test", "--noflush"}, kBase);
-  EXPECT_EQ(ok.exit_code, 0) << ok.stderr_text;
-  EXPECT_FALSE(fake.HasChain(kV4, "nat", "KUBE-HOSTPORTS"));
-  CommandResult bad = MustRun(fake, {"iptables-restore", "-t", "--noflush"},
-                              "*nat\n-A OUTPUT -j NOPE\nCOMMIT\n");
-  EXPECT_EQ(bad.exit_code, 2);
 }
 
 // The second table fails: legacy keeps the first table's COMMIT, nft nothing.
