@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 namespace hostport::testing {
@@ -178,7 +179,9 @@ struct LineError {
   enum class Style {
     kLineFailed,  // exit 1: "TOOL: line N failed[: REASON]"
     kParameter,   // exit 2: "TOOL vX (VARIANT): REASON" + "Error occurred..."
-    kNetlink,     // exit 4: "TOOL vX (nf_tables): \nline N: REASON"
+    kNetlink,     // exit 4: "TOOL vX (nf_tables): \n" + "line N: REASON\n"
+                  // for each line of REASON
+    kMessage,     // exit 1: "TOOL vX (VARIANT): REASON"
   };
   Style style;
   std::string reason;
@@ -216,6 +219,8 @@ class TableEditor {
 
   const std::string& name() const { return name_; }
   Table& table() { return table_; }
+  // The line being applied, for messages that name it.
+  void set_line(int line) { line_ = line; }
 
   std::optional<LineError> Declare(absl::string_view line) {
     std::vector<std::string> words = Words(line.substr(1));
@@ -229,9 +234,13 @@ class TableEditor {
       table_.chains[chain].policy = policy;
       return std::nullopt;
     }
-    if (policy != "-") {
-      return BadParameter(absl::StrCat("Can't set policy `", policy, "' on `",
-                                       chain, "': Bad built-in chain name"));
+    // iptables-nft takes any policy of a user chain for "-".
+    if (policy != "-" && !nft_) {
+      return LineError{
+          LineError::Style::kMessage,
+          absl::StrCat("Can't set policy `", policy, "' on `", chain, "' line ",
+                       line_, ": Bad built-in chain name"),
+          true};
     }
     if (std::optional<LineError> e = CheckChainName(chain)) return e;
     table_.chains[chain].rules.clear();
@@ -260,24 +269,15 @@ class TableEditor {
 
   // What the kernel refuses when the table is committed at line `line`.
   std::optional<LineError> CheckCommit(int line) const {
-    if (!nft_) {
-      if (!misplaced_target_.empty()) {
-        return LineError{LineError::Style::kLineFailed, misplaced_target_,
-                         false, line};
-      }
-      return std::nullopt;
+    if (!nft_ && !misplaced_target_.empty()) {
+      return LineError{LineError::Style::kLineFailed, misplaced_target_, false,
+                       line};
     }
-    for (const auto& [name, c] : table_.chains) {
-      for (const std::string& rule : c.rules) {
-        std::optional<Jump> jump = FindJump(Words(rule));
-        if (jump.has_value() && table_.chains.count(jump->target) == 0 &&
-            (jump->is_goto || !IsTargetExtension(jump->target))) {
-          return LineError{
-              LineError::Style::kParameter,
-              absl::StrCat("Chain '", jump->target, "' does not exist"), false,
-              line};
-        }
-      }
+    if (nft_ && !missing_chain_.empty()) {
+      return LineError{
+          LineError::Style::kParameter,
+          absl::StrCat("Chain '", missing_chain_, "' does not exist"), false,
+          line};
     }
     return std::nullopt;
   }
@@ -314,9 +314,13 @@ class TableEditor {
       return std::nullopt;
     }
     if (jump->is_goto || !IsTargetExtension(target)) {
-      // iptables-nft takes any unknown target for a chain and lets the kernel
-      // look it up at COMMIT.
-      if (nft_) return std::nullopt;
+      // iptables-nft takes any unknown target for a chain; the kernel looks
+      // it up in batch order, so a chain created later does not count, and
+      // the tool reports it at COMMIT.
+      if (nft_) {
+        if (missing_chain_.empty()) missing_chain_ = target;
+        return std::nullopt;
+      }
       LineError e = BadParameter(
           jump->is_goto ? absl::StrCat("goto '", target, "' is not a chain")
                         : absl::StrCat("Couldn't load target `", target,
@@ -414,21 +418,35 @@ class TableEditor {
 
   std::optional<LineError> DeleteChain(absl::string_view chain) {
     if (chain.empty()) {
-      // Every user chain; each must be empty, and then only built-ins can
-      // still jump to them.
+      // Every user chain; each must be empty and unreferenced. nf_tables
+      // reports every busy one, libiptc the first.
       std::vector<std::string> user;
+      std::vector<std::string> busy;
       for (const auto& [name, c] : table_.chains) {
         if (IsBuiltin(name_, name)) continue;
-        if (!c.rules.empty()) return Busy(name, "Directory not empty.");
         user.push_back(name);
+        if (!c.rules.empty() || References(table_, name)) {
+          busy.push_back(name);
+        }
       }
-      for (const std::string& name : user) {
-        if (References(table_, name)) return Busy(name, "Too many links.");
+      if (!busy.empty()) {
+        if (!nft_) return Refused("Directory not empty.");
+        std::vector<std::string> lines;
+        for (const std::string& name : busy)
+          lines.push_back(Busy(name, "").reason);
+        return LineError{LineError::Style::kNetlink,
+                         absl::StrJoin(lines, "\n")};
       }
       for (const std::string& name : user) table_.chains.erase(name);
       return std::nullopt;
     }
     auto it = table_.chains.find(std::string(chain));
+    // iptables-nft tries to delete a built-in chain; the kernel finds it busy
+    // when it has rules (and the tool's cache misses it when it has none).
+    if (nft_ && it != table_.chains.end() && IsBuiltin(name_, chain) &&
+        !it->second.rules.empty()) {
+      return Busy(chain, "");
+    }
     if (it == table_.chains.end() || IsBuiltin(name_, chain)) {
       return Refused(kNoChain);
     }
@@ -452,7 +470,9 @@ class TableEditor {
   std::string name_;
   Table table_;
   bool nft_;
+  int line_ = 0;
   std::string misplaced_target_;  // Legacy: the kernel refuses at COMMIT.
+  std::string missing_chain_;     // nft: the kernel refuses at COMMIT.
 };
 
 struct RestoreOptions {
@@ -472,9 +492,17 @@ std::string FailureText(const Program& program, int line_number,
       return nft ? absl::StrCat(tool, ": line ", line,
                                 " failed: ", error.reason, "\n")
                  : absl::StrCat(tool, ": line ", line, " failed\n");
-    case LineError::Style::kNetlink:
-      return absl::StrCat(tool, " ", kVersion, " (nf_tables): \nline ", line,
-                          ": ", error.reason, "\n");
+    case LineError::Style::kNetlink: {
+      std::string text = absl::StrCat(tool, " ", kVersion, " (nf_tables): \n");
+      for (absl::string_view reason : absl::StrSplit(error.reason, '\n')) {
+        absl::StrAppend(&text, "line ", line, ": ", reason, "\n");
+      }
+      return text;
+    }
+    case LineError::Style::kMessage:
+      return absl::StrCat(tool, " ", kVersion,
+                          nft ? " (nf_tables): " : " (legacy): ", error.reason,
+                          "\n");
     case LineError::Style::kParameter:
       break;
   }
@@ -487,6 +515,7 @@ std::string FailureText(const Program& program, int line_number,
 int ExitCode(const LineError& error) {
   switch (error.style) {
     case LineError::Style::kLineFailed:
+    case LineError::Style::kMessage:
       return 1;
     case LineError::Style::kParameter:
       return 2;
@@ -557,6 +586,7 @@ std::optional<CommandResult> ApplyRestore(absl::string_view text,
       continue;
     }
     std::optional<LineError> error;
+    editor->set_line(line_number);
     if (line[0] == ':') {
       error = editor->Declare(line);
     } else {
