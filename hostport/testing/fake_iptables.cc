@@ -15,6 +15,7 @@ namespace hostport::testing {
 namespace {
 
 using Atomicity = FakeIptables::Atomicity;
+using Variant = FakeIptables::Variant;
 using Chain = FakeIptables::Chain;
 using Table = FakeIptables::Table;
 using Tables = FakeIptables::Tables;
@@ -74,7 +75,8 @@ enum class Tool { kRestore, kSave };
 struct Program {
   IPFamily family;
   Tool tool;
-  Atomicity atomicity;
+  bool nft;              // The nf_tables variant; else legacy.
+  std::string basename;  // As invoked.
 };
 
 absl::string_view Basename(absl::string_view path) {
@@ -83,18 +85,19 @@ absl::string_view Basename(absl::string_view path) {
 }
 
 std::optional<Program> ParseProgram(absl::string_view argv0,
-                                    Atomicity default_atomicity) {
+                                    Variant plain_variant) {
   absl::string_view name = Basename(argv0);
-  Program program{IPFamily::kIPv4, Tool::kRestore, default_atomicity};
+  Program program{IPFamily::kIPv4, Tool::kRestore,
+                  plain_variant == Variant::kNft, std::string(name)};
   if (absl::ConsumePrefix(&name, "ip6tables")) {
     program.family = IPFamily::kIPv6;
   } else if (!absl::ConsumePrefix(&name, "iptables")) {
     return std::nullopt;
   }
   if (absl::ConsumePrefix(&name, "-legacy")) {
-    program.atomicity = Atomicity::kPerTable;
+    program.nft = false;
   } else if (absl::ConsumePrefix(&name, "-nft")) {
-    program.atomicity = Atomicity::kWholeInput;
+    program.nft = true;
   }
   if (name == "-restore") {
     program.tool = Tool::kRestore;
@@ -106,11 +109,11 @@ std::optional<Program> ParseProgram(absl::string_view argv0,
   return program;
 }
 
-// The name the real tool gives itself in messages: legacy tools say
-// "iptables-restore", nft ones "iptables-nft-restore".
+// The name the real tool gives itself in messages: the nft tools the name
+// they were run by, the legacy ones "iptables-restore" whatever it was.
 std::string ToolName(const Program& p) {
+  if (p.nft) return p.basename;
   return absl::StrCat(p.family == IPFamily::kIPv4 ? "iptables" : "ip6tables",
-                      p.atomicity == Atomicity::kWholeInput ? "-nft" : "",
                       p.tool == Tool::kRestore ? "-restore" : "-save");
 }
 
@@ -179,8 +182,8 @@ struct LineError {
   enum class Style {
     kLineFailed,  // exit 1: "TOOL: line N failed[: REASON]"
     kParameter,   // exit 2: "TOOL vX (VARIANT): REASON" + "Error occurred..."
-    kNetlink,     // exit 4: "TOOL vX (nf_tables): \n" + "line N: REASON\n"
-                  // for each line of REASON
+    kNetlink,     // exit 4: "TOOL vX (nf_tables): \n" + REASON, one
+                  // "line N: WHAT" per refused operation
     kMessage,     // exit 1: "TOOL vX (VARIANT): REASON"
   };
   Style style;
@@ -212,10 +215,8 @@ std::optional<LineError> CheckChainName(absl::string_view chain) {
 // the line, or nullopt when it applied.
 class TableEditor {
  public:
-  TableEditor(std::string name, Table table, Atomicity atomicity)
-      : name_(std::move(name)),
-        table_(std::move(table)),
-        nft_(atomicity == Atomicity::kWholeInput) {}
+  TableEditor(std::string name, Table table, bool nft)
+      : name_(std::move(name)), table_(std::move(table)), nft_(nft) {}
 
   const std::string& name() const { return name_; }
   Table& table() { return table_; }
@@ -279,6 +280,10 @@ class TableEditor {
           absl::StrCat("Chain '", missing_chain_, "' does not exist"), false,
           line};
     }
+    if (nft_ && !kernel_refusals_.empty()) {
+      return LineError{LineError::Style::kNetlink,
+                       absl::StrJoin(kernel_refusals_, ""), false, line};
+    }
     return std::nullopt;
   }
 
@@ -304,12 +309,9 @@ class TableEditor {
         " failed (");
     if (table_.chains.count(target) > 0) {
       if (IsBuiltin(name_, target)) {
-        if (nft_) {
-          return LineError{
-              LineError::Style::kNetlink,
-              absl::StrCat(rule_op, kNoEntry, "): rule in chain ", chain)};
-        }
-        return Refused("Invalid argument");
+        if (!nft_) return Refused("Invalid argument");
+        RefusedByKernel(
+            absl::StrCat(rule_op, kNoEntry, "): rule in chain ", chain));
       }
       return std::nullopt;
     }
@@ -338,13 +340,13 @@ class TableEditor {
         ((target == "CT" || target == "NOTRACK") && name_ != "raw");
     if (misplaced) {
       if (nft_) {
-        return LineError{
-            LineError::Style::kNetlink,
-            absl::StrCat(rule_op, "Invalid argument): rule in chain ", chain)};
+        RefusedByKernel(
+            absl::StrCat(rule_op, "Invalid argument): rule in chain ", chain));
+      } else {
+        // Legacy: the kernel refuses the whole table at COMMIT.
+        misplaced_target_ =
+            absl::StrCat(target, " is not valid in table ", name_);
       }
-      // Legacy: the kernel refuses the whole table at COMMIT.
-      misplaced_target_ =
-          absl::StrCat(target, " is not valid in table ", name_);
     }
     return std::nullopt;
   }
@@ -405,37 +407,29 @@ class TableEditor {
     return std::nullopt;
   }
 
-  // A chain in use: legacy's libiptc refuses it at the line, nf_tables with
-  // EBUSY when the batch is sent.
-  LineError Busy(absl::string_view chain, absl::string_view why) const {
-    if (nft_) {
-      return {LineError::Style::kNetlink,
-              absl::StrCat("CHAIN_DEL failed (Device or resource busy): chain ",
-                           chain)};
-    }
-    return Refused(std::string(why));
+  // nf_tables refuses an operation when the batch is sent: the tool's cache
+  // goes on as if it applied, and the table fails at COMMIT.
+  void RefusedByKernel(absl::string_view what) {
+    kernel_refusals_.push_back(absl::StrCat("line ", line_, ": ", what, "\n"));
+  }
+
+  void ChainBusy(absl::string_view chain) {
+    RefusedByKernel(absl::StrCat(
+        "CHAIN_DEL failed (Device or resource busy): chain ", chain));
   }
 
   std::optional<LineError> DeleteChain(absl::string_view chain) {
     if (chain.empty()) {
-      // Every user chain; each must be empty and unreferenced. nf_tables
-      // reports every busy one, libiptc the first.
+      // Every user chain; each must be empty and unreferenced. libiptc stops
+      // at the first that is not, nf_tables names every one.
       std::vector<std::string> user;
-      std::vector<std::string> busy;
       for (const auto& [name, c] : table_.chains) {
         if (IsBuiltin(name_, name)) continue;
         user.push_back(name);
         if (!c.rules.empty() || References(table_, name)) {
-          busy.push_back(name);
+          if (!nft_) return Refused("Directory not empty.");
+          ChainBusy(name);
         }
-      }
-      if (!busy.empty()) {
-        if (!nft_) return Refused("Directory not empty.");
-        std::vector<std::string> lines;
-        for (const std::string& name : busy)
-          lines.push_back(Busy(name, "").reason);
-        return LineError{LineError::Style::kNetlink,
-                         absl::StrJoin(lines, "\n")};
       }
       for (const std::string& name : user) table_.chains.erase(name);
       return std::nullopt;
@@ -445,13 +439,19 @@ class TableEditor {
     // when it has rules (and the tool's cache misses it when it has none).
     if (nft_ && it != table_.chains.end() && IsBuiltin(name_, chain) &&
         !it->second.rules.empty()) {
-      return Busy(chain, "");
+      ChainBusy(chain);
+      return std::nullopt;
     }
     if (it == table_.chains.end() || IsBuiltin(name_, chain)) {
       return Refused(kNoChain);
     }
-    if (!it->second.rules.empty()) return Busy(chain, "Directory not empty.");
-    if (References(table_, chain)) return Busy(chain, "Too many links.");
+    const bool empty = it->second.rules.empty();
+    if (!empty || References(table_, chain)) {
+      if (!nft_) {
+        return Refused(empty ? "Too many links." : "Directory not empty.");
+      }
+      ChainBusy(chain);
+    }
     table_.chains.erase(it);
     return std::nullopt;
   }
@@ -473,11 +473,13 @@ class TableEditor {
   int line_ = 0;
   std::string misplaced_target_;  // Legacy: the kernel refuses at COMMIT.
   std::string missing_chain_;     // nft: the kernel refuses at COMMIT.
+  std::vector<std::string> kernel_refusals_;  // nft: "line N: WHAT\n".
 };
 
 struct RestoreOptions {
   bool noflush = false;
   bool test = false;
+  Atomicity atomicity = Atomicity::kPerTable;
   Program program;
 };
 
@@ -485,20 +487,16 @@ struct RestoreOptions {
 std::string FailureText(const Program& program, int line_number,
                         const LineError& error) {
   const std::string tool = ToolName(program);
-  const bool nft = program.atomicity == Atomicity::kWholeInput;
+  const bool nft = program.nft;
   const int line = error.line != 0 ? error.line : line_number;
   switch (error.style) {
     case LineError::Style::kLineFailed:
       return nft ? absl::StrCat(tool, ": line ", line,
                                 " failed: ", error.reason, "\n")
                  : absl::StrCat(tool, ": line ", line, " failed\n");
-    case LineError::Style::kNetlink: {
-      std::string text = absl::StrCat(tool, " ", kVersion, " (nf_tables): \n");
-      for (absl::string_view reason : absl::StrSplit(error.reason, '\n')) {
-        absl::StrAppend(&text, "line ", line, ": ", reason, "\n");
-      }
-      return text;
-    }
+    case LineError::Style::kNetlink:
+      return absl::StrCat(tool, " ", kVersion, " (nf_tables): \n",
+                          error.reason);
     case LineError::Style::kMessage:
       return absl::StrCat(tool, " ", kVersion,
                           nft ? " (nf_tables): " : " (legacy): ", error.reason,
@@ -532,8 +530,7 @@ std::optional<CommandResult> ApplyRestore(absl::string_view text,
                                           Tables* committed) {
   const Program& program = options.program;
   // iptables-nft --test only parses: it finds parse errors and nothing else.
-  const bool parse_only =
-      options.test && program.atomicity == Atomicity::kWholeInput;
+  const bool parse_only = options.test && program.nft;
   Tables work = *committed;
   std::optional<TableEditor> editor;
   int line_number = 0;
@@ -567,7 +564,7 @@ std::optional<CommandResult> ApplyRestore(absl::string_view text,
       editor.emplace(
           name,
           it == work.end() || !options.noflush ? NewTable(name) : it->second,
-          program.atomicity);
+          program.nft);
       continue;
     }
     if (!editor.has_value()) {
@@ -579,7 +576,7 @@ std::optional<CommandResult> ApplyRestore(absl::string_view text,
         return fail(*e);
       }
       work[editor->name()] = editor->table();
-      if (program.atomicity == Atomicity::kPerTable && !options.test) {
+      if (options.atomicity == Atomicity::kPerTable && !options.test) {
         (*committed)[editor->name()] = editor->table();
       }
       editor.reset();
@@ -636,12 +633,8 @@ std::string SaveTable(absl::string_view header_tool, const std::string& name,
 }
 
 std::string SaveHeader(const Program& program) {
-  return program.atomicity == Atomicity::kWholeInput
-             ? absl::StrCat(ToolName(program), " ", kVersion, " (nf_tables)")
-             : absl::StrCat(program.family == IPFamily::kIPv4
-                                ? "iptables-save "
-                                : "ip6tables-save ",
-                            kVersion);
+  return absl::StrCat(ToolName(program), " ", kVersion,
+                      program.nft ? " (nf_tables)" : "");
 }
 
 // REQUIRES: table is nullopt or names a known table.
@@ -675,7 +668,7 @@ absl::StatusOr<CommandResult> FakeIptables::Run(
   std::lock_guard<std::mutex> lock(mu_);
   calls_.push_back(Call{argv, stdin_text});
   if (argv.empty()) return absl::InvalidArgumentError("empty command line");
-  std::optional<Program> program = ParseProgram(argv[0], default_atomicity_);
+  std::optional<Program> program = ParseProgram(argv[0], plain_variant_);
   if (!program.has_value()) {
     return absl::NotFoundError(absl::StrCat(
         "cannot run ", argv[0],
@@ -719,6 +712,7 @@ absl::StatusOr<CommandResult> FakeIptables::Run(
   }
   RestoreOptions options;
   options.program = *program;
+  options.atomicity = atomicity_;
   for (size_t i = 1; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
     if (arg == "-w" || arg == "--wait") {
@@ -740,9 +734,14 @@ absl::StatusOr<CommandResult> FakeIptables::Run(
   return CommandResult();
 }
 
-void FakeIptables::SetDefaultAtomicity(Atomicity atomicity) {
+void FakeIptables::SetPlainVariant(Variant variant) {
   std::lock_guard<std::mutex> lock(mu_);
-  default_atomicity_ = atomicity;
+  plain_variant_ = variant;
+}
+
+void FakeIptables::SetAtomicity(Atomicity atomicity) {
+  std::lock_guard<std::mutex> lock(mu_);
+  atomicity_ = atomicity;
 }
 
 void FakeIptables::FailNext(absl::string_view program_substring, int exit_code,
@@ -766,7 +765,10 @@ absl::Status FakeIptables::Restore(IPFamily family, absl::string_view text) {
   std::lock_guard<std::mutex> lock(mu_);
   RestoreOptions options;
   options.noflush = true;
-  options.program = Program{family, Tool::kRestore, Atomicity::kWholeInput};
+  options.atomicity = Atomicity::kWholeInput;
+  options.program = Program{
+      family, Tool::kRestore, true,
+      family == IPFamily::kIPv4 ? "iptables-restore" : "ip6tables-restore"};
   std::optional<CommandResult> failure =
       ApplyRestore(text, options, &tables_[Index(family)]);
   if (failure.has_value()) {
@@ -778,7 +780,9 @@ absl::Status FakeIptables::Restore(IPFamily family, absl::string_view text) {
 std::string FakeIptables::Save(IPFamily family,
                                const std::optional<std::string>& table) const {
   std::lock_guard<std::mutex> lock(mu_);
-  const Program program{family, Tool::kSave, Atomicity::kPerTable};
+  const Program program{
+      family, Tool::kSave, plain_variant_ == Variant::kNft,
+      family == IPFamily::kIPv4 ? "iptables-save" : "ip6tables-save"};
   if (table.has_value() && BuiltinChains(*table) == nullptr) return "";
   return SaveTables(program, tables_[Index(family)], table);
 }

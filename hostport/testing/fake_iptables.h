@@ -10,8 +10,10 @@
 // failed: REASON", exit 4 "line N: CHAIN_DEL failed (Device or resource
 // busy)" for nf_tables, ...). As with the real tools, legacy --test checks
 // everything but the kernel's target checks, while nft --test only parses.
-// Changes apply to a copy that replaces the state only when the input (nft
-// variant) or the table (legacy variant, at each COMMIT) succeeds.
+// Changes apply to a copy of a table that replaces it only when every line of
+// the table succeeds, at its COMMIT; as measured with iptables 1.8.9, both
+// variants commit table by table, so tables before a failing one stay
+// applied (SetAtomicity(kWholeInput) makes the whole input all or nothing).
 // iptables-save prints the state in the real tool's layout, so what the
 // library parses from the fake it would parse from the kernel.
 //
@@ -44,11 +46,19 @@ namespace hostport::testing {
 
 class FakeIptables : public CommandRunner {
  public:
+  // Which implementation a program name stands for. The variants report
+  // errors differently and find some at different times (see the file
+  // comment); -legacy- and -nft- names are fixed, plain names configurable.
+  enum class Variant { kLegacy, kNft };
+
   // How much of one restore input applies when a line fails.
   enum class Atomicity {
-    kWholeInput,  // iptables-nft: one kernel transaction, all or nothing.
-    kPerTable,    // iptables-legacy: each table is replaced at its COMMIT;
-                  // tables committed before the failing line stay applied.
+    // Each table is replaced at its COMMIT; tables committed before the
+    // failing line stay applied. What iptables 1.8.9 does, legacy and nft
+    // alike (measured).
+    kPerTable,
+    // All or nothing, for tests that want the stricter model.
+    kWholeInput,
   };
 
   // One call to Run, as received.
@@ -73,10 +83,12 @@ class FakeIptables : public CommandRunner {
   absl::StatusOr<CommandResult> Run(const std::vector<std::string>& argv,
                                     const std::string& stdin_text) override;
 
-  // The atomicity of the plain names (iptables-restore, ip6tables-restore);
-  // kWholeInput unless set. -legacy- names are always kPerTable, -nft- names
-  // always kWholeInput.
-  void SetDefaultAtomicity(Atomicity atomicity);
+  // The variant of the plain names (iptables-restore, ip6tables-save, ...);
+  // kNft unless set, as Debian's default alternative.
+  void SetPlainVariant(Variant variant);
+
+  // The atomicity of every restore variant; kPerTable unless set.
+  void SetAtomicity(Atomicity atomicity);
 
   // The next call whose program basename contains `program_substring` returns
   // `exit_code` and `stderr_text` without touching any state. Injections queue
@@ -88,13 +100,14 @@ class FakeIptables : public CommandRunner {
   std::vector<Call> calls() const;
   void ClearCalls();
 
-  // Applies restore input (as with --noflush, all or nothing) without going
-  // through Run or the call log: for seeding someone else's rules or
-  // removing ours underneath the library. On failure the status carries the
-  // stderr text the real tool would print.
+  // Applies restore input (as iptables-restore --noflush of the nft variant,
+  // but all or nothing) without going through Run or the call log: for seeding
+  // someone else's rules or removing ours underneath the library. On failure
+  // the status carries the stderr text the real tool would print.
   absl::Status Restore(IPFamily family, absl::string_view text);
 
-  // iptables-save output for `table`, or every touched table when nullopt.
+  // iptables-save output for `table`, or every touched table when nullopt,
+  // as the plain name of the configured variant prints it.
   std::string Save(IPFamily family, const std::optional<std::string>& table =
                                         std::nullopt) const;
 
@@ -129,7 +142,8 @@ class FakeIptables : public CommandRunner {
 
   mutable std::mutex mu_;
   Tables tables_[2];  // Indexed by family: 0 IPv4, 1 IPv6.
-  Atomicity default_atomicity_ = Atomicity::kWholeInput;
+  Variant plain_variant_ = Variant::kNft;
+  Atomicity atomicity_ = Atomicity::kPerTable;
   std::deque<Injection> injections_;
   std::vector<Call> calls_;
 };
