@@ -348,6 +348,7 @@ std::string PrintSet(const Set& set) {
   if (set.is_map)
     absl::StrAppend(&out, " : ", absl::StrJoin(set.value_types, " . "));
   absl::StrAppend(&out, "\n");
+  if (!set.flags.empty()) absl::StrAppend(&out, "\t\tflags ", set.flags, "\n");
   if (!set.elements.empty()) {
     const int per_line = ElementsPerLine(set.key_types);
     absl::StrAppend(&out, "\t\telements = { ");
@@ -559,7 +560,15 @@ absl::Status Execute(const std::string& command, Ruleset* ruleset) {
     for (absl::string_view part :
          absl::StrSplit(*body, ';', absl::SkipWhitespace())) {
       part = absl::StripAsciiWhitespace(part);
-      if (!absl::ConsumePrefix(&part, "type ")) continue;  // flags, size, ...
+      if (absl::ConsumePrefix(&part, "flags ")) {
+        set.flags = absl::StrJoin(
+            absl::StrSplit(part, ',', absl::SkipWhitespace()), ",",
+            [](std::string* out, absl::string_view flag) {
+              absl::StrAppend(out, absl::StripAsciiWhitespace(flag));
+            });
+        continue;
+      }
+      if (!absl::ConsumePrefix(&part, "type ")) continue;  // size, ...
       std::vector<std::string> sides = absl::StrSplit(part, " : ");
       if (sides.size() != (is_map ? 2u : 1u)) {
         return SyntaxError(absl::StrCat("bad type for ", object, ": ", part),
@@ -573,7 +582,8 @@ absl::Status Execute(const std::string& command, Ruleset* ruleset) {
     if (existing != nullptr) {
       const bool same = existing->is_map == is_map &&
                         existing->key_types == set.key_types &&
-                        existing->value_types == set.value_types;
+                        existing->value_types == set.value_types &&
+                        existing->flags == set.flags;
       if (!same || verb == "create") return Refused(kExists, command);
       return absl::OkStatus();
     }

@@ -101,6 +101,7 @@ class FakeNft : public NftRunner {
     bool is_map = false;
     std::vector<std::string> key_types;
     std::vector<std::string> value_types;
+    std::string flags;  // As listed: "interval", "constant,interval".
     std::map<std::string, Element> elements;  // By key.
   };
   struct BaseChain {

@@ -198,6 +198,10 @@ TEST(FakeNftTest, ObjectsBehaveLikeTheKernel) {
             "add map ip crio-hostports hostports { type "
             "inet_proto . inet_service : ipv4_addr . inet_service; }",
             absl::StatusCode::kOk},
+           {"same map with other flags",
+            "add map ip crio-hostports hostports { type inet_proto . "
+            "inet_service : ipv4_addr . inet_service; flags interval; }",
+            absl::StatusCode::kFailedPrecondition},
            {"name taken by another type",
             "add set ip crio-hostports hostports { type ipv4_addr; }",
             absl::StatusCode::kFailedPrecondition},
