@@ -327,8 +327,12 @@ TEST(NftLoadTest, GoldensLoadAndListBackAsRendered) {
       EXPECT_EQ(ListLines(**ns, nft_family, "crio-hostports"), after_full);
       for (absl::string_view line : absl::StrSplit(add, '\n')) {
         if (!absl::StrContains(line, " : ")) continue;  // Map elements only.
+        // The same key with another (valid) container port.
         std::string other(line);
-        other.insert(other.rfind(" }"), "1");  // Another container port.
+        const size_t end = other.rfind(" }");
+        const size_t start = other.rfind(' ', end - 1) + 1;
+        const int port = std::stoi(other.substr(start, end - start));
+        other.replace(start, end - start, std::to_string(port % 65535 + 1));
         absl::StatusOr<CommandResult> clash =
             (*ns)->Run({"nft", "-f", "-"}, absl::StrCat(add, other, "\n"));
         ASSERT_TRUE(clash.ok());

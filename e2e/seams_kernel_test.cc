@@ -139,7 +139,8 @@ TEST_F(SeamsKernelTest, NftRunnerAppliesAllOrNothing) {
       "add element ip t s { 10.0.0.1 }\nadd element ip t nosuch { 10.0.0.2 "
       "}\n");
   EXPECT_FALSE(bad.ok());
-  EXPECT_THAT(std::string(bad.message()), HasSubstr("No such file or directory"));
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("No such file or directory"));
   absl::StatusOr<std::string> listed = nft.List("list set ip t s");
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_THAT(*listed, Not(HasSubstr("10.0.0.1")));

@@ -9,10 +9,10 @@
 // chain, so declaring a shared chain would wipe other owners' rules. Shared
 // chains are created with -N, which fails instead of flushing.
 //
-// iptables-restore applies one table per COMMIT: with iptables-nft the whole
-// input is one kernel transaction; with iptables-legacy each table is replaced
-// on its own. Callers order tables so that a failure between two COMMITs leaves
-// the safer state.
+// iptables-restore applies one table per COMMIT with both variants
+// (iptables 1.8.9: when a later table fails, earlier tables stay applied; the
+// fakes mirror what the kernel was seen to do). Callers order tables so that a
+// failure between two COMMITs leaves the safer state.
 #ifndef HOSTPORT_IPTABLES_TRANSACTION_H_
 #define HOSTPORT_IPTABLES_TRANSACTION_H_
 

@@ -168,7 +168,23 @@ absl::StatusOr<std::string> FakeSysctl::Read(const std::string& name) {
   return it->second;
 }
 
+absl::StatusOr<std::string> FakeSysctl::ReadProcNet(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = proc_net_.find(name);
+  if (it == proc_net_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("/proc/net/", name, " does not exist"));
+  }
+  return it->second;
+}
+
+void FakeSysctl::SetProcNet(const std::string& name, const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  proc_net_[name] = value;
+}
+
 absl::Status FakeSysctl::Write(const std::string& name,
+
                                const std::string& value) {
   std::lock_guard<std::mutex> lock(mu_);
   writes_.emplace_back(name, value);

@@ -123,6 +123,10 @@ class FakeSysctl : public Sysctl {
   absl::Status Write(const std::string& name,
                      const std::string& value) override;
 
+  // /proc/net/<name>, set with SetProcNet; NotFound otherwise.
+  absl::StatusOr<std::string> ReadProcNet(const std::string& name) override;
+  void SetProcNet(const std::string& name, const std::string& value);
+
   // Creates or overwrites a setting (an interface appearing).
   void Set(const std::string& name, const std::string& value);
   // Removes a setting (an interface disappearing).
@@ -135,6 +139,8 @@ class FakeSysctl : public Sysctl {
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> proc_net_;
+
   std::deque<absl::Status> write_failures_;
   std::vector<std::pair<std::string, std::string>> writes_;
 };

@@ -49,13 +49,9 @@ std::optional<std::vector<std::string>> Scenarios() {
   return std::vector<std::string>(names.begin(), names.end());
 }
 
-#define HOSTPORT_REQUIRE_GOLDENS(scenarios)                                    \
-  if (!(scenarios).has_value()) {                                              \
-    GTEST_SKIP() << kGoldenDir                                                 \
-                 << " is not in the runfiles: this test needs data = "         \
-                    "[\"//hostport:goldens\"], whose visibility must include " \
-                    "//hostport/testing";                                      \
-  }                                                                            \
+#define HOSTPORT_REQUIRE_GOLDENS(scenarios)                                   \
+  ASSERT_TRUE((scenarios).has_value())                                        \
+      << kGoldenDir << " is not in the runfiles (data = //hostport:goldens)"; \
   ASSERT_FALSE((scenarios)->empty()) << "no goldens in " << kGoldenDir
 
 // Names of the chains a restore input deletes with -X.
