@@ -1,0 +1,441 @@
+// The managers on the kernel-like fakes: every semantic line of DESIGN §4, and
+// a failure injected at every step (port, sysctl, each family's transaction,
+// conntrack) leaving no socket open and no rule changed.
+#include "hostport/hostport_manager.h"
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hostport/testing/fakes.h"
+
+namespace hostport {
+namespace {
+
+using ::testing::Contains;
+using testing::FakeConntrack;
+using testing::FakeIptables;
+using testing::FakeNft;
+using testing::FakePortHolder;
+using testing::FakeSysctl;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+PodPortMapping Pod(std::vector<std::string> ips,
+                   std::vector<PortMapping> mappings,
+                   std::string name = "web") {
+  PodPortMapping pod;
+  pod.namespace_ = "default";
+  pod.name = std::move(name);
+  pod.ips = std::move(ips);
+  pod.port_mappings = std::move(mappings);
+  return pod;
+}
+
+PortMapping M(int host_port, int container_port, Protocol p = Protocol::kTCP,
+              std::string host_ip = "") {
+  return PortMapping{host_port, container_port, p, std::move(host_ip)};
+}
+
+PodPortMapping WithoutIps(PodPortMapping pod) {
+  pod.ips.clear();
+  return pod;
+}
+
+const std::vector<std::string> kDual = {"10.88.0.5", "fd00:88::5"};
+
+// Records conntrack calls along with how many hostports elements the kernel
+// held at that moment, to check conntrack runs after the rules are in place.
+class ObservingConntrack : public ConntrackCleaner {
+ public:
+  ObservingConntrack(FakeConntrack* inner, FakeNft* nft)
+      : inner_(inner), nft_(nft) {}
+  absl::StatusOr<int> DeleteUdp(IPFamily family,
+                                const std::optional<IpAddress>& address,
+                                int port) override {
+    const char* f = family == IPFamily::kIPv4 ? "ip" : "ip6";
+    elements_at_call.push_back(
+        nft_->Elements(f, "crio-hostports", "hostports").size() +
+        nft_->Elements(f, "crio-hostports", "hostipports").size());
+    return inner_->DeleteUdp(family, address, port);
+  }
+  std::vector<size_t> elements_at_call;
+
+ private:
+  FakeConntrack* inner_;
+  FakeNft* nft_;
+};
+
+// A host made of fakes, with the managers' options pointing at it.
+struct FakeHost {
+  FakeHost() : observing_(&conntrack_, &nft_) {
+    sysctl_.Set("net/ipv6/conf/all/disable_ipv6", "0");
+    sysctl_.Set(RouteLocalnetSysctl("hp-br0"), "0");
+  }
+
+  MetaOptions Options(
+      MetaOptions::Backend backend = MetaOptions::Backend::kNftables) {
+    MetaOptions o;
+    o.prefer = backend;
+    o.env = HostportEnv{&iptables_, &nft_, &ports_, &observing_, &sysctl_};
+    o.log = [this](absl::string_view line) {
+      log_.push_back(std::string(line));
+    };
+    return o;
+  }
+
+  std::unique_ptr<HostPortManager> Meta(
+      MetaOptions::Backend backend = MetaOptions::Backend::kNftables) {
+    absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+        NewMetaHostportManager(Options(backend));
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? std::move(*m) : nullptr;
+  }
+
+  std::vector<std::string> Elements(const char* family, const char* set) {
+    return nft_.Elements(family, "crio-hostports", set);
+  }
+
+  // Everything the fakes hold, to compare before and after a failed call.
+  std::string KernelState() {
+    std::string out;
+    for (const char* f : {"ip", "ip6"}) {
+      for (const char* set : {"hostports", "hostipports", "hairpins",
+                              "loopbackports", "localhostpods"}) {
+        absl::StrAppend(&out, f, " ", set, ": ",
+                        absl::StrJoin(Elements(f, set), ", "), "\n");
+      }
+    }
+    for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+      absl::StatusOr<std::string> saved = iptables_.Save(f, std::nullopt);
+      if (saved.ok()) absl::StrAppend(&out, *saved);
+    }
+    absl::StrAppend(&out, "route_localnet=",
+                    sysctl_.Read(RouteLocalnetSysctl("hp-br0")).value_or("?"));
+    return out;
+  }
+
+  FakeIptables iptables_;
+  FakeNft nft_;
+  FakePortHolder ports_;
+  FakeConntrack conntrack_;
+  ObservingConntrack observing_;
+  FakeSysctl sysctl_;
+  std::vector<std::string> log_;
+};
+
+class ManagerTest : public ::testing::Test, public FakeHost {};
+
+TEST_F(ManagerTest, AddMapsBothFamiliesHoldsPortsAndClearsUdpAfterRules) {
+  auto m = Meta();
+  ASSERT_NE(m, nullptr);
+  conntrack_.Add(
+      {IPFamily::kIPv4, Protocol::kUDP, *IpAddress::Parse("10.1.1.1"), 53});
+  ASSERT_TRUE(m->Add("s1",
+                     Pod(kDual, {M(8080, 80), M(53, 5353, Protocol::kUDP),
+                                 M(443, 8443, Protocol::kTCP, "192.0.2.10")}),
+                     "hp-br0")
+                  .ok());
+  EXPECT_THAT(Elements("ip", "hostports"),
+              Contains(HasSubstr("tcp . 8080 comment")));
+  EXPECT_THAT(Elements("ip6", "hostports"),
+              Contains(HasSubstr("udp . 53 comment")));
+  EXPECT_THAT(Elements("ip", "hostipports"),
+              Contains(HasSubstr("192.0.2.10 . tcp . 443")));
+  EXPECT_THAT(Elements("ip6", "hostipports"), IsEmpty());
+  EXPECT_THAT(Elements("ip", "localhostpods"),
+              Contains(HasSubstr("\"hp-br0\" . 10.88.0.5")));
+  // 8080 and 53 on both families, 443 on one address: 5 sockets.
+  EXPECT_THAT(ports_.Held(), SizeIs(5));
+  EXPECT_EQ(*sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "1");
+  // UDP entries to the wildcard port were cleared, and only after the rules.
+  EXPECT_THAT(conntrack_.Entries(), IsEmpty());
+  ASSERT_THAT(observing_.elements_at_call, SizeIs(2));
+  EXPECT_GT(observing_.elements_at_call[0], 0u);
+}
+
+TEST_F(ManagerTest, RemoveNeedsNoIpsAndLeavesNothing) {
+  auto m = Meta();
+  const std::string before = KernelState();
+  PodPortMapping pod = Pod(kDual, {M(8080, 80), M(53, 53, Protocol::kUDP)});
+  ASSERT_TRUE(m->Add("s1", pod, "").ok());
+  ASSERT_NE(KernelState(), before);
+  ASSERT_TRUE(m->Remove("s1", WithoutIps(pod)).ok());
+  EXPECT_THAT(ports_.Held(), IsEmpty());
+  for (const char* f : {"ip", "ip6"}) {
+    for (const char* set : {"hostports", "hairpins"}) {
+      EXPECT_THAT(Elements(f, set), IsEmpty()) << f << " " << set;
+    }
+  }
+  // Remove again and of an unknown id: no-ops.
+  const std::string after = KernelState();
+  EXPECT_TRUE(m->Remove("s1", WithoutIps(pod)).ok());
+  EXPECT_TRUE(m->Remove("unknown", PodPortMapping()).ok());
+  EXPECT_EQ(KernelState(), after);
+}
+
+TEST_F(ManagerTest, HostNetworkPodsAreANoOp) {
+  auto m = Meta();
+  const size_t scripts = nft_.scripts().size();
+  PodPortMapping pod = Pod(kDual, {M(8080, 80)});
+  pod.host_network = true;
+  EXPECT_TRUE(m->Add("s1", pod, "").ok());
+  EXPECT_TRUE(m->Remove("s1", pod).ok());
+  EXPECT_EQ(nft_.scripts().size(), scripts);
+  EXPECT_THAT(ports_.Held(), IsEmpty());
+}
+
+TEST_F(ManagerTest, InvalidPodsAndIpv6LoopbackAreRefusedBeforeAnything) {
+  auto m = Meta();
+  const std::string before = KernelState();
+  absl::Status s =
+      m->Add("s1", Pod(kDual, {M(80, 80, Protocol::kTCP, "::1")}), "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("IPv6 has no route_localnet"));
+  s = m->Add("s1", Pod(kDual, {M(70000, 80)}), "");
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("host_port 70000 out of range"));
+  EXPECT_EQ(KernelState(), before);
+  EXPECT_EQ(ports_.hold_calls(), 0);
+}
+
+TEST_F(ManagerTest, ConflictsAreRefusedAndChangeNothing) {
+  auto m = Meta();
+  ASSERT_TRUE(
+      m->Add("a", Pod(kDual, {M(8080, 80, Protocol::kTCP, "192.0.2.10")}), "")
+          .ok());
+  const std::string before = KernelState();
+  const int holds = ports_.hold_calls();
+  absl::Status s =
+      m->Add("b",
+             Pod({"10.88.0.6"},
+                 {M(9, 9), M(8080, 80, Protocol::kTCP, "0.0.0.0")}, "b"),
+             "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("of pod default/web (id a)"));
+  EXPECT_EQ(KernelState(), before);
+  EXPECT_EQ(ports_.hold_calls(), holds);
+  // Another address, another protocol, or the other family is fine.
+  EXPECT_TRUE(m->Add("c",
+                     Pod({"10.88.0.7", "fd00:88::7"},
+                         {M(8080, 80, Protocol::kTCP, "192.0.2.11"),
+                          M(8080, 80, Protocol::kUDP),
+                          M(8080, 80, Protocol::kTCP, "::")},
+                         "c"),
+                     "")
+                  .ok());
+}
+
+TEST_F(ManagerTest, ReAddReplacesTheMappings) {
+  auto m = Meta();
+  ASSERT_TRUE(m->Add("s1", Pod(kDual, {M(8080, 80), M(9090, 90)}), "").ok());
+  ASSERT_TRUE(
+      m->Add("s1", Pod(kDual, {M(8080, 81, Protocol::kTCP, "192.0.2.10")}), "")
+          .ok());
+  EXPECT_THAT(Elements("ip", "hostports"), IsEmpty());
+  EXPECT_THAT(Elements("ip6", "hostports"), IsEmpty());
+  EXPECT_THAT(Elements("ip", "hostipports"),
+              ::testing::ElementsAre(HasSubstr("192.0.2.10 . tcp . 8080")));
+  ASSERT_THAT(ports_.Held(), SizeIs(1));
+  EXPECT_EQ(ports_.Held()[0].ToString(), "tcp 192.0.2.10:8080");
+  // The freed wildcard is another pod's to take now.
+  EXPECT_TRUE(
+      m->Add("s2", Pod({"10.88.0.6"}, {M(9090, 90)}, "other"), "").ok());
+}
+
+TEST_F(ManagerTest, MappingWithoutAPodIpOfItsFamilyIsSkippedAndLogged) {
+  auto m = Meta();
+  ASSERT_TRUE(
+      m->Add("s1",
+             Pod({"10.88.0.5"}, {M(8080, 80), M(53, 53, Protocol::kUDP, "::")}),
+             "")
+          .ok());
+  EXPECT_THAT(Elements("ip6", "hostports"), IsEmpty());
+  EXPECT_THAT(log_, Contains(HasSubstr("maps nothing on IPv6")));
+  EXPECT_THAT(ports_.Held(), SizeIs(1));
+}
+
+TEST_F(ManagerTest, SctpWithoutKernelSupportIsLoggedNotFatal) {
+  ports_.SetUnsupported(Protocol::kSCTP);
+  auto m = Meta();
+  ASSERT_TRUE(
+      m->Add("s1", Pod(kDual, {M(3868, 3868, Protocol::kSCTP)}), "").ok());
+  EXPECT_THAT(Elements("ip", "hostports"), Contains(HasSubstr("sctp . 3868")));
+  EXPECT_THAT(log_, Contains(HasSubstr("not holding sctp 0.0.0.0:3868")));
+}
+
+TEST_F(ManagerTest, PortHoldingCanBeSwitchedOff) {
+  MetaOptions o = Options();
+  o.hold_ports = false;
+  auto m = NewMetaHostportManager(o);
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*m)->Add("s1", Pod(kDual, {M(8080, 80)}), "").ok());
+  EXPECT_EQ(ports_.hold_calls(), 0);
+}
+
+TEST_F(ManagerTest, HostWithoutIpv6RefusesIpv6PodsButRemoves) {
+  sysctl_.Remove("net/ipv6/conf/all/disable_ipv6");
+  auto m = Meta();
+  ASSERT_NE(m, nullptr);
+  EXPECT_THAT(m->Backends(), ::testing::ElementsAre("nftables IPv4"));
+  absl::Status s =
+      m->Add("s1", Pod({"fd00::5"}, {M(8080, 80, Protocol::kTCP, "::")}), "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("this host has no IPv6"));
+  EXPECT_TRUE(m->Remove("s1", Pod({}, {M(8080, 80)})).ok());
+  // Dual-stack pods still map their IPv4 side.
+  EXPECT_FALSE(m->Add("s2", Pod(kDual, {M(8080, 80)}), "").ok());
+  EXPECT_TRUE(
+      m->Add("s3", Pod(kDual, {M(8080, 80, Protocol::kTCP, "0.0.0.0")}), "")
+          .ok());
+}
+
+// A failure at each step of Add: nothing held, nothing changed.
+TEST(ManagerFailureTest, FailureAtEveryStepUndoesTheCall) {
+  const PodPortMapping pod =
+      Pod(kDual, {M(8080, 80), M(53, 53, Protocol::kUDP),
+                  M(9000, 9000, Protocol::kTCP, "127.0.0.1")});
+  const struct {
+    const char* step;
+    std::function<void(FakeHost*, PodPortMapping*)> inject;
+  } steps[] = {
+      {"a port",
+       [](FakeHost* h, PodPortMapping* p) {
+         // The last mapping's address is not the host's: its bind fails after
+         // the others were held.
+         h->ports_.SetLocalAddresses({*IpAddress::Parse("127.0.0.1")});
+         p->port_mappings.push_back(M(7000, 70, Protocol::kTCP, "192.0.2.99"));
+       }},
+      {"route_localnet",
+       [](FakeHost* h, PodPortMapping*) {
+         h->sysctl_.FailNextWrite(
+             absl::PermissionDeniedError("read-only /proc"));
+       }},
+      {"IPv4 transaction",
+       [](FakeHost* h, PodPortMapping*) {
+         for (int i = 0; i < 2; ++i) {  // The backend reloads and retries once.
+           h->nft_.FailNext(absl::FailedPreconditionError("nft: injected v4"));
+         }
+       }},
+      {"IPv6 transaction",
+       [](FakeHost* h, PodPortMapping*) {
+         // Another owner holds the IPv6 key with another value: the kernel
+         // refuses the IPv6 delta (and its retry) after IPv4 went through.
+         ASSERT_TRUE(
+             h->nft_
+                 .Apply(
+                     "add table ip6 crio-hostports\n"
+                     "add map ip6 crio-hostports hostports { type inet_proto . "
+                     "inet_service : ipv6_addr . inet_service; }\n"
+                     "add element ip6 crio-hostports hostports { tcp . 8080 "
+                     "comment "
+                     "\"OTHER\" : fd00:99::9 . 80 }\n")
+                 .ok());
+       }},
+      {"conntrack",
+       [](FakeHost* h, PodPortMapping*) {
+         h->conntrack_.FailNext(absl::UnavailableError("netlink: injected"));
+       }},
+  };
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step.step);
+    FakeHost host;
+    PodPortMapping p = pod;
+    step.inject(&host, &p);
+    absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+        NewMetaHostportManager(host.Options());
+    ASSERT_TRUE(m.ok()) << m.status();
+    const std::string before = host.KernelState();
+    absl::Status s = (*m)->Add("s1", p, "hp-br0");
+    EXPECT_FALSE(s.ok());
+    EXPECT_THAT(host.ports_.Held(), IsEmpty());
+    EXPECT_EQ(host.KernelState(), before);
+    EXPECT_EQ(*host.sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "0");
+  }
+}
+
+TEST_F(ManagerTest, StaleIndexIsReloadedAndTheDeltaRetried) {
+  auto m = Meta();
+  PodPortMapping pod = Pod(kDual, {M(8080, 80)});
+  ASSERT_TRUE(m->Add("s1", pod, "").ok());
+  // An operator deletes one of our elements underneath.
+  ASSERT_TRUE(
+      nft_.DeleteElement("ip", "crio-hostports", "hostports", "tcp . 8080")
+          .ok());
+  const size_t lists = nft_.list_commands().size();
+  ASSERT_TRUE(m->Remove("s1", WithoutIps(pod)).ok());
+  EXPECT_GT(nft_.list_commands().size(), lists) << "no reload happened";
+  EXPECT_THAT(Elements("ip", "hairpins"), IsEmpty());
+  EXPECT_THAT(Elements("ip6", "hostports"), IsEmpty());
+}
+
+TEST_F(ManagerTest, IptablesManagerForOneFamily) {
+  ManagerOptions o = Options();
+  auto m = NewHostportManager({IPFamily::kIPv6, IptablesVariant::kLegacy}, o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT((*m)->Backends(), ::testing::ElementsAre("iptables-legacy IPv6"));
+  PodPortMapping pod = Pod(
+      {"fd00::5"}, {M(8080, 80), M(53, 53, Protocol::kUDP, "2001:db8::10")});
+  ASSERT_TRUE((*m)->Add("s1", pod, "").ok());
+  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv6, "nat", "KUBE-HOSTPORTS"),
+              SizeIs(2));
+  // An injected refusal of both attempts leaves the table as it was.
+  const std::string before = KernelState();
+  iptables_.FailNext("restore", 1, "iptables-restore: line 3 failed");
+  iptables_.FailNext("restore", 1, "iptables-restore: line 3 failed");
+  absl::Status s = (*m)->Add("s2", Pod({"fd00::6"}, {M(9090, 90)}, "b"), "");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("line 3 failed"));
+  EXPECT_EQ(KernelState(), before);
+  ASSERT_TRUE((*m)->Remove("s1", WithoutIps(pod)).ok());
+  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv6, "nat", "KUBE-HOSTPORTS"),
+              IsEmpty());
+  EXPECT_FALSE(iptables_.HasChain(
+      IPFamily::kIPv6, "nat",
+      "KUBE-HP-" + MappingHash("s1", 8080, Protocol::kTCP, "")));
+}
+
+TEST_F(ManagerTest, MetaCleansUpWhatAnotherBackendLeft) {
+  PodPortMapping pod = Pod(kDual, {M(8080, 80)});
+  {
+    auto old = Meta(MetaOptions::Backend::kIptablesLegacy);
+    ASSERT_TRUE(old->Add("s1", pod, "").ok());
+  }
+  sysctl_.SetProcNet("ip_tables_names", "nat\nraw");
+  sysctl_.SetProcNet("ip6_tables_names", "nat");
+  auto m = Meta(MetaOptions::Backend::kNftables);
+  EXPECT_THAT(m->Backends(), Contains("iptables-legacy IPv4 (cleanup)"));
+  ASSERT_TRUE(m->Remove("s1", WithoutIps(pod)).ok());
+  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv4, "nat", "KUBE-HOSTPORTS"),
+              IsEmpty());
+  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv6, "nat", "KUBE-HOSTPORTS"),
+              IsEmpty());
+}
+
+TEST_F(ManagerTest, ConcurrentAddsAndRemovesStayConsistent) {
+  auto m = Meta();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const std::string id = absl::StrCat("t", t, "-", i);
+        PodPortMapping pod = Pod({absl::StrCat("10.88.", t, ".", i + 1)},
+                                 {M(10000 + t * 100 + i, 80)}, id);
+        EXPECT_TRUE(m->Add(id, pod, "").ok());
+        if (i % 2 == 0) {
+          EXPECT_TRUE(m->Remove(id, pod).ok());
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_THAT(Elements("ip", "hostports"), SizeIs(4 * 12));
+  EXPECT_THAT(ports_.Held(), SizeIs(4 * 12));
+}
+
+}  // namespace
+}  // namespace hostport
