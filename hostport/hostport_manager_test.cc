@@ -416,6 +416,48 @@ TEST_F(ManagerTest, MetaCleansUpWhatAnotherBackendLeft) {
               IsEmpty());
 }
 
+TEST_F(ManagerTest, CustomObjectNamesAreUsedAndFoundAgain) {
+  ObjectNames names;
+  names.hostports_chain = "RT-HOSTPORTS";
+  names.hostport_chain_prefix = "RT-HP-";
+  names.masquerade_chain = "RT-MASQ";
+  names.masquerade_chain_prefix = "RT-MQ-";
+  names.loopback_guard_chain = "RT-LOOPBACK";
+  names.nft_table = "rt-hostports";
+  PodPortMapping pod =
+      Pod(kDual, {M(8080, 80), M(9000, 90, Protocol::kTCP, "127.0.0.1")});
+  for (auto backend :
+       {MetaOptions::Backend::kNftables, MetaOptions::Backend::kIptablesNft}) {
+    MetaOptions o = Options(backend);
+    o.names = names;
+    {
+      auto m = NewMetaHostportManager(o);
+      ASSERT_TRUE(m.ok()) << m.status();
+      ASSERT_TRUE((*m)->Add("s1", pod, "").ok());
+    }
+    EXPECT_FALSE(nft_.HasTable("ip", "crio-hostports"));
+    EXPECT_FALSE(iptables_.HasChain(IPFamily::kIPv4, "nat", "KUBE-HOSTPORTS"));
+    // A new manager finds them under the same names and removes them.
+    auto m = NewMetaHostportManager(o);
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE((*m)->Remove("s1", WithoutIps(pod)).ok());
+  }
+  EXPECT_THAT(nft_.Elements("ip", "rt-hostports", "hostports"), IsEmpty());
+  EXPECT_THAT(nft_.Elements("ip", "rt-hostports", "loopbackports"), IsEmpty());
+  EXPECT_TRUE(iptables_.HasChain(IPFamily::kIPv4, "nat", "RT-HOSTPORTS"));
+  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv4, "nat", "RT-HOSTPORTS"),
+              IsEmpty());
+  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv4, "raw", "RT-LOOPBACK"),
+              IsEmpty());
+  // Invalid names are refused up front, naming the field.
+  MetaOptions bad = Options();
+  bad.names.hostport_chain_prefix = "WAY-TOO-LONG-PREFIX-";
+  absl::StatusOr<std::unique_ptr<HostPortManager>> refused =
+      NewMetaHostportManager(bad);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("hostport_chain_prefix"));
+}
+
 TEST_F(ManagerTest, ConcurrentAddsAndRemovesStayConsistent) {
   auto m = Meta();
   std::vector<std::thread> threads;
