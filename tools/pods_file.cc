@@ -172,7 +172,8 @@ absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text) {
   json doc;
   try {
     doc = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception&
+               e) {  // parse_error, or out_of_range for a huge number.
     // what() reads "[json.exception.parse_error.101] parse error at line 1,
     // ...".
     absl::string_view what = e.what();

@@ -44,6 +44,11 @@ TEST(PodsFileTest, ErrorsNameThePodTheFieldAndTheValue) {
   EXPECT_THAT(Error("{"),
               HasSubstr("not valid JSON: parse error at line 1, column 2"));
   EXPECT_THAT(Error("42"), HasSubstr("want a pod object or an array of pods"));
+  // Found by //fuzz:pods_file_fuzzer: a number too large for a double threw an
+  // exception the parser did not catch.
+  EXPECT_THAT(Error(R"({"id": "a", "port_mappings": [{"host_port": 1E400}]})"),
+              HasSubstr("not valid JSON: number overflow"));
+
   EXPECT_THAT(Error(R"({"name": "x"})"), HasSubstr("pod 0 has no \"id\""));
   EXPECT_EQ(Error(R"({"id": "a", "hostPort": 1})"),
             "pod 0 (id \"a\") has unknown field \"hostPort\": valid fields are "
