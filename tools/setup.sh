@@ -10,8 +10,10 @@ packages=(
   # Libraries wrapped by third_party/system.BUILD.
   libabsl-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   nlohmann-json3-dev libnftables-dev libnetfilter-conntrack-dev libssl-dev
-  # Kernel tools used by the loadability and e2e tests.
-  iptables nftables iproute2 conntrack kmod
+  # Kernel tools used by the loadability and e2e tests; CNI plugins (bridge,
+  # host-local, portmap) for the differential and plugin tests.
+  iptables nftables iproute2 conntrack kmod containernetworking-plugins
+
 )
 
 missing=()
