@@ -9,6 +9,7 @@
 #define HOSTPORT_BACKEND_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -46,6 +47,12 @@ class FamilyBackend {
 
   // Mappings the index holds, all pods together.
   virtual int InstalledMappings() const = 0;
+
+  // Reconciles: loads the kernel's state again, then in one kernel transaction
+  // removes every mapping of ours that no plan in `desired` owns and
+  // (re)installs every desired plan's mappings of this family. On error the
+  // kernel is as before.
+  virtual absl::Status Sync(const std::vector<const PodPlan*>& desired) = 0;
 };
 
 // The chain hashes of every mapping `pod` could have installed under `id`,

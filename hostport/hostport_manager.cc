@@ -93,6 +93,7 @@ class Manager : public HostPortManager {
                    absl::string_view nat_interface_name) override;
   absl::Status Remove(absl::string_view id, const PodPortMapping& pod) override;
   std::vector<std::string> Backends() const override;
+  absl::Status Sync(const std::vector<PodRequest>& pods) override;
 
  private:
   struct PodRecord {
@@ -340,6 +341,126 @@ absl::Status Manager::Remove(absl::string_view id, const PodPortMapping& pod) {
   }
   claims_.Release(id);
   return first_error;
+}
+
+absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // 1. Everything is checked before anything changes.
+  std::vector<PodPlan> plans;
+  PortClaims claims;
+  absl::flat_hash_set<std::string> ids;
+  for (const PodRequest& request : pods) {
+    absl::StatusOr<PodPlan> plan =
+        PlanPod(request.id, request.pod, request.nat_interface);
+    if (!plan.ok()) return plan.status();
+    if (!ids.insert(plan->id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pod id ", plan->id, " is given twice"));
+    }
+    if (plan->host_network) continue;
+    for (const SkippedMapping& s : plan->skipped) Log(s.reason);
+    for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+      if (!plan->family(f).mappings.empty() && Primary(f) == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("pod ", plan->owner, " has ", FamilyLabel(f),
+                         " mappings, but this host has no ", FamilyLabel(f)));
+      }
+    }
+    if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
+    claims.Claim(*plan);
+    plans.push_back(std::move(*plan));
+  }
+  std::vector<const PodPlan*> desired;
+  for (const PodPlan& plan : plans) desired.push_back(&plan);
+
+  // 2. Ports: keep the sockets still wanted, close the rest, hold the new ones.
+  PortMap held;
+  if (options_.hold_ports) {
+    PortMap old;
+    for (auto& [id, record] : pods_) {
+      for (auto& [key, port] : record.ports) old.emplace(key, std::move(port));
+      record.ports.clear();
+    }
+    std::vector<PortKey> keys;
+    for (const PodPlan& plan : plans) {
+      for (const PortKey& key : PortKeys(plan)) {
+        auto it = old.find(key);
+        if (it != old.end()) {
+          held.emplace(key, std::move(it->second));
+          old.erase(it);
+        } else {
+          keys.push_back(key);
+        }
+      }
+    }
+    old.clear();
+    if (absl::Status s = HoldPorts(keys, &held); !s.ok()) {
+      // Sockets of pods that stay are still in `held`; give them back.
+      for (auto& [id, record] : pods_) {
+        for (const PortKey& key : PortKeys(record.plan)) {
+          auto it = held.find(key);
+          if (it != held.end())
+            record.ports.emplace(key, std::move(it->second));
+        }
+      }
+      return s;
+    }
+  }
+
+  // 3. route_localnet wherever a pod's NAT interface needs it.
+  for (const PodPlan& plan : plans) {
+    if (plan.nat_interface.empty() || plan.ipv4.mappings.empty()) continue;
+    const std::string name = RouteLocalnetSysctl(plan.nat_interface);
+    absl::StatusOr<std::string> value = options_.env.sysctl->Read(name);
+    absl::Status s = value.status();
+    if (s.ok() && *value != "1") s = options_.env.sysctl->Write(name, "1");
+    if (!s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat("pod ", plan.owner, ": nat interface ",
+                                       plan.nat_interface, ": ", s.message()));
+    }
+  }
+
+  // 4. One transaction per family; a failure puts back the families changed.
+  std::vector<const PodPlan*> previous;
+  for (const auto& [id, record] : pods_) previous.push_back(&record.plan);
+  std::vector<FamilyBackend*> changed;
+  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+    FamilyBackend* b = Primary(f);
+    if (b == nullptr) continue;
+    if (absl::Status s = b->Sync(desired); !s.ok()) {
+      for (FamilyBackend* done : changed) {
+        if (absl::Status back = done->Sync(previous); !back.ok()) {
+          Log(absl::StrCat("putting back ", done->name(),
+                           " failed: ", back.message()));
+        }
+      }
+      return s;
+    }
+    changed.push_back(b);
+  }
+  for (const auto& b : cleanup_) {
+    if (absl::Status s = b->Sync({}); !s.ok()) {
+      Log(absl::StrCat("clearing ", b->name(), " failed: ", s.message()));
+    }
+  }
+
+  // 5. Stale UDP conntrack entries of the mappings now in place.
+  for (const PodPlan& plan : plans) {
+    if (absl::Status s = ClearUdpConntrack(plan); !s.ok()) Log(s.message());
+  }
+
+  pods_.clear();
+  for (PodPlan& plan : plans) {
+    PodRecord record{plan, {}};
+    for (const PortKey& key : PortKeys(plan)) {
+      auto it = held.find(key);
+      if (it != held.end()) record.ports.emplace(key, std::move(it->second));
+    }
+    pods_.insert_or_assign(plan.id, std::move(record));
+  }
+  claims_ = std::move(claims);
+  return absl::OkStatus();
 }
 
 std::vector<std::string> Manager::Backends() const {

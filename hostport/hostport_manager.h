@@ -54,6 +54,20 @@ class HostPortManager {
   // The backends in use, e.g. {"nftables IPv4", "nftables IPv6",
   // "iptables-legacy IPv4 (cleanup)"}.
   virtual std::vector<std::string> Backends() const = 0;
+
+  // One pod as Sync() wants it.
+  struct PodRequest {
+    std::string id;
+    PodPortMapping pod;
+    std::string nat_interface;
+  };
+  // Makes the kernel hold exactly `pods`: every pod is validated and checked
+  // for conflicts with the others first (an error changes nothing); then one
+  // transaction per family removes every mapping of ours that none of `pods`
+  // owns (including rules left by a crashed process or another backend) and
+  // installs the pods'. Ports are held as Add() holds them. On a failure after
+  // a family changed, that family is put back.
+  virtual absl::Status Sync(const std::vector<PodRequest>& pods) = 0;
 };
 
 // The operating-system seams a manager uses. Null members are replaced by the

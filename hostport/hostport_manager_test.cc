@@ -458,6 +458,57 @@ TEST_F(ManagerTest, CustomObjectNamesAreUsedAndFoundAgain) {
               HasSubstr("hostport_chain_prefix"));
 }
 
+TEST_F(ManagerTest, SyncHoldsExactlyTheGivenPods) {
+  auto m = Meta();
+  ASSERT_TRUE(
+      m->Add("gone", Pod({"10.88.0.9"}, {M(7000, 70)}, "gone"), "").ok());
+  // Someone's stale element of ours in the kernel, owned by no pod.
+  ASSERT_TRUE(nft_.Apply("add element ip crio-hostports hostports { udp . 5000 "
+                         "comment \"STALEOWNER000000\" : 10.88.9.9 . 50 }\n")
+                  .ok());
+  std::vector<HostPortManager::PodRequest> want = {
+      {"a", Pod(kDual, {M(8080, 80)}, "a"), ""},
+      {"b", Pod({"10.88.0.6"}, {M(53, 53, Protocol::kUDP, "192.0.2.10")}, "b"),
+       "hp-br0"},
+  };
+  ASSERT_TRUE(m->Sync(want).ok());
+  EXPECT_THAT(Elements("ip", "hostports"),
+              ::testing::ElementsAre(HasSubstr("tcp . 8080")));
+  EXPECT_THAT(Elements("ip6", "hostports"),
+              ::testing::ElementsAre(HasSubstr("tcp . 8080")));
+  EXPECT_THAT(Elements("ip", "hostipports"),
+              ::testing::ElementsAre(HasSubstr("192.0.2.10 . udp . 53")));
+  EXPECT_THAT(ports_.Held(), SizeIs(3));
+  EXPECT_EQ(*sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "1");
+  // The synced pods are the manager's: Remove works on them, and conflicts
+  // count.
+  EXPECT_EQ(m->Add("c", Pod({"10.88.0.7"}, {M(8080, 80)}, "c"), "").code(),
+            absl::StatusCode::kAlreadyExists);
+  // Conflicting pods in one sync change nothing.
+  const std::string before = KernelState();
+  want.push_back(
+      {"d", Pod({"fd00::8"}, {M(8080, 80, Protocol::kTCP, "::")}, "d"), ""});
+  EXPECT_EQ(m->Sync(want).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(KernelState(), before);
+  // Syncing nothing removes everything of ours.
+  ASSERT_TRUE(m->Sync({}).ok());
+  EXPECT_THAT(Elements("ip", "hostports"), IsEmpty());
+  EXPECT_THAT(Elements("ip", "hairpins"), IsEmpty());
+  EXPECT_THAT(ports_.Held(), IsEmpty());
+}
+
+TEST_F(ManagerTest, SyncThroughIptablesRemovesLeftoverChains) {
+  auto m = Meta(MetaOptions::Backend::kIptablesLegacy);
+  ASSERT_TRUE(m->Add("old", Pod(kDual, {M(8080, 80)}, "old"), "").ok());
+  ASSERT_TRUE(m->Sync({{"new", Pod(kDual, {M(9090, 90)}, "new"), ""}}).ok());
+  const auto rules = iptables_.Rules(IPFamily::kIPv4, "nat", "KUBE-HOSTPORTS");
+  ASSERT_THAT(rules, SizeIs(1));
+  EXPECT_THAT(rules[0], HasSubstr("--dport 9090"));
+  EXPECT_FALSE(iptables_.HasChain(
+      IPFamily::kIPv4, "nat",
+      "KUBE-HP-" + MappingHash("old", 8080, Protocol::kTCP, "")));
+}
+
 TEST_F(ManagerTest, ConcurrentAddsAndRemovesStayConsistent) {
   auto m = Meta();
   std::vector<std::thread> threads;

@@ -160,17 +160,18 @@ absl::Status IptablesBackend::Load() {
 }
 
 IptablesTransaction IptablesBackend::Delta(
-    const absl::flat_hash_set<std::string>& hashes, const PodPlan* plan) const {
+    const absl::flat_hash_set<std::string>& hashes,
+    const std::vector<const PodPlan*>& plans) const {
   IptablesTransaction tx(family_);
   absl::flat_hash_set<std::string> readded;
   bool adds_loopback = false;
-  if (plan != nullptr) {
+  for (const PodPlan* plan : plans) {
     for (const PlannedMapping& m : plan->family(family_).mappings) {
       readded.insert(m.hash);
       adds_loopback = adds_loopback || m.IsLoopbackBound();
     }
   }
-  // The loopback guard commits before the DNAT it guards (iptables-legacy
+  // The loopback guard commits before the DNAT it guards (iptables-restore
   // commits table by table).
   if (adds_loopback) tx.Touch("raw");
   if (!readded.empty()) {
@@ -194,43 +195,88 @@ IptablesTransaction IptablesBackend::Delta(
     renderer_.RemoveRules(it->second, /*keep_chains=*/readded.contains(hash),
                           &tx);
   }
-  if (plan != nullptr) renderer_.AddPod(*plan, &tx);
+  for (const PodPlan* plan : plans) renderer_.AddPod(*plan, &tx);
   return tx;
+}
+
+absl::Status IptablesBackend::Apply(
+    absl::string_view what,
+    const std::function<IptablesTransaction()>& rebuild) {
+  IptablesTransaction tx = rebuild();
+  if (tx.empty()) return absl::OkStatus();
+  if (Restore(tx.Render()).ok()) return absl::OkStatus();
+  // Our index may be stale: learn the kernel's state again and retry once.
+  if (absl::Status reload = Load(); !reload.ok()) return reload;
+  tx = rebuild();
+  if (tx.empty()) return absl::OkStatus();
+  if (absl::Status retry = Restore(tx.Render()); !retry.ok()) {
+    return absl::Status(
+        retry.code(),
+        absl::StrCat(name(), " IPv", family_ == IPFamily::kIPv4 ? "4" : "6",
+                     " for ", what, ": ", retry.message()));
+  }
+  return absl::OkStatus();
+}
+
+void IptablesBackend::Record(const absl::flat_hash_set<std::string>& removed,
+                             const std::vector<const PodPlan*>& plans) {
+  for (const std::string& hash : removed) installed_.erase(hash);
+  bool added = false;
+  for (const PodPlan* plan : plans) {
+    for (const PlannedMapping& m : plan->family(family_).mappings) {
+      installed_[m.hash] = renderer_.SharedRulesOf(m);
+      added = true;
+    }
+  }
+  if (added) {
+    IptablesTransaction base = renderer_.Base(family_);
+    for (const IptablesTransaction::Table& table : base.tables()) {
+      for (const IptablesTransaction::Op& op : table.ops) {
+        base_present_.insert(BaseKey(table.name, op));
+      }
+    }
+  }
 }
 
 absl::Status IptablesBackend::Replace(
     absl::string_view id, const absl::flat_hash_set<std::string>& hashes,
     const PodPlan* plan) {
-  IptablesTransaction tx = Delta(hashes, plan);
-  if (tx.empty()) return absl::OkStatus();
-  absl::Status status = Restore(tx.Render());
-  if (!status.ok()) {
-    // Our index may be stale: learn the kernel's state again and retry once.
-    if (absl::Status reload = Load(); !reload.ok()) return reload;
-    tx = Delta(hashes, plan);
-    if (tx.empty()) return absl::OkStatus();
-    if (absl::Status retry = Restore(tx.Render()); !retry.ok()) {
-      return absl::Status(
-          retry.code(),
-          absl::StrCat(name(), " IPv", family_ == IPFamily::kIPv4 ? "4" : "6",
-                       " for pod ", id, ": ", retry.message()));
-    }
+  std::vector<const PodPlan*> plans;
+  if (plan != nullptr) plans.push_back(plan);
+  if (absl::Status s =
+          Apply(absl::StrCat("pod ", id), [&] { return Delta(hashes, plans); });
+      !s.ok()) {
+    return s;
   }
-  // The kernel holds the delta: bring the index along.
-  for (const std::string& hash : hashes) installed_.erase(hash);
-  if (plan != nullptr) {
-    for (const PlannedMapping& m : plan->family(family_).mappings) {
-      installed_[m.hash] = renderer_.SharedRulesOf(m);
-    }
-    if (!plan->family(family_).mappings.empty()) {
-      IptablesTransaction base = renderer_.Base(family_);
-      for (const IptablesTransaction::Table& table : base.tables()) {
-        for (const IptablesTransaction::Op& op : table.ops) {
-          base_present_.insert(BaseKey(table.name, op));
-        }
+  Record(hashes, plans);
+  return absl::OkStatus();
+}
+
+absl::Status IptablesBackend::Sync(const std::vector<const PodPlan*>& desired) {
+  if (absl::Status s = Load(); !s.ok()) return s;
+  // Everything installed that no desired plan owns goes.
+  auto stale = [&] {
+    absl::flat_hash_set<std::string> wanted, hashes;
+    for (const PodPlan* plan : desired) {
+      for (const PlannedMapping& m : plan->family(family_).mappings) {
+        wanted.insert(m.hash);
       }
     }
+    for (const auto& [hash, rules] : installed_) {
+      if (!wanted.contains(hash)) hashes.insert(hash);
+    }
+    return hashes;
+  };
+  absl::flat_hash_set<std::string> removed = stale();
+  if (absl::Status s = Apply("sync",
+                             [&] {
+                               removed = stale();
+                               return Delta(removed, desired);
+                             });
+      !s.ok()) {
+    return s;
   }
+  Record(removed, desired);
   return absl::OkStatus();
 }
 

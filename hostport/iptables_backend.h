@@ -16,6 +16,7 @@
 #ifndef HOSTPORT_IPTABLES_BACKEND_H_
 #define HOSTPORT_IPTABLES_BACKEND_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,13 +51,25 @@ class IptablesBackend : public FamilyBackend {
   int InstalledMappings() const override {
     return static_cast<int>(installed_.size());
   }
+  absl::Status Sync(const std::vector<const PodPlan*>& desired) override;
 
  private:
   using SharedRules = IptablesRenderer::SharedRules;
 
   // The delta for Replace() against the current index.
+  // The delta for Replace() against the current index: remove the mappings in
+  // `hashes`, then install `plans` (their own hashes are replaced, not
+  // removed).
   IptablesTransaction Delta(const absl::flat_hash_set<std::string>& hashes,
-                            const PodPlan* plan) const;
+                            const std::vector<const PodPlan*>& plans) const;
+  // Applies `tx`; on refusal loads again, rebuilds it with `rebuild` and
+  // retries once.
+  absl::Status Apply(absl::string_view what,
+                     const std::function<IptablesTransaction()>& rebuild);
+  // Brings the index along after a delta the kernel accepted.
+  void Record(const absl::flat_hash_set<std::string>& removed,
+              const std::vector<const PodPlan*>& plans);
+
   absl::StatusOr<std::string> Save(absl::string_view table);
   absl::Status Restore(const std::string& input);
 

@@ -80,40 +80,90 @@ absl::Status NftBackend::Load() {
   return absl::OkStatus();
 }
 
-NftTransaction NftBackend::Delta(absl::string_view owner,
-                                 const PodPlan* plan) const {
+NftTransaction NftBackend::Delta(
+    const absl::flat_hash_set<std::string>& owners,
+    const std::vector<const PodPlan*>& plans) const {
   NftTransaction tx;
-  const bool adds = plan != nullptr && !plan->family(family_).mappings.empty();
-  if (adds && !base_complete_) renderer_.AddBase(family_, &tx);
-  if (auto it = owners_.find(owner); it != owners_.end()) {
-    renderer_.DeleteElements(family_, it->second, &tx);
+  bool adds = false;
+  for (const PodPlan* plan : plans) {
+    adds = adds || !plan->family(family_).mappings.empty();
   }
-  if (adds) renderer_.AddPod(family_, *plan, &tx);
+  if (adds && !base_complete_) renderer_.AddBase(family_, &tx);
+  absl::flat_hash_set<std::string> removed = owners;
+  for (const PodPlan* plan : plans) removed.insert(plan->owner_comment);
+  for (const std::string& owner : removed) {
+    if (auto it = owners_.find(owner); it != owners_.end()) {
+      renderer_.DeleteElements(family_, it->second, &tx);
+    }
+  }
+  for (const PodPlan* plan : plans) renderer_.AddPod(family_, *plan, &tx);
   return tx;
+}
+
+absl::Status NftBackend::Apply(absl::string_view what,
+                               const std::function<NftTransaction()>& rebuild) {
+  NftTransaction tx = rebuild();
+  if (tx.empty()) return absl::OkStatus();
+  if (runner_->Run(tx.Render()).ok()) return absl::OkStatus();
+  // Our index may be stale: learn the kernel's state again and retry once.
+  if (absl::Status reload = Load(); !reload.ok()) return reload;
+  tx = rebuild();
+  if (tx.empty()) return absl::OkStatus();
+  if (absl::Status retry = runner_->Run(tx.Render()); !retry.ok()) {
+    return absl::Status(
+        retry.code(),
+        absl::StrCat("nftables IPv", family_ == IPFamily::kIPv4 ? "4" : "6",
+                     " for ", what, ": ", retry.message()));
+  }
+  return absl::OkStatus();
+}
+
+void NftBackend::Record(const absl::flat_hash_set<std::string>& owners,
+                        const std::vector<const PodPlan*>& plans) {
+  for (const std::string& owner : owners) owners_.erase(owner);
+  for (const PodPlan* plan : plans) {
+    owners_.erase(plan->owner_comment);
+    if (plan->family(family_).mappings.empty()) continue;
+    owners_[plan->owner_comment] = renderer_.ElementKeys(family_, *plan);
+    base_complete_ = true;
+  }
 }
 
 absl::Status NftBackend::Replace(absl::string_view id,
                                  const absl::flat_hash_set<std::string>&,
                                  const PodPlan* plan) {
-  const std::string owner = OwnerComment(id);
-  NftTransaction tx = Delta(owner, plan);
-  if (tx.empty()) return absl::OkStatus();
-  if (absl::Status status = runner_->Run(tx.Render()); !status.ok()) {
-    if (absl::Status reload = Load(); !reload.ok()) return reload;
-    tx = Delta(owner, plan);
-    if (tx.empty()) return absl::OkStatus();
-    if (absl::Status retry = runner_->Run(tx.Render()); !retry.ok()) {
-      return absl::Status(
-          retry.code(),
-          absl::StrCat("nftables IPv", family_ == IPFamily::kIPv4 ? "4" : "6",
-                       " for pod ", id, ": ", retry.message()));
+  const absl::flat_hash_set<std::string> owners = {OwnerComment(id)};
+  std::vector<const PodPlan*> plans;
+  if (plan != nullptr) plans.push_back(plan);
+  if (absl::Status s =
+          Apply(absl::StrCat("pod ", id), [&] { return Delta(owners, plans); });
+      !s.ok()) {
+    return s;
+  }
+  Record(owners, plans);
+  return absl::OkStatus();
+}
+
+absl::Status NftBackend::Sync(const std::vector<const PodPlan*>& desired) {
+  if (absl::Status s = Load(); !s.ok()) return s;
+  auto stale = [&] {
+    absl::flat_hash_set<std::string> wanted, owners;
+    for (const PodPlan* plan : desired) wanted.insert(plan->owner_comment);
+    for (const auto& [owner, keys] : owners_) {
+      if (!wanted.contains(owner)) owners.insert(owner);
     }
+    return owners;
+  };
+  absl::flat_hash_set<std::string> removed;
+  if (absl::Status s = Apply("sync",
+                             [&] {
+                               removed = stale();
+                               return Delta(removed, desired);
+                             });
+      !s.ok()) {
+    return s;
   }
-  owners_.erase(owner);
-  if (plan != nullptr && !plan->family(family_).mappings.empty()) {
-    owners_[owner] = renderer_.ElementKeys(family_, *plan);
-    base_complete_ = true;
-  }
+  Record(removed, desired);
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #ifndef HOSTPORT_NFT_BACKEND_H_
 #define HOSTPORT_NFT_BACKEND_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,20 @@ class NftBackend : public FamilyBackend {
   bool Holds(absl::string_view id,
              const absl::flat_hash_set<std::string>& hashes) const override;
   int InstalledMappings() const override;
+  absl::Status Sync(const std::vector<const PodPlan*>& desired) override;
 
  private:
   using ElementKey = NftRenderer::ElementKey;
 
-  NftTransaction Delta(absl::string_view owner, const PodPlan* plan) const;
+  // Deletes the elements of `owners` and of every plan's owner, then adds the
+  // plans' elements (and the table's objects when some are missing).
+  NftTransaction Delta(const absl::flat_hash_set<std::string>& owners,
+                       const std::vector<const PodPlan*>& plans) const;
+  // Runs the delta; on refusal loads again, rebuilds and retries once.
+  absl::Status Apply(absl::string_view what,
+                     const std::function<NftTransaction()>& rebuild);
+  void Record(const absl::flat_hash_set<std::string>& owners,
+              const std::vector<const PodPlan*>& plans);
   std::string Table() const;
 
   IPFamily family_;
