@@ -18,9 +18,26 @@ constexpr char kUsage[] =
     "  add     apply a pods file's mappings to the kernel (root)\n"
     "  remove  remove pods' mappings by id or pods file (root)\n"
     "  list    the pods and mappings this host holds\n"
+    "  sync    make the kernel hold exactly a pods file's mappings (root)\n"
+    "  run     hold a pods file's ports in the foreground; SIGHUP reloads,\n"
+    "          SIGTERM removes everything (root)\n"
     "flags every verb takes: --output text|json, --state-dir DIR,\n"
     "  --nat-interface IF; `hostportctl VERB --help` for the verb's own.\n"
     "exit status: 0 success, 1 the operation failed, 2 bad usage or input.\n";
+
+using Verb = int (*)(const std::vector<std::string>&, std::ostream&,
+                     std::ostream&);
+
+struct VerbEntry {
+  const char* name;
+  Verb run;
+};
+
+constexpr VerbEntry kVerbs[] = {
+    {"render", hostport::RunRenderCommand}, {"add", hostport::RunAddCommand},
+    {"remove", hostport::RunRemoveCommand}, {"list", hostport::RunListCommand},
+    {"sync", hostport::RunSyncCommand},     {"run", hostport::RunRunCommand},
+};
 
 }  // namespace
 
@@ -31,15 +48,9 @@ int main(int argc, char** argv) {
   }
   const std::string verb = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
-  if (verb == "render") {
-    return hostport::RunRenderCommand(args, std::cout, std::cerr);
+  for (const VerbEntry& v : kVerbs) {
+    if (verb == v.name) return v.run(args, std::cout, std::cerr);
   }
-  if (verb == "add") return hostport::RunAddCommand(args, std::cout, std::cerr);
-  if (verb == "remove") {
-    return hostport::RunRemoveCommand(args, std::cout, std::cerr);
-  }
-  if (verb == "list")
-    return hostport::RunListCommand(args, std::cout, std::cerr);
   if (verb == "--help" || verb == "help" || verb == "-h") {
     std::cout << kUsage;
     return hostport::kExitOk;

@@ -2,8 +2,21 @@
 // test creates: exit codes, output, records in the state directory, and the
 // kernel's rules after each step (nothing half-applied when one pod of a file
 // fails).
-#include <nlohmann/json.hpp>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "e2e/netns.h"
 #include "gmock/gmock.h"
@@ -88,6 +101,100 @@ TEST_F(HostportctlKernelTest, NothingHalfAppliedWhenOnePodFails) {
   ASSERT_TRUE(saved.ok()) << saved.status();
   EXPECT_THAT(*saved, Not(HasSubstr("KUBE-HP-")));
   EXPECT_THAT(Ctl({"list"}).stdout_text, HasSubstr("no pods held"));
+}
+
+// Polls `done` for up to 5 s.
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 100; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+void WritePods(const std::string& path, int port) {
+  std::ofstream(path) << "{\"id\": \"runner\", \"namespace\": \"default\", "
+                         "\"name\": \"runner\", \"ips\": [\"10.88.0.5\"], "
+                         "\"port_mappings\": [{\"host_port\": "
+                      << port << ", \"container_port\": 80}]}\n";
+}
+
+TEST_F(HostportctlKernelTest, SyncMakesTheKernelHoldExactlyTheFile) {
+  ASSERT_EQ(Ctl({"add", "--pods", "tools/examples/pods.json"}).exit_code, 0);
+  const std::string pods =
+      absl::StrCat(testing::TempDir(), "/sync-", ns_->name());
+  WritePods(pods, 7070);
+  CommandResult sync = Ctl({"sync", "--pods", pods});
+  ASSERT_EQ(sync.exit_code, 0) << sync.stderr_text;
+  EXPECT_THAT(sync.stdout_text, HasSubstr("synced 1 pods (nftables)"));
+  const std::string nft = Nft();
+  EXPECT_THAT(nft, HasSubstr("tcp . 7070 comment"));
+  EXPECT_THAT(nft, Not(HasSubstr("tcp . 8080")));
+  EXPECT_THAT(nft, Not(HasSubstr("127.0.0.1 . tcp . 9000")));
+  nlohmann::json listed =
+      nlohmann::json::parse(Ctl({"list", "--output", "json"}).stdout_text);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["id"], "runner");
+}
+
+// 0 when the port can be bound in the calling thread's namespace, else errno.
+int TryBindTcp(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  const int rc = bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+  const int err = rc == 0 ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+TEST_F(HostportctlKernelTest, RunHoldsPortsReloadsOnHupAndCleansUpOnTerm) {
+  const std::string pods =
+      absl::StrCat(testing::TempDir(), "/run-", ns_->name());
+  WritePods(pods, 7171);
+  std::vector<std::string> argv = {
+      "ip",  "netns",  "exec", ns_->name(),   "tools/hostportctl",
+      "run", "--pods", pods,   "--state-dir", state_dir_};
+  std::vector<char*> cargv;
+  for (std::string& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawnp(&pid, "ip", nullptr, nullptr, cargv.data(), environ),
+            0);
+  auto stop = [&](int sig) {
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = 0;
+    return status;
+  };
+  absl::StatusOr<std::unique_ptr<e2e::Netns::Entered>> entered = ns_->Enter();
+  ASSERT_TRUE(entered.ok()) << entered.status();
+
+  EXPECT_TRUE(Eventually([&] { return TryBindTcp(7171) == EADDRINUSE; }))
+      << "run did not hold the port";
+  EXPECT_THAT(Nft(), HasSubstr("tcp . 7171 comment"));
+  // A second run on the same state directory is refused.
+  CommandResult second = Ctl({"run", "--pods", pods});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.stderr_text, HasSubstr("another hostportctl run (pid"));
+
+  WritePods(pods, 7272);
+  kill(pid, SIGHUP);
+  EXPECT_TRUE(Eventually([&] {
+    return absl::StrContains(Nft(), "tcp . 7272 comment") &&
+           TryBindTcp(7272) == EADDRINUSE;
+  }));
+  EXPECT_EQ(TryBindTcp(7171), 0);
+  EXPECT_THAT(Nft(), Not(HasSubstr("tcp . 7171")));
+
+  const int status = stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_THAT(Nft(), Not(HasSubstr("comment \"")));
+  EXPECT_EQ(TryBindTcp(7272), 0);
+  EXPECT_THAT(Ctl({"list"}).stdout_text, HasSubstr("no pods held"));
+  if (pid != 0) stop(SIGKILL);
 }
 
 TEST_F(HostportctlKernelTest, BadInputExitsTwo) {

@@ -1,12 +1,21 @@
 #include "tools/kernel_commands.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "hostport/conflict.h"
 #include "hostport/hostport_manager.h"
 #include "hostport/plan.h"
@@ -114,63 +123,120 @@ std::string DescribeEntry(const PodEntry& e) {
 
 }  // namespace
 
-int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
-                  std::ostream& err) {
+// What the verbs that apply a pods file share: flags, the file, and every check
+// that can be made before the kernel is touched.
+struct PodsRequest {
   ParsedFlags flags;
   bool json = false;
-  if (int code = Parse(args, {{"pods", true}, {"backend", true}}, "add",
-                       kAddUsage, out, err, &flags, &json);
+  MetaOptions::Backend backend = MetaOptions::Backend::kAuto;
+  std::string path;
+  std::vector<PodEntry> entries;
+};
+
+// Parses, reads and checks; returns an exit code, or -1 to go on. `others` are
+// held pods the file's pods must not conflict with (those with the file's ids
+// excepted).
+int ReadPodsRequest(const std::vector<std::string>& args,
+                    absl::string_view verb, const char* usage,
+                    std::ostream& out, std::ostream& err, bool against_held,
+                    PodsRequest* request) {
+  if (int code = Parse(args, {{"pods", true}, {"backend", true}}, verb, usage,
+                       out, err, &request->flags, &request->json);
       code >= 0) {
     return code;
   }
+  const ParsedFlags& flags = request->flags;
   if (!flags.Has("pods")) {
-    return Fail(err, "add",
-                absl::StrCat("--pods FILE is required\n", kAddUsage),
+    return Fail(err, verb, absl::StrCat("--pods FILE is required\n", usage),
                 kExitUsage);
   }
   absl::StatusOr<MetaOptions::Backend> backend =
       ParseBackend(flags.Get("backend", "auto"));
   if (!backend.ok())
-    return Fail(err, "add", backend.status().message(), kExitUsage);
-  const std::string path = flags.Get("pods");
-  absl::StatusOr<std::vector<PodEntry>> entries = ReadPodsFile(path);
+    return Fail(err, verb, backend.status().message(), kExitUsage);
+  request->backend = *backend;
+  request->path = flags.Get("pods");
+  absl::StatusOr<std::vector<PodEntry>> entries = ReadPodsFile(request->path);
   if (!entries.ok())
-    return Fail(err, "add", entries.status().message(), kExitUsage);
-  for (PodEntry& e : *entries) {
+    return Fail(err, verb, entries.status().message(), kExitUsage);
+  request->entries = std::move(*entries);
+  for (PodEntry& e : request->entries) {
     if (e.nat_interface.empty()) e.nat_interface = flags.Get("nat-interface");
   }
-  const StateDir state(flags.Get("state-dir", kDefaultStateDir));
-  absl::StatusOr<std::vector<HeldPod>> held = state.List();
-  if (!held.ok()) return Fail(err, "add", held.status().message(), kExitFailed);
-
-  // Everything is checked before the kernel is touched.
   PortClaims claims;
-  absl::flat_hash_set<std::string> adding;
-  for (const PodEntry& e : *entries) adding.insert(e.id);
-  for (const HeldPod& h : *held) {
-    if (adding.contains(h.entry.id)) continue;
-    absl::StatusOr<PodPlan> plan =
-        PlanPod(h.entry.id, h.entry.pod, h.entry.nat_interface);
-    if (plan.ok()) claims.Claim(*plan);
+  if (against_held) {
+    const StateDir state(flags.Get("state-dir", kDefaultStateDir));
+    absl::StatusOr<std::vector<HeldPod>> held = state.List();
+    if (!held.ok())
+      return Fail(err, verb, held.status().message(), kExitFailed);
+    absl::flat_hash_set<std::string> ids;
+    for (const PodEntry& e : request->entries) ids.insert(e.id);
+    for (const HeldPod& h : *held) {
+      if (ids.contains(h.entry.id)) continue;
+      absl::StatusOr<PodPlan> plan =
+          PlanPod(h.entry.id, h.entry.pod, h.entry.nat_interface);
+      if (plan.ok()) claims.Claim(*plan);
+    }
   }
-  for (const PodEntry& e : *entries) {
+  for (const PodEntry& e : request->entries) {
     absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
     if (!plan.ok()) {
-      return Fail(err, "add", absl::StrCat(path, ": ", plan.status().message()),
+      return Fail(err, verb,
+                  absl::StrCat(request->path, ": ", plan.status().message()),
                   kExitUsage);
     }
     if (absl::Status s = claims.Check(*plan); !s.ok()) {
-      return Fail(err, "add", absl::StrCat(path, ": ", s.message()),
+      return Fail(err, verb, absl::StrCat(request->path, ": ", s.message()),
                   kExitFailed);
     }
     claims.Claim(*plan);
   }
   if (geteuid() != 0) {
-    return Fail(err, "add", "needs root: it changes the kernel's NAT rules",
+    return Fail(err, verb, "needs root: it changes the kernel's NAT rules",
                 kExitFailed);
   }
+  return -1;
+}
+
+std::vector<HostPortManager::PodRequest> Requests(
+    const std::vector<PodEntry>& entries) {
+  std::vector<HostPortManager::PodRequest> requests;
+  for (const PodEntry& e : entries) {
+    requests.push_back({e.id, e.pod, e.nat_interface});
+  }
+  return requests;
+}
+
+// Records exactly `entries` in the state directory.
+absl::Status RecordExactly(const StateDir& state,
+                           const std::vector<PodEntry>& entries,
+                           const std::string& backend) {
+  absl::StatusOr<std::vector<HeldPod>> held = state.List();
+  if (!held.ok()) return held.status();
+  absl::flat_hash_set<std::string> ids;
+  for (const PodEntry& e : entries) {
+    ids.insert(e.id);
+    if (absl::Status s = state.Write(HeldPod{e, backend}); !s.ok()) return s;
+  }
+  for (const HeldPod& h : *held) {
+    if (ids.contains(h.entry.id)) continue;
+    if (absl::Status s = state.Delete(h.entry.id); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
+                  std::ostream& err) {
+  PodsRequest request;
+  if (int code = ReadPodsRequest(args, "add", kAddUsage, out, err,
+                                 /*against_held=*/true, &request);
+      code >= 0) {
+    return code;
+  }
+  const std::vector<PodEntry>& entries = request.entries;
+  const StateDir state(request.flags.Get("state-dir", kDefaultStateDir));
   absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
-      NewManager(*backend, err);
+      NewManager(request.backend, err);
   if (!manager.ok())
     return Fail(err, "add", manager.status().message(), kExitFailed);
   const std::string backend_name = BackendName(**manager);
@@ -193,7 +259,7 @@ int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
       }
     }
   };
-  for (const PodEntry& e : *entries) {
+  for (const PodEntry& e : entries) {
     if (absl::Status s = (*manager)->Add(e.id, e.pod, e.nat_interface);
         !s.ok()) {
       undo();
@@ -201,20 +267,20 @@ int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
     }
     done.push_back(&e);
   }
-  for (const PodEntry& e : *entries) {
+  for (const PodEntry& e : entries) {
     if (absl::Status s = state.Write(HeldPod{e, backend_name}); !s.ok()) {
       undo();
       for (const PodEntry* d : done) (void)state.Delete(d->id);
       return Fail(err, "add", s.message(), kExitFailed);
     }
   }
-  if (json) {
+  if (request.json) {
     nlohmann::json ids = nlohmann::json::array();
-    for (const PodEntry& e : *entries) ids.push_back(e.id);
+    for (const PodEntry& e : entries) ids.push_back(e.id);
     out << nlohmann::json({{"added", ids}, {"backend", backend_name}}).dump(2)
         << "\n";
   } else {
-    for (const PodEntry& e : *entries) {
+    for (const PodEntry& e : entries) {
       out << "added " << e.id << " (" << backend_name << ")\n";
     }
   }
@@ -323,6 +389,169 @@ int RunListCommand(const std::vector<std::string>& args, std::ostream& out,
         << DescribeEntry(h.entry) << "\n";
   }
   return kExitOk;
+}
+
+}  // namespace hostport
+
+namespace hostport {
+namespace {
+
+constexpr char kSyncUsage[] =
+    "usage: hostportctl sync --pods FILE\n"
+    "         [--backend auto|iptables|iptables-legacy|iptables-nft|nftables]\n"
+    "         [--state-dir DIR] [--nat-interface IF] [--output text|json]\n"
+    "Makes the kernel hold exactly FILE's pods: stale pods and rules of ours\n"
+    "that no pod owns are removed, missing ones added, one transaction per\n"
+    "family (root).\n";
+constexpr char kRunUsage[] =
+    "usage: hostportctl run --pods FILE\n"
+    "         [--backend auto|iptables|iptables-legacy|iptables-nft|nftables]\n"
+    "         [--state-dir DIR] [--nat-interface IF]\n"
+    "Stays in the foreground holding FILE's ports: syncs to FILE, again on\n"
+    "SIGHUP, and removes everything and exits 0 on SIGTERM or SIGINT (root).\n";
+
+absl::Status MakeDirs(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    const std::string partial = path.substr(0, i);
+    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::InternalError(
+          absl::StrCat("cannot create ", partial, ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Holds DIR/run.lock for the life of the process: one `run` per state
+// directory.
+absl::StatusOr<int> LockStateDir(const std::string& dir) {
+  if (absl::Status s = MakeDirs(dir); !s.ok()) return s;
+  const std::string path = absl::StrCat(dir, "/run.lock");
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {0};
+    (void)!read(fd, pid, sizeof(pid) - 1);
+    close(fd);
+    return absl::AlreadyExistsError(
+        absl::StrCat("another hostportctl run (pid ",
+                     absl::StripAsciiWhitespace(pid), ") holds ", dir));
+  }
+  const std::string me = absl::StrCat(getpid(), "\n");
+  (void)!ftruncate(fd, 0);
+  (void)!pwrite(fd, me.data(), me.size(), 0);
+  return fd;
+}
+
+}  // namespace
+
+int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
+                   std::ostream& err) {
+  PodsRequest request;
+  if (int code = ReadPodsRequest(args, "sync", kSyncUsage, out, err,
+                                 /*against_held=*/false, &request);
+      code >= 0) {
+    return code;
+  }
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+      NewManager(request.backend, err);
+  if (!manager.ok())
+    return Fail(err, "sync", manager.status().message(), kExitFailed);
+  if (absl::Status s = (*manager)->Sync(Requests(request.entries)); !s.ok()) {
+    return Fail(err, "sync", s.message(), kExitFailed);
+  }
+  const StateDir state(request.flags.Get("state-dir", kDefaultStateDir));
+  const std::string backend = BackendName(**manager);
+  if (absl::Status s = RecordExactly(state, request.entries, backend);
+      !s.ok()) {
+    return Fail(err, "sync", s.message(), kExitFailed);
+  }
+  if (request.json) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (const PodEntry& e : request.entries) ids.push_back(e.id);
+    out << nlohmann::json({{"synced", ids}, {"backend", backend}}).dump(2)
+        << "\n";
+  } else {
+    out << "synced " << request.entries.size() << " pods (" << backend << ")\n";
+  }
+  return kExitOk;
+}
+
+int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
+                  std::ostream& err) {
+  PodsRequest request;
+  if (int code = ReadPodsRequest(args, "run", kRunUsage, out, err,
+                                 /*against_held=*/false, &request);
+      code >= 0) {
+    return code;
+  }
+  const std::string dir = request.flags.Get("state-dir", kDefaultStateDir);
+  absl::StatusOr<int> lock = LockStateDir(dir);
+  if (!lock.ok()) return Fail(err, "run", lock.status().message(), kExitFailed);
+
+  // Signals are taken synchronously, one at a time, by sigwait below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  MetaOptions options;
+  options.prefer = request.backend;
+  options.log = [&err](absl::string_view line) {
+    err << "hostportctl run: note: " << line << "\n";
+  };
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+      NewMetaHostportManager(options);
+  if (!manager.ok())
+    return Fail(err, "run", manager.status().message(), kExitFailed);
+  const StateDir state(dir);
+  const std::string backend = BackendName(**manager);
+  if (absl::Status s = (*manager)->Sync(Requests(request.entries)); !s.ok()) {
+    return Fail(err, "run", s.message(), kExitFailed);
+  }
+  if (absl::Status s = RecordExactly(state, request.entries, backend);
+      !s.ok()) {
+    err << "hostportctl run: " << s.message() << "\n";
+  }
+  err << "hostportctl run: holding " << request.entries.size() << " pods ("
+      << backend << "); SIGHUP re-reads " << request.path
+      << ", SIGTERM removes everything\n";
+  std::vector<PodEntry> current = request.entries;
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      PodsRequest reread;
+      std::vector<std::string> again = args;
+      std::ostringstream quiet;
+      if (ReadPodsRequest(again, "run", kRunUsage, quiet, err,
+                          /*against_held=*/false, &reread) >= 0) {
+        err << "hostportctl run: keeping the previous pods\n";
+        continue;
+      }
+      if (absl::Status s = (*manager)->Sync(Requests(reread.entries));
+          !s.ok()) {
+        err << "hostportctl run: sync failed, keeping the previous pods: "
+            << s.message() << "\n";
+        continue;
+      }
+      current = reread.entries;
+      if (absl::Status s = RecordExactly(state, current, backend); !s.ok()) {
+        err << "hostportctl run: " << s.message() << "\n";
+      }
+      err << "hostportctl run: holding " << current.size() << " pods\n";
+      continue;
+    }
+    // SIGTERM or SIGINT: take everything back.
+    absl::Status s = (*manager)->Sync({});
+    if (s.ok()) s = RecordExactly(state, {}, backend);
+    if (!s.ok()) return Fail(err, "run", s.message(), kExitFailed);
+    out << "removed " << current.size() << " pods\n";
+    return kExitOk;
+  }
 }
 
 }  // namespace hostport

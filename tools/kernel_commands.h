@@ -27,6 +27,10 @@ int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
                      std::ostream& err);
 int RunListCommand(const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err);
+int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
+                   std::ostream& err);
+int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
+                  std::ostream& err);
 
 }  // namespace hostport
 
