@@ -53,6 +53,11 @@ class FamilyBackend {
   // (re)installs every desired plan's mappings of this family. On error the
   // kernel is as before.
   virtual absl::Status Sync(const std::vector<const PodPlan*>& desired) = 0;
+
+  // Whether the index holds every mapping of `plan` in this family, as `plan`
+  // would install it: OK, or NotFound naming the first one missing or
+  // different.
+  virtual absl::Status Verify(const PodPlan& plan) const = 0;
 };
 
 // The chain hashes of every mapping `pod` could have installed under `id`,

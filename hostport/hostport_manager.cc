@@ -94,6 +94,8 @@ class Manager : public HostPortManager {
   absl::Status Remove(absl::string_view id, const PodPortMapping& pod) override;
   std::vector<std::string> Backends() const override;
   absl::Status Sync(const std::vector<PodRequest>& pods) override;
+  absl::Status Check(absl::string_view id, const PodPortMapping& pod,
+                     absl::string_view nat_interface_name) const override;
 
  private:
   struct PodRecord {
@@ -460,6 +462,23 @@ absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
     pods_.insert_or_assign(plan.id, std::move(record));
   }
   claims_ = std::move(claims);
+  return absl::OkStatus();
+}
+
+absl::Status Manager::Check(absl::string_view id, const PodPortMapping& pod,
+                            absl::string_view nat_interface_name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<PodPlan> plan = PlanPod(id, pod, nat_interface_name);
+  if (!plan.ok()) return plan.status();
+  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+    if (plan->family(f).mappings.empty()) continue;
+    FamilyBackend* b = Primary(f);
+    if (b == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("this host has no ", FamilyLabel(f)));
+    }
+    if (absl::Status s = b->Verify(*plan); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 

@@ -68,6 +68,12 @@ class HostPortManager {
   // installs the pods'. Ports are held as Add() holds them. On a failure after
   // a family changed, that family is put back.
   virtual absl::Status Sync(const std::vector<PodRequest>& pods) = 0;
+
+  // Whether the kernel holds `pod`'s mappings under `id` as Add() would install
+  // them (as of the last read of the kernel): OK, or NotFound naming what is
+  // missing. For CNI CHECK.
+  virtual absl::Status Check(absl::string_view id, const PodPortMapping& pod,
+                             absl::string_view nat_interface_name) const = 0;
 };
 
 // The operating-system seams a manager uses. Null members are replaced by the

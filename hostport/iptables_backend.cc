@@ -289,3 +289,25 @@ bool IptablesBackend::Holds(
 }
 
 }  // namespace hostport
+
+namespace hostport {
+
+absl::Status IptablesBackend::Verify(const PodPlan& plan) const {
+  for (const PlannedMapping& m : plan.family(family_).mappings) {
+    auto it = installed_.find(m.hash);
+    const SharedRules want = renderer_.SharedRulesOf(m);
+    if (it == installed_.end() ||
+        it->second.hostport_jump != want.hostport_jump ||
+        it->second.masquerade_jump != want.masquerade_jump ||
+        it->second.loopback_drop != want.loopback_drop) {
+      return absl::NotFoundError(absl::StrCat(
+          name(), " ", IPFamilyLabel(family_), " lacks ",
+          DescribeMapping(m.index, m.host_port, m.protocol, m.host_ip_text),
+          " of pod ", plan.owner, " (chain ",
+          renderer_.names().hostport_chain_prefix, m.hash, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hostport

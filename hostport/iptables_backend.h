@@ -52,6 +52,7 @@ class IptablesBackend : public FamilyBackend {
     return static_cast<int>(installed_.size());
   }
   absl::Status Sync(const std::vector<const PodPlan*>& desired) override;
+  absl::Status Verify(const PodPlan& plan) const override;
 
  private:
   using SharedRules = IptablesRenderer::SharedRules;

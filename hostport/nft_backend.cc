@@ -183,3 +183,21 @@ int NftBackend::InstalledMappings() const {
 }
 
 }  // namespace hostport
+
+namespace hostport {
+
+absl::Status NftBackend::Verify(const PodPlan& plan) const {
+  const std::vector<ElementKey> want = renderer_.ElementKeys(family_, plan);
+  auto it = owners_.find(plan.owner_comment);
+  for (const ElementKey& key : want) {
+    if (it == owners_.end() || std::find(it->second.begin(), it->second.end(),
+                                         key) == it->second.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("nftables ", IPFamilyLabel(family_), " lacks element { ",
+                       key.key, " } of pod ", plan.owner, " in ", key.set));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hostport

@@ -36,6 +36,7 @@ class NftBackend : public FamilyBackend {
              const absl::flat_hash_set<std::string>& hashes) const override;
   int InstalledMappings() const override;
   absl::Status Sync(const std::vector<const PodPlan*>& desired) override;
+  absl::Status Verify(const PodPlan& plan) const override;
 
  private:
   using ElementKey = NftRenderer::ElementKey;

@@ -1,0 +1,306 @@
+// hostport-cni: a CNI meta plugin (spec 1.0.0; 0.3.x and 0.4.0 configs
+// accepted) that maps the `portMappings` capability with hostport instead of
+// `portmap`.
+//
+// Chained after a plugin that assigns addresses (bridge + host-local), it reads
+//   runtimeConfig.portMappings: [{hostPort, containerPort, protocol, hostIP}]
+//   prevResult.ips[].address: the pod's addresses, both families
+// and the options `backend`
+// (auto|iptables|iptables-legacy|iptables-nft|nftables), `natInterface`
+// (default: the interface the host routes the pod's IPv4 address by) and
+// `stateDir` (default /run/hostport, shared with hostportctl). Commands:
+//   ADD     map the ports (nothing half-applied), record the pod, pass
+//   prevResult on DEL     remove them; idempotent; works without prevResult or
+//   a record CHECK   the rules are present and as ADD would write them VERSION
+//   the versions spoken
+// Errors are CNI error objects on stdout with exit status 1.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "hostport/command_runner.h"
+#include "hostport/hostport_manager.h"
+#include "hostport/plan.h"
+#include "tools/state_dir.h"
+
+namespace hostport {
+namespace {
+
+using nlohmann::json;
+
+// CNI error codes (spec §Error).
+constexpr int kIncompatibleVersion = 1;
+constexpr int kInvalidEnvironment = 4;
+constexpr int kIoFailure = 5;
+constexpr int kDecodeFailure = 6;
+constexpr int kInvalidConfig = 7;
+constexpr int kPluginFailure = 100;  // Plugin-specific codes start at 100.
+
+const char* const kVersions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0"};
+
+struct CniError {
+  int code;
+  std::string msg;
+  std::string details;
+};
+
+int Report(const std::string& version, const CniError& e) {
+  json out = {{"cniVersion", version.empty() ? "1.0.0" : version},
+              {"code", e.code},
+              {"msg", e.msg}};
+  if (!e.details.empty()) out["details"] = e.details;
+  std::cout << out.dump() << "\n";
+  return 1;
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+// "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web" → value of `key`.
+std::string CniArg(const std::string& args, absl::string_view key) {
+  for (absl::string_view kv : absl::StrSplit(args, ';')) {
+    std::pair<absl::string_view, absl::string_view> p =
+        absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    if (p.first == key) return std::string(p.second);
+  }
+  return "";
+}
+
+absl::StatusOr<MetaOptions::Backend> Backend(const std::string& name) {
+  using B = MetaOptions::Backend;
+  if (name.empty() || name == "auto") return B::kAuto;
+  if (name == "nftables") return B::kNftables;
+  if (name == "iptables-legacy") return B::kIptablesLegacy;
+  if (name == "iptables-nft" || name == "iptables") return B::kIptablesNft;
+  return absl::InvalidArgumentError(
+      absl::StrCat("backend \"", name,
+                   "\" is not one of auto, iptables, iptables-legacy, "
+                   "iptables-nft, nftables"));
+}
+
+// The interface the host routes `address` by (`ip -j route get`).
+absl::StatusOr<std::string> RouteDevice(const std::string& address) {
+  RealCommandRunner runner;
+  absl::StatusOr<CommandResult> r =
+      runner.Run({"ip", "-j", "route", "get", address}, "");
+  if (!r.ok()) return r.status();
+  json routes = json::parse(r->stdout_text, nullptr, false);
+  if (r->exit_code != 0 || !routes.is_array() || routes.empty() ||
+      !routes[0].contains("dev")) {
+    return absl::NotFoundError(absl::StrCat("no route to pod address ", address,
+                                            ": ", r->stderr_text));
+  }
+  return routes[0]["dev"].get<std::string>();
+}
+
+struct Request {
+  std::string version;
+  json config;
+  std::string id;
+  PodEntry entry;
+  MetaOptions::Backend backend = MetaOptions::Backend::kAuto;
+  std::string state_dir = "/run/hostport";
+};
+
+// Reads what every command needs; nullopt-like via error.
+absl::Status ParseRequest(const std::string& stdin_text, Request* r,
+                          CniError* error) {
+  r->config = json::parse(stdin_text, nullptr, false);
+  if (r->config.is_discarded() || !r->config.is_object()) {
+    *error = {kDecodeFailure, "network configuration is not a JSON object", ""};
+    return absl::InvalidArgumentError("decode");
+  }
+  const json& c = r->config;
+  r->version = c.value("cniVersion", "");
+  if (std::find(std::begin(kVersions), std::end(kVersions), r->version) ==
+      std::end(kVersions)) {
+    *error = {kIncompatibleVersion,
+              absl::StrCat("cniVersion \"", r->version, "\" is not supported"),
+              "supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0"};
+    return absl::InvalidArgumentError("version");
+  }
+  for (const char* field : {"backend", "natInterface", "stateDir"}) {
+    if (c.contains(field) && !c[field].is_string()) {
+      *error = {kInvalidConfig,
+                absl::StrCat("\"", field, "\" must be a string"), ""};
+      return absl::InvalidArgumentError("config");
+    }
+  }
+  absl::StatusOr<MetaOptions::Backend> backend =
+      Backend(c.value("backend", ""));
+  if (!backend.ok()) {
+    *error = {kInvalidConfig, std::string(backend.status().message()), ""};
+    return backend.status();
+  }
+  r->backend = *backend;
+  r->state_dir = c.value("stateDir", r->state_dir);
+  r->id = Env("CNI_CONTAINERID");
+  if (r->id.empty()) {
+    *error = {kInvalidEnvironment, "CNI_CONTAINERID is not set", ""};
+    return absl::InvalidArgumentError("env");
+  }
+  // The pod, as a pods-file entry, so the same validation applies.
+  json pod = {{"id", r->id},
+              {"namespace", CniArg(Env("CNI_ARGS"), "K8S_POD_NAMESPACE")},
+              {"name", CniArg(Env("CNI_ARGS"), "K8S_POD_NAME")},
+              {"ips", json::array()},
+              {"port_mappings", json::array()}};
+  if (c.contains("prevResult") && c["prevResult"].contains("ips")) {
+    for (const json& ip : c["prevResult"]["ips"]) {
+      if (!ip.is_object() || !ip.contains("address") ||
+          !ip["address"].is_string()) {
+        *error = {kInvalidConfig, "prevResult.ips[] needs an \"address\"", ""};
+        return absl::InvalidArgumentError("config");
+      }
+      const std::string address = ip["address"].get<std::string>();
+      pod["ips"].push_back(address.substr(0, address.find('/')));
+    }
+  }
+  const json* mappings = nullptr;
+  if (c.contains("runtimeConfig") &&
+      c["runtimeConfig"].contains("portMappings")) {
+    mappings = &c["runtimeConfig"]["portMappings"];
+  }
+  if (mappings != nullptr) {
+    if (!mappings->is_array()) {
+      *error = {kInvalidConfig, "runtimeConfig.portMappings must be an array",
+                ""};
+      return absl::InvalidArgumentError("config");
+    }
+    for (const json& m : *mappings) {
+      if (!m.is_object()) {
+        *error = {kInvalidConfig, "a portMappings entry is not an object", ""};
+        return absl::InvalidArgumentError("config");
+      }
+      json pm = {{"host_port", m.value("hostPort", json())},
+                 {"container_port", m.value("containerPort", json())},
+                 {"protocol", m.value("protocol", json("tcp"))},
+                 {"host_ip", m.value("hostIP", json(""))}};
+      pod["port_mappings"].push_back(pm);
+    }
+  }
+  absl::StatusOr<std::vector<PodEntry>> entries = ParsePodsJson(pod.dump());
+  if (!entries.ok()) {
+    *error = {kInvalidConfig, std::string(entries.status().message()), ""};
+    return entries.status();
+  }
+  r->entry = std::move((*entries)[0]);
+  r->entry.nat_interface = c.value("natInterface", "");
+  // Values (ranges, addresses, overlaps) are checked before anything runs.
+  absl::StatusOr<PodPlan> plan =
+      PlanPod(r->id, r->entry.pod, r->entry.nat_interface);
+  if (!plan.ok()) {
+    *error = {kInvalidConfig, std::string(plan.status().message()), ""};
+    return plan.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<HostPortManager>> Manager(const Request& r) {
+  MetaOptions options;
+  options.prefer = r.backend;
+  options.hold_ports = false;  // The plugin exits; it cannot keep sockets.
+  options.log = [](absl::string_view line) {
+    std::cerr << "hostport-cni: note: " << line << "\n";
+  };
+  return NewMetaHostportManager(options);
+}
+
+int Run() {
+  const std::string command = Env("CNI_COMMAND");
+  const std::string input((std::istreambuf_iterator<char>(std::cin)),
+                          std::istreambuf_iterator<char>());
+  if (command == "VERSION") {
+    json out = {{"cniVersion", "1.0.0"}, {"supportedVersions", json::array()}};
+    for (const char* v : kVersions) out["supportedVersions"].push_back(v);
+    std::cout << out.dump() << "\n";
+    return 0;
+  }
+  if (command != "ADD" && command != "DEL" && command != "CHECK") {
+    return Report("", {kInvalidEnvironment,
+                       absl::StrCat("CNI_COMMAND \"", command,
+                                    "\" is not ADD, DEL, CHECK or VERSION"),
+                       ""});
+  }
+  Request r;
+  CniError error;
+  if (!ParseRequest(input, &r, &error).ok()) return Report(r.version, error);
+  const StateDir state(r.state_dir);
+
+  if (command == "DEL") {
+    // The mappings ADD recorded, else those in the config: nothing is needed.
+    PodPortMapping pod = r.entry.pod;
+    absl::StatusOr<std::optional<HeldPod>> record = state.Read(r.id);
+    if (record.ok() && record->has_value() && pod.port_mappings.empty()) {
+      pod = (*record)->entry.pod;
+    }
+    absl::StatusOr<std::unique_ptr<HostPortManager>> m = Manager(r);
+    if (!m.ok())
+      return Report(r.version,
+                    {kPluginFailure, std::string(m.status().message()), ""});
+    if (absl::Status s = (*m)->Remove(r.id, pod); !s.ok()) {
+      return Report(r.version, {kPluginFailure, std::string(s.message()), ""});
+    }
+    if (absl::Status s = state.Delete(r.id); !s.ok()) {
+      return Report(r.version, {kIoFailure, std::string(s.message()), ""});
+    }
+    return 0;
+  }
+
+  if (!r.config.contains("prevResult")) {
+    return Report(r.version, {kInvalidConfig,
+                              absl::StrCat(command,
+                                           " needs prevResult: chain "
+                                           "hostport-cni after a plugin "
+                                           "that assigns addresses"),
+                              ""});
+  }
+  if (r.entry.nat_interface.empty()) {
+    for (const std::string& ip : r.entry.pod.ips) {
+      if (absl::StrContains(ip, ':')) continue;
+      absl::StatusOr<std::string> dev = RouteDevice(ip);
+      if (dev.ok()) r.entry.nat_interface = *dev;
+      break;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<HostPortManager>> m = Manager(r);
+  if (!m.ok())
+    return Report(r.version,
+                  {kPluginFailure, std::string(m.status().message()), ""});
+  if (command == "CHECK") {
+    if (absl::Status s = (*m)->Check(r.id, r.entry.pod, r.entry.nat_interface);
+        !s.ok()) {
+      return Report(r.version, {kPluginFailure, std::string(s.message()), ""});
+    }
+    return 0;
+  }
+  if (absl::Status s = (*m)->Add(r.id, r.entry.pod, r.entry.nat_interface);
+      !s.ok()) {
+    return Report(r.version, {kPluginFailure, std::string(s.message()), ""});
+  }
+  const std::string backend = (*m)->Backends().front();
+  if (absl::Status s =
+          state.Write(HeldPod{r.entry, backend.substr(0, backend.find(' '))});
+      !s.ok()) {
+    (void)(*m)->Remove(r.id, r.entry.pod);
+    return Report(r.version, {kIoFailure, std::string(s.message()), ""});
+  }
+  json result = r.config["prevResult"];
+  result["cniVersion"] = r.version;
+  std::cout << result.dump() << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace hostport
+
+int main() { return hostport::Run(); }
