@@ -263,6 +263,13 @@ absl::Status ElementSet::Remove(const std::vector<ValuePattern>& key) {
   return absl::NotFoundError("no such element");
 }
 
+std::vector<const SetElement*> ElementSet::elements() const {
+  std::vector<const SetElement*> out;
+  for (const auto& [key, e] : exact_) out.push_back(&e);
+  for (const SetElement& e : inexact_) out.push_back(&e);
+  return out;
+}
+
 void ElementSet::Clear() {
   exact_.clear();
   inexact_.clear();

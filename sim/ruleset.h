@@ -159,6 +159,8 @@ class ElementSet {
   // Fails when no element has exactly this key.
   absl::Status Remove(const std::vector<ValuePattern>& key);
   void Clear();
+  // Every element, in no particular order.
+  std::vector<const SetElement*> elements() const;
   // The element whose key matches `key` (the concatenated field bytes).
   const SetElement* Lookup(absl::string_view key) const;
 
