@@ -12,6 +12,7 @@
 #ifndef SIM_IPTABLES_PARSER_H_
 #define SIM_IPTABLES_PARSER_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -57,6 +58,11 @@ absl::StatusOr<std::vector<std::string>> SplitIptablesLine(
 // Quotes a string the way iptables-save does (bare when it is only
 // [A-Za-z0-9_-], otherwise in double quotes with \" \\ \' escaped).
 std::string IptablesQuote(absl::string_view value);
+
+// The family the text is for, judged by what it says: a `# family N` marker,
+// an `ip6tables-save` header, or the addresses in -s/-d/--to-destination/
+// --to-source. Unset when nothing tells.
+std::optional<IpFamily> GuessIptablesFamily(absl::string_view text);
 
 // True when the text's first command line is a `*table` line.
 bool LooksLikeIptablesText(absl::string_view text);

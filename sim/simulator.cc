@@ -855,7 +855,7 @@ class Simulator::Walk {
   absl::StatusOr<Flow> Nat(const Action& a, std::string* outcome) {
     bool dst_hook = hook_ == Hook::kPrerouting || hook_ == Hook::kOutput;
     if ((a.kind == Action::Kind::kDnat) != dst_hook) {
-      return absl::InvalidArgumentError(absl::StrCat(
+      return absl::FailedPreconditionError(absl::StrCat(
           a.kind == Action::Kind::kDnat ? "DNAT" : "SNAT/MASQUERADE",
           " reached in the ", HookName(hook_), " hook of ",
           MessageLabel(*table_), ", where it is invalid"));

@@ -115,10 +115,10 @@ class Simulator {
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
-  // Walks `packet`. Fails (InvalidArgument) only on a packet that cannot
-  // exist: mixed families, port 0, an unknown interface, a pod address no
-  // interface reaches, or a rule that is invalid where it is reached (DNAT
-  // in a source-NAT hook).
+  // Walks `packet`. Fails with InvalidArgument on a packet that cannot
+  // exist (mixed families, port 0, an unknown interface, a pod address no
+  // interface reaches), and with FailedPrecondition on a rule that is invalid
+  // where it is reached (DNAT in a source-NAT hook).
   absl::StatusOr<TraceResult> Trace(const Packet& packet,
                                     const TraceOptions& options = {}) const;
 
