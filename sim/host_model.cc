@@ -205,12 +205,18 @@ absl::StatusOr<HostModel> HostModel::FromIpJson(
   }
   HostModel host;
   for (const json& link : addrs) {
-    if (!link.is_object() || !link.contains("ifname")) continue;
+    if (!link.is_object() || !link.contains("ifname") ||
+        !link["ifname"].is_string()) {
+      continue;
+    }
     HostInterface iface;
     iface.name = link["ifname"].get<std::string>();
     if (link.contains("addr_info") && link["addr_info"].is_array()) {
       for (const json& a : link["addr_info"]) {
-        if (!a.contains("local") || !a.contains("prefixlen")) continue;
+        if (!a.is_object() || !a.contains("local") || !a["local"].is_string() ||
+            !a.contains("prefixlen") || !a["prefixlen"].is_number_integer()) {
+          continue;
+        }
         absl::StatusOr<IpPrefix> p = IpPrefix::Parse(absl::StrCat(
             a["local"].get<std::string>(), "/", a["prefixlen"].get<int>()));
         if (p.ok()) iface.addresses.push_back(*p);
@@ -226,12 +232,15 @@ absl::StatusOr<HostModel> HostModel::FromIpJson(
       return absl::InvalidArgumentError("ip -j route: not a JSON array");
     }
     for (const json& r : routes) {
-      if (!r.is_object() || !r.contains("dst") || !r.contains("dev")) continue;
+      if (!r.is_object() || !r.contains("dst") || !r["dst"].is_string() ||
+          !r.contains("dev") || !r["dev"].is_string()) {
+        continue;
+      }
       std::string dst = r["dst"].get<std::string>();
       std::string dev = r["dev"].get<std::string>();
       if (r.contains("type") && r["type"] != "unicast") continue;
       if (dst == "default") {
-        bool v6 = r.contains("gateway") &&
+        bool v6 = r.contains("gateway") && r["gateway"].is_string() &&
                   r["gateway"].get<std::string>().find(':') != std::string::npos;
         host.AddRoute({*IpPrefix::Parse(v6 ? "::/0" : "0.0.0.0/0"), dev});
         continue;

@@ -98,6 +98,8 @@ class RuleBuilder {
       if (!s.ok()) return s;
     }
     if (negate_) return Error("trailing \"!\"");
+    absl::Status finished = Finish();
+    if (!finished.ok()) return finished;
     rule_.text = absl::StrJoin(canonical_, " ");
     return std::move(rule_);
   }
@@ -186,6 +188,8 @@ class RuleBuilder {
       absl::StatusOr<std::string> v = Value(tokens, opt);
       if (!v.ok()) return v.status();
       std::string lower = absl::AsciiStrToLower(*v);
+      absl::StatusOr<Protocol> known = ParseProtocol(lower);
+      if (known.ok()) lower = ProtocolName(*known);
       if (lower == "all" || lower == "0") {
         if (neg) return Error("\"! -p all\" matches nothing");
         return absl::OkStatus();
@@ -491,7 +495,6 @@ class RuleBuilder {
                               target_));
   }
 
- public:
   // Checks what only the end of the rule can tell.
   absl::Status Finish() {
     if (rule_.actions.empty()) return absl::OkStatus();
@@ -514,7 +517,6 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
- private:
   IpFamily family_;
   Rule rule_;
   size_t pos_ = 0;
@@ -529,12 +531,7 @@ class RuleBuilder {
 
 absl::StatusOr<Rule> BuildRule(const std::vector<std::string>& tokens,
                                IpFamily family) {
-  RuleBuilder b(family);
-  absl::StatusOr<Rule> rule = b.Build(tokens);
-  if (!rule.ok()) return rule.status();
-  absl::Status s = b.Finish();
-  if (!s.ok()) return s;
-  return rule;
+  return RuleBuilder(family).Build(tokens);
 }
 
 // One iptables-restore session over a copy of the ruleset.
