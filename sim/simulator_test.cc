@@ -504,7 +504,7 @@ constexpr char kCorners[] = R"(*nat
 -A M -j MARK --or-mark 0x100
 -A M -j MARK --and-mark 0xff
 -A M -j MARK --xor-mark 0x1
--A M -m mark --mark 0xf0 -j DNAT --to-destination 10.0.0.5:5
+-A M -p tcp -m mark --mark 0xf0 -j DNAT --to-destination 10.0.0.5:5
 COMMIT
 )";
 
