@@ -11,7 +11,8 @@ namespace {
 using json = nlohmann::json;
 
 absl::Status Bad(absl::string_view where, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("host file: ", where, ": ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat("host file: ", where, ": ", what));
 }
 
 absl::Status CheckKeys(const json& object, const std::set<std::string>& known,
@@ -51,11 +52,13 @@ absl::StatusOr<std::vector<std::string>> GetStrings(const json& object,
   auto it = object.find(key);
   if (it == object.end()) return out;
   if (!it->is_array()) {
-    return Bad(where, absl::StrCat("\"", key, "\" must be an array of strings"));
+    return Bad(where,
+               absl::StrCat("\"", key, "\" must be an array of strings"));
   }
   for (const json& v : *it) {
     if (!v.is_string()) {
-      return Bad(where, absl::StrCat("\"", key, "\" must be an array of strings"));
+      return Bad(where,
+                 absl::StrCat("\"", key, "\" must be an array of strings"));
     }
     out.push_back(v.get<std::string>());
   }
@@ -82,7 +85,8 @@ void HostModel::AddInterface(HostInterface interface) {
       }
       if (!have) existing.addresses.push_back(p);
     }
-    existing.route_localnet = existing.route_localnet || interface.route_localnet;
+    existing.route_localnet =
+        existing.route_localnet || interface.route_localnet;
     return;
   }
   interfaces_.push_back(std::move(interface));
@@ -91,7 +95,8 @@ void HostModel::AddInterface(HostInterface interface) {
 absl::StatusOr<HostModel> HostModel::FromJson(absl::string_view text) {
   json doc = json::parse(text.begin(), text.end(), nullptr, false);
   if (doc.is_discarded()) return Bad("document", "not valid JSON");
-  absl::Status s = CheckKeys(doc, {"interfaces", "routes", "bridges"}, "document");
+  absl::Status s =
+      CheckKeys(doc, {"interfaces", "routes", "bridges"}, "document");
   if (!s.ok()) return s;
   HostModel host;
   if (doc.contains("interfaces")) {
@@ -105,7 +110,8 @@ absl::StatusOr<HostModel> HostModel::FromJson(absl::string_view text) {
       absl::StatusOr<std::string> name = GetString(list[i], "name", where);
       if (!name.ok()) return name.status();
       if (name->empty() || name->size() > 15) {
-        return Bad(where, absl::StrCat("invalid interface name \"", *name, "\""));
+        return Bad(where,
+                   absl::StrCat("invalid interface name \"", *name, "\""));
       }
       iface.name = *name;
       absl::StatusOr<std::vector<std::string>> addrs =
@@ -116,7 +122,8 @@ absl::StatusOr<HostModel> HostModel::FromJson(absl::string_view text) {
         if (!p.ok()) return Bad(where, p.status().message());
         iface.addresses.push_back(*p);
       }
-      absl::StatusOr<bool> rl = GetBool(list[i], "route_localnet", false, where);
+      absl::StatusOr<bool> rl =
+          GetBool(list[i], "route_localnet", false, where);
       if (!rl.ok()) return rl.status();
       iface.route_localnet = *rl;
       host.AddInterface(std::move(iface));
@@ -169,10 +176,12 @@ absl::StatusOr<HostModel> HostModel::FromJson(absl::string_view text) {
         if (!ports.is_array()) return Bad(where, "\"ports\" must be an array");
         for (size_t j = 0; j < ports.size(); ++j) {
           std::string pwhere = absl::StrCat(where, ".ports[", j, "]");
-          s = CheckKeys(ports[j], {"name", "addresses", "hairpin_mode"}, pwhere);
+          s = CheckKeys(ports[j], {"name", "addresses", "hairpin_mode"},
+                        pwhere);
           if (!s.ok()) return s;
           BridgePort port;
-          absl::StatusOr<std::string> pname = GetString(ports[j], "name", pwhere);
+          absl::StatusOr<std::string> pname =
+              GetString(ports[j], "name", pwhere);
           if (!pname.ok()) return pname.status();
           port.name = *pname;
           absl::StatusOr<std::vector<std::string>> addrs =
@@ -240,8 +249,9 @@ absl::StatusOr<HostModel> HostModel::FromIpJson(
       std::string dev = r["dev"].get<std::string>();
       if (r.contains("type") && r["type"] != "unicast") continue;
       if (dst == "default") {
-        bool v6 = r.contains("gateway") && r["gateway"].is_string() &&
-                  r["gateway"].get<std::string>().find(':') != std::string::npos;
+        bool v6 =
+            r.contains("gateway") && r["gateway"].is_string() &&
+            r["gateway"].get<std::string>().find(':') != std::string::npos;
         host.AddRoute({*IpPrefix::Parse(v6 ? "::/0" : "0.0.0.0/0"), dev});
         continue;
       }
@@ -306,8 +316,8 @@ const HostInterface* HostModel::Route(const IpAddress& dst) const {
   return best;
 }
 
-std::optional<IpAddress> HostModel::SourceAddress(const HostInterface& interface,
-                                                  const IpAddress& dst) const {
+std::optional<IpAddress> HostModel::SourceAddress(
+    const HostInterface& interface, const IpAddress& dst) const {
   std::optional<IpAddress> first;
   for (const IpPrefix& p : interface.addresses) {
     if (p.family() != dst.family()) continue;

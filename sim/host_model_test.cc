@@ -39,12 +39,14 @@ TEST(HostModelTest, ParsesTheDesignExample) {
   EXPECT_EQ(host->Route(Addr("8.8.8.8"))->name, "eth0");
   EXPECT_EQ(host->Route(Addr("2606::1"))->name, "eth0");
   EXPECT_EQ(host->Route(Addr("192.0.2.10"))->name, "lo");
-  EXPECT_EQ(host->SourceAddress(*host->FindInterface("hp-br0"), Addr("10.88.0.5"))
-                ->ToString(),
-            "10.88.0.1");
-  EXPECT_EQ(host->SourceAddress(*host->FindInterface("hp-br0"), Addr("fd00:88::5"))
-                ->ToString(),
-            "fd00:88::1");
+  EXPECT_EQ(
+      host->SourceAddress(*host->FindInterface("hp-br0"), Addr("10.88.0.5"))
+          ->ToString(),
+      "10.88.0.1");
+  EXPECT_EQ(
+      host->SourceAddress(*host->FindInterface("hp-br0"), Addr("fd00:88::5"))
+          ->ToString(),
+      "fd00:88::1");
   const Bridge* bridge = nullptr;
   const BridgePort* port = host->FindBridgePort(Addr("10.88.0.6"), &bridge);
   ASSERT_NE(port, nullptr);
@@ -67,26 +69,30 @@ TEST(HostModelTest, ErrorsNameTheBadValue) {
     const char* json;
     const char* message;
   };
-  for (const Case& c : {
-           Case{"[", "not valid JSON"},
-           Case{R"({"interfaces": [{"name": "eth0", "route_localnt": true}]})",
-                "unknown key \"route_localnt\""},
-           Case{R"({"interfaces": [{"name": "eth0", "addresses": ["10.0.0.300/8"]}]})",
-                "10.0.0.300/8"},
-           Case{R"({"routes": [{"to": "10.0.0.0/8", "dev": "eth9"}]})",
-                "no interface \"eth9\""},
-           Case{R"({"bridges": [{"name": "br9"}]})", "br9"},
-           Case{R"({"interfaces": [{"name": "eth0", "route_localnet": "yes"}]})",
-                "route_localnet"},
-           Case{R"({"interfaces": {}})", "interfaces"},
-       }) {
+  for (
+      const Case& c : {
+          Case{"[", "not valid JSON"},
+          Case{R"({"interfaces": [{"name": "eth0", "route_localnt": true}]})",
+               "unknown key \"route_localnt\""},
+          Case{
+              R"({"interfaces": [{"name": "eth0", "addresses": ["10.0.0.300/8"]}]})",
+              "10.0.0.300/8"},
+          Case{R"({"routes": [{"to": "10.0.0.0/8", "dev": "eth9"}]})",
+               "no interface \"eth9\""},
+          Case{R"({"bridges": [{"name": "br9"}]})", "br9"},
+          Case{R"({"interfaces": [{"name": "eth0", "route_localnet": "yes"}]})",
+               "route_localnet"},
+          Case{R"({"interfaces": {}})", "interfaces"},
+      }) {
     absl::StatusOr<HostModel> host = HostModel::FromJson(c.json);
     ASSERT_FALSE(host.ok()) << c.json;
-    EXPECT_THAT(std::string(host.status().message()), HasSubstr(c.message)) << c.json;
+    EXPECT_THAT(std::string(host.status().message()), HasSubstr(c.message))
+        << c.json;
   }
-  absl::Status s = HostModel::FromJson(
-                       R"({"interfaces": [{"name": "eth0", "route_localnt": 1}]})")
-                       .status();
+  absl::Status s =
+      HostModel::FromJson(
+          R"({"interfaces": [{"name": "eth0", "route_localnt": 1}]})")
+          .status();
   EXPECT_THAT(std::string(s.message()), HasSubstr("interfaces[0]"));
 }
 

@@ -150,9 +150,9 @@ absl::Status ParseEndpoint(absl::string_view text, bool port_optional,
   *port = 0;
   if (port_text.empty()) {
     if (!port_optional) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid endpoint \"", text, "\": a port is required (",
-          parsed->is_v4() ? "10.0.0.1:80" : "[fd00::1]:80", ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid endpoint \"", text, "\": a port is required (",
+                       parsed->is_v4() ? "10.0.0.1:80" : "[fd00::1]:80", ")"));
     }
     return absl::OkStatus();
   }

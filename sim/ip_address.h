@@ -72,7 +72,8 @@ class IpAddress {
 class IpPrefix {
  public:
   IpPrefix() = default;
-  IpPrefix(IpAddress address, int length) : address_(address), length_(length) {}
+  IpPrefix(IpAddress address, int length)
+      : address_(address), length_(length) {}
 
   // "10.0.0.0/8", "fd00::/64", or a bare address (full length).
   static absl::StatusOr<IpPrefix> Parse(absl::string_view text);

@@ -21,7 +21,8 @@ TEST(IpAddressTest, ParsesAndPrintsBothFamilies) {
     EXPECT_EQ(a->family(), c.family);
     EXPECT_EQ(*IpAddress::Parse(a->ToString()), *a);
   }
-  for (const char* bad : {"", "10.0.0", "10.0.0.256", "fd00::5::1", "x", "10.0.0.1/8"}) {
+  for (const char* bad :
+       {"", "10.0.0", "10.0.0.256", "fd00::5::1", "x", "10.0.0.1/8"}) {
     absl::StatusOr<IpAddress> a = IpAddress::Parse(bad);
     EXPECT_FALSE(a.ok()) << bad;
     if (!a.ok()) {

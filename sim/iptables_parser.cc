@@ -23,13 +23,14 @@ constexpr const char* kBuiltinChains[] = {"PREROUTING", "INPUT", "OUTPUT",
 // says "unsupported target" instead of "no such chain".
 const std::set<std::string>& UnsupportedTargets() {
   static const auto* targets = new std::set<std::string>{
-      "REJECT",   "LOG",   "REDIRECT", "CONNMARK", "NOTRACK", "CT",
-      "TPROXY",   "NFLOG", "TRACE",    "NETMAP",   "CLASSIFY", "TCPMSS",
-      "SET",      "NFQUEUE", "AUDIT",  "CHECKSUM", "TTL",     "HL",
-      "TEE",      "DSCP",  "TOS",      "ULOG",     "SECMARK", "CONNSECMARK",
-      "SYNPROXY", "IDLETIMER", "LED",  "RATEEST",  "HMARK",   "CLUSTERIP",
-      "MIRROR",   "SAME",  "ECN",      "NPT",      "DNPT",    "SNPT",
-      "QUEUE"};
+      "REJECT",    "LOG",    "REDIRECT", "CONNMARK",    "NOTRACK",
+      "CT",        "TPROXY", "NFLOG",    "TRACE",       "NETMAP",
+      "CLASSIFY",  "TCPMSS", "SET",      "NFQUEUE",     "AUDIT",
+      "CHECKSUM",  "TTL",    "HL",       "TEE",         "DSCP",
+      "TOS",       "ULOG",   "SECMARK",  "CONNSECMARK", "SYNPROXY",
+      "IDLETIMER", "LED",    "RATEEST",  "HMARK",       "CLUSTERIP",
+      "MIRROR",    "SAME",   "ECN",      "NPT",         "DNPT",
+      "SNPT",      "QUEUE"};
   return *targets;
 }
 
@@ -206,7 +207,7 @@ class RuleBuilder {
       absl::StatusOr<std::string> v = Value(tokens, opt);
       if (!v.ok()) return v.status();
       static const std::set<std::string> kModules = {
-          "tcp",  "udp",     "sctp",      "multiport", "addrtype",
+          "tcp",     "udp",  "sctp",      "multiport", "addrtype",
           "comment", "mark", "conntrack", "state"};
       if (!kModules.count(*v)) {
         return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
@@ -256,7 +257,8 @@ class RuleBuilder {
     }
     if (opt == "--dports" || opt == "--destination-ports" ||
         opt == "--sports" || opt == "--source-ports") {
-      if (!Loaded("multiport")) return Error(absl::StrCat(opt, " needs -m multiport"));
+      if (!Loaded("multiport"))
+        return Error(absl::StrCat(opt, " needs -m multiport"));
       if (protocol_ != "tcp" && protocol_ != "udp" && protocol_ != "sctp") {
         return Error("-m multiport needs -p tcp, udp or sctp");
       }
@@ -275,7 +277,8 @@ class RuleBuilder {
                          std::move(values), neg);
     }
     if (opt == "--dst-type" || opt == "--src-type") {
-      if (!Loaded("addrtype")) return Error(absl::StrCat(opt, " needs -m addrtype"));
+      if (!Loaded("addrtype"))
+        return Error(absl::StrCat(opt, " needs -m addrtype"));
       absl::StatusOr<std::string> v = Value(tokens, opt);
       if (!v.ok()) return v.status();
       std::vector<ValuePattern> values;
@@ -344,7 +347,8 @@ class RuleBuilder {
       return absl::OkStatus();
     }
     if (opt == "--ctorigdstport" || opt == "--ctorigdst") {
-      if (!Loaded("conntrack")) return Error(absl::StrCat(opt, " needs -m conntrack"));
+      if (!Loaded("conntrack"))
+        return Error(absl::StrCat(opt, " needs -m conntrack"));
       absl::StatusOr<std::string> v = Value(tokens, opt);
       if (!v.ok()) return v.status();
       Canon(opt, *v, neg);
@@ -431,8 +435,8 @@ class RuleBuilder {
       uint16_t port = 0;
       absl::Status s = ParseEndpoint(*v, true, &addr, &port);
       if (!s.ok() || addr.family() != family_) {
-        return Error(absl::StrCat("unsupported ", opt, " \"", *v,
-                                  "\" (one IPv", FamilyName(family_),
+        return Error(absl::StrCat("unsupported ", opt, " \"", *v, "\" (one IPv",
+                                  FamilyName(family_),
                                   " address with an optional single port)"));
       }
       a.nat_address = addr;
@@ -484,15 +488,15 @@ class RuleBuilder {
           a.mark_xor = value;
         }
       } else {
-        return Error(absl::StrCat("unsupported option \"", opt,
-                                  "\" for -j MARK"));
+        return Error(
+            absl::StrCat("unsupported option \"", opt, "\" for -j MARK"));
       }
       Canon(opt, *v, false);
       mark_set_ = true;
       return absl::OkStatus();
     }
-    return Error(absl::StrCat("unsupported option \"", opt, "\" for -j ",
-                              target_));
+    return Error(
+        absl::StrCat("unsupported option \"", opt, "\" for -j ", target_));
   }
 
   // Checks what only the end of the rule can tell.
@@ -548,15 +552,15 @@ class Restore {
       absl::string_view line = absl::StripAsciiWhitespace(raw);
       absl::Status s = Line(line);
       if (!s.ok()) {
-        return absl::Status(
-            s.code(), absl::StrCat(options_.source, ":", line_no, ": ",
-                                   s.message(), " in \"", line, "\""));
+        return absl::Status(s.code(),
+                            absl::StrCat(options_.source, ":", line_no, ": ",
+                                         s.message(), " in \"", line, "\""));
       }
     }
     if (in_table_) {
       return absl::InvalidArgumentError(
-          absl::StrCat(options_.source, ":", line_no, ": table \"",
-                       table_name_, "\" has no COMMIT"));
+          absl::StrCat(options_.source, ":", line_no, ": table \"", table_name_,
+                       "\" has no COMMIT"));
     }
     return absl::OkStatus();
   }
@@ -591,17 +595,17 @@ class Restore {
       in_table_ = true;
       table_name_ = std::string(line.substr(1));
       if (table_name_ != "nat") {
-        static const std::set<std::string> kTables = {"filter", "mangle",
-                                                      "raw", "security"};
+        static const std::set<std::string> kTables = {"filter", "mangle", "raw",
+                                                      "security"};
         if (!kTables.count(table_name_)) {
           return absl::InvalidArgumentError(
               absl::StrCat("unknown table \"", table_name_, "\""));
         }
         skipping_ = true;
-        ruleset_->notes.push_back(absl::StrCat(
-            options_.source, ":", line_, ": iptables table ", table_name_,
-            " (family ", FamilyName(family_),
-            ") ignored: the simulator models only the nat table"));
+        ruleset_->notes.push_back(
+            absl::StrCat(options_.source, ":", line_, ": iptables table ",
+                         table_name_, " (family ", FamilyName(family_),
+                         ") ignored: the simulator models only the nat table"));
         return absl::OkStatus();
       }
       TableFamily tf =
@@ -659,9 +663,9 @@ class Restore {
       return absl::OkStatus();
     }
     if (parts[1] != "-") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "user chain \"", name, "\" declared with policy \"", parts[1],
-          "\" (only built-in chains have one)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("user chain \"", name, "\" declared with policy \"",
+                       parts[1], "\" (only built-in chains have one)"));
     }
     absl::Status s = CheckChainName(name);
     if (!s.ok()) return s;
@@ -682,11 +686,10 @@ class Restore {
   }
 
   void DropPending(absl::string_view chain) {
-    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
-                                  [&](const PendingJump& p) {
-                                    return p.chain == chain;
-                                  }),
-                   pending_.end());
+    pending_.erase(
+        std::remove_if(pending_.begin(), pending_.end(),
+                       [&](const PendingJump& p) { return p.chain == chain; }),
+        pending_.end());
   }
 
   absl::StatusOr<Chain*> ExistingChain(const std::string& name) {
@@ -721,8 +724,8 @@ class Restore {
       bool is_delete = cmd == "-D" || cmd == "--delete";
       if (is_delete && has_number && spec.empty()) {
         if (number < 1 || number > static_cast<long>(rules.size())) {
-          return absl::NotFoundError(absl::StrCat("-D ", *name, " ", number,
-                                                  ": no such rule number"));
+          return absl::NotFoundError(
+              absl::StrCat("-D ", *name, " ", number, ": no such rule number"));
         }
         rules.erase(rules.begin() + (number - 1));
         return absl::OkStatus();
@@ -736,8 +739,8 @@ class Restore {
             return absl::OkStatus();
           }
         }
-        return absl::NotFoundError(absl::StrCat(
-            "-D ", *name, ": no rule \"", rule->text, "\" to delete"));
+        return absl::NotFoundError(absl::StrCat("-D ", *name, ": no rule \"",
+                                                rule->text, "\" to delete"));
       }
       for (const Action& a : rule->actions) {
         if (a.kind == Action::Kind::kJump || a.kind == Action::Kind::kGoto) {
@@ -826,7 +829,8 @@ class Restore {
     }
     if (cmd == "-P" || cmd == "--policy") {
       if (t.size() != 3 || !IsBuiltinChain(t[1])) {
-        return absl::InvalidArgumentError("-P needs a built-in chain and a policy");
+        return absl::InvalidArgumentError(
+            "-P needs a built-in chain and a policy");
       }
       if (t[2] != "ACCEPT" && t[2] != "DROP") {
         return absl::InvalidArgumentError(

@@ -47,8 +47,7 @@ absl::StatusOr<Ruleset> ParseIptablesSave(absl::string_view text,
 // Parses the rule specification after `-A CHAIN` (e.g. `-p tcp -m tcp
 // --dport 80 -j DNAT --to-destination 10.0.0.5:80`). Jump targets are not
 // checked against existing chains.
-absl::StatusOr<Rule> ParseIptablesRule(absl::string_view spec,
-                                       IpFamily family);
+absl::StatusOr<Rule> ParseIptablesRule(absl::string_view spec, IpFamily family);
 
 // Splits a line the way iptables-restore does: whitespace separated, double
 // quotes group, backslash escapes the next character inside quotes.

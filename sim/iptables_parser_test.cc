@@ -18,8 +18,8 @@ std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 
 const Chain& GetChain(const Ruleset& r, IpFamily f, const std::string& name) {
   const Table* t = r.FindTable(
-      Syntax::kIptables, f == IpFamily::kV4 ? TableFamily::kIp : TableFamily::kIp6,
-      "nat");
+      Syntax::kIptables,
+      f == IpFamily::kV4 ? TableFamily::kIp : TableFamily::kIp6, "nat");
   EXPECT_NE(t, nullptr);
   return t->chains.at(name);
 }
@@ -35,7 +35,8 @@ TEST(IptablesParserTest, FixtureRoundTripsRuleText) {
   std::map<std::string, size_t> seen;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (!absl::StartsWith(line, "-A ")) continue;
-    std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    std::vector<std::string> parts =
+        absl::StrSplit(line, absl::MaxSplits(' ', 2));
     const Chain& c = GetChain(*r, IpFamily::kV4, parts[1]);
     size_t i = seen[parts[1]]++;
     ASSERT_LT(i, c.rules.size());
@@ -70,14 +71,16 @@ TEST(IptablesParserTest, EveryMatchAndTarget) {
       {"-m comment --comment plain -g X", 0, Action::Kind::kGoto},
       {"-m mark --mark 0x4000/0x4000 -j MARK --set-xmark 0x0/0x4000", 1,
        Action::Kind::kSetMark},
-      {"-m mark ! --mark 0x1 -j MARK --set-mark 0x2", 1, Action::Kind::kSetMark},
+      {"-m mark ! --mark 0x1 -j MARK --set-mark 0x2", 1,
+       Action::Kind::kSetMark},
       {"-j MARK --or-mark 0x2", 0, Action::Kind::kSetMark},
       {"-j MARK --and-mark 0x2", 0, Action::Kind::kSetMark},
       {"-j MARK --xor-mark 0x2", 0, Action::Kind::kSetMark},
       {"-m conntrack --ctstate DNAT,NEW -j ACCEPT", 1, Action::Kind::kAccept},
-      {"-p tcp -m conntrack --ctorigdstport 80 --ctorigdst 10.0.0.1 -j ACCEPT", 3,
+      {"-p tcp -m conntrack --ctorigdstport 80 --ctorigdst 10.0.0.1 -j ACCEPT",
+       3, Action::Kind::kAccept},
+      {"-m state --state ESTABLISHED,RELATED -j ACCEPT", 1,
        Action::Kind::kAccept},
-      {"-m state --state ESTABLISHED,RELATED -j ACCEPT", 1, Action::Kind::kAccept},
       {"-p 6 --dport 80 -j ACCEPT", 2, Action::Kind::kAccept},
       {"-p all -j ACCEPT", 0, Action::Kind::kAccept},
   };
@@ -96,13 +99,14 @@ TEST(IptablesParserTest, MarkTargetsAsXmark) {
     uint32_t mask;
     uint32_t xor_value;
   };
-  for (const Case& c : {Case{"-j MARK --set-xmark 0x2000/0x2000", 0x2000, 0x2000},
-                        Case{"-j MARK --set-xmark 0x4000/0x0", 0, 0x4000},
-                        Case{"-j MARK --set-mark 0x1/0xf", 0xf, 0x1},
-                        Case{"-j MARK --set-mark 0x10", 0xffffffff, 0x10},
-                        Case{"-j MARK --or-mark 0x10", 0x10, 0x10},
-                        Case{"-j MARK --and-mark 0xff", 0xffffff00, 0},
-                        Case{"-j MARK --xor-mark 0x3", 0, 0x3}}) {
+  for (const Case& c :
+       {Case{"-j MARK --set-xmark 0x2000/0x2000", 0x2000, 0x2000},
+        Case{"-j MARK --set-xmark 0x4000/0x0", 0, 0x4000},
+        Case{"-j MARK --set-mark 0x1/0xf", 0xf, 0x1},
+        Case{"-j MARK --set-mark 0x10", 0xffffffff, 0x10},
+        Case{"-j MARK --or-mark 0x10", 0x10, 0x10},
+        Case{"-j MARK --and-mark 0xff", 0xffffff00, 0},
+        Case{"-j MARK --xor-mark 0x3", 0, 0x3}}) {
     absl::StatusOr<Rule> rule = ParseIptablesRule(c.spec, IpFamily::kV4);
     ASSERT_TRUE(rule.ok()) << c.spec;
     EXPECT_EQ(rule->actions[0].mark_mask, c.mask) << c.spec;
@@ -147,7 +151,8 @@ TEST(IptablesParserTest, RuleErrorsNameTheConstruct) {
            Case{"-p tcp --dport 99999 -j ACCEPT", "\"99999\""},
            Case{"-s 10.0.0.300 -j ACCEPT", "\"10.0.0.300\""},
            Case{"-j DNAT", "--to-destination"},
-           Case{"-j DNAT --to-destination 10.0.0.1-10.0.0.9", "10.0.0.1-10.0.0.9"},
+           Case{"-j DNAT --to-destination 10.0.0.1-10.0.0.9",
+                "10.0.0.1-10.0.0.9"},
            Case{"-j MASQUERADE --to-ports 80", "--to-ports"},
            Case{"-j MARK", "--set-xmark"},
            Case{"-m addrtype --dst-type BLACKHOLE -j X", "BLACKHOLE"},

@@ -105,8 +105,8 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
         }
         ++i;
       }
-      out.push_back({Kind::kWord, std::string(text.substr(start, i - start)),
-                     line});
+      out.push_back(
+          {Kind::kWord, std::string(text.substr(start, i - start)), line});
     }
   }
   out.push_back({Kind::kEnd, "", line});
@@ -129,8 +129,8 @@ std::string JoinTokens(const std::vector<Token>& tokens) {
 }
 
 absl::Status Unsupported(const Token& t, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "line ", t.line, ": ", what, " at \"", TokenText(t), "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("line ", t.line, ": ", what, " at \"", TokenText(t), "\""));
 }
 
 // A rule is parsed from its own token list; errors are kept by the caller.
@@ -138,7 +138,8 @@ class RuleParser {
  public:
   RuleParser(std::vector<Token> tokens, const Table& table)
       : tokens_(std::move(tokens)), table_(table) {
-    tokens_.push_back({Kind::kEnd, "", tokens_.empty() ? 0 : tokens_.back().line});
+    tokens_.push_back(
+        {Kind::kEnd, "", tokens_.empty() ? 0 : tokens_.back().line});
   }
 
   absl::StatusOr<Rule> Parse() {
@@ -146,8 +147,8 @@ class RuleParser {
       absl::Status s = Statement();
       if (!s.ok()) return s;
     }
-    rule_.text = JoinTokens(
-        std::vector<Token>(tokens_.begin(), tokens_.end() - 1));
+    rule_.text =
+        JoinTokens(std::vector<Token>(tokens_.begin(), tokens_.end() - 1));
     if (rule_.matches.empty() && rule_.actions.empty() && !saw_anything_) {
       return Unsupported(tokens_.back(), "empty rule");
     }
@@ -229,8 +230,8 @@ class RuleParser {
       Next();
       Action a;
       a.kind = Action::Kind::kMasquerade;
-      a.nat_family = table_.family == TableFamily::kIp6 ? IpFamily::kV6
-                                                         : IpFamily::kV4;
+      a.nat_family =
+          table_.family == TableFamily::kIp6 ? IpFamily::kV6 : IpFamily::kV4;
       while (Peek().Is("random") || Peek().Is("fully-random") ||
              Peek().Is("persistent")) {
         Next();
@@ -256,13 +257,15 @@ class RuleParser {
                         std::vector<Match>* dependencies) {
     const Token& t = Next();
     std::string w = t.kind == Kind::kWord ? t.text : "";
-    auto second = [&]() { return Peek().kind == Kind::kWord ? Next().text : ""; };
+    auto second = [&]() {
+      return Peek().kind == Kind::kWord ? Next().text : "";
+    };
     if (w == "ip" || w == "ip6") {
       bool v4 = w == "ip";
       if ((v4 && !HasV4()) || (!v4 && !HasV6())) {
-        return Unsupported(t, absl::StrCat(w, " expression in a ",
-                                           TableFamilyName(table_.family),
-                                           " table"));
+        return Unsupported(
+            t, absl::StrCat(w, " expression in a ",
+                            TableFamilyName(table_.family), " table"));
       }
       std::string f = second();
       if (f == "saddr") {
@@ -283,8 +286,8 @@ class RuleParser {
         dep.literal = set;
         dependencies->push_back(std::move(dep));
       } else {
-        return Unsupported(t, absl::StrCat("unsupported expression \"", w, " ",
-                                           f, "\""));
+        return Unsupported(
+            t, absl::StrCat("unsupported expression \"", w, " ", f, "\""));
       }
       return absl::OkStatus();
     }
@@ -301,8 +304,8 @@ class RuleParser {
       } else if (f == "nfproto") {
         fields->push_back(Field::kNfProto);
       } else {
-        return Unsupported(t, absl::StrCat("unsupported expression \"meta ", f,
-                                           "\""));
+        return Unsupported(
+            t, absl::StrCat("unsupported expression \"meta ", f, "\""));
       }
       return absl::OkStatus();
     }
@@ -321,8 +324,8 @@ class RuleParser {
     if (w == "tcp" || w == "udp" || w == "sctp" || w == "th") {
       std::string f = second();
       if (f != "dport" && f != "sport") {
-        return Unsupported(t, absl::StrCat("unsupported expression \"", w, " ",
-                                           f, "\""));
+        return Unsupported(
+            t, absl::StrCat("unsupported expression \"", w, " ", f, "\""));
       }
       fields->push_back(f == "dport" ? Field::kDstPort : Field::kSrcPort);
       if (w != "th") {
@@ -344,7 +347,8 @@ class RuleParser {
     if (w == "fib") {
       std::string f = second();
       if ((f != "daddr" && f != "saddr") || !Peek().Is("type")) {
-        return Unsupported(t, "unsupported fib expression (fib daddr|saddr type)");
+        return Unsupported(t,
+                           "unsupported fib expression (fib daddr|saddr type)");
       }
       Next();
       fields->push_back(f == "daddr" ? Field::kDstAddrType
@@ -358,8 +362,8 @@ class RuleParser {
       } else if (f == "status") {
         fields->push_back(Field::kCtStatus);
       } else {
-        return Unsupported(t, absl::StrCat("unsupported expression \"ct ", f,
-                                           "\""));
+        return Unsupported(
+            t, absl::StrCat("unsupported expression \"ct ", f, "\""));
       }
       return absl::OkStatus();
     }
@@ -397,7 +401,8 @@ class RuleParser {
       if (t.kind != Kind::kWord && t.kind != Kind::kString) {
         return Unsupported(t, "expected a value");
       }
-      absl::StatusOr<ValuePattern> p = ParseValuePattern(types[i], t.text, true);
+      absl::StatusOr<ValuePattern> p =
+          ParseValuePattern(types[i], t.text, true);
       if (!p.ok()) return Unsupported(t, p.status().message());
       key.push_back(*std::move(p));
     }
@@ -416,7 +421,8 @@ class RuleParser {
     } else if (t.Is("continue")) {
       v.kind = VerdictSpec::Kind::kContinue;
     } else if (t.Is("jump") || t.Is("goto")) {
-      v.kind = t.Is("jump") ? VerdictSpec::Kind::kJump : VerdictSpec::Kind::kGoto;
+      v.kind =
+          t.Is("jump") ? VerdictSpec::Kind::kJump : VerdictSpec::Kind::kGoto;
       absl::StatusOr<std::string> chain = Word("a chain name");
       if (!chain.ok()) return chain.status();
       v.chain = *chain;
@@ -555,12 +561,14 @@ class RuleParser {
         const Token& t = Next();
         absl::StatusOr<const ElementSet*> set = NamedSet(t);
         if (!set.ok()) return set.status();
-        if (!(*set)->is_verdict_map() || !SameTypes((*set)->key_types(), types)) {
+        if (!(*set)->is_verdict_map() ||
+            !SameTypes((*set)->key_types(), types)) {
           return Unsupported(t, "not a verdict map of the selector's type");
         }
         a.map_name = t.text.substr(1);
       } else {
-        absl::StatusOr<std::shared_ptr<ElementSet>> lit = Literal(types, {}, true);
+        absl::StatusOr<std::shared_ptr<ElementSet>> lit =
+            Literal(types, {}, true);
         if (!lit.ok()) return lit.status();
         a.literal_map = *std::move(lit);
       }
@@ -630,7 +638,8 @@ class RuleParser {
         Next();
       }
       if (braces) {
-        if (Peek().kind != Kind::kRBrace) return Unsupported(Peek(), "expected \"}\"");
+        if (Peek().kind != Kind::kRBrace)
+          return Unsupported(Peek(), "expected \"}\"");
         Next();
       }
       m.kind = Match::Kind::kBitwise;
@@ -641,7 +650,8 @@ class RuleParser {
       return absl::OkStatus();
     }
     if (Peek().kind == Kind::kLBrace) {
-      absl::StatusOr<std::shared_ptr<ElementSet>> lit = Literal(types, {}, false);
+      absl::StatusOr<std::shared_ptr<ElementSet>> lit =
+          Literal(types, {}, false);
       if (!lit.ok()) return lit.status();
       m.literal = *std::move(lit);
       rule_.matches.push_back(std::move(m));
@@ -658,8 +668,8 @@ class RuleParser {
     }
     absl::StatusOr<std::vector<ValuePattern>> key = Key(types);
     if (!key.ok()) return key.status();
-    auto set = std::make_shared<ElementSet>(types, std::vector<ValueType>{},
-                                            false);
+    auto set =
+        std::make_shared<ElementSet>(types, std::vector<ValueType>{}, false);
     SetElement e;
     e.key = *std::move(key);
     set->Add(std::move(e)).IgnoreError();
@@ -764,11 +774,10 @@ class RuleParser {
     if (!Peek().Is("to")) return Unsupported(Peek(), "expected \"to\"");
     Next();
     const Token& first = Peek();
-    bool is_literal = first.kind == Kind::kWord &&
-                      (absl::ascii_isdigit(first.text[0]) ||
-                       first.text[0] == '[' ||
-                       (first.text.find(':') != std::string::npos &&
-                        first.text != ":"));
+    bool is_literal =
+        first.kind == Kind::kWord &&
+        (absl::ascii_isdigit(first.text[0]) || first.text[0] == '[' ||
+         (first.text.find(':') != std::string::npos && first.text != ":"));
     if (is_literal && !Peek(1).Is(".") && !Peek(1).Is("map")) {
       Next();
       IpAddress addr;
@@ -785,7 +794,8 @@ class RuleParser {
       a.nat_port = port;
     } else {
       if (!family) {
-        return Unsupported(stmt, "inet NAT needs \"ip\" or \"ip6\" before \"to\"");
+        return Unsupported(stmt,
+                           "inet NAT needs \"ip\" or \"ip6\" before \"to\"");
       }
       a.nat_family = *family;
       std::vector<Field> fields;
@@ -797,16 +807,15 @@ class RuleParser {
       Next();
       a.map_key = fields;
       ValueType addr_type = *family == IpFamily::kV4 ? ValueType::kIpv4Addr
-                                                      : ValueType::kIpv6Addr;
+                                                     : ValueType::kIpv6Addr;
       if (Peek().kind == Kind::kWord && absl::StartsWith(Peek().text, "@")) {
         const Token& t = Next();
         absl::StatusOr<const ElementSet*> set = NamedSet(t);
         if (!set.ok()) return set.status();
         const std::vector<ValueType>& data = (*set)->data_types();
-        bool ok_data =
-            (data.size() == 1 && data[0] == addr_type) ||
-            (data.size() == 2 && data[0] == addr_type &&
-             data[1] == ValueType::kInetService);
+        bool ok_data = (data.size() == 1 && data[0] == addr_type) ||
+                       (data.size() == 2 && data[0] == addr_type &&
+                        data[1] == ValueType::kInetService);
         if (!SameTypes((*set)->key_types(), Types(fields)) || !ok_data) {
           return Unsupported(t, absl::StrCat("map \"", t.text.substr(1),
                                              "\" does not fit this NAT "
@@ -890,9 +899,8 @@ class ScriptParser {
     }
   }
   absl::Status Error(const Token& t, absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(t.line, ": ", what,
-                                                   " at \"", TokenText(t),
-                                                   "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(t.line, ": ", what, " at \"", TokenText(t), "\""));
   }
   absl::StatusOr<std::string> Name(absl::string_view what) {
     const Token& t = Next();
@@ -913,7 +921,8 @@ class ScriptParser {
       Next();
       return absl::OkStatus();
     }
-    if (t.kind == Kind::kEnd || t.kind == Kind::kRBrace) return absl::OkStatus();
+    if (t.kind == Kind::kEnd || t.kind == Kind::kRBrace)
+      return absl::OkStatus();
     return Error(t, "unexpected token");
   }
 
@@ -959,8 +968,8 @@ class ScriptParser {
                                        const std::string& name) {
     Table* t = FindTable(family, name);
     if (t == nullptr) {
-      return Error(at, absl::StrCat("no table ", TableFamilyName(family), " ",
-                                    name));
+      return Error(
+          at, absl::StrCat("no table ", TableFamilyName(family), " ", name));
     }
     return t;
   }
@@ -987,8 +996,9 @@ class ScriptParser {
       const Token& what = Next();
       if (verb.Is("flush") && what.Is("ruleset")) {
         ruleset_->tables.erase(
-            std::remove_if(ruleset_->tables.begin(), ruleset_->tables.end(),
-                           [](const Table& t) { return t.syntax == Syntax::kNft; }),
+            std::remove_if(
+                ruleset_->tables.begin(), ruleset_->tables.end(),
+                [](const Table& t) { return t.syntax == Syntax::kNft; }),
             ruleset_->tables.end());
         return EndOfCommand();
       }
@@ -1081,8 +1091,9 @@ class ScriptParser {
       } else if (t.Is("flags") || t.Is("comment")) {
         NoteUnsupported(table, absl::InvalidArgumentError(absl::StrCat(
                                    "line ", t.line, ": table ", t.text)));
-        while (Peek().kind != Kind::kNewline && Peek().kind != Kind::kSemicolon &&
-               Peek().kind != Kind::kEnd && Peek().kind != Kind::kRBrace) {
+        while (Peek().kind != Kind::kNewline &&
+               Peek().kind != Kind::kSemicolon && Peek().kind != Kind::kEnd &&
+               Peek().kind != Kind::kRBrace) {
           Next();
         }
         if (t.Is("comment")) table->unsupported = absl::OkStatus();
@@ -1146,8 +1157,10 @@ class ScriptParser {
     Next();
     const Token& hook_tok = Next();
     static const std::pair<const char*, Hook> kHooks[] = {
-        {"prerouting", Hook::kPrerouting}, {"input", Hook::kInput},
-        {"forward", Hook::kForward},       {"output", Hook::kOutput},
+        {"prerouting", Hook::kPrerouting},
+        {"input", Hook::kInput},
+        {"forward", Hook::kForward},
+        {"output", Hook::kOutput},
         {"postrouting", Hook::kPostrouting}};
     bool known = false;
     for (const auto& [n, h] : kHooks) {
@@ -1158,9 +1171,10 @@ class ScriptParser {
     }
     if (!known) {
       // ingress/egress hooks (netdev, inet ingress) see no NAT.
-      NoteUnsupported(table, absl::InvalidArgumentError(absl::StrCat(
-                                 "line ", hook_tok.line, ": unsupported hook \"",
-                                 hook_tok.text, "\"")));
+      NoteUnsupported(table,
+                      absl::InvalidArgumentError(absl::StrCat(
+                          "line ", hook_tok.line, ": unsupported hook \"",
+                          hook_tok.text, "\"")));
     }
     if (Peek().Is("device")) {
       Next();
@@ -1176,14 +1190,16 @@ class ScriptParser {
       bool plus = Next().Is("+");
       int delta;
       const Token& d = Next();
-      if (!absl::SimpleAtoi(d.text, &delta)) return Error(d, "invalid priority");
+      if (!absl::SimpleAtoi(d.text, &delta))
+        return Error(d, "invalid priority");
       priority += plus ? delta : -delta;
     }
     chain->is_base = known;
     chain->type = *type;
     chain->priority = priority;
     if (*type != "nat" && *type != "filter" && *type != "route") {
-      return Error(type_tok, absl::StrCat("unknown chain type \"", *type, "\""));
+      return Error(type_tok,
+                   absl::StrCat("unknown chain type \"", *type, "\""));
     }
     return EndOfCommand();
   }
@@ -1211,8 +1227,9 @@ class ScriptParser {
     while (true) {
       const Token& t = Peek();
       if (t.kind == Kind::kEnd) break;
-      if (depth == 0 && (t.kind == Kind::kNewline ||
-                         t.kind == Kind::kSemicolon || t.kind == Kind::kRBrace)) {
+      if (depth == 0 &&
+          (t.kind == Kind::kNewline || t.kind == Kind::kSemicolon ||
+           t.kind == Kind::kRBrace)) {
         break;
       }
       if (t.kind == Kind::kLBrace) ++depth;
@@ -1447,7 +1464,8 @@ class ScriptParser {
       } else if (t.Is("elements")) {
         if (!Peek().Is("=")) return Error(Peek(), "expected \"=\"");
         Next();
-        if (Peek().kind != Kind::kLBrace) return Error(Peek(), "expected \"{\"");
+        if (Peek().kind != Kind::kLBrace)
+          return Error(Peek(), "expected \"{\"");
         elements_line = Peek().line;
         int depth = 0;
         do {
@@ -1461,7 +1479,8 @@ class ScriptParser {
                  t.Is("timeout") || t.Is("gc-interval") || t.Is("counter") ||
                  t.Is("auto-merge") || t.Is("comment")) {
         // Storage hints; membership is what the simulator evaluates.
-        while (Peek().kind != Kind::kNewline && Peek().kind != Kind::kSemicolon &&
+        while (Peek().kind != Kind::kNewline &&
+               Peek().kind != Kind::kSemicolon &&
                Peek().kind != Kind::kRBrace && Peek().kind != Kind::kEnd) {
           Next();
         }
@@ -1480,8 +1499,8 @@ class ScriptParser {
       table->sets.emplace(name, ElementSet(key, data, verdicts));
     }
     if (!elements.empty()) {
-      absl::Status es = AddElements(table, &table->sets[name], elements,
-                                    elements_line);
+      absl::Status es =
+          AddElements(table, &table->sets[name], elements, elements_line);
       if (!es.ok()) return es;
     }
     return EndOfCommand();
@@ -1528,13 +1547,14 @@ class ScriptParser {
       ElementSet keys(set.key_types(), {}, false);
       absl::Status ks = RuleParser(braces, **table).LiteralInto(&keys);
       if (!ks.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(line, ": ", ks.message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(line, ": ", ks.message()));
       }
       for (const SetElement* e : keys.elements()) {
         absl::Status s = set.Remove(e->key);
         if (!s.ok() && verb.Is("delete")) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              line, ": no element \"", e->text, "\" in ", *name));
+          return absl::InvalidArgumentError(
+              absl::StrCat(line, ": no element \"", e->text, "\" in ", *name));
         }
       }
       return EndOfCommand();
@@ -1575,9 +1595,8 @@ bool LooksLikeNftText(absl::string_view text) {
   for (absl::string_view raw : absl::StrSplit(text, '\n')) {
     absl::string_view line = absl::StripAsciiWhitespace(raw);
     if (line.empty() || line.front() == '#') continue;
-    for (absl::string_view kw :
-         {"table ", "add ", "create ", "insert ", "delete ", "destroy ",
-          "flush "}) {
+    for (absl::string_view kw : {"table ", "add ", "create ", "insert ",
+                                 "delete ", "destroy ", "flush "}) {
       if (absl::StartsWith(line, kw)) return true;
     }
     return false;

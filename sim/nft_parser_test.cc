@@ -157,12 +157,12 @@ delete element ip crio-hostports hostports { udp . 53 }
 
 TEST(NftParserTest, TableBlocksMergeLikeNftF) {
   Ruleset r;
-  ASSERT_TRUE(ApplyNftScript("table inet x {\n chain c {\n accept\n }\n}\n",
-                             "a", &r)
-                  .ok());
-  ASSERT_TRUE(ApplyNftScript("table inet x {\n chain c {\n drop\n }\n}\n",
-                             "b", &r)
-                  .ok());
+  ASSERT_TRUE(
+      ApplyNftScript("table inet x {\n chain c {\n accept\n }\n}\n", "a", &r)
+          .ok());
+  ASSERT_TRUE(
+      ApplyNftScript("table inet x {\n chain c {\n drop\n }\n}\n", "b", &r)
+          .ok());
   EXPECT_EQ(r.tables.size(), 1u);
   EXPECT_EQ(r.tables[0].chains.at("c").rules.size(), 2u);
 }
@@ -179,7 +179,8 @@ TEST(NftParserTest, SyntaxErrorsNameLineAndChangeNothing) {
            Case{"list ruleset\n", "s:1: unsupported command at \"list\""},
            Case{"add rule ip nope c accept\n", "no table ip nope"},
            Case{"add table ip x\nadd rule ip x c accept\n", "no chain c"},
-           Case{"add table ip x\nadd element ip x s { 1 }\n", "no set or map s"},
+           Case{"add table ip x\nadd element ip x s { 1 }\n",
+                "no set or map s"},
            Case{"add table ip x\nadd set ip x s { type ipv4_addr ; }\n"
                 "delete element ip x s { 10.0.0.1 }\n",
                 "no element \"10.0.0.1\""},
@@ -193,9 +194,10 @@ TEST(NftParserTest, SyntaxErrorsNameLineAndChangeNothing) {
            Case{"table ip x {\n chain c {\n type nat hook prerouting priority "
                 "high;\n }\n}\n",
                 "invalid priority"},
-           Case{"table ip x {\n chain c {\n type nat hook prerouting priority 0;"
-                " policy maybe;\n }\n}\n",
-                "invalid policy"},
+           Case{
+               "table ip x {\n chain c {\n type nat hook prerouting priority 0;"
+               " policy maybe;\n }\n}\n",
+               "invalid policy"},
            Case{"create table ip x\ncreate table ip x\n", "already exists"},
        }) {
     Ruleset r;

@@ -360,9 +360,8 @@ namespace {
 
 absl::Status BadValue(ValueType type, absl::string_view text,
                       absl::string_view valid) {
-  return absl::InvalidArgumentError(absl::StrCat("invalid ", ValueTypeName(type),
-                                                 " value \"", text, "\" (",
-                                                 valid, ")"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid ", ValueTypeName(type), " value \"", text, "\" (", valid, ")"));
 }
 
 bool ParseUint(absl::string_view text, uint32_t* out) {
@@ -402,14 +401,14 @@ constexpr NamedNumber kServices[] = {
     {"https", 443}, {"ntp", 123},   {"http-alt", 8080},
 };
 constexpr NamedNumber kCtStates[] = {
-    {"invalid", kCtStateInvalid}, {"established", kCtStateEstablished},
-    {"related", kCtStateRelated}, {"new", kCtStateNew},
+    {"invalid", kCtStateInvalid},     {"established", kCtStateEstablished},
+    {"related", kCtStateRelated},     {"new", kCtStateNew},
     {"untracked", kCtStateUntracked}, {"snat", kCtStateSnat},
     {"dnat", kCtStateDnat},
 };
 constexpr NamedNumber kCtStatuses[] = {
-    {"expected", 1},   {"seen-reply", 2},        {"assured", 4},
-    {"confirmed", 8},  {"snat", kCtStatusSnat},  {"dnat", kCtStatusDnat},
+    {"expected", 1},  {"seen-reply", 2},       {"assured", 4},
+    {"confirmed", 8}, {"snat", kCtStatusSnat}, {"dnat", kCtStatusDnat},
     {"dying", 512},
 };
 constexpr NamedNumber kAddrTypes[] = {
@@ -448,7 +447,8 @@ absl::StatusOr<std::string> ParseScalar(ValueType type,
       if (ParseUint(text, &n) && n < 256) return EncodeNumber(type, n);
       std::string lower = absl::AsciiStrToLower(text);
       if (lower == "icmp") return EncodeNumber(type, 1);
-      if (lower == "icmpv6" || lower == "ipv6-icmp") return EncodeNumber(type, 58);
+      if (lower == "icmpv6" || lower == "ipv6-icmp")
+        return EncodeNumber(type, 58);
       return BadValue(type, text, "tcp, udp, sctp, icmp or a number");
     }
     case ValueType::kInetService:
@@ -527,8 +527,9 @@ absl::StatusOr<ValuePattern> ParseValuePattern(ValueType type,
       return BadValue(type, text, "an address or CIDR of the table's family");
     }
     if (prefix->length() == prefix->address().size() * 8) {
-      p.lo = std::string(reinterpret_cast<const char*>(prefix->address().bytes()),
-                         prefix->address().size());
+      p.lo =
+          std::string(reinterpret_cast<const char*>(prefix->address().bytes()),
+                      prefix->address().size());
       return p;
     }
     if (!allow_intervals) {

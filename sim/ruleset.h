@@ -123,7 +123,14 @@ struct ValuePattern {
 
 // The verdict stored in a verdict-map element.
 struct VerdictSpec {
-  enum class Kind : uint8_t { kAccept, kDrop, kReturn, kJump, kGoto, kContinue };
+  enum class Kind : uint8_t {
+    kAccept,
+    kDrop,
+    kReturn,
+    kJump,
+    kGoto,
+    kContinue
+  };
   Kind kind = Kind::kAccept;
   std::string chain;  // kJump / kGoto
 };
@@ -141,8 +148,8 @@ struct SetElement {
 class ElementSet {
  public:
   ElementSet() = default;
-  ElementSet(std::vector<ValueType> key_types, std::vector<ValueType> data_types,
-             bool is_verdict_map)
+  ElementSet(std::vector<ValueType> key_types,
+             std::vector<ValueType> data_types, bool is_verdict_map)
       : key_types_(std::move(key_types)),
         data_types_(std::move(data_types)),
         is_verdict_map_(is_verdict_map) {}
@@ -210,7 +217,7 @@ struct Action {
   // `map_key` whose data is an address and optionally a port.
   IpFamily nat_family = IpFamily::kV4;
   std::optional<IpAddress> nat_address;
-  uint16_t nat_port = 0;  // 0: keep the port
+  uint16_t nat_port = 0;       // 0: keep the port
   std::vector<Field> map_key;  // kDnat/kSnat from a map, kVerdictMap
   std::shared_ptr<const ElementSet> literal_map;
   std::string map_name;

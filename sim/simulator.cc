@@ -116,9 +116,9 @@ std::string TraceLabel(const Table& table, const Chain& chain) {
 
 std::string MessageLabel(const Table& table) {
   if (table.syntax == Syntax::kIptables) {
-    return absl::StrCat(table.family == TableFamily::kIp ? "iptables "
-                                                          : "ip6tables ",
-                        table.name, " (", table.source, ")");
+    return absl::StrCat(
+        table.family == TableFamily::kIp ? "iptables " : "ip6tables ",
+        table.name, " (", table.source, ")");
   }
   return absl::StrCat("nft table ", table.Label(), " (", table.source, ")");
 }
@@ -294,7 +294,13 @@ class Simulator::Walk {
   }
 
  private:
-  enum class Flow : uint8_t { kNextAction, kNextRule, kChanged, kAccept, kDrop };
+  enum class Flow : uint8_t {
+    kNextAction,
+    kNextRule,
+    kChanged,
+    kAccept,
+    kDrop
+  };
 
   struct Frame {
     const Chain* chain;
@@ -304,15 +310,19 @@ class Simulator::Walk {
     size_t all;
   };
 
+  // Callers test tracing() first so that building the arguments costs
+  // nothing when the trace is off.
+  bool tracing() const { return options_.record_trace; }
+
   template <typename... Args>
   void Step(const Args&... args) {
-    if (options_.record_trace) result_->trace.push_back(absl::StrCat(args...));
+    result_->trace.push_back(absl::StrCat(args...));
   }
 
   void Drop(absl::string_view reason) {
     result_->verdict = PacketVerdict::kDropped;
     result_->reason = std::string(reason);
-    Step("dropped: ", reason);
+    if (tracing()) Step("dropped: ", reason);
   }
 
   absl::Status Invalid(absl::string_view what) {
@@ -389,8 +399,8 @@ class Simulator::Walk {
           std::optional<IpAddress> a =
               out != nullptr ? host_.SourceAddress(*out, dst_) : std::nullopt;
           if (!a) {
-            return Invalid(absl::StrCat("no source address routes to ",
-                                        dst_.ToString()));
+            return Invalid(
+                absl::StrCat("no source address routes to ", dst_.ToString()));
           }
           src_ = *a;
         }
@@ -422,11 +432,13 @@ class Simulator::Walk {
 
   absl::Status ReceivePath() {
     bool from_pod = origin_ == PacketOrigin::Kind::kPod;
-    Step(from_pod ? "pod " : "", src_.WithPort(sport_), " → ",
-         dst_.WithPort(dport_), " ", ProtocolName(static_cast<Protocol>(proto_)),
-         " arrives on ", iif_->name);
+    if (tracing())
+      Step(from_pod ? "pod " : "", src_.WithPort(sport_), " → ",
+           dst_.WithPort(dport_), " ",
+           ProtocolName(static_cast<Protocol>(proto_)), " arrives on ",
+           iif_->name);
     if (from_pod && IsOwnPodAddress(dst_)) {
-      Step("the pod's own address: handled inside the pod");
+      if (tracing()) Step("the pod's own address: handled inside the pod");
       result_->verdict = PacketVerdict::kDelivered;
       return absl::OkStatus();
     }
@@ -440,8 +452,9 @@ class Simulator::Walk {
         !host_.IsLocal(dst_)) {
       const HostInterface* out = host_.Route(dst_);
       if (out != nullptr && out->name == bridge_->name) {
-        Step("bridged at layer 2 on ", bridge_->name,
-             " (br_netfilter off): host hooks not traversed");
+        if (tracing())
+          Step("bridged at layer 2 on ", bridge_->name,
+               " (br_netfilter off): host hooks not traversed");
         oif_ = out;
         result_->verdict = PacketVerdict::kDelivered;
         return absl::OkStatus();
@@ -452,18 +465,20 @@ class Simulator::Walk {
     if (!*ok) return absl::OkStatus();
     if (family_ == IpFamily::kV4 && iif_->name != "lo" &&
         (src_.IsLoopback() || dst_.IsLoopback()) && !iif_->route_localnet) {
-      Drop(absl::StrCat("martian ", src_.IsLoopback() ? "source " : "destination ",
+      Drop(absl::StrCat("martian ",
+                        src_.IsLoopback() ? "source " : "destination ",
                         (src_.IsLoopback() ? src_ : dst_).ToString(), " on ",
                         iif_->name, " (route_localnet=0)"));
       return absl::OkStatus();
     }
     if (host_.IsLocal(dst_)) {
       oif_ = host_.FindInterface("lo");
-      Step("routing: ", dst_.ToString(), " is local → input");
+      if (tracing()) Step("routing: ", dst_.ToString(), " is local → input");
       ok = RunHook(Hook::kInput);
       if (!ok.ok()) return ok.status();
       if (!*ok) return absl::OkStatus();
-      Step("delivered to a local socket on ", dst_.WithPort(dport_));
+      if (tracing())
+        Step("delivered to a local socket on ", dst_.WithPort(dport_));
       result_->verdict = PacketVerdict::kLocal;
       return absl::OkStatus();
     }
@@ -472,13 +487,16 @@ class Simulator::Walk {
       Drop(absl::StrCat("no route to ", dst_.ToString()));
       return absl::OkStatus();
     }
-    Step("routing: ", dst_.ToString(), " → forward out ", oif_->name);
+    if (tracing())
+      Step("routing: ", dst_.ToString(), " → forward out ", oif_->name);
     return Leave();
   }
 
   absl::Status LocalPath() {
-    Step("local process ", src_.WithPort(sport_), " → ", dst_.WithPort(dport_),
-         " ", ProtocolName(static_cast<Protocol>(proto_)));
+    if (tracing())
+      Step("local process ", src_.WithPort(sport_), " → ",
+           dst_.WithPort(dport_), " ",
+           ProtocolName(static_cast<Protocol>(proto_)));
     oif_ = host_.Route(dst_);
     if (oif_ == nullptr) {
       Drop(absl::StrCat("no route to ", dst_.ToString()));
@@ -493,7 +511,7 @@ class Simulator::Walk {
         Drop(absl::StrCat("no route to ", dst_.ToString()));
         return absl::OkStatus();
       }
-      Step("reroute: ", dst_.ToString(), " → out ", oif_->name);
+      if (tracing()) Step("reroute: ", dst_.ToString(), " → out ", oif_->name);
     }
     if (oif_->name != "lo") {
       if (family_ == IpFamily::kV6 && src_.IsLoopback()) {
@@ -512,7 +530,8 @@ class Simulator::Walk {
     ok = RunHook(Hook::kPostrouting);
     if (!ok.ok()) return ok.status();
     if (!*ok) return absl::OkStatus();
-    Step("delivered over lo to a local socket on ", dst_.WithPort(dport_));
+    if (tracing())
+      Step("delivered over lo to a local socket on ", dst_.WithPort(dport_));
     result_->verdict = PacketVerdict::kLocal;
     return absl::OkStatus();
   }
@@ -553,8 +572,9 @@ class Simulator::Walk {
         return absl::OkStatus();
       }
     }
-    Step("delivered to ", dst_.WithPort(dport_), " via ", oif_->name,
-         " from ", src_.WithPort(sport_));
+    if (tracing())
+      Step("delivered to ", dst_.WithPort(dport_), " via ", oif_->name,
+           " from ", src_.WithPort(sport_));
     result_->verdict = PacketVerdict::kDelivered;
     return absl::OkStatus();
   }
@@ -567,8 +587,9 @@ class Simulator::Walk {
     for (const BaseChain& bc :
          sim_.hooks_[FamilyIndex(family_)][static_cast<int>(hook)]) {
       if (dst_manip ? dnat_ : snat_) break;
-      Step(HookName(hook), ": ", TraceLabel(*bc.table, *bc.chain),
-           " (priority ", bc.chain->priority, ")");
+      if (tracing())
+        Step(HookName(hook), ": ", TraceLabel(*bc.table, *bc.chain),
+             " (priority ", bc.chain->priority, ")");
       absl::StatusOr<bool> ok = RunChain(bc);
       if (!ok.ok() || !*ok) return ok;
     }
@@ -591,9 +612,11 @@ class Simulator::Walk {
       return -1;
     }
     constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
-    uint32_t a =
-        f->keyed != nullptr && f->ki < f->keyed->size() ? (*f->keyed)[f->ki] : kNone;
-    uint32_t b = f->ui < c->unkeyed_rules.size() ? c->unkeyed_rules[f->ui] : kNone;
+    uint32_t a = f->keyed != nullptr && f->ki < f->keyed->size()
+                     ? (*f->keyed)[f->ki]
+                     : kNone;
+    uint32_t b =
+        f->ui < c->unkeyed_rules.size() ? c->unkeyed_rules[f->ui] : kNone;
     if (a == kNone && b == kNone) return -1;
     if (a < b) {
       ++f->ki;
@@ -612,16 +635,19 @@ class Simulator::Walk {
       int64_t index = NextRule(&frame);
       if (index < 0) {
         if (stack.size() == 1) break;
-        Step(TraceLabel(*table_, *frame.chain), ": end of chain, return");
+        if (tracing())
+          Step(TraceLabel(*table_, *frame.chain), ": end of chain, return");
         stack.pop_back();
         continue;
       }
       const Rule& rule = frame.chain->rules[index];
       if (!Matches(rule)) continue;
       std::string label;
-      if (options_.record_trace) {
-        label = absl::StrCat(TraceLabel(*table_, *frame.chain), " rule ",
-                             index + 1, ": ", rule.text, " → ");
+      rule_label_.clear();
+      if (tracing()) {
+        rule_label_ = absl::StrCat(TraceLabel(*table_, *frame.chain), " rule ",
+                                   index + 1);
+        label = absl::StrCat(rule_label_, ": ", rule.text, " → ");
       }
       Flow flow = Flow::kNextAction;
       for (const Action& a : rule.actions) {
@@ -630,7 +656,7 @@ class Simulator::Walk {
         if (!f.ok()) return f.status();
         flow = *f;
         if (options_.record_trace && !outcome.empty()) {
-          Step(label, outcome);
+          if (tracing()) Step(label, outcome);
         }
         if (flow != Flow::kNextAction) break;
       }
@@ -642,8 +668,9 @@ class Simulator::Walk {
       }
     }
     const Chain& bc = *base.chain;
-    Step(TraceLabel(*table_, bc), ": policy ",
-         bc.policy_drop ? "drop" : "accept");
+    if (tracing())
+      Step(TraceLabel(*table_, bc), ": policy ",
+           bc.policy_drop ? "drop" : "accept");
     if (bc.policy_drop) {
       Drop(absl::StrCat("policy drop of ", TraceLabel(*table_, bc)));
       return false;
@@ -673,7 +700,8 @@ class Simulator::Walk {
       // nft fails the expression without a device; iptables compares "".
       if (i == nullptr && table_->syntax == Syntax::kNft) return false;
       std::memset(out, 0, 16);
-      if (i != nullptr) std::memcpy(out, i->name.data(), std::min<size_t>(15, i->name.size()));
+      if (i != nullptr)
+        std::memcpy(out, i->name.data(), std::min<size_t>(15, i->name.size()));
       *len = 16;
       return true;
     };
@@ -699,7 +727,7 @@ class Simulator::Walk {
       case Field::kCtOrigDstPort:
         return put_num(ValueType::kInetService, orig_dport_);
       case Field::kInIface:
-        return put_iface(hook_ == Hook::kOutput ? nullptr
+        return put_iface(hook_ == Hook::kOutput                  ? nullptr
                          : origin_ == PacketOrigin::Kind::kLocal ? nullptr
                                                                  : iif_);
       case Field::kOutIface:
@@ -709,9 +737,9 @@ class Simulator::Walk {
       case Field::kMark:
         return put_num(ValueType::kMark, mark_);
       case Field::kCtState:
-        return put_num(ValueType::kCtState,
-                       kCtStateNew | (dnat_ ? kCtStateDnat : 0) |
-                           (snat_ ? kCtStateSnat : 0));
+        return put_num(ValueType::kCtState, kCtStateNew |
+                                                (dnat_ ? kCtStateDnat : 0) |
+                                                (snat_ ? kCtStateSnat : 0));
       case Field::kCtStatus:
         return put_num(ValueType::kCtStatus, (dnat_ ? kCtStatusDnat : 0) |
                                                  (snat_ ? kCtStatusSnat : 0));
@@ -767,7 +795,8 @@ class Simulator::Walk {
         return Flow::kAccept;
       case VerdictSpec::Kind::kDrop:
         *outcome = "drop";
-        Drop(absl::StrCat("dropped by a rule of ", TraceLabel(*table_, *stack->back().chain)));
+        Drop(absl::StrCat("dropped by a rule of ",
+                          TraceLabel(*table_, *stack->back().chain)));
         return Flow::kDrop;
       case VerdictSpec::Kind::kReturn:
         *outcome = "return";
@@ -784,16 +813,16 @@ class Simulator::Walk {
         *outcome = "continue";
         return Flow::kNextRule;
       case VerdictSpec::Kind::kJump:
-        *outcome = absl::StrCat("jump ", target->name);
+        if (tracing()) *outcome = absl::StrCat("jump ", target->name);
         stack->push_back(MakeFrame(target));
         return Flow::kChanged;
       case VerdictSpec::Kind::kGoto:
-        *outcome = absl::StrCat("goto ", target->name);
+        if (tracing()) *outcome = absl::StrCat("goto ", target->name);
         if (stack->size() == 1) {
           // A goto from the base chain: when the target ends, the base
           // chain's policy applies, so keep the base frame exhausted below.
           Verdict(VerdictSpec::Kind::kReturn, nullptr, stack, outcome);
-          *outcome = absl::StrCat("goto ", target->name);
+          if (tracing()) *outcome = absl::StrCat("goto ", target->name);
           stack->push_back(MakeFrame(target));
         } else {
           stack->back() = MakeFrame(target);
@@ -822,7 +851,9 @@ class Simulator::Walk {
       case Action::Kind::kSetMark: {
         uint32_t before = mark_;
         mark_ = (mark_ & ~a.mark_mask) ^ a.mark_xor;
-        *outcome = absl::StrCat("mark ", Hex(before), " → ", Hex(mark_));
+        if (tracing()) {
+          *outcome = absl::StrCat("mark ", Hex(before), " → ", Hex(mark_));
+        }
         return Flow::kNextAction;
       }
       case Action::Kind::kVerdictMap: {
@@ -841,7 +872,9 @@ class Simulator::Walk {
           target = &table_->chains.at(e->verdict.chain);
         }
         Flow f = Verdict(e->verdict.kind, target, stack, outcome);
-        *outcome = absl::StrCat("verdict map {", e->text, "} → ", *outcome);
+        if (tracing()) {
+          *outcome = absl::StrCat("verdict map {", e->text, "} → ", *outcome);
+        }
         return f;
       }
       case Action::Kind::kDnat:
@@ -901,8 +934,8 @@ class Simulator::Walk {
         addr = IpAddress::FromBytes(
             family_, reinterpret_cast<const uint8_t*>(e->data.data()));
         port = e->data.size() >= static_cast<size_t>(asize + 2)
-                   ? static_cast<uint16_t>(
-                         DecodeNumber(absl::string_view(e->data).substr(asize, 2)))
+                   ? static_cast<uint16_t>(DecodeNumber(
+                         absl::string_view(e->data).substr(asize, 2)))
                    : keep;
         if (port == 0) port = keep;
       }
@@ -913,18 +946,20 @@ class Simulator::Walk {
       dport_ = port;
       dnat_ = true;
       b.after = dst_.WithPort(dport_);
-      *outcome = absl::StrCat("DNAT ", b.before, " → ", b.after);
+      if (tracing()) *outcome = absl::StrCat("DNAT ", b.before, " → ", b.after);
     } else {
       b.before = src_.WithPort(sport_);
       src_ = addr;
       sport_ = port;
       snat_ = true;
       b.after = src_.WithPort(sport_);
-      *outcome = absl::StrCat(
-          b.kind == NatBinding::Kind::kSnat ? "SNAT " : "MASQUERADE ", b.before,
-          " → ", b.after);
+      if (tracing()) {
+        *outcome = absl::StrCat(
+            b.kind == NatBinding::Kind::kSnat ? "SNAT " : "MASQUERADE ",
+            b.before, " → ", b.after);
+      }
     }
-    b.rule = *outcome;
+    b.rule = rule_label_;
     result_->bindings.push_back(std::move(b));
     return Flow::kAccept;
   }
@@ -949,10 +984,11 @@ class Simulator::Walk {
   bool snat_ = false;
   Hook hook_ = Hook::kPrerouting;
   const Table* table_ = nullptr;
+  std::string rule_label_;  // "nat/X rule 3" while tracing
 };
 
-absl::StatusOr<TraceResult> Simulator::Trace(const Packet& packet,
-                                             const TraceOptions& options) const {
+absl::StatusOr<TraceResult> Simulator::Trace(
+    const Packet& packet, const TraceOptions& options) const {
   TraceResult result;
   Walk walk(*this, options, &result);
   absl::Status s = walk.Run(packet);

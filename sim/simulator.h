@@ -76,7 +76,7 @@ struct NatBinding {
   Hook hook = Hook::kPrerouting;
   std::string before;  // endpoint before, "10.0.0.1:80"
   std::string after;
-  std::string rule;  // "nat/CNI-DN-... rule 3"
+  std::string rule;  // "nat/CNI-DN-... rule 3" (empty when not tracing)
 };
 
 struct TraceResult {

@@ -69,31 +69,35 @@ TEST(CniPortmapTest, FixtureBehavesAsTheKernelDoes) {
   std::string rules = ReadTestFile("sim/testdata/cni-portmap-v4.iptables-save");
   auto sim = MakeSimulator(rules, "", "", kBridgeHost);
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"external to host address", "external:eth0", "198.51.100.9",
-       "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", "198.51.100.9"},
-      {"external to bridge address", "external", "", "10.88.0.1:8080", "tcp",
-       "delivered", "10.88.0.5:80", "203.0.113.7"},
-      {"host process to 127.0.0.1 is marked and masqueraded", "local", "",
-       "127.0.0.1:8080", "tcp", "delivered", "10.88.0.5:80", "10.88.0.1"},
-      {"host process to its own address keeps its source", "local", "",
-       "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", "192.0.2.10"},
-      {"pod to its own hostport (hairpin, masqueraded)", "pod:10.88.0.5", "",
-       "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", "10.88.0.1"},
-      {"other pod in 10.88/16 is masqueraded too", "pod:10.88.0.7", "",
-       "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", "10.88.0.1"},
-      {"non-mapped port from outside stays local", "external", "",
-       "192.0.2.10:8081", "tcp", "local", "192.0.2.10:8081", "203.0.113.7"},
-      {"non-mapped port from the host stays local", "local", "",
-       "127.0.0.1:8081", "tcp", "local", "127.0.0.1:8081", "127.0.0.1"},
-      {"non-mapped port from the pod stays local", "pod:10.88.0.5", "",
-       "10.88.0.1:8081", "tcp", "local", "10.88.0.1:8081", "10.88.0.5"},
-      {"udp is not mapped", "external", "", "192.0.2.10:8080", "udp", "local",
-       "192.0.2.10:8080", ""},
-      {"non-local destination is just forwarded", "external", "",
-       "198.51.100.1:8080", "tcp", "delivered", "198.51.100.1:8080",
-       "203.0.113.7"},
-  });
+  ExpectFlows(
+      *sim,
+      {
+          {"external to host address", "external:eth0", "198.51.100.9",
+           "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80",
+           "198.51.100.9"},
+          {"external to bridge address", "external", "", "10.88.0.1:8080",
+           "tcp", "delivered", "10.88.0.5:80", "203.0.113.7"},
+          {"host process to 127.0.0.1 is marked and masqueraded", "local", "",
+           "127.0.0.1:8080", "tcp", "delivered", "10.88.0.5:80", "10.88.0.1"},
+          {"host process to its own address keeps its source", "local", "",
+           "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", "192.0.2.10"},
+          {"pod to its own hostport (hairpin, masqueraded)", "pod:10.88.0.5",
+           "", "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80",
+           "10.88.0.1"},
+          {"other pod in 10.88/16 is masqueraded too", "pod:10.88.0.7", "",
+           "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", "10.88.0.1"},
+          {"non-mapped port from outside stays local", "external", "",
+           "192.0.2.10:8081", "tcp", "local", "192.0.2.10:8081", "203.0.113.7"},
+          {"non-mapped port from the host stays local", "local", "",
+           "127.0.0.1:8081", "tcp", "local", "127.0.0.1:8081", "127.0.0.1"},
+          {"non-mapped port from the pod stays local", "pod:10.88.0.5", "",
+           "10.88.0.1:8081", "tcp", "local", "10.88.0.1:8081", "10.88.0.5"},
+          {"udp is not mapped", "external", "", "192.0.2.10:8080", "udp",
+           "local", "192.0.2.10:8080", ""},
+          {"non-local destination is just forwarded", "external", "",
+           "198.51.100.1:8080", "tcp", "delivered", "198.51.100.1:8080",
+           "203.0.113.7"},
+      });
 }
 
 TEST(CniPortmapTest, TraceReadsLikeTheRules) {
@@ -119,14 +123,16 @@ TEST(CniPortmapTest, LocalhostNeedsRouteLocalnet) {
   std::string rules = ReadTestFile("sim/testdata/cni-portmap-v4.iptables-save");
   auto sim = MakeSimulator(rules, "", "", kBridgeHostNoRouteLocalnet);
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"127.0.0.1 source routed out cni0 is martian", "local", "",
-       "127.0.0.1:8080", "tcp", "dropped", "", "", "route_localnet=0"},
-      {"external is unaffected", "external", "", "192.0.2.10:8080", "tcp",
-       "delivered", "10.88.0.5:80", "203.0.113.7"},
-      {"127/8 source from outside is martian", "external:eth0", "127.0.0.5",
-       "192.0.2.10:8080", "tcp", "dropped", "", "", "martian source"},
-  });
+  ExpectFlows(
+      *sim,
+      {
+          {"127.0.0.1 source routed out cni0 is martian", "local", "",
+           "127.0.0.1:8080", "tcp", "dropped", "", "", "route_localnet=0"},
+          {"external is unaffected", "external", "", "192.0.2.10:8080", "tcp",
+           "delivered", "10.88.0.5:80", "203.0.113.7"},
+          {"127/8 source from outside is martian", "external:eth0", "127.0.0.5",
+           "192.0.2.10:8080", "tcp", "dropped", "", "", "martian source"},
+      });
 }
 
 // DESIGN §4's CRI-O/hostport iptables shape: wildcard 8080 → :80, HostIP
@@ -192,15 +198,15 @@ std::vector<Flow> HostportFlowsV4() {
        "127.0.0.1:8080", "tcp", "dropped", "", "", "unmasqueraded"},
       {"udp is not mapped", "external", "", "192.0.2.10:8080", "udp", "local",
        "", ""},
-      {"sctp is not mapped", "external", "", "192.0.2.10:8080", "sctp",
-       "local", "", ""},
+      {"sctp is not mapped", "external", "", "192.0.2.10:8080", "sctp", "local",
+       "", ""},
   };
 }
 
 std::vector<Flow> HostportFlowsV6() {
   return {
-      {"v6 external", "external", "", "[2001:db8::10]:8080", "tcp",
-       "delivered", "[fd00:88::5]:80", "2001:db8:ffff::7"},
+      {"v6 external", "external", "", "[2001:db8::10]:8080", "tcp", "delivered",
+       "[fd00:88::5]:80", "2001:db8:ffff::7"},
       {"v6 external to bridge address", "external", "2001:db8::99",
        "[fd00:88::1]:8080", "tcp", "delivered", "[fd00:88::5]:80",
        "2001:db8::99"},
@@ -208,10 +214,10 @@ std::vector<Flow> HostportFlowsV6() {
        "tcp", "delivered", "[fd00:88::5]:80", "fd00:88::1"},
       {"v6 host process to its address", "local", "", "[2001:db8::10]:8080",
        "tcp", "delivered", "[fd00:88::5]:80", "2001:db8::10"},
-      {"::1 never leaves loopback", "local", "", "[::1]:8080", "tcp",
-       "dropped", "", "", "::1 never leaves loopback"},
-      {"::1 arriving from outside is dropped", "external:eth0", "", "[::1]:8080",
-       "tcp", "dropped", "", "", "IPv6 ::1"},
+      {"::1 never leaves loopback", "local", "", "[::1]:8080", "tcp", "dropped",
+       "", "", "::1 never leaves loopback"},
+      {"::1 arriving from outside is dropped", "external:eth0", "",
+       "[::1]:8080", "tcp", "dropped", "", "", "IPv6 ::1"},
       {"v6 unmapped port", "external", "", "[2001:db8::10]:8081", "tcp",
        "local", "[2001:db8::10]:8081", ""},
   };
@@ -233,36 +239,41 @@ TEST(HostportIptablesTest, HairpinWithoutMasqueradeFails) {
                 "");
   auto sim = MakeSimulator(rules, "", "", kBridgeHost);
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"hairpin unmasqueraded", "pod:10.88.0.5", "", "192.0.2.10:8080", "tcp",
-       "dropped", "10.88.0.5:80", "10.88.0.5", "hairpin without masquerade"},
-      {"other pod still fine", "pod:10.88.0.7", "", "192.0.2.10:8080", "tcp",
-       "delivered", "10.88.0.5:80", "10.88.0.7"},
-  });
+  ExpectFlows(
+      *sim, {
+                {"hairpin unmasqueraded", "pod:10.88.0.5", "",
+                 "192.0.2.10:8080", "tcp", "dropped", "10.88.0.5:80",
+                 "10.88.0.5", "hairpin without masquerade"},
+                {"other pod still fine", "pod:10.88.0.7", "", "192.0.2.10:8080",
+                 "tcp", "delivered", "10.88.0.5:80", "10.88.0.7"},
+            });
 }
 
 TEST(HostportIptablesTest, HairpinModeOffFailsEvenMasqueraded) {
   auto sim = MakeSimulator(kHostportV4, "", "", kBridgeHostNoHairpin);
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"hairpin_mode off", "pod:10.88.0.5", "", "192.0.2.10:8080", "tcp",
-       "dropped", "", "", "hairpin_mode off"},
-      {"other pod unaffected", "pod:10.88.0.7", "", "192.0.2.10:8080", "tcp",
-       "delivered", "10.88.0.5:80", "10.88.0.7"},
-  });
+  ExpectFlows(
+      *sim, {
+                {"hairpin_mode off", "pod:10.88.0.5", "", "192.0.2.10:8080",
+                 "tcp", "dropped", "", "", "hairpin_mode off"},
+                {"other pod unaffected", "pod:10.88.0.7", "", "192.0.2.10:8080",
+                 "tcp", "delivered", "10.88.0.5:80", "10.88.0.7"},
+            });
 }
 
 TEST(HostportIptablesTest, WithoutBrNetfilterRepliesBypassConntrack) {
   auto sim = MakeSimulator(kHostportV4, "", "", kBridgeHostNoBrNetfilter);
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"pod to pod via hostport, unmasqueraded", "pod:10.88.0.7", "",
-       "192.0.2.10:8080", "tcp", "dropped", "", "", "br_netfilter off"},
-      {"pod to pod directly is bridged", "pod:10.88.0.7", "", "10.88.0.5:80",
-       "tcp", "delivered", "10.88.0.5:80", "10.88.0.7"},
-      {"hairpin masqueraded still works", "pod:10.88.0.5", "",
-       "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", "10.88.0.1"},
-  });
+  ExpectFlows(
+      *sim,
+      {
+          {"pod to pod via hostport, unmasqueraded", "pod:10.88.0.7", "",
+           "192.0.2.10:8080", "tcp", "dropped", "", "", "br_netfilter off"},
+          {"pod to pod directly is bridged", "pod:10.88.0.7", "",
+           "10.88.0.5:80", "tcp", "delivered", "10.88.0.5:80", "10.88.0.7"},
+          {"hairpin masqueraded still works", "pod:10.88.0.5", "",
+           "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", "10.88.0.1"},
+      });
 }
 
 // DESIGN §4's nftables shape, both families.
@@ -349,8 +360,8 @@ TEST(HostportNftTest, SameAnswersAsIptables) {
 TEST(HostportNftTest, MapHitIsOneLookupAndTraced) {
   auto sim = MakeSimulator("", "", kHostportNft, kBridgeHost);
   ASSERT_NE(sim, nullptr);
-  absl::StatusOr<Packet> p = PacketForFlow(
-      {"", "external", "", "192.0.2.10:9090", "tcp", "", "", ""});
+  absl::StatusOr<Packet> p =
+      PacketForFlow({"", "external", "", "192.0.2.10:9090", "tcp", "", "", ""});
   ASSERT_TRUE(p.ok());
   absl::StatusOr<TraceResult> r = sim->Trace(*p);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -389,19 +400,23 @@ constexpr char kDockerHost[] = R"json({
 TEST(DockerShapeTest, PublishedPort) {
   auto sim = MakeSimulator(kDocker, "", "", kDockerHost);
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"external to published port", "external", "", "192.0.2.10:8080", "tcp",
-       "delivered", "172.17.0.2:80", "203.0.113.7"},
-      {"host to its address (OUTPUT, no in-interface)", "local", "",
-       "192.0.2.10:8080", "tcp", "delivered", "172.17.0.2:80", "192.0.2.10"},
-      {"host to 127.0.0.1 is left to docker-proxy", "local", "",
-       "127.0.0.1:8080", "tcp", "local", "127.0.0.1:8080", "127.0.0.1"},
-      {"container to the published port returns to docker-proxy",
-       "pod:172.17.0.2", "", "192.0.2.10:8080", "tcp", "local",
-       "192.0.2.10:8080", "172.17.0.2"},
-      {"container to the internet is masqueraded", "pod:172.17.0.2", "",
-       "198.51.100.1:53", "udp", "delivered", "198.51.100.1:53", "192.0.2.10"},
-  });
+  ExpectFlows(
+      *sim,
+      {
+          {"external to published port", "external", "", "192.0.2.10:8080",
+           "tcp", "delivered", "172.17.0.2:80", "203.0.113.7"},
+          {"host to its address (OUTPUT, no in-interface)", "local", "",
+           "192.0.2.10:8080", "tcp", "delivered", "172.17.0.2:80",
+           "192.0.2.10"},
+          {"host to 127.0.0.1 is left to docker-proxy", "local", "",
+           "127.0.0.1:8080", "tcp", "local", "127.0.0.1:8080", "127.0.0.1"},
+          {"container to the published port returns to docker-proxy",
+           "pod:172.17.0.2", "", "192.0.2.10:8080", "tcp", "local",
+           "192.0.2.10:8080", "172.17.0.2"},
+          {"container to the internet is masqueraded", "pod:172.17.0.2", "",
+           "198.51.100.1:53", "udp", "delivered", "198.51.100.1:53",
+           "192.0.2.10"},
+      });
 }
 
 // kube-proxy's iptables shape (one endpoint, no statistic match): marks for
@@ -450,16 +465,20 @@ constexpr char kNodeHost[] = R"json({
 TEST(KubeProxyShapeTest, NodePortAndClusterIp) {
   auto sim = MakeSimulator(kKubeProxy, "", "", kNodeHost);
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"nodeport from outside is masqueraded", "external", "",
-       "192.0.2.10:30080", "tcp", "delivered", "10.244.1.5:8080", "192.0.2.10"},
-      {"cluster IP from a pod keeps its source", "pod:10.244.0.5", "",
-       "10.96.0.10:80", "tcp", "delivered", "10.244.1.5:8080", "10.244.0.5"},
-      {"cluster IP from the host is masqueraded", "local", "", "10.96.0.10:80",
-       "tcp", "delivered", "10.244.1.5:8080", "192.0.2.10"},
-      {"other node port is local", "external", "", "192.0.2.10:30081", "tcp",
-       "local", "192.0.2.10:30081", ""},
-  });
+  ExpectFlows(
+      *sim, {
+                {"nodeport from outside is masqueraded", "external", "",
+                 "192.0.2.10:30080", "tcp", "delivered", "10.244.1.5:8080",
+                 "192.0.2.10"},
+                {"cluster IP from a pod keeps its source", "pod:10.244.0.5", "",
+                 "10.96.0.10:80", "tcp", "delivered", "10.244.1.5:8080",
+                 "10.244.0.5"},
+                {"cluster IP from the host is masqueraded", "local", "",
+                 "10.96.0.10:80", "tcp", "delivered", "10.244.1.5:8080",
+                 "192.0.2.10"},
+                {"other node port is local", "external", "", "192.0.2.10:30081",
+                 "tcp", "local", "192.0.2.10:30081", ""},
+            });
 }
 
 TEST(KubeProxyShapeTest, MarkArithmeticIsTheKernels) {
@@ -511,18 +530,19 @@ COMMIT
 TEST(CornerCasesTest, JumpGotoReturnAndMarks) {
   auto sim = MakeSimulator(kCorners, "", "", "");
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"goto: falling off B returns past A", "external", "", "192.0.2.10:1001",
-       "tcp", "delivered", "10.0.0.1:1", ""},
-      {"jump: return to A, mark persists", "external", "", "192.0.2.10:1002",
-       "tcp", "delivered", "10.0.0.22:1", ""},
-      {"RETURN skips the rest of A", "external", "", "192.0.2.10:1003", "tcp",
-       "local", "192.0.2.10:1003", ""},
-      {"goto then DNAT", "external", "", "192.0.2.10:1004", "tcp", "delivered",
-       "10.0.0.4:1", ""},
-      {"set-xmark, set-mark, or, and, xor compose", "external", "",
-       "192.0.2.10:1005", "tcp", "delivered", "10.0.0.5:5", ""},
-  });
+  ExpectFlows(*sim,
+              {
+                  {"goto: falling off B returns past A", "external", "",
+                   "192.0.2.10:1001", "tcp", "delivered", "10.0.0.1:1", ""},
+                  {"jump: return to A, mark persists", "external", "",
+                   "192.0.2.10:1002", "tcp", "delivered", "10.0.0.22:1", ""},
+                  {"RETURN skips the rest of A", "external", "",
+                   "192.0.2.10:1003", "tcp", "local", "192.0.2.10:1003", ""},
+                  {"goto then DNAT", "external", "", "192.0.2.10:1004", "tcp",
+                   "delivered", "10.0.0.4:1", ""},
+                  {"set-xmark, set-mark, or, and, xor compose", "external", "",
+                   "192.0.2.10:1005", "tcp", "delivered", "10.0.0.5:5", ""},
+              });
 }
 
 TEST(CornerCasesTest, PolicyDropIsFinal) {
@@ -532,11 +552,11 @@ TEST(CornerCasesTest, PolicyDropIsFinal) {
       "", "", "");
   ASSERT_NE(sim, nullptr);
   ExpectFlows(*sim, {
-      {"policy drop", "external", "", "192.0.2.10:80", "tcp", "dropped", "",
-       "", "policy drop"},
-      {"output unaffected", "local", "", "192.0.2.10:80", "tcp", "local", "",
-       ""},
-  });
+                        {"policy drop", "external", "", "192.0.2.10:80", "tcp",
+                         "dropped", "", "", "policy drop"},
+                        {"output unaffected", "local", "", "192.0.2.10:80",
+                         "tcp", "local", "", ""},
+                    });
 }
 
 // Base chains of several tables on one hook, by priority.
@@ -577,24 +597,26 @@ table inet fourth {
 TEST(CornerCasesTest, BaseChainsByPriority) {
   auto sim = MakeSimulator("", "", kPriorities, "");
   ASSERT_NE(sim, nullptr);
-  ExpectFlows(*sim, {
-      {"accept does not stop the next base chain", "external", "",
-       "192.0.2.10:80", "tcp", "delivered", "10.0.0.2:80", ""},
-      {"drop is final", "external", "", "192.0.2.10:81", "tcp", "dropped", "",
-       "", "dropped by a rule"},
-      {"mark from one table seen by the next", "external", "", "192.0.2.10:82",
-       "tcp", "delivered", "10.0.0.7:82", ""},
-      {"inet chain for IPv6", "external", "", "[2001:db8::10]:83", "tcp",
-       "delivered", "[fd00::83]:83", ""},
-      {"anonymous set with range and != prefix", "external", "198.51.100.1",
-       "192.0.2.10:86", "tcp", "delivered", "10.0.0.84:86", ""},
-      {"!= prefix excludes", "external", "203.0.113.9", "192.0.2.10:86", "tcp",
-       "local", "", ""},
-      {"verdict map jump", "external", "203.0.113.9", "192.0.2.10:87", "tcp",
-       "delivered", "10.0.0.87:87", ""},
-      {"verdict map drop", "local", "", "192.0.2.11:87", "tcp", "delivered",
-       "192.0.2.11:87", ""},
-  });
+  ExpectFlows(
+      *sim,
+      {
+          {"accept does not stop the next base chain", "external", "",
+           "192.0.2.10:80", "tcp", "delivered", "10.0.0.2:80", ""},
+          {"drop is final", "external", "", "192.0.2.10:81", "tcp", "dropped",
+           "", "", "dropped by a rule"},
+          {"mark from one table seen by the next", "external", "",
+           "192.0.2.10:82", "tcp", "delivered", "10.0.0.7:82", ""},
+          {"inet chain for IPv6", "external", "", "[2001:db8::10]:83", "tcp",
+           "delivered", "[fd00::83]:83", ""},
+          {"anonymous set with range and != prefix", "external", "198.51.100.1",
+           "192.0.2.10:86", "tcp", "delivered", "10.0.0.84:86", ""},
+          {"!= prefix excludes", "external", "203.0.113.9", "192.0.2.10:86",
+           "tcp", "local", "", ""},
+          {"verdict map jump", "external", "203.0.113.9", "192.0.2.10:87",
+           "tcp", "delivered", "10.0.0.87:87", ""},
+          {"verdict map drop", "local", "", "192.0.2.11:87", "tcp", "delivered",
+           "192.0.2.11:87", ""},
+      });
 }
 
 TEST(CornerCasesTest, IptablesNftRenderingIsNotCountedTwice) {
@@ -613,8 +635,8 @@ TEST(CornerCasesTest, IptablesNftRenderingIsNotCountedTwice) {
   ASSERT_NE(sim, nullptr);
   EXPECT_THAT(absl::StrJoin(sim->notes(), "\n"),
               HasSubstr("iptables-nft's rendering"));
-  absl::StatusOr<Packet> p = PacketForFlow(
-      {"", "external", "", "192.0.2.10:8080", "tcp", "", "", ""});
+  absl::StatusOr<Packet> p =
+      PacketForFlow({"", "external", "", "192.0.2.10:8080", "tcp", "", "", ""});
   absl::StatusOr<TraceResult> r = sim->Trace(*p);
   ASSERT_TRUE(r.ok());
   int prerouting_chains = 0;
@@ -658,8 +680,9 @@ TEST(CornerCasesTest, FilterOnlyTableIsIgnoredWithANote) {
   absl::StatusOr<std::unique_ptr<Simulator>> sim =
       Simulator::Create(ruleset, HostModel::Default());
   ASSERT_TRUE(sim.ok()) << sim.status();
-  EXPECT_THAT(absl::StrJoin((*sim)->notes(), "\n"),
-              HasSubstr("inet filter (f.nft) ignored: it has no NAT base chain"));
+  EXPECT_THAT(
+      absl::StrJoin((*sim)->notes(), "\n"),
+      HasSubstr("inet filter (f.nft) ignored: it has no NAT base chain"));
 }
 
 TEST(CornerCasesTest, InvalidPacketsAreRejected) {

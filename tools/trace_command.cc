@@ -88,8 +88,9 @@ std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
       have_ruleset = true;
       for (absl::string_view f : absl::StrSplit(*value, ',')) {
         if (f.empty()) {
-          return Failure{kExitUsage, absl::StrCat("empty file name in --ruleset \"",
-                                                  *value, "\"")};
+          return Failure{
+              kExitUsage,
+              absl::StrCat("empty file name in --ruleset \"", *value, "\"")};
         }
         flags->rulesets.push_back(std::string(f));
       }
@@ -100,32 +101,38 @@ std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
     }
   }
   if (have_ruleset == flags->live) {
-    return Failure{kExitUsage, "give exactly one of --ruleset FILE[,FILE...] "
-                               "and --live"};
+    return Failure{kExitUsage,
+                   "give exactly one of --ruleset FILE[,FILE...] "
+                   "and --live"};
   }
   if (flags->live && !flags->host.empty()) {
-    return Failure{kExitUsage, "--host is for --ruleset; --live reads the "
-                               "host itself"};
+    return Failure{kExitUsage,
+                   "--host is for --ruleset; --live reads the "
+                   "host itself"};
   }
   for (const auto& [flag, v] :
        {std::pair<const char*, std::string*>{"--from", &flags->from},
         {"--proto", &flags->proto},
         {"--dst", &flags->dst}}) {
-    if (v->empty()) return Failure{kExitUsage, absl::StrCat(flag, " is required")};
+    if (v->empty())
+      return Failure{kExitUsage, absl::StrCat(flag, " is required")};
   }
   if (flags->output != "text" && flags->output != "json") {
-    return Failure{kExitUsage, absl::StrCat("invalid --output \"", flags->output,
-                                            "\" (text or json)")};
+    return Failure{kExitUsage,
+                   absl::StrCat("invalid --output \"", flags->output,
+                                "\" (text or json)")};
   }
   return std::nullopt;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read \"", path, "\""));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("cannot read \"", path, "\""));
   std::stringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading \"", path, "\""));
+  if (in.bad())
+    return absl::DataLossError(absl::StrCat("error reading \"", path, "\""));
   return ss.str();
 }
 
@@ -141,9 +148,9 @@ absl::StatusOr<std::string> RunCommand(const std::string& command) {
   while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
   int status = pclose(pipe);
   if (status != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "\"", command, "\" failed (exit ",
-        WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
+    return absl::UnavailableError(
+        absl::StrCat("\"", command, "\" failed (exit ",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
   }
   return out;
 }
@@ -160,8 +167,9 @@ absl::Status AddRulesetText(const std::string& text, const std::string& name,
       options.family = *guessed;
     } else {
       ruleset->notes.push_back(absl::StrCat(
-          name, ": nothing tells the family of these iptables rules; taken as "
-                "IPv4 (add a \"# family 6\" line for IPv6)"));
+          name,
+          ": nothing tells the family of these iptables rules; taken as "
+          "IPv4 (add a \"# family 6\" line for IPv6)"));
     }
     options.source = name;
     options.noflush = true;
@@ -171,9 +179,10 @@ absl::Status AddRulesetText(const std::string& text, const std::string& name,
     return sim::ApplyNftScript(text, name, ruleset);
   }
   if (absl::StripAsciiWhitespace(text).empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      name, ": neither iptables-save nor nft syntax (first line is not "
-            "\"*table\" nor an nft command)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(name,
+                   ": neither iptables-save nor nft syntax (first line is not "
+                   "\"*table\" nor an nft command)"));
 }
 
 absl::StatusOr<std::map<std::string, bool>> ReadRouteLocalnet() {
@@ -203,12 +212,14 @@ std::optional<Failure> LoadLive(sim::Ruleset* ruleset, sim::HostModel* host) {
                           Source{"ip6tables-save", sim::IpFamily::kV6},
                           Source{"nft list ruleset", std::nullopt}}) {
     absl::StatusOr<std::string> text = RunCommand(s.command);
-    if (!text.ok()) return Failure{kExitFailed, std::string(text.status().message())};
+    if (!text.ok())
+      return Failure{kExitFailed, std::string(text.status().message())};
     absl::Status st = AddRulesetText(*text, s.command, s.family, ruleset);
     if (!st.ok()) return Failure{kExitFailed, std::string(st.message())};
   }
   absl::StatusOr<std::string> addrs = RunCommand("ip -j addr");
-  if (!addrs.ok()) return Failure{kExitFailed, std::string(addrs.status().message())};
+  if (!addrs.ok())
+    return Failure{kExitFailed, std::string(addrs.status().message())};
   std::vector<std::string> routes;
   for (const char* cmd : {"ip -j route", "ip -6 -j route"}) {
     absl::StatusOr<std::string> r = RunCommand(cmd);
@@ -217,7 +228,8 @@ std::optional<Failure> LoadLive(sim::Ruleset* ruleset, sim::HostModel* host) {
   }
   absl::StatusOr<std::map<std::string, bool>> rl = ReadRouteLocalnet();
   if (!rl.ok()) return Failure{kExitFailed, std::string(rl.status().message())};
-  absl::StatusOr<sim::HostModel> h = sim::HostModel::FromIpJson(*addrs, routes, *rl);
+  absl::StatusOr<sim::HostModel> h =
+      sim::HostModel::FromIpJson(*addrs, routes, *rl);
   if (!h.ok()) return Failure{kExitFailed, std::string(h.status().message())};
   *host = *std::move(h);
   return std::nullopt;
@@ -226,12 +238,14 @@ std::optional<Failure> LoadLive(sim::Ruleset* ruleset, sim::HostModel* host) {
 std::optional<Failure> BuildPacket(const TraceFlags& flags, sim::Packet* p) {
   absl::StatusOr<sim::PacketOrigin> origin = sim::ParsePacketOrigin(flags.from);
   if (!origin.ok()) {
-    return Failure{kExitUsage, absl::StrCat("--from: ", origin.status().message())};
+    return Failure{kExitUsage,
+                   absl::StrCat("--from: ", origin.status().message())};
   }
   p->origin = *origin;
   absl::StatusOr<sim::Protocol> proto = sim::ParseProtocol(flags.proto);
   if (!proto.ok()) {
-    return Failure{kExitUsage, absl::StrCat("--proto: ", proto.status().message())};
+    return Failure{kExitUsage,
+                   absl::StrCat("--proto: ", proto.status().message())};
   }
   p->protocol = *proto;
   absl::Status s = sim::ParseEndpoint(flags.dst, false, &p->dst, &p->dst_port);
@@ -240,7 +254,8 @@ std::optional<Failure> BuildPacket(const TraceFlags& flags, sim::Packet* p) {
     sim::IpAddress a;
     uint16_t port = 0;
     s = sim::ParseEndpoint(flags.src, true, &a, &port);
-    if (!s.ok()) return Failure{kExitUsage, absl::StrCat("--src: ", s.message())};
+    if (!s.ok())
+      return Failure{kExitUsage, absl::StrCat("--src: ", s.message())};
     if (a.family() != p->dst.family()) {
       return Failure{kExitUsage,
                      absl::StrCat("--src \"", flags.src, "\" and --dst \"",
@@ -324,7 +339,8 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
     for (const std::string& file : flags.rulesets) {
       absl::StatusOr<std::string> text = ReadFile(file);
       if (!text.ok()) {
-        err << "hostportctl trace: --ruleset: " << text.status().message() << "\n";
+        err << "hostportctl trace: --ruleset: " << text.status().message()
+            << "\n";
         return kExitFailed;
       }
       absl::Status s = AddRulesetText(*text, file, std::nullopt, &ruleset);

@@ -76,11 +76,11 @@ TEST(TraceCommandTest, CniPortmapFixtureAsJson) {
   };
   for (const JsonCase& c : cases) {
     SCOPED_TRACE(c.name);
-    std::vector<std::string> args = {"--ruleset", kFixture, "--host", host,
-                                     "--from",    c.from,   "--proto", "tcp",
-                                     "--dst",     c.dst,    "--output", "json",
-                                     "--state-dir", "/nonexistent",
-                                     "--nat-interface", "cni0"};
+    std::vector<std::string> args = {
+        "--ruleset",   kFixture,       "--host",          host,
+        "--from",      c.from,         "--proto",         "tcp",
+        "--dst",       c.dst,          "--output",        "json",
+        "--state-dir", "/nonexistent", "--nat-interface", "cni0"};
     if (!c.src.empty()) {
       args.push_back("--src");
       args.push_back(c.src);
@@ -102,8 +102,8 @@ TEST(TraceCommandTest, DroppedIsStillSuccessAndSaysWhy) {
     "interfaces": [{"name": "eth0", "addresses": ["192.0.2.10/24"]},
                    {"name": "cni0", "addresses": ["10.88.0.1/16"]}]})json");
   CommandRun r = Trace({"--ruleset=" + std::string(kFixture), "--host=" + host,
-                 "--from=local", "--proto=tcp", "--dst=127.0.0.1:8080",
-                 "--output=json"});
+                        "--from=local", "--proto=tcp", "--dst=127.0.0.1:8080",
+                        "--output=json"});
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json j = Json(r);
   EXPECT_EQ(j["verdict"], "dropped");
@@ -123,9 +123,9 @@ TEST(TraceCommandTest, TextOutputAndMixedSyntaxes) {
 }
 )");
   std::string host = HostFile();
-  CommandRun r = Trace({"--ruleset", std::string(kFixture) + "," + nft, "--host",
-                 host, "--from", "external", "--proto", "TCP", "--dst",
-                 "[2001:db8::10]:8080"});
+  CommandRun r = Trace({"--ruleset", std::string(kFixture) + "," + nft,
+                        "--host", host, "--from", "external", "--proto", "TCP",
+                        "--dst", "[2001:db8::10]:8080"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("verdict: delivered"));
   EXPECT_THAT(r.out, HasSubstr("to: [fd00:88::5]:80"));
@@ -177,8 +177,9 @@ TEST(TraceCommandTest, UsageErrorsExitTwoNamingTheValue) {
 }
 
 TEST(TraceCommandTest, FailuresExitOne) {
-  CommandRun missing = Trace({"--ruleset", "/nonexistent/rules", "--from", "local",
-                       "--proto", "tcp", "--dst", "127.0.0.1:80"});
+  CommandRun missing =
+      Trace({"--ruleset", "/nonexistent/rules", "--from", "local", "--proto",
+             "tcp", "--dst", "127.0.0.1:80"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_THAT(missing.err, HasSubstr("/nonexistent/rules"));
 
@@ -188,8 +189,8 @@ TEST(TraceCommandTest, FailuresExitOne) {
 -A PREROUTING -m statistic --mode random --probability 0.5 -j KUBE-SVC
 COMMIT
 )");
-  CommandRun r = Trace({"--ruleset", unsupported, "--from", "local", "--proto", "tcp",
-                 "--dst", "127.0.0.1:80"});
+  CommandRun r = Trace({"--ruleset", unsupported, "--from", "local", "--proto",
+                        "tcp", "--dst", "127.0.0.1:80"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("kube.rules:4"));
   EXPECT_THAT(r.err, HasSubstr("-m statistic"));

@@ -88,9 +88,8 @@ std::unique_ptr<Simulator> MakeSimulator(const std::string& iptables_v4,
     absl::Status s = ApplyNftScript(nft, "nft", &ruleset);
     EXPECT_TRUE(s.ok()) << s;
   }
-  absl::StatusOr<HostModel> host = host_json.empty()
-                                       ? HostModel::Default()
-                                       : HostModel::FromJson(host_json);
+  absl::StatusOr<HostModel> host =
+      host_json.empty() ? HostModel::Default() : HostModel::FromJson(host_json);
   EXPECT_TRUE(host.ok()) << host.status();
   if (!host.ok()) return nullptr;
   absl::StatusOr<std::unique_ptr<Simulator>> sim =
