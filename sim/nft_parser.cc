@@ -52,7 +52,7 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
       out.push_back({Kind::kNewline, "\n", line});
       ++line;
       ++i;
-    } else if (c == ' ' || c == '\t' || c == '\r') {
+    } else if (absl::ascii_isspace(c)) {
       ++i;
     } else if (c == '\\' && i + 1 < text.size() && text[i + 1] == '\n') {
       i += 2;
@@ -91,7 +91,7 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
       out.push_back({Kind::kWord, std::string(text.substr(i, 2)), line});
       i += 2;
     } else {
-      size_t start = i;
+      size_t start = i++;
       while (i < text.size()) {
         char d = text[i];
         if (absl::ascii_isspace(d) || d == '{' || d == '}' || d == ';' ||

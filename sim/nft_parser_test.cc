@@ -276,3 +276,18 @@ TEST(NftParserTest, DetectsSyntax) {
 
 }  // namespace
 }  // namespace sim
+
+namespace sim {
+namespace {
+
+// Found by the token-soup property: a form feed made the lexer emit empty
+// words forever.
+TEST(NftParserTest, AnyAsciiWhitespaceSeparates) {
+  absl::StatusOr<Ruleset> r = ParseNftRuleset("table\fip\vx\t{\r\n}\n", "ws");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tables.size(), 1u);
+  EXPECT_FALSE(ParseNftRuleset("k\fH\x7f\t").ok());
+}
+
+}  // namespace
+}  // namespace sim
