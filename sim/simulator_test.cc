@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -683,6 +684,202 @@ TEST(CornerCasesTest, FilterOnlyTableIsIgnoredWithANote) {
   EXPECT_THAT(
       absl::StrJoin((*sim)->notes(), "\n"),
       HasSubstr("inet filter (f.nft) ignored: it has no NAT base chain"));
+}
+
+// hostport's localhost shape: a 127.0.0.1 HostIP mapping and masquerade of
+// loopback sources leaving by the NAT interface (which has route_localnet).
+constexpr char kHostportLocalhost[] = R"(*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-HOSTPORTS - [0:0]
+:KUBE-HP-SKQ6QP2DHJ7ZIKME - [0:0]
+-A PREROUTING -m comment --comment "kube hostport portals" -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS
+-A OUTPUT -m comment --comment "kube hostport portals" -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS
+-A POSTROUTING -s 127.0.0.0/8 -o cni0 -m comment --comment "localhost hostports" -j MASQUERADE
+-A KUBE-HOSTPORTS -p tcp -m comment --comment "default/web hostport 7070" -m tcp --dport 7070 -j KUBE-HP-SKQ6QP2DHJ7ZIKME
+-A KUBE-HP-SKQ6QP2DHJ7ZIKME -d 127.0.0.1/32 -p tcp -m tcp -j DNAT --to-destination 10.88.0.5:70
+COMMIT
+)";
+
+TEST(HostportLocalhostTest, WithAndWithoutRouteLocalnet) {
+  auto with = MakeSimulator(kHostportLocalhost, "", "", kBridgeHost);
+  ASSERT_NE(with, nullptr);
+  ExpectFlows(
+      *with,
+      {
+          {"127.0.0.1 reaches the pod, masqueraded", "local", "",
+           "127.0.0.1:7070", "tcp", "delivered", "10.88.0.5:70", "10.88.0.1"},
+          {"other 127/8 addresses are not this HostIP", "local", "",
+           "127.0.0.2:7070", "tcp", "local", "127.0.0.2:7070", "127.0.0.2"},
+          {"the host address is not this HostIP", "local", "",
+           "192.0.2.10:7070", "tcp", "local", "", ""},
+          {"external to the host address is not mapped", "external", "",
+           "192.0.2.10:7070", "tcp", "local", "", ""},
+      });
+  auto without =
+      MakeSimulator(kHostportLocalhost, "", "", kBridgeHostNoRouteLocalnet);
+  ASSERT_NE(without, nullptr);
+  ExpectFlows(*without, {
+                            {"without route_localnet the martian is dropped",
+                             "local", "", "127.0.0.1:7070", "tcp", "dropped",
+                             "", "", "martian source 127.0.0.1"},
+                        });
+}
+
+// Pods routed point-to-point (no bridge): the pod's interface comes from the
+// routes.
+TEST(RoutedPodsTest, PodBehindARoute) {
+  constexpr char kRoutedHost[] = R"json({
+    "interfaces": [{"name": "eth0", "addresses": ["192.0.2.10/24"]},
+                   {"name": "cali1", "addresses": []}],
+    "routes": [{"to": "10.88.0.5/32", "dev": "cali1"},
+               {"to": "default", "dev": "eth0"}]})json";
+  auto sim = MakeSimulator(kHostportV4, "", "", kRoutedHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"external", "external", "", "192.0.2.10:8080", "tcp",
+                         "delivered", "10.88.0.5:80", "203.0.113.7"},
+                        {"masquerade needs an address on the way out",
+                         "pod:10.88.0.5", "", "192.0.2.10:8080", "tcp",
+                         "dropped", "", "", "no IPv4 address on cali1"},
+                    });
+}
+
+constexpr char kNftCorners[] = R"(table ip c {
+	map ports {
+		type inet_proto . inet_service : ipv4_addr . inet_service
+		elements = { tcp . 2001 : 10.0.0.1 . 1 }
+	}
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 2000-2099 jump sub
+		tcp dport 2005 dnat to 10.0.0.5:5
+		tcp dport 2006 goto loop
+		tcp dport 2007 jump ret
+		tcp dport 2007 dnat to 10.0.0.7:7
+		tcp dport 2008 snat to 10.0.0.8
+	}
+	chain sub {
+		dnat to meta l4proto . th dport map @ports
+		tcp dport { 2002, 2003 } dnat to tcp dport map { 2002 : 10.0.0.2 . 2, 2003 : 10.0.0.3 . 3 }
+		tcp dport 2004 return
+		tcp dport 2004 dnat to 10.0.0.99
+		tcp dport 2009 ip daddr vmap { 10.0.0.1 : drop }
+		tcp dport 2009 dnat to 10.0.0.9
+	}
+	chain loop {
+		jump loop
+	}
+	chain ret {
+		return
+		drop
+	}
+	chain post {
+		type nat hook postrouting priority srcnat; policy drop;
+		tcp dport 2010 masquerade
+		ct original proto-dst 1 accept
+	}
+}
+table inet i {
+	chain pre {
+		type nat hook prerouting priority dstnat + 1; policy accept;
+		tcp dport 2010 dnat ip to 10.0.0.10:2010
+	}
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		tcp dport 2010 ct status dnat accept
+	}
+}
+)";
+
+TEST(CornerCasesTest, NftJumpsMapsAndErrors) {
+  Ruleset ruleset;
+  // ct original proto-dst is not modelled: the table must then be refused.
+  ASSERT_TRUE(ApplyNftScript(kNftCorners, "c.nft", &ruleset).ok());
+  EXPECT_FALSE(Simulator::Create(ruleset, HostModel::Default()).ok());
+
+  std::string text = kNftCorners;
+  text.replace(text.find("\t\tct original proto-dst 1 accept\n"),
+               std::string("\t\tct original proto-dst 1 accept\n").size(),
+               "\t\ttcp dport { 1, 2, 3, 7, 2009 } accept\n");
+  auto sim = MakeSimulator("", "", text, "");
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim, {
+                {"named map hit", "external", "", "192.0.2.10:2001", "tcp",
+                 "delivered", "10.0.0.1:1", ""},
+                {"anonymous map with port", "external", "", "192.0.2.10:2002",
+                 "tcp", "delivered", "10.0.0.2:2", ""},
+                {"anonymous map, address and port", "external", "",
+                 "192.0.2.10:2003", "tcp", "delivered", "10.0.0.3:3", ""},
+                {"return from a jumped chain resumes the caller", "external",
+                 "", "192.0.2.10:2004", "tcp", "local", "192.0.2.10:2004", ""},
+                {"map misses fall through; a NAT chain's policy drop is final",
+                 "external", "", "192.0.2.10:2005", "tcp", "dropped",
+                 "10.0.0.5:5", "", "policy drop of ip c/post"},
+                {"return from the first rule of a chain resumes the caller",
+                 "external", "", "192.0.2.10:2007", "tcp", "delivered",
+                 "10.0.0.7:7", ""},
+                {"vmap miss goes on", "external", "", "192.0.2.10:2009", "tcp",
+                 "delivered", "10.0.0.9:2009", ""},
+                {"inet ip dnat, masquerade in the next table's turn",
+                 "external", "", "192.0.2.10:2010", "tcp", "delivered",
+                 "10.0.0.10:2010", "192.0.2.10"},
+            });
+  absl::StatusOr<Packet> loop =
+      PacketForFlow({"", "external", "", "192.0.2.10:2006", "tcp", "", "", ""});
+  absl::StatusOr<TraceResult> r = sim->Trace(*loop);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->verdict, PacketVerdict::kDropped);
+  EXPECT_THAT(r->reason, HasSubstr("loops"));
+  absl::StatusOr<Packet> snat =
+      PacketForFlow({"", "external", "", "192.0.2.10:2008", "tcp", "", "", ""});
+  absl::StatusOr<TraceResult> bad = sim->Trace(*snat);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("SNAT/MASQUERADE reached in the prerouting hook"));
+}
+
+TEST(CornerCasesTest, IptablesIndexKeepsRuleOrder) {
+  // More rules than the index threshold, keyed and unkeyed interleaved: the
+  // first matching rule in file order must win.
+  std::string rules =
+      "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT "
+      "[0:0]\n:POSTROUTING ACCEPT [0:0]\n";
+  for (int i = 0; i < 20; ++i) {
+    rules += absl::StrCat("-A PREROUTING -p tcp -m tcp --dport ", 3000 + i,
+                          " -j DNAT --to-destination 10.0.1.", i, ":1\n");
+    if (i == 5) {
+      rules +=
+          "-A PREROUTING -p tcp -m multiport --dports 3007,3008 -j DNAT "
+          "--to-destination 10.0.2.1:1\n";
+      rules +=
+          "-A PREROUTING -s 198.51.100.0/24 -p tcp -j DNAT "
+          "--to-destination 10.0.3.1:1\n";
+    }
+  }
+  rules +=
+      "-A PREROUTING -p tcp -m tcp --dport 3002 -j DNAT --to-destination "
+      "10.0.9.9:1\nCOMMIT\n";
+  auto sim = MakeSimulator(rules, "", "", "");
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim,
+              {
+                  {"keyed before unkeyed", "external", "198.51.100.1",
+                   "192.0.2.10:3002", "tcp", "delivered", "10.0.1.2:1", ""},
+                  {"unkeyed before keyed", "external", "198.51.100.1",
+                   "192.0.2.10:3009", "tcp", "delivered", "10.0.3.1:1", ""},
+                  {"multiport key before the single-port rule", "external", "",
+                   "192.0.2.10:3008", "tcp", "delivered", "10.0.2.1:1", ""},
+                  {"unkeyed miss, keyed hit", "external", "", "192.0.2.10:3019",
+                   "tcp", "delivered", "10.0.1.19:1", ""},
+                  {"no key at all", "external", "", "192.0.2.10:4000", "tcp",
+                   "local", "", ""},
+                  {"other protocol shares no key", "external", "",
+                   "192.0.2.10:3002", "udp", "local", "", ""},
+              });
 }
 
 TEST(CornerCasesTest, InvalidPacketsAreRejected) {
