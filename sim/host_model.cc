@@ -318,10 +318,16 @@ const HostInterface* HostModel::Route(const IpAddress& dst) const {
 
 std::optional<IpAddress> HostModel::SourceAddress(
     const HostInterface& interface, const IpAddress& dst) const {
+  // The kernel picks a link-local (fe80::/10) source only for a link-local
+  // destination.
+  auto link_local = [](const IpAddress& a) {
+    return !a.is_v4() && a.bytes()[0] == 0xfe && (a.bytes()[1] & 0xc0) == 0x80;
+  };
   std::optional<IpAddress> first;
   for (const IpPrefix& p : interface.addresses) {
     if (p.family() != dst.family()) continue;
     if (p.Contains(dst)) return p.address();
+    if (link_local(p.address()) && !link_local(dst)) continue;
     if (!first) first = p.address();
   }
   return first;

@@ -83,7 +83,8 @@ class HostModel {
   // otherwise the longest matching prefix; nullptr when nothing routes it.
   const HostInterface* Route(const IpAddress& dst) const;
   // The address the host uses as source on `interface` towards `dst`: one
-  // whose prefix holds `dst`, else the first of that family.
+  // whose prefix holds `dst`, else the first of that family that is not
+  // IPv6 link-local (unless `dst` is).
   std::optional<IpAddress> SourceAddress(const HostInterface& interface,
                                          const IpAddress& dst) const;
   // The bridge port the pod with `address` sits behind, or nullptr.

@@ -96,6 +96,16 @@ TEST(HostModelTest, ErrorsNameTheBadValue) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("interfaces[0]"));
 }
 
+TEST(HostModelTest, SourceAddressSkipsLinkLocal) {
+  absl::StatusOr<HostModel> host = HostModel::FromJson(R"({"interfaces": [
+    {"name": "eth0", "addresses": ["fe80::1/64", "2001:db8::10/64"]}]})");
+  ASSERT_TRUE(host.ok());
+  const HostInterface& eth0 = *host->FindInterface("eth0");
+  EXPECT_EQ(host->SourceAddress(eth0, Addr("2606::1"))->ToString(),
+            "2001:db8::10");
+  EXPECT_EQ(host->SourceAddress(eth0, Addr("fe80::9"))->ToString(), "fe80::1");
+}
+
 TEST(HostModelTest, FromIpCommands) {
   constexpr char kAddr[] = R"([
     {"ifindex": 1, "ifname": "lo", "addr_info": [

@@ -398,11 +398,11 @@ class Simulator::Walk {
           const HostInterface* out = host_.Route(dst_);
           std::optional<IpAddress> a =
               out != nullptr ? host_.SourceAddress(*out, dst_) : std::nullopt;
-          if (!a) {
-            return Invalid(
-                absl::StrCat("no source address routes to ", dst_.ToString()));
-          }
-          src_ = *a;
+          // Unroutable: any address will do, the walk drops it for want of
+          // a route.
+          src_ = a ? *a
+                   : *IpAddress::Parse(family_ == IpFamily::kV4 ? "127.0.0.1"
+                                                                : "::1");
         }
         if (!host_.IsLocal(src_)) {
           return Invalid(absl::StrCat("source ", src_.ToString(),

@@ -882,6 +882,21 @@ TEST(CornerCasesTest, IptablesIndexKeepsRuleOrder) {
               });
 }
 
+TEST(CornerCasesTest, NoRouteIsADrop) {
+  auto sim = MakeSimulator(
+      kCorners, "", "",
+      R"({"interfaces": [{"name": "eth0", "addresses": ["192.0.2.10/24"]}]})");
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim,
+      {
+          {"unroutable from the host", "local", "", "[2606::1]:80", "tcp",
+           "dropped", "", "", "no route to 2606::1"},
+          {"DNAT to an unroutable address", "external", "", "192.0.2.10:1004",
+           "tcp", "dropped", "10.0.0.4:1", "", "no route to 10.0.0.4"},
+      });
+}
+
 TEST(CornerCasesTest, InvalidPacketsAreRejected) {
   auto sim = MakeSimulator(kCorners, "", "", "");
   ASSERT_NE(sim, nullptr);
