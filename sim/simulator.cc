@@ -158,6 +158,15 @@ absl::Status Simulator::Bind() {
             "iptables-save text is given, which is the truth"));
         continue;
       }
+      if (table.family != TableFamily::kInet && table.name == "nat" &&
+          table.chains.count("PREROUTING") &&
+          table.chains.count("POSTROUTING")) {
+        ruleset_.notes.push_back(absl::StrCat(
+            MessageLabel(table),
+            " looks like an iptables-nft table: nft may print its DNAT and "
+            "MASQUERADE rules as nothing; give its iptables-save text for an "
+            "exact answer"));
+      }
       if (!table.HasNatChain()) {
         ruleset_.notes.push_back(absl::StrCat(
             MessageLabel(table), " ignored: it has no NAT base chain"));

@@ -647,6 +647,43 @@ TEST(CornerCasesTest, IptablesNftRenderingIsNotCountedTwice) {
   EXPECT_EQ(prerouting_chains, 1);
 }
 
+// The real rendering: with the iptables-save texts at hand the nft tables are
+// ignored and the answers are the iptables ones; alone, the lossy ip table
+// loses its DNAT, and the simulator says it cannot be trusted.
+TEST(CornerCasesTest, RealIptablesNftRendering) {
+  std::string nft = ReadTestFile("sim/testdata/iptables-nft-rendering.nft");
+  std::string v4 = ReadTestFile("sim/testdata/cni-portmap-v4.iptables-save");
+  std::string v6 = ReadTestFile("sim/testdata/hostport-v6.ip6tables-save");
+  auto both = MakeSimulator(v4, v6, nft, kBridgeHost);
+  ASSERT_NE(both, nullptr);
+  ExpectFlows(
+      *both,
+      {
+          {"v4 from the iptables text", "external", "", "192.0.2.10:8080",
+           "tcp", "delivered", "10.88.0.5:80", "203.0.113.7"},
+          {"v6 from the ip6tables text", "external", "", "[2001:db8::10]:8080",
+           "tcp", "delivered", "[fd00:88::5]:80", "2001:db8:ffff::7"},
+          {"v6 hairpin", "pod:fd00:88::5", "", "[2001:db8::10]:8080", "tcp",
+           "delivered", "[fd00:88::5]:80", "fd00:88::1"},
+      });
+  std::string notes = absl::StrJoin(both->notes(), "\n");
+  EXPECT_THAT(notes, HasSubstr("nft table ip nat (nft) ignored"));
+  EXPECT_THAT(notes, HasSubstr("nft table ip6 nat (nft) ignored"));
+
+  auto alone = MakeSimulator("", "", nft, kBridgeHost);
+  ASSERT_NE(alone, nullptr);
+  EXPECT_THAT(absl::StrJoin(alone->notes(), "\n"),
+              HasSubstr("looks like an iptables-nft table"));
+  ExpectFlows(*alone,
+              {
+                  {"the ip6 rendering is complete", "external", "",
+                   "[2001:db8::10]:8080", "tcp", "delivered", "[fd00:88::5]:80",
+                   "2001:db8:ffff::7"},
+                  {"the ip rendering lost its DNAT", "external", "",
+                   "192.0.2.10:8080", "tcp", "local", "192.0.2.10:8080", ""},
+              });
+}
+
 TEST(CornerCasesTest, UnsupportedNftConstructInEvaluatedTableIsAnError) {
   Ruleset ruleset;
   ASSERT_TRUE(ApplyNftScript(R"(table ip t {
