@@ -194,6 +194,10 @@ struct Match {
   uint32_t value = 0;
   // Bound by the Simulator: `literal` or the named set of the same table.
   const ElementSet* set = nullptr;
+  // Bound by the Simulator when `literal` is one exact value or one prefix
+  // (most iptables matches), so evaluation compares bytes in place.
+  bool single = false;
+  ValuePattern single_pattern;
 };
 
 struct Action {

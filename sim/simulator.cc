@@ -204,6 +204,13 @@ absl::Status Simulator::Bind() {
           if (m.kind != Match::Kind::kInSet) continue;
           if (m.literal != nullptr) {
             m.set = m.literal.get();
+            std::vector<const SetElement*> elements = m.literal->elements();
+            if (elements.size() == 1 && elements[0]->key.size() == 1 &&
+                (elements[0]->key[0].kind == ValuePattern::Kind::kExact ||
+                 elements[0]->key[0].kind == ValuePattern::Kind::kPrefix)) {
+              m.single = true;
+              m.single_pattern = elements[0]->key[0];
+            }
           } else {
             auto it = table.sets.find(m.set_name);
             if (it == table.sets.end()) {
@@ -788,6 +795,8 @@ class Simulator::Walk {
       if (m.kind == Match::Kind::kBitwise) {
         uint32_t v = DecodeNumber(absl::string_view(buf, len));
         hit = (v & m.mask) == m.value;
+      } else if (m.single) {
+        hit = m.single_pattern.Matches(absl::string_view(buf, len));
       } else {
         hit = m.set->Lookup(absl::string_view(buf, len)) != nullptr;
       }
