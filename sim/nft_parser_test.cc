@@ -291,3 +291,36 @@ TEST(NftParserTest, AnyAsciiWhitespaceSeparates) {
 
 }  // namespace
 }  // namespace sim
+
+namespace sim {
+namespace {
+
+// What the parser prints for a rule parses back to the same rule.
+TEST(NftParserTest, RuleTextRoundTrips) {
+  absl::StatusOr<Ruleset> listing = ParseNftRuleset(kListing, "listing");
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  for (const Table& t : listing->tables) {
+    for (const auto& [name, chain] : t.chains) {
+      for (const Rule& rule : chain.rules) {
+        Ruleset copy = *listing;
+        Table* ct = copy.FindTable(Syntax::kNft, t.family, t.name);
+        ct->chains[name].rules.clear();
+        absl::Status s = ApplyNftScript(
+            absl::StrCat("add rule ", TableFamilyName(t.family), " ", t.name,
+                         " ", name, " ", rule.text, "\n"),
+            "again", &copy);
+        ASSERT_TRUE(s.ok()) << rule.text << ": " << s;
+        ct = copy.FindTable(Syntax::kNft, t.family, t.name);
+        ASSERT_TRUE(ct->unsupported.ok()) << rule.text;
+        ASSERT_EQ(ct->chains[name].rules.size(), 1u) << rule.text;
+        const Rule& again = ct->chains[name].rules[0];
+        EXPECT_EQ(again.text, rule.text);
+        EXPECT_EQ(again.matches.size(), rule.matches.size()) << rule.text;
+        EXPECT_EQ(again.actions.size(), rule.actions.size()) << rule.text;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sim
