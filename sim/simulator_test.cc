@@ -9,6 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rapidcheck.h"
+#include "rapidcheck/gtest.h"
 #include "sim/iptables_parser.h"
 #include "sim/nft_parser.h"
 #include "sim/testing/flow_table.h"
@@ -370,6 +372,40 @@ TEST(HostportNftTest, MapHitIsOneLookupAndTraced) {
               HasSubstr("ip crio-hostports/hostports rule 1: dnat ip to ip "
                         "daddr . meta l4proto . th dport map @hostipports → "
                         "DNAT 192.0.2.10:9090 → 10.88.0.5:90"));
+}
+
+// The iptables and nft renderings of the same mappings must agree on every
+// packet, not just the rows above.
+RC_GTEST_PROP(HostportShapesAgreeTest, IptablesAndNftGiveTheSameAnswer, ()) {
+  static const auto* iptables =
+      MakeSimulator(kHostportV4, kHostportV6, "", kBridgeHost).release();
+  static const auto* nft =
+      MakeSimulator("", "", kHostportNft, kBridgeHost).release();
+  RC_ASSERT(iptables != nullptr && nft != nullptr);
+  const bool v6 = *rc::gen::arbitrary<bool>();
+  const std::vector<std::string> dsts =
+      v6 ? std::vector<std::string>{"2001:db8::10", "fd00:88::1", "::1",
+                                    "fd00:88::5", "2001:db8::99"}
+         : std::vector<std::string>{"192.0.2.10", "10.88.0.1",  "127.0.0.1",
+                                    "10.88.0.5",  "192.0.2.99", "127.0.0.9"};
+  const std::vector<std::string> froms =
+      v6 ? std::vector<std::string>{"external", "external:cni0", "local",
+                                    "pod:fd00:88::5", "pod:fd00:88::7"}
+         : std::vector<std::string>{"external", "external:cni0", "local",
+                                    "pod:10.88.0.5", "pod:10.88.0.7"};
+  Packet p;
+  p.dst = *IpAddress::Parse(*rc::gen::elementOf(dsts));
+  p.dst_port = *rc::gen::elementOf(std::vector<uint16_t>{80, 8080, 9090, 9091});
+  p.protocol = *rc::gen::elementOf(
+      std::vector<Protocol>{Protocol::kTcp, Protocol::kUdp, Protocol::kSctp});
+  p.origin = *ParsePacketOrigin(*rc::gen::elementOf(froms));
+  absl::StatusOr<TraceResult> a = iptables->Trace(p);
+  absl::StatusOr<TraceResult> b = nft->Trace(p);
+  RC_ASSERT(a.ok() == b.ok());
+  if (!a.ok()) return;
+  RC_ASSERT(a->verdict == b->verdict);
+  RC_ASSERT(a->To() == b->To());
+  RC_ASSERT(a->SourceSeen() == b->SourceSeen());
 }
 
 // Docker's shape: DOCKER chain from PREROUTING and (not for 127/8) OUTPUT;
