@@ -149,9 +149,6 @@ class RuleParser {
     }
     rule_.text =
         JoinTokens(std::vector<Token>(tokens_.begin(), tokens_.end() - 1));
-    if (rule_.matches.empty() && rule_.actions.empty() && !saw_anything_) {
-      return Unsupported(tokens_.back(), "empty rule");
-    }
     return std::move(rule_);
   }
 
@@ -179,7 +176,6 @@ class RuleParser {
   bool HasV6() const { return table_.family != TableFamily::kIp; }
 
   absl::Status Statement() {
-    saw_anything_ = true;
     const Token& t = Peek();
     if (t.kind == Kind::kString) {
       return Unsupported(t, "unexpected string");
@@ -849,7 +845,6 @@ class RuleParser {
   std::vector<Token> tokens_;
   const Table& table_;
   size_t pos_ = 0;
-  bool saw_anything_ = false;
   Rule rule_;
 };
 
@@ -1088,15 +1083,17 @@ class ScriptParser {
         absl::StatusOr<std::string> name = Name("a set name");
         if (!name.ok()) return name.status();
         s = SetBody(table, *name, t.Is("map"));
-      } else if (t.Is("flags") || t.Is("comment")) {
+      } else if (t.Is("comment") && Peek().kind == Kind::kString) {
+        Next();
+      } else if (t.Is("flags")) {
+        // A dormant table is not evaluated by the kernel.
         NoteUnsupported(table, absl::InvalidArgumentError(absl::StrCat(
-                                   "line ", t.line, ": table ", t.text)));
+                                   "line ", t.line, ": table flags")));
         while (Peek().kind != Kind::kNewline &&
                Peek().kind != Kind::kSemicolon && Peek().kind != Kind::kEnd &&
                Peek().kind != Kind::kRBrace) {
           Next();
         }
-        if (t.Is("comment")) table->unsupported = absl::OkStatus();
       } else if (t.kind == Kind::kWord) {
         // counter, quota, ct helper, flowtable, ...: objects with no part in
         // NAT; the table can still be ignored as a whole.

@@ -324,3 +324,19 @@ TEST(NftParserTest, RuleTextRoundTrips) {
 
 }  // namespace
 }  // namespace sim
+
+namespace sim {
+namespace {
+
+TEST(NftParserTest, TableCommentIsHarmlessAndFlagsAreKept) {
+  absl::StatusOr<Ruleset> r = ParseNftRuleset(
+      "table ip x {\n\tflags dormant\n\tcomment \"c\"\n}\n", "s");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Msg(r->tables[0].unsupported), HasSubstr("line 2: table flags"));
+  r = ParseNftRuleset("table ip x {\n\tcomment \"c\"\n}\n", "s");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->tables[0].unsupported.ok());
+}
+
+}  // namespace
+}  // namespace sim
