@@ -101,7 +101,12 @@ class RuleBuilder {
     if (negate_) return Error("trailing \"!\"");
     absl::Status finished = Finish();
     if (!finished.ok()) return finished;
-    rule_.text = absl::StrJoin(canonical_, " ");
+    std::vector<std::string> all;
+    for (const std::vector<std::string>& h : header_) {
+      all.insert(all.end(), h.begin(), h.end());
+    }
+    all.insert(all.end(), canonical_.begin(), canonical_.end());
+    rule_.text = absl::StrJoin(all, " ");
     return std::move(rule_);
   }
 
@@ -120,9 +125,17 @@ class RuleBuilder {
 
   // Appends "[!] option value" to the canonical text.
   void Canon(absl::string_view option, absl::string_view value, bool negated) {
-    if (negated) canonical_.push_back("!");
-    canonical_.push_back(std::string(option));
-    if (!value.empty()) canonical_.push_back(std::string(value));
+    // iptables-save prints the IP header part first, as -s -d -i -o -p,
+    // wherever the rule wrote it; -D compares rules in that form.
+    static constexpr absl::string_view kHeader[] = {"-s", "-d", "-i", "-o",
+                                                    "-p"};
+    std::vector<std::string>* out = &canonical_;
+    for (size_t i = 0; i < 5; ++i) {
+      if (option == kHeader[i]) out = &header_[i];
+    }
+    if (negated) out->push_back("!");
+    out->push_back(std::string(option));
+    if (!value.empty()) out->push_back(std::string(value));
   }
 
   ValueType AddrType() const {
@@ -530,6 +543,7 @@ class RuleBuilder {
   std::string target_;
   std::string protocol_;
   std::vector<std::string> modules_;
+  std::vector<std::string> header_[5];
   std::vector<std::string> canonical_;
 };
 

@@ -128,6 +128,17 @@ TEST(IptablesParserTest, Ipv6Rules) {
   EXPECT_FALSE(ParseIptablesRule("-s 10.0.0.1 -j ACCEPT", IpFamily::kV6).ok());
 }
 
+TEST(IptablesParserTest, HeaderOptionsPrintFirstAsIptablesSaveDoes) {
+  absl::StatusOr<Rule> rule = ParseIptablesRule(
+      "-m comment --comment x -p tcp ! -o eth0 -d 10.0.0.1 --dport 80 -j "
+      "ACCEPT",
+      IpFamily::kV4);
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  EXPECT_EQ(rule->text,
+            "-d 10.0.0.1/32 ! -o eth0 -p tcp -m comment --comment x -m tcp "
+            "--dport 80 -j ACCEPT");
+}
+
 TEST(IptablesParserTest, ImplicitTcpMatchIsPrinted) {
   absl::StatusOr<Rule> rule =
       ParseIptablesRule("-p tcp --dport 80 -j ACCEPT", IpFamily::kV4);
