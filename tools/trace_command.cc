@@ -18,8 +18,7 @@
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "sim/host_model.h"
-#include "sim/iptables_parser.h"
-#include "sim/nft_parser.h"
+#include "sim/ruleset_text.h"
 #include "sim/simulator.h"
 
 namespace {
@@ -155,36 +154,6 @@ absl::StatusOr<std::string> RunCommand(const std::string& command) {
   return out;
 }
 
-absl::Status AddRulesetText(const std::string& text, const std::string& name,
-                            std::optional<sim::IpFamily> family,
-                            sim::Ruleset* ruleset) {
-  if (sim::LooksLikeIptablesText(text)) {
-    sim::IptablesParseOptions options;
-    std::optional<sim::IpFamily> guessed = sim::GuessIptablesFamily(text);
-    if (family) {
-      options.family = *family;
-    } else if (guessed) {
-      options.family = *guessed;
-    } else {
-      ruleset->notes.push_back(absl::StrCat(
-          name,
-          ": nothing tells the family of these iptables rules; taken as "
-          "IPv4 (add a \"# family 6\" line for IPv6)"));
-    }
-    options.source = name;
-    options.noflush = true;
-    return sim::ApplyIptablesRestore(text, options, ruleset);
-  }
-  if (sim::LooksLikeNftText(text)) {
-    return sim::ApplyNftScript(text, name, ruleset);
-  }
-  if (absl::StripAsciiWhitespace(text).empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(name,
-                   ": neither iptables-save nor nft syntax (first line is not "
-                   "\"*table\" nor an nft command)"));
-}
-
 absl::StatusOr<std::map<std::string, bool>> ReadRouteLocalnet() {
   std::map<std::string, bool> out;
   const std::string dir = "/proc/sys/net/ipv4/conf";
@@ -214,7 +183,8 @@ std::optional<Failure> LoadLive(sim::Ruleset* ruleset, sim::HostModel* host) {
     absl::StatusOr<std::string> text = RunCommand(s.command);
     if (!text.ok())
       return Failure{kExitFailed, std::string(text.status().message())};
-    absl::Status st = AddRulesetText(*text, s.command, s.family, ruleset);
+    absl::Status st =
+        sim::ApplyRulesetText(*text, s.command, s.family, ruleset);
     if (!st.ok()) return Failure{kExitFailed, std::string(st.message())};
   }
   absl::StatusOr<std::string> addrs = RunCommand("ip -j addr");
@@ -343,7 +313,8 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
             << "\n";
         return kExitFailed;
       }
-      absl::Status s = AddRulesetText(*text, file, std::nullopt, &ruleset);
+      absl::Status s =
+          sim::ApplyRulesetText(*text, file, std::nullopt, &ruleset);
       if (!s.ok()) {
         err << "hostportctl trace: " << s.message() << "\n";
         return kExitFailed;
