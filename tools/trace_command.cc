@@ -124,55 +124,73 @@ std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat("cannot read \"", path, "\""));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad())
-    return absl::DataLossError(absl::StrCat("error reading \"", path, "\""));
-  return ss.str();
-}
-
-// Runs a command of the current namespace and returns its standard output.
-absl::StatusOr<std::string> RunCommand(const std::string& command) {
-  FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
-  if (pipe == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot run \"", command, "\""));
-  }
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  int status = pclose(pipe);
-  if (status != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("\"", command, "\" failed (exit ",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
-  }
-  return out;
-}
-
-absl::StatusOr<std::map<std::string, bool>> ReadRouteLocalnet() {
-  std::map<std::string, bool> out;
-  const std::string dir = "/proc/sys/net/ipv4/conf";
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return absl::UnavailableError("cannot read " + dir);
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == ".." || name == "all" || name == "default") {
-      continue;
+class RealHost : public TraceHostAccess {
+ public:
+  absl::StatusOr<std::string> Run(const std::string& command) override {
+    FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
+    if (pipe == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot run \"", command, "\""));
     }
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+    int status = pclose(pipe);
+    if (status != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("\"", command, "\" failed (exit ",
+                       WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::string> ReadFile(const std::string& path) override {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError(absl::StrCat("cannot read \"", path, "\""));
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) {
+      return absl::DataLossError(absl::StrCat("error reading \"", path, "\""));
+    }
+    return ss.str();
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListDirectory(
+      const std::string& path) override {
+    DIR* d = opendir(path.c_str());
+    if (d == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot read \"", path, "\""));
+    }
+    std::vector<std::string> out;
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") out.push_back(name);
+    }
+    closedir(d);
+    return out;
+  }
+};
+
+absl::StatusOr<std::map<std::string, bool>> ReadRouteLocalnet(
+    TraceHostAccess& host) {
+  const std::string dir = "/proc/sys/net/ipv4/conf";
+  absl::StatusOr<std::vector<std::string>> names = host.ListDirectory(dir);
+  if (!names.ok()) return names.status();
+  std::map<std::string, bool> out;
+  for (const std::string& name : *names) {
+    if (name == "all" || name == "default") continue;
     absl::StatusOr<std::string> v =
-        ReadFile(absl::StrCat(dir, "/", name, "/route_localnet"));
+        host.ReadFile(absl::StrCat(dir, "/", name, "/route_localnet"));
     if (v.ok()) out[name] = absl::StripAsciiWhitespace(*v) == "1";
   }
-  closedir(d);
   return out;
 }
 
-std::optional<Failure> LoadLive(sim::Ruleset* ruleset, sim::HostModel* host) {
+std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
+                                sim::HostModel* host) {
   struct Source {
     const char* command;
     std::optional<sim::IpFamily> family;
@@ -180,23 +198,23 @@ std::optional<Failure> LoadLive(sim::Ruleset* ruleset, sim::HostModel* host) {
   for (const Source& s : {Source{"iptables-save", sim::IpFamily::kV4},
                           Source{"ip6tables-save", sim::IpFamily::kV6},
                           Source{"nft list ruleset", std::nullopt}}) {
-    absl::StatusOr<std::string> text = RunCommand(s.command);
+    absl::StatusOr<std::string> text = access.Run(s.command);
     if (!text.ok())
       return Failure{kExitFailed, std::string(text.status().message())};
     absl::Status st =
         sim::ApplyRulesetText(*text, s.command, s.family, ruleset);
     if (!st.ok()) return Failure{kExitFailed, std::string(st.message())};
   }
-  absl::StatusOr<std::string> addrs = RunCommand("ip -j addr");
+  absl::StatusOr<std::string> addrs = access.Run("ip -j addr");
   if (!addrs.ok())
     return Failure{kExitFailed, std::string(addrs.status().message())};
   std::vector<std::string> routes;
   for (const char* cmd : {"ip -j route", "ip -6 -j route"}) {
-    absl::StatusOr<std::string> r = RunCommand(cmd);
+    absl::StatusOr<std::string> r = access.Run(cmd);
     if (!r.ok()) return Failure{kExitFailed, std::string(r.status().message())};
     routes.push_back(*r);
   }
-  absl::StatusOr<std::map<std::string, bool>> rl = ReadRouteLocalnet();
+  absl::StatusOr<std::map<std::string, bool>> rl = ReadRouteLocalnet(access);
   if (!rl.ok()) return Failure{kExitFailed, std::string(rl.status().message())};
   absl::StatusOr<sim::HostModel> h =
       sim::HostModel::FromIpJson(*addrs, routes, *rl);
@@ -286,8 +304,18 @@ void Print(const sim::TraceResult& r, const std::vector<std::string>& notes,
 
 }  // namespace
 
+TraceHostAccess& RealTraceHostAccess() {
+  static RealHost* host = new RealHost;
+  return *host;
+}
+
 int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
                     std::ostream& err) {
+  return RunTraceCommand(args, out, err, RealTraceHostAccess());
+}
+
+int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
+                    std::ostream& err, TraceHostAccess& access) {
   TraceFlags flags;
   if (std::optional<Failure> f = ParseFlags(args, &flags)) {
     err << "hostportctl trace: " << f->message << "\n" << kUsage << "\n";
@@ -301,13 +329,13 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
   sim::Ruleset ruleset;
   sim::HostModel host = sim::HostModel::Default();
   if (flags.live) {
-    if (std::optional<Failure> f = LoadLive(&ruleset, &host)) {
+    if (std::optional<Failure> f = LoadLive(access, &ruleset, &host)) {
       err << "hostportctl trace: " << f->message << "\n";
       return f->code;
     }
   } else {
     for (const std::string& file : flags.rulesets) {
-      absl::StatusOr<std::string> text = ReadFile(file);
+      absl::StatusOr<std::string> text = access.ReadFile(file);
       if (!text.ok()) {
         err << "hostportctl trace: --ruleset: " << text.status().message()
             << "\n";
@@ -321,7 +349,7 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
       }
     }
     if (!flags.host.empty()) {
-      absl::StatusOr<std::string> text = ReadFile(flags.host);
+      absl::StatusOr<std::string> text = access.ReadFile(flags.host);
       if (!text.ok()) {
         err << "hostportctl trace: --host: " << text.status().message() << "\n";
         return kExitFailed;

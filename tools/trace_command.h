@@ -19,6 +19,31 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
+// Every contact trace has with the operating system: files, the commands
+// --live runs (iptables-save, ip6tables-save, nft list ruleset, ip -j addr,
+// ip -j route, ip -6 -j route) and /proc/sys/net/ipv4/conf. Tests swap in a
+// fake.
+class TraceHostAccess {
+ public:
+  virtual ~TraceHostAccess() = default;
+  // The standard output of `command`; an error when it cannot run or exits
+  // non-zero.
+  virtual absl::StatusOr<std::string> Run(const std::string& command) = 0;
+  virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
+  // Entry names of a directory, without "." and "..".
+  virtual absl::StatusOr<std::vector<std::string>> ListDirectory(
+      const std::string& path) = 0;
+};
+
+// The real operating system.
+TraceHostAccess& RealTraceHostAccess();
+
+// RunTraceCommand with every file and command going through `host`.
+int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
+                    std::ostream& err, TraceHostAccess& host);
+
 // args: everything after `trace`, e.g. {"--ruleset", "v4.rules", "--from",
 // "external", "--proto", "tcp", "--dst", "192.0.2.10:8080"}. Also accepts
 // and ignores the flags every hostportctl verb takes: --state-dir DIR and

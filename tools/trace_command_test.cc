@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -174,6 +175,93 @@ TEST(TraceCommandTest, UsageErrorsExitTwoNamingTheValue) {
     EXPECT_EQ(r.code, 2) << c.message << "\n" << r.err;
     EXPECT_THAT(r.err, HasSubstr(c.message));
   }
+}
+
+// --live through a fake host: what a namespace with the CNI portmap rules,
+// eth0 and the cni0 bridge (route_localnet on) would show.
+class FakeHost : public TraceHostAccess {
+ public:
+  std::map<std::string, std::string> commands;
+  std::map<std::string, std::string> files;
+  std::vector<std::string> ran;
+
+  absl::StatusOr<std::string> Run(const std::string& command) override {
+    ran.push_back(command);
+    auto it = commands.find(command);
+    if (it == commands.end()) {
+      return absl::UnavailableError("\"" + command + "\" failed (exit 127)");
+    }
+    return it->second;
+  }
+  absl::StatusOr<std::string> ReadFile(const std::string& path) override {
+    auto it = files.find(path);
+    if (it == files.end()) return absl::NotFoundError("cannot read " + path);
+    return it->second;
+  }
+  absl::StatusOr<std::vector<std::string>> ListDirectory(
+      const std::string& path) override {
+    if (path != "/proc/sys/net/ipv4/conf") return absl::NotFoundError(path);
+    return std::vector<std::string>{"all", "default", "lo", "eth0", "cni0"};
+  }
+};
+
+FakeHost LiveHost() {
+  FakeHost host;
+  std::ifstream in(kFixture);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  host.commands["iptables-save"] = ss.str();
+  host.commands["ip6tables-save"] = "";
+  host.commands["nft list ruleset"] =
+      "table inet filter {\n\tchain input {\n\t\ttype filter hook input "
+      "priority filter; policy accept;\n\t}\n}\n";
+  host.commands["ip -j addr"] = R"([
+    {"ifname": "lo", "addr_info": [{"local": "127.0.0.1", "prefixlen": 8}]},
+    {"ifname": "eth0", "addr_info": [{"local": "192.0.2.10", "prefixlen": 24},
+                                     {"local": "fe80::1", "prefixlen": 64}]},
+    {"ifname": "cni0", "addr_info": [{"local": "10.88.0.1", "prefixlen": 16}]}])";
+  host.commands["ip -j route"] =
+      R"([{"dst": "default", "gateway": "192.0.2.1", "dev": "eth0"},
+          {"dst": "10.88.0.0/16", "dev": "cni0", "prefsrc": "10.88.0.1"}])";
+  host.commands["ip -6 -j route"] = "[]";
+  host.files["/proc/sys/net/ipv4/conf/lo/route_localnet"] = "0\n";
+  host.files["/proc/sys/net/ipv4/conf/eth0/route_localnet"] = "0\n";
+  host.files["/proc/sys/net/ipv4/conf/cni0/route_localnet"] = "1\n";
+  return host;
+}
+
+TEST(TraceCommandTest, LiveReadsRulesAddressesRoutesAndSysctls) {
+  FakeHost host = LiveHost();
+  std::ostringstream out, err;
+  int code = RunTraceCommand({"--live", "--from", "local", "--proto", "tcp",
+                              "--dst", "127.0.0.1:8080", "--output", "json"},
+                             out, err, host);
+  ASSERT_EQ(code, 0) << err.str();
+  nlohmann::json j = nlohmann::json::parse(out.str());
+  EXPECT_EQ(j["verdict"], "delivered");
+  EXPECT_EQ(j["to"], "10.88.0.5:80");
+  EXPECT_EQ(j["source_seen"], "10.88.0.1");
+  EXPECT_THAT(j["notes"].dump(), HasSubstr("inet filter"));
+
+  // Without route_localnet on cni0 the kernel drops it as martian.
+  host.files["/proc/sys/net/ipv4/conf/cni0/route_localnet"] = "0\n";
+  std::ostringstream out2, err2;
+  code = RunTraceCommand({"--live", "--from", "local", "--proto", "tcp",
+                          "--dst", "127.0.0.1:8080", "--output", "json"},
+                         out2, err2, host);
+  ASSERT_EQ(code, 0) << err2.str();
+  EXPECT_EQ(nlohmann::json::parse(out2.str())["verdict"], "dropped");
+}
+
+TEST(TraceCommandTest, LiveFailsWhenACommandFails) {
+  FakeHost host = LiveHost();
+  host.commands.erase("nft list ruleset");
+  std::ostringstream out, err;
+  int code = RunTraceCommand({"--live", "--from", "local", "--proto", "tcp",
+                              "--dst", "127.0.0.1:8080"},
+                             out, err, host);
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(err.str(), HasSubstr("nft list ruleset"));
 }
 
 TEST(TraceCommandTest, FailuresExitOne) {
