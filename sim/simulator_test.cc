@@ -169,13 +169,16 @@ constexpr char kHostportV6[] = R"(*nat
 :POSTROUTING ACCEPT [0:0]
 :KUBE-HOSTPORTS - [0:0]
 :KUBE-HP-IJHALPHTORMHHPPK - [0:0]
+:KUBE-HP-V6SPECIFIC9090 - [0:0]
 :CRIO-HOSTPORTS-MASQ - [0:0]
 :CRIO-MASQ-IJHALPHTORMHHPPK - [0:0]
 -A PREROUTING -m comment --comment "kube hostport portals" -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS
 -A OUTPUT -m comment --comment "kube hostport portals" -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS
 -A POSTROUTING -m conntrack --ctstate DNAT -j CRIO-HOSTPORTS-MASQ
 -A KUBE-HOSTPORTS -p tcp -m comment --comment "default/web hostport 8080" -m tcp --dport 8080 -j KUBE-HP-IJHALPHTORMHHPPK
+-A KUBE-HOSTPORTS -p tcp -m comment --comment "default/web hostport 9090" -m tcp --dport 9090 -j KUBE-HP-V6SPECIFIC9090
 -A KUBE-HP-IJHALPHTORMHHPPK -p tcp -m tcp -j DNAT --to-destination [fd00:88::5]:80
+-A KUBE-HP-V6SPECIFIC9090 -d 2001:db8::10/128 -p tcp -m tcp -j DNAT --to-destination [fd00:88::5]:90
 -A CRIO-HOSTPORTS-MASQ -j CRIO-MASQ-IJHALPHTORMHHPPK
 -A CRIO-MASQ-IJHALPHTORMHHPPK -s fd00:88::5/128 -d fd00:88::5/128 -j MASQUERADE
 COMMIT
@@ -223,6 +226,10 @@ std::vector<Flow> HostportFlowsV6() {
        "[::1]:8080", "tcp", "dropped", "", "", "IPv6 ::1"},
       {"v6 unmapped port", "external", "", "[2001:db8::10]:8081", "tcp",
        "local", "[2001:db8::10]:8081", ""},
+      {"v6 specific HostIP", "external", "", "[2001:db8::10]:9090", "tcp",
+       "delivered", "[fd00:88::5]:90", "2001:db8:ffff::7"},
+      {"v6 specific HostIP does not map other addresses", "external", "",
+       "[fd00:88::1]:9090", "tcp", "local", "[fd00:88::1]:9090", ""},
   };
 }
 
@@ -319,6 +326,7 @@ constexpr char kHostportNft[] = R"(table ip crio-hostports {
 table ip6 crio-hostports {
 	map hostipports {
 		type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service
+		elements = { 2001:db8::10 . tcp . 9090 : fd00:88::5 . 90 }
 	}
 
 	map hostports {
