@@ -539,6 +539,92 @@ TEST(KubeProxyShapeTest, MarkArithmeticIsTheKernels) {
   EXPECT_THAT(trace, HasSubstr("mark 0x4000 → 0x0"));
 }
 
+// kube-proxy's nftables shape (one endpoint, no numgen): verdict maps keyed
+// by concatenations, goto chains, mark arithmetic.
+constexpr char kKubeProxyNft[] = R"(table ip kube-proxy {
+	map service-ips {
+		type ipv4_addr . inet_proto . inet_service : verdict
+		elements = { 10.96.0.10 . tcp . 80 : goto service-WEB }
+	}
+
+	map service-nodeports {
+		type inet_proto . inet_service : verdict
+		elements = { tcp . 30080 : goto external-WEB }
+	}
+
+	set nodeport-ips {
+		type ipv4_addr
+		elements = { 192.0.2.10 }
+	}
+
+	chain nat-prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		jump services
+	}
+
+	chain nat-output {
+		type nat hook output priority -100; policy accept;
+		jump services
+	}
+
+	chain nat-postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		jump masquerading
+	}
+
+	chain masquerading {
+		meta mark & 0x00004000 == 0x00000000 return
+		meta mark set meta mark ^ 0x00004000
+		masquerade fully-random
+	}
+
+	chain mark-for-masquerade {
+		meta mark set meta mark | 0x00004000
+	}
+
+	chain services {
+		ip daddr . meta l4proto . th dport vmap @service-ips
+		ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
+	}
+
+	chain external-WEB {
+		jump mark-for-masquerade
+		goto service-WEB
+	}
+
+	chain service-WEB {
+		ip saddr != 10.244.0.0/16 ip daddr 10.96.0.10 tcp dport 80 jump mark-for-masquerade
+		goto endpoint-WEB1
+	}
+
+	chain endpoint-WEB1 {
+		ip saddr 10.244.1.5 jump mark-for-masquerade
+		meta l4proto tcp dnat to 10.244.1.5:8080
+	}
+}
+)";
+
+TEST(KubeProxyShapeTest, NftablesModeAgreesWithIptablesMode) {
+  auto nft = MakeSimulator("", "", kKubeProxyNft, kNodeHost);
+  ASSERT_NE(nft, nullptr);
+  ExpectFlows(
+      *nft, {
+                {"nodeport from outside is masqueraded", "external", "",
+                 "192.0.2.10:30080", "tcp", "delivered", "10.244.1.5:8080",
+                 "192.0.2.10"},
+                {"cluster IP from a pod keeps its source", "pod:10.244.0.5", "",
+                 "10.96.0.10:80", "tcp", "delivered", "10.244.1.5:8080",
+                 "10.244.0.5"},
+                {"cluster IP from the host is masqueraded", "local", "",
+                 "10.96.0.10:80", "tcp", "delivered", "10.244.1.5:8080",
+                 "192.0.2.10"},
+                {"other node port is local", "external", "", "192.0.2.10:30081",
+                 "tcp", "local", "192.0.2.10:30081", ""},
+                {"nodeport on a non-nodeport address is local", "external", "",
+                 "10.244.0.1:30080", "tcp", "local", "", ""},
+            });
+}
+
 // Jump, goto, return and mark corner cases in one chain set.
 constexpr char kCorners[] = R"(*nat
 :PREROUTING ACCEPT [0:0]
