@@ -392,6 +392,8 @@ class Simulator::Walk {
                                       " differ in family"));
         }
         src_ = p.src ? *p.src : pod_;
+        // Inside the pod, its loopback talks to itself from its loopback.
+        if (!p.src && dst_.IsLoopback()) src_ = dst_;
         port_ = host_.FindBridgePort(pod_, &bridge_);
         if (port_ != nullptr) {
           iif_ = host_.FindInterface(bridge_->name);
@@ -453,8 +455,11 @@ class Simulator::Walk {
            dst_.WithPort(dport_), " ",
            ProtocolName(static_cast<Protocol>(proto_)), " arrives on ",
            iif_->name);
-    if (from_pod && IsOwnPodAddress(dst_)) {
-      if (tracing()) Step("the pod's own address: handled inside the pod");
+    if (from_pod && (IsOwnPodAddress(dst_) || dst_.IsLoopback())) {
+      if (tracing()) {
+        Step("the pod's own ", dst_.IsLoopback() ? "loopback" : "address",
+             ": handled inside the pod, never reaches the host");
+      }
       result_->verdict = PacketVerdict::kDelivered;
       return absl::OkStatus();
     }

@@ -93,6 +93,8 @@ TEST(CniPortmapTest, FixtureBehavesAsTheKernelDoes) {
            "192.0.2.10:8081", "tcp", "local", "192.0.2.10:8081", "203.0.113.7"},
           {"non-mapped port from the host stays local", "local", "",
            "127.0.0.1:8081", "tcp", "local", "127.0.0.1:8081", "127.0.0.1"},
+          {"127.0.0.1 in a pod is the pod's own loopback", "pod:10.88.0.5", "",
+           "127.0.0.1:8080", "tcp", "delivered", "127.0.0.1:8080", "127.0.0.1"},
           {"non-mapped port from the pod stays local", "pod:10.88.0.5", "",
            "10.88.0.1:8081", "tcp", "local", "10.88.0.1:8081", "10.88.0.5"},
           {"udp is not mapped", "external", "", "192.0.2.10:8080", "udp",
