@@ -8,6 +8,7 @@
 #include "tools/cli.h"
 #include "tools/kernel_commands.h"
 #include "tools/render_command.h"
+#include "tools/trace_command.h"
 
 namespace {
 
@@ -15,6 +16,8 @@ constexpr char kUsage[] =
     "usage: hostportctl VERB [flags]\n"
     "verbs:\n"
     "  render  print the ruleset a pods file needs (iptables or nftables)\n"
+    "  trace   walk one packet through rulesets (files or --live) and print\n"
+    "          the verdict and every rule it passed\n"
     "  add     apply a pods file's mappings to the kernel (root)\n"
     "  remove  remove pods' mappings by id or pods file (root)\n"
     "  list    the pods and mappings this host holds\n"
@@ -37,6 +40,7 @@ constexpr VerbEntry kVerbs[] = {
     {"render", hostport::RunRenderCommand}, {"add", hostport::RunAddCommand},
     {"remove", hostport::RunRemoveCommand}, {"list", hostport::RunListCommand},
     {"sync", hostport::RunSyncCommand},     {"run", hostport::RunRunCommand},
+    {"trace", ::RunTraceCommand},
 };
 
 }  // namespace

@@ -1,0 +1,1013 @@
+#include "sim/iptables_parser.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace sim {
+namespace {
+
+constexpr const char* kBuiltinChains[] = {"PREROUTING", "INPUT", "OUTPUT",
+                                          "POSTROUTING"};
+
+// Targets iptables has that the simulator does not model: named so the error
+// says "unsupported target" instead of "no such chain".
+const std::set<std::string>& UnsupportedTargets() {
+  static const auto* targets = new std::set<std::string>{
+      "REJECT",    "LOG",    "REDIRECT", "CONNMARK",    "NOTRACK",
+      "CT",        "TPROXY", "NFLOG",    "TRACE",       "NETMAP",
+      "CLASSIFY",  "TCPMSS", "SET",      "NFQUEUE",     "AUDIT",
+      "CHECKSUM",  "TTL",    "HL",       "TEE",         "DSCP",
+      "TOS",       "ULOG",   "SECMARK",  "CONNSECMARK", "SYNPROXY",
+      "IDLETIMER", "LED",    "RATEEST",  "HMARK",       "CLUSTERIP",
+      "MIRROR",    "SAME",   "ECN",      "NPT",         "DNPT",
+      "SNPT",      "QUEUE"};
+  return *targets;
+}
+
+bool IsBuiltinChain(absl::string_view name) {
+  for (const char* b : kBuiltinChains) {
+    if (name == b) return true;
+  }
+  return false;
+}
+
+Hook BuiltinHook(absl::string_view name) {
+  if (name == "PREROUTING") return Hook::kPrerouting;
+  if (name == "INPUT") return Hook::kInput;
+  if (name == "OUTPUT") return Hook::kOutput;
+  return Hook::kPostrouting;
+}
+
+Table NewNatTable(IpFamily family, absl::string_view source) {
+  Table t;
+  t.syntax = Syntax::kIptables;
+  t.family = family == IpFamily::kV4 ? TableFamily::kIp : TableFamily::kIp6;
+  t.name = "nat";
+  t.source = std::string(source);
+  for (const char* name : kBuiltinChains) {
+    Chain c;
+    c.name = name;
+    c.is_base = true;
+    c.type = "nat";
+    c.hook = BuiltinHook(name);
+    c.priority = (c.hook == Hook::kPrerouting || c.hook == Hook::kOutput)
+                     ? kDstNatPriority
+                     : kSrcNatPriority;
+    t.chains.emplace(name, std::move(c));
+  }
+  return t;
+}
+
+std::shared_ptr<const ElementSet> LiteralSet(ValueType type,
+                                             std::vector<ValuePattern> values) {
+  auto set = std::make_shared<ElementSet>(std::vector<ValueType>{type},
+                                          std::vector<ValueType>{}, false);
+  for (ValuePattern& v : values) {
+    SetElement e;
+    e.key.push_back(std::move(v));
+    // Duplicates (`--dports 80,80`) are harmless for a membership test.
+    set->Add(std::move(e)).IgnoreError();
+  }
+  return set;
+}
+
+// Builds one rule from its tokens, tracking which modules are loaded so an
+// option is accepted only where iptables would accept it.
+class RuleBuilder {
+ public:
+  explicit RuleBuilder(IpFamily family) : family_(family) {}
+
+  absl::StatusOr<Rule> Build(const std::vector<std::string>& tokens) {
+    for (pos_ = 0; pos_ < tokens.size(); ++pos_) {
+      const std::string& tok = tokens[pos_];
+      if (tok == "!") {
+        if (negate_) return Error("\"! !\"");
+        negate_ = true;
+        continue;
+      }
+      absl::Status s = Option(tok, tokens);
+      if (!s.ok()) return s;
+    }
+    if (negate_) return Error("trailing \"!\"");
+    absl::Status finished = Finish();
+    if (!finished.ok()) return finished;
+    std::vector<std::string> all;
+    for (const std::vector<std::string>& h : header_) {
+      all.insert(all.end(), h.begin(), h.end());
+    }
+    all.insert(all.end(), canonical_.begin(), canonical_.end());
+    rule_.text = absl::StrJoin(all, " ");
+    return std::move(rule_);
+  }
+
+ private:
+  absl::Status Error(absl::string_view what) {
+    return absl::InvalidArgumentError(std::string(what));
+  }
+
+  absl::StatusOr<std::string> Value(const std::vector<std::string>& tokens,
+                                    absl::string_view option) {
+    if (pos_ + 1 >= tokens.size()) {
+      return Error(absl::StrCat("option ", option, " needs a value"));
+    }
+    return tokens[++pos_];
+  }
+
+  // Appends "[!] option value" to the canonical text.
+  void Canon(absl::string_view option, absl::string_view value, bool negated) {
+    // iptables-save prints the IP header part first, as -s -d -i -o -p,
+    // wherever the rule wrote it; -D compares rules in that form.
+    static constexpr absl::string_view kHeader[] = {"-s", "-d", "-i", "-o",
+                                                    "-p"};
+    std::vector<std::string>* out = &canonical_;
+    for (size_t i = 0; i < 5; ++i) {
+      if (option == kHeader[i]) out = &header_[i];
+    }
+    if (negated) out->push_back("!");
+    out->push_back(std::string(option));
+    if (!value.empty()) out->push_back(std::string(value));
+  }
+
+  ValueType AddrType() const {
+    return family_ == IpFamily::kV4 ? ValueType::kIpv4Addr
+                                    : ValueType::kIpv6Addr;
+  }
+
+  absl::Status AddSetMatch(Field field, std::vector<ValuePattern> values,
+                           bool negated) {
+    Match m;
+    m.fields = {field};
+    m.negate = negated;
+    m.literal = LiteralSet(FieldValueType(field), std::move(values));
+    rule_.matches.push_back(std::move(m));
+    return absl::OkStatus();
+  }
+
+  bool Loaded(absl::string_view module) const {
+    return std::find(modules_.begin(), modules_.end(), module) !=
+           modules_.end();
+  }
+
+  absl::Status Option(const std::string& opt,
+                      const std::vector<std::string>& tokens) {
+    bool neg = negate_;
+    negate_ = false;
+    if (opt == "-s" || opt == "--source" || opt == "--src" || opt == "-d" ||
+        opt == "--destination" || opt == "--dst") {
+      bool src = opt == "-s" || opt == "--source" || opt == "--src";
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      std::vector<ValuePattern> values;
+      std::vector<std::string> canon;
+      for (absl::string_view part : absl::StrSplit(*v, ',')) {
+        absl::StatusOr<IpPrefix> p = IpPrefix::Parse(part);
+        if (!p.ok() || p->family() != family_) {
+          return Error(absl::StrCat("invalid IPv", FamilyName(family_),
+                                    " address \"", part, "\" in ", opt));
+        }
+        absl::StatusOr<ValuePattern> vp =
+            ParseValuePattern(AddrType(), p->ToString(), true);
+        if (!vp.ok()) return vp.status();
+        values.push_back(*std::move(vp));
+        canon.push_back(p->ToString());
+      }
+      Canon(src ? "-s" : "-d", absl::StrJoin(canon, ","), neg);
+      Field f = family_ == IpFamily::kV4
+                    ? (src ? Field::kSrcAddr4 : Field::kDstAddr4)
+                    : (src ? Field::kSrcAddr6 : Field::kDstAddr6);
+      return AddSetMatch(f, std::move(values), neg);
+    }
+    if (opt == "-i" || opt == "--in-interface" || opt == "-o" ||
+        opt == "--out-interface") {
+      bool in = opt == "-i" || opt == "--in-interface";
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      absl::StatusOr<ValuePattern> vp =
+          ParseValuePattern(ValueType::kIfname, *v, true);
+      if (!vp.ok()) return vp.status();
+      Canon(in ? "-i" : "-o", *v, neg);
+      return AddSetMatch(in ? Field::kInIface : Field::kOutIface, {*vp}, neg);
+    }
+    if (opt == "-p" || opt == "--protocol") {
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      std::string lower = absl::AsciiStrToLower(*v);
+      absl::StatusOr<Protocol> known = ParseProtocol(lower);
+      if (known.ok()) lower = ProtocolName(*known);
+      if (lower == "all" || lower == "0") {
+        if (neg) return Error("\"! -p all\" matches nothing");
+        return absl::OkStatus();
+      }
+      absl::StatusOr<ValuePattern> vp =
+          ParseValuePattern(ValueType::kInetProto, lower, false);
+      if (!vp.ok()) return vp.status();
+      Canon("-p", lower, neg);
+      if (!neg) protocol_ = lower;
+      return AddSetMatch(Field::kL4Proto, {*vp}, neg);
+    }
+    if (opt == "-m" || opt == "--match") {
+      if (neg) return Error("\"!\" before -m");
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      static const std::set<std::string> kModules = {
+          "tcp",     "udp",  "sctp",      "multiport", "addrtype",
+          "comment", "mark", "conntrack", "state"};
+      if (!kModules.count(*v)) {
+        return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
+      }
+      if ((*v == "tcp" || *v == "udp" || *v == "sctp") && protocol_ != *v) {
+        return Error(absl::StrCat("-m ", *v, " needs -p ", *v, " before it"));
+      }
+      modules_.push_back(*v);
+      Canon("-m", *v, false);
+      return absl::OkStatus();
+    }
+    if (opt == "-j" || opt == "--jump" || opt == "-g" || opt == "--goto") {
+      if (neg) return Error(absl::StrCat("\"!\" before ", opt));
+      if (has_target_) return Error("more than one -j/-g");
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      has_target_ = true;
+      target_ = *v;
+      bool go = opt == "-g" || opt == "--goto";
+      Canon(go ? "-g" : "-j", *v, false);
+      return StartTarget(*v, go);
+    }
+    if (opt == "-c" || opt == "--set-counters") {
+      if (pos_ + 2 >= tokens.size()) return Error("-c needs two values");
+      pos_ += 2;
+      return absl::OkStatus();
+    }
+    if (opt == "--dport" || opt == "--destination-port" || opt == "--sport" ||
+        opt == "--source-port") {
+      if (!Loaded("tcp") && !Loaded("udp") && !Loaded("sctp")) {
+        if (protocol_ != "tcp" && protocol_ != "udp" && protocol_ != "sctp") {
+          return Error(absl::StrCat(opt, " needs -p tcp, udp or sctp"));
+        }
+        // iptables loads the protocol's match implicitly; iptables-save
+        // prints it.
+        modules_.push_back(protocol_);
+        Canon("-m", protocol_, false);
+      }
+      bool dst = opt == "--dport" || opt == "--destination-port";
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      absl::StatusOr<ValuePattern> vp =
+          ParseValuePattern(ValueType::kInetService, *v, true);
+      if (!vp.ok()) return vp.status();
+      Canon(dst ? "--dport" : "--sport", *v, neg);
+      return AddSetMatch(dst ? Field::kDstPort : Field::kSrcPort, {*vp}, neg);
+    }
+    if (opt == "--dports" || opt == "--destination-ports" ||
+        opt == "--sports" || opt == "--source-ports") {
+      if (!Loaded("multiport"))
+        return Error(absl::StrCat(opt, " needs -m multiport"));
+      if (protocol_ != "tcp" && protocol_ != "udp" && protocol_ != "sctp") {
+        return Error("-m multiport needs -p tcp, udp or sctp");
+      }
+      bool dst = opt == "--dports" || opt == "--destination-ports";
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      std::vector<ValuePattern> values;
+      for (absl::string_view part : absl::StrSplit(*v, ',')) {
+        absl::StatusOr<ValuePattern> vp =
+            ParseValuePattern(ValueType::kInetService, part, true);
+        if (!vp.ok()) return vp.status();
+        values.push_back(*std::move(vp));
+      }
+      Canon(dst ? "--dports" : "--sports", *v, neg);
+      return AddSetMatch(dst ? Field::kDstPort : Field::kSrcPort,
+                         std::move(values), neg);
+    }
+    if (opt == "--dst-type" || opt == "--src-type") {
+      if (!Loaded("addrtype"))
+        return Error(absl::StrCat(opt, " needs -m addrtype"));
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      std::vector<ValuePattern> values;
+      for (absl::string_view part : absl::StrSplit(*v, ',')) {
+        absl::StatusOr<ValuePattern> vp =
+            ParseValuePattern(ValueType::kAddrType, part, false);
+        if (!vp.ok()) {
+          return Error(absl::StrCat("unsupported address type \"", part,
+                                    "\" in ", opt,
+                                    " (LOCAL, UNICAST or MULTICAST)"));
+        }
+        values.push_back(*std::move(vp));
+      }
+      Canon(opt, *v, neg);
+      return AddSetMatch(
+          opt == "--dst-type" ? Field::kDstAddrType : Field::kSrcAddrType,
+          std::move(values), neg);
+    }
+    if (opt == "--comment") {
+      if (!Loaded("comment")) return Error("--comment needs -m comment");
+      if (neg) return Error("\"!\" before --comment");
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      Canon(opt, IptablesQuote(*v), false);
+      return absl::OkStatus();
+    }
+    if (opt == "--mark" && !(has_target_ && target_ == "MARK")) {
+      if (!Loaded("mark")) return Error("--mark needs -m mark");
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      uint32_t value, mask;
+      absl::Status s = ParseMarkMask(*v, &value, &mask);
+      if (!s.ok()) return s;
+      Match m;
+      m.kind = Match::Kind::kBitwise;
+      m.fields = {Field::kMark};
+      m.mask = mask;
+      m.value = value & mask;
+      m.negate = neg;
+      rule_.matches.push_back(std::move(m));
+      Canon(opt, *v, neg);
+      return absl::OkStatus();
+    }
+    if (opt == "--ctstate" || opt == "--state") {
+      if (!Loaded(opt == "--state" ? "state" : "conntrack")) {
+        return Error(absl::StrCat(opt, " needs -m ",
+                                  opt == "--state" ? "state" : "conntrack"));
+      }
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      uint32_t bits = 0;
+      for (absl::string_view part : absl::StrSplit(*v, ',')) {
+        absl::StatusOr<ValuePattern> vp =
+            ParseValuePattern(ValueType::kCtState, part, false);
+        if (!vp.ok()) return vp.status();
+        bits |= DecodeNumber(vp->lo);
+      }
+      Match m;
+      m.kind = Match::Kind::kBitwise;
+      m.fields = {Field::kCtState};
+      m.mask = bits;
+      m.value = 0;
+      m.negate = !neg;  // "any of these bits set"
+      rule_.matches.push_back(std::move(m));
+      Canon(opt, *v, neg);
+      return absl::OkStatus();
+    }
+    if (opt == "--ctorigdstport" || opt == "--ctorigdst") {
+      if (!Loaded("conntrack"))
+        return Error(absl::StrCat(opt, " needs -m conntrack"));
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      Canon(opt, *v, neg);
+      if (opt == "--ctorigdstport") {
+        absl::StatusOr<ValuePattern> vp =
+            ParseValuePattern(ValueType::kInetService, *v, true);
+        if (!vp.ok()) return vp.status();
+        return AddSetMatch(Field::kCtOrigDstPort, {*vp}, neg);
+      }
+      absl::StatusOr<ValuePattern> vp = ParseValuePattern(AddrType(), *v, true);
+      if (!vp.ok()) return vp.status();
+      return AddSetMatch(family_ == IpFamily::kV4 ? Field::kCtOrigDstAddr4
+                                                  : Field::kCtOrigDstAddr6,
+                         {*vp}, neg);
+    }
+    if (has_target_) return TargetOption(opt, tokens, neg);
+    return Error(absl::StrCat("unsupported option \"", opt, "\""));
+  }
+
+  static absl::Status ParseMarkMask(absl::string_view text, uint32_t* value,
+                                    uint32_t* mask) {
+    std::vector<absl::string_view> parts = absl::StrSplit(text, '/');
+    absl::StatusOr<ValuePattern> v =
+        ParseValuePattern(ValueType::kMark, parts[0], false);
+    if (!v.ok() || parts.size() > 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid mark \"", text, "\" (value[/mask])"));
+    }
+    *value = DecodeNumber(v->lo);
+    *mask = 0xffffffffu;
+    if (parts.size() == 2) {
+      absl::StatusOr<ValuePattern> m =
+          ParseValuePattern(ValueType::kMark, parts[1], false);
+      if (!m.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid mark mask in \"", text, "\""));
+      }
+      *mask = DecodeNumber(m->lo);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status StartTarget(const std::string& target, bool go) {
+    Action a;
+    if (go) {
+      a.kind = Action::Kind::kGoto;
+      a.chain = target;
+    } else if (target == "ACCEPT") {
+      a.kind = Action::Kind::kAccept;
+    } else if (target == "DROP") {
+      a.kind = Action::Kind::kDrop;
+    } else if (target == "RETURN") {
+      a.kind = Action::Kind::kReturn;
+    } else if (target == "DNAT" || target == "SNAT") {
+      a.kind = target == "DNAT" ? Action::Kind::kDnat : Action::Kind::kSnat;
+      a.nat_family = family_;
+    } else if (target == "MASQUERADE") {
+      a.kind = Action::Kind::kMasquerade;
+      a.nat_family = family_;
+    } else if (target == "MARK") {
+      a.kind = Action::Kind::kSetMark;
+    } else if (UnsupportedTargets().count(target)) {
+      return Error(absl::StrCat("unsupported target \"-j ", target, "\""));
+    } else {
+      a.kind = Action::Kind::kJump;
+      a.chain = target;
+    }
+    rule_.actions.push_back(std::move(a));
+    return absl::OkStatus();
+  }
+
+  absl::Status TargetOption(const std::string& opt,
+                            const std::vector<std::string>& tokens, bool neg) {
+    Action& a = rule_.actions.back();
+    if (neg) return Error(absl::StrCat("\"!\" before ", opt));
+    if ((a.kind == Action::Kind::kDnat &&
+         (opt == "--to-destination" || opt == "--to")) ||
+        (a.kind == Action::Kind::kSnat &&
+         (opt == "--to-source" || opt == "--to"))) {
+      if (a.nat_address) return Error(absl::StrCat("more than one ", opt));
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      IpAddress addr;
+      uint16_t port = 0;
+      absl::Status s = ParseEndpoint(*v, true, &addr, &port);
+      if (!s.ok() || addr.family() != family_) {
+        return Error(absl::StrCat("unsupported ", opt, " \"", *v, "\" (one IPv",
+                                  FamilyName(family_),
+                                  " address with an optional single port)"));
+      }
+      a.nat_address = addr;
+      a.nat_port = port;
+      Canon(opt == "--to" ? (a.kind == Action::Kind::kDnat ? "--to-destination"
+                                                           : "--to-source")
+                          : opt,
+            *v, false);
+      return absl::OkStatus();
+    }
+    if ((a.kind == Action::Kind::kDnat || a.kind == Action::Kind::kSnat ||
+         a.kind == Action::Kind::kMasquerade) &&
+        (opt == "--random" || opt == "--random-fully" ||
+         opt == "--persistent")) {
+      // These change only which port is picked on a clash; the first
+      // connection keeps its port.
+      Canon(opt, "", false);
+      return absl::OkStatus();
+    }
+    if (a.kind == Action::Kind::kSetMark) {
+      absl::StatusOr<std::string> v = Value(tokens, opt);
+      if (!v.ok()) return v.status();
+      uint32_t value, mask;
+      if (opt == "--set-xmark") {
+        absl::Status s = ParseMarkMask(*v, &value, &mask);
+        if (!s.ok()) return s;
+        a.mark_mask = mask;
+        a.mark_xor = value;
+      } else if (opt == "--set-mark") {
+        absl::Status s = ParseMarkMask(*v, &value, &mask);
+        if (!s.ok()) return s;
+        // Zero the mask bits, then OR the value: as xmark, mask|value.
+        a.mark_mask = mask | value;
+        a.mark_xor = value;
+      } else if (opt == "--or-mark" || opt == "--and-mark" ||
+                 opt == "--xor-mark") {
+        absl::Status s = ParseMarkMask(*v, &value, &mask);
+        if (!s.ok() || mask != 0xffffffffu) {
+          return Error(absl::StrCat("invalid ", opt, " \"", *v, "\""));
+        }
+        if (opt == "--or-mark") {
+          a.mark_mask = value;
+          a.mark_xor = value;
+        } else if (opt == "--and-mark") {
+          a.mark_mask = ~value;
+          a.mark_xor = 0;
+        } else {
+          a.mark_mask = 0;
+          a.mark_xor = value;
+        }
+      } else {
+        return Error(
+            absl::StrCat("unsupported option \"", opt, "\" for -j MARK"));
+      }
+      Canon(opt, *v, false);
+      mark_set_ = true;
+      return absl::OkStatus();
+    }
+    return Error(
+        absl::StrCat("unsupported option \"", opt, "\" for -j ", target_));
+  }
+
+  // Checks what only the end of the rule can tell.
+  absl::Status Finish() {
+    if (rule_.actions.empty()) return absl::OkStatus();
+    const Action& a = rule_.actions.back();
+    if (a.kind == Action::Kind::kDnat && !a.nat_address) {
+      return Error("-j DNAT needs --to-destination");
+    }
+    if (a.kind == Action::Kind::kSnat && !a.nat_address) {
+      return Error("-j SNAT needs --to-source");
+    }
+    if (a.kind == Action::Kind::kSetMark && !mark_set_) {
+      return Error("-j MARK needs --set-xmark or --set-mark");
+    }
+    if ((a.kind == Action::Kind::kDnat || a.kind == Action::Kind::kSnat) &&
+        a.nat_port != 0 && protocol_ != "tcp" && protocol_ != "udp" &&
+        protocol_ != "sctp") {
+      return Error(absl::StrCat("-j ", target_,
+                                " with a port needs -p tcp, udp or sctp"));
+    }
+    return absl::OkStatus();
+  }
+
+  IpFamily family_;
+  Rule rule_;
+  size_t pos_ = 0;
+  bool negate_ = false;
+  bool has_target_ = false;
+  bool mark_set_ = false;
+  std::string target_;
+  std::string protocol_;
+  std::vector<std::string> modules_;
+  std::vector<std::string> header_[5];
+  std::vector<std::string> canonical_;
+};
+
+absl::StatusOr<Rule> BuildRule(const std::vector<std::string>& tokens,
+                               IpFamily family) {
+  return RuleBuilder(family).Build(tokens);
+}
+
+// One iptables-restore session over a copy of the ruleset.
+class Restore {
+ public:
+  Restore(const IptablesParseOptions& options, Ruleset* ruleset)
+      : options_(options), family_(options.family), ruleset_(ruleset) {}
+
+  absl::Status Run(absl::string_view text) {
+    int line_no = 0;
+    for (absl::string_view raw : absl::StrSplit(text, '\n')) {
+      ++line_no;
+      line_ = line_no;
+      absl::string_view line = absl::StripAsciiWhitespace(raw);
+      absl::Status s = Line(line);
+      if (!s.ok()) {
+        return absl::Status(s.code(),
+                            absl::StrCat(options_.source, ":", line_no, ": ",
+                                         s.message(), " in \"", line, "\""));
+      }
+    }
+    if (in_table_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(options_.source, ":", line_no, ": table \"", table_name_,
+                       "\" has no COMMIT"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  struct PendingJump {
+    std::string chain;
+    std::string target;
+    int line;
+    std::string text;
+  };
+
+  absl::Status Line(absl::string_view line) {
+    if (line.empty()) return absl::OkStatus();
+    if (line.front() == '#') {
+      if (absl::StartsWith(line, "# Generated by ip6tables-save")) {
+        family_ = IpFamily::kV6;
+      } else if (absl::StartsWith(line, "# Generated by iptables-save")) {
+        family_ = IpFamily::kV4;
+      } else if (line == "# family 4") {
+        family_ = IpFamily::kV4;
+      } else if (line == "# family 6") {
+        family_ = IpFamily::kV6;
+      }
+      return absl::OkStatus();
+    }
+    if (line.front() == '*') {
+      if (in_table_) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "table \"", table_name_, "\" started before COMMIT of the last"));
+      }
+      in_table_ = true;
+      table_name_ = std::string(line.substr(1));
+      if (table_name_ != "nat") {
+        static const std::set<std::string> kTables = {"filter", "mangle", "raw",
+                                                      "security"};
+        if (!kTables.count(table_name_)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("unknown table \"", table_name_, "\""));
+        }
+        skipping_ = true;
+        ruleset_->notes.push_back(
+            absl::StrCat(options_.source, ":", line_, ": iptables table ",
+                         table_name_, " (family ", FamilyName(family_),
+                         ") ignored: the simulator models only the nat table"));
+        return absl::OkStatus();
+      }
+      TableFamily tf =
+          family_ == IpFamily::kV4 ? TableFamily::kIp : TableFamily::kIp6;
+      Table* existing = ruleset_->FindTable(Syntax::kIptables, tf, "nat");
+      if (existing != nullptr && options_.noflush) {
+        table_ = *existing;
+      } else {
+        table_ = NewNatTable(family_, options_.source);
+      }
+      pending_.clear();
+      return absl::OkStatus();
+    }
+    if (!in_table_) {
+      return absl::InvalidArgumentError("command outside a *table block");
+    }
+    if (line == "COMMIT") {
+      in_table_ = false;
+      if (skipping_) {
+        skipping_ = false;
+        return absl::OkStatus();
+      }
+      return Commit();
+    }
+    if (skipping_) return absl::OkStatus();
+    if (line.front() == ':') return Declare(line.substr(1));
+    absl::StatusOr<std::vector<std::string>> tokens = SplitIptablesLine(line);
+    if (!tokens.ok()) return tokens.status();
+    std::vector<std::string>& t = *tokens;
+    // iptables-save -c prints "[pkts:bytes]" before the command.
+    if (!t.empty() && t[0].size() > 1 && t[0].front() == '[') {
+      t.erase(t.begin());
+    }
+    if (t.empty()) return absl::OkStatus();
+    return Command(t);
+  }
+
+  absl::Status Declare(absl::string_view decl) {
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(decl, ' ', absl::SkipEmpty());
+    if (parts.size() < 2) {
+      return absl::InvalidArgumentError("chain declaration needs a policy");
+    }
+    std::string name(parts[0]);
+    if (IsBuiltinChain(name)) {
+      Chain& c = table_.chains[name];
+      if (parts[1] == "ACCEPT") {
+        c.policy_drop = false;
+      } else if (parts[1] == "DROP") {
+        c.policy_drop = true;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid policy \"", parts[1], "\" (ACCEPT or DROP)"));
+      }
+      return absl::OkStatus();
+    }
+    if (parts[1] != "-") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("user chain \"", name, "\" declared with policy \"",
+                       parts[1], "\" (only built-in chains have one)"));
+    }
+    absl::Status s = CheckChainName(name);
+    if (!s.ok()) return s;
+    Chain& c = table_.chains[name];
+    c.name = name;
+    c.rules.clear();  // --noflush flushes every declared user chain
+    DropPending(name);
+    return absl::OkStatus();
+  }
+
+  static absl::Status CheckChainName(absl::string_view name) {
+    if (name.empty() || name.size() > 28 || name.front() == '-' ||
+        name.front() == '!') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid chain name \"", name, "\" (1..28 characters)"));
+    }
+    return absl::OkStatus();
+  }
+
+  void DropPending(absl::string_view chain) {
+    pending_.erase(
+        std::remove_if(pending_.begin(), pending_.end(),
+                       [&](const PendingJump& p) { return p.chain == chain; }),
+        pending_.end());
+  }
+
+  absl::StatusOr<Chain*> ExistingChain(const std::string& name) {
+    auto it = table_.chains.find(name);
+    if (it == table_.chains.end()) {
+      return absl::NotFoundError(absl::StrCat("no chain \"", name, "\""));
+    }
+    return &it->second;
+  }
+
+  absl::Status Command(const std::vector<std::string>& t) {
+    const std::string& cmd = t[0];
+    auto arg = [&](size_t i) -> absl::StatusOr<std::string> {
+      if (i >= t.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(cmd, " needs a chain name"));
+      }
+      return t[i];
+    };
+    if (cmd == "-A" || cmd == "--append" || cmd == "-I" || cmd == "--insert" ||
+        cmd == "-D" || cmd == "--delete" || cmd == "-R" || cmd == "--replace") {
+      absl::StatusOr<std::string> name = arg(1);
+      if (!name.ok()) return name.status();
+      absl::StatusOr<Chain*> chain = ExistingChain(*name);
+      if (!chain.ok()) return chain.status();
+      size_t spec_start = 2;
+      long number = 0;
+      bool has_number = t.size() > 2 && absl::SimpleAtoi(t[2], &number);
+      if (has_number) spec_start = 3;
+      std::vector<std::string> spec(t.begin() + spec_start, t.end());
+      std::vector<Rule>& rules = (*chain)->rules;
+      bool is_delete = cmd == "-D" || cmd == "--delete";
+      if (is_delete && has_number && spec.empty()) {
+        if (number < 1 || number > static_cast<long>(rules.size())) {
+          return absl::NotFoundError(
+              absl::StrCat("-D ", *name, " ", number, ": no such rule number"));
+        }
+        rules.erase(rules.begin() + (number - 1));
+        return absl::OkStatus();
+      }
+      absl::StatusOr<Rule> rule = BuildRule(spec, family_);
+      if (!rule.ok()) return rule.status();
+      if (is_delete) {
+        for (auto it = rules.begin(); it != rules.end(); ++it) {
+          if (it->text == rule->text) {
+            rules.erase(it);
+            return absl::OkStatus();
+          }
+        }
+        return absl::NotFoundError(absl::StrCat("-D ", *name, ": no rule \"",
+                                                rule->text, "\" to delete"));
+      }
+      for (const Action& a : rule->actions) {
+        if (a.kind == Action::Kind::kJump || a.kind == Action::Kind::kGoto) {
+          pending_.push_back({*name, a.chain, line_, rule->text});
+        }
+      }
+      if (cmd == "-A" || cmd == "--append") {
+        if (has_number) {
+          return absl::InvalidArgumentError("-A takes no rule number");
+        }
+        rules.push_back(*std::move(rule));
+      } else if (cmd == "-I" || cmd == "--insert") {
+        if (!has_number) number = 1;
+        if (number < 1 || number > static_cast<long>(rules.size()) + 1) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "-I ", *name, " ", number, ": index of insertion too big"));
+        }
+        rules.insert(rules.begin() + (number - 1), *std::move(rule));
+      } else {
+        if (!has_number || number < 1 ||
+            number > static_cast<long>(rules.size())) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("-R ", *name, ": needs an existing rule number"));
+        }
+        rules[number - 1] = *std::move(rule);
+      }
+      return absl::OkStatus();
+    }
+    if (cmd == "-N" || cmd == "--new-chain" || cmd == "--new") {
+      absl::StatusOr<std::string> name = arg(1);
+      if (!name.ok()) return name.status();
+      absl::Status s = CheckChainName(*name);
+      if (!s.ok()) return s;
+      if (table_.chains.count(*name)) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("-N ", *name, ": chain already exists"));
+      }
+      table_.chains[*name].name = *name;
+      return absl::OkStatus();
+    }
+    if (cmd == "-X" || cmd == "--delete-chain") {
+      std::vector<std::string> names;
+      if (t.size() > 1) {
+        names.push_back(t[1]);
+      } else {
+        for (const auto& [n, c] : table_.chains) {
+          if (!IsBuiltinChain(n)) names.push_back(n);
+        }
+      }
+      for (const std::string& n : names) {
+        if (IsBuiltinChain(n)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("-X ", n, ": cannot delete a built-in chain"));
+        }
+        absl::StatusOr<Chain*> chain = ExistingChain(n);
+        if (!chain.ok()) return chain.status();
+        if (!(*chain)->rules.empty()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("-X ", n, ": chain is not empty"));
+        }
+        for (const auto& [other_name, other] : table_.chains) {
+          for (const Rule& r : other.rules) {
+            for (const Action& a : r.actions) {
+              if (a.chain == n && other_name != n) {
+                return absl::FailedPreconditionError(absl::StrCat(
+                    "-X ", n, ": chain is still referenced from ", other_name));
+              }
+            }
+          }
+        }
+        table_.chains.erase(n);
+      }
+      return absl::OkStatus();
+    }
+    if (cmd == "-F" || cmd == "--flush") {
+      if (t.size() > 1) {
+        absl::StatusOr<Chain*> chain = ExistingChain(t[1]);
+        if (!chain.ok()) return chain.status();
+        (*chain)->rules.clear();
+        DropPending(t[1]);
+      } else {
+        for (auto& [n, c] : table_.chains) c.rules.clear();
+        pending_.clear();
+      }
+      return absl::OkStatus();
+    }
+    if (cmd == "-P" || cmd == "--policy") {
+      if (t.size() != 3 || !IsBuiltinChain(t[1])) {
+        return absl::InvalidArgumentError(
+            "-P needs a built-in chain and a policy");
+      }
+      if (t[2] != "ACCEPT" && t[2] != "DROP") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid policy \"", t[2], "\" (ACCEPT or DROP)"));
+      }
+      table_.chains[t[1]].policy_drop = t[2] == "DROP";
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported command \"", cmd, "\""));
+  }
+
+  absl::Status Commit() {
+    // iptables-restore resolves targets when the table is committed; a rule
+    // deleted or flushed since no longer needs its target.
+    for (const PendingJump& p : pending_) {
+      auto it = table_.chains.find(p.target);
+      if (it == table_.chains.end() || IsBuiltinChain(p.target)) {
+        bool still_there = false;
+        auto chain = table_.chains.find(p.chain);
+        if (chain != table_.chains.end()) {
+          for (const Rule& r : chain->second.rules) {
+            still_there = still_there || r.text == p.text;
+          }
+        }
+        if (!still_there) continue;
+        return absl::NotFoundError(absl::StrCat(
+            "line ", p.line, ": \"-j ", p.target,
+            "\" is neither a user chain of table nat nor a supported target"));
+      }
+    }
+    TableFamily tf = table_.family;
+    Table* existing = ruleset_->FindTable(Syntax::kIptables, tf, "nat");
+    if (existing != nullptr) {
+      *existing = std::move(table_);
+    } else {
+      ruleset_->tables.push_back(std::move(table_));
+    }
+    table_ = Table();
+    return absl::OkStatus();
+  }
+
+  const IptablesParseOptions& options_;
+  IpFamily family_;
+  Ruleset* ruleset_;
+  bool in_table_ = false;
+  bool skipping_ = false;
+  int line_ = 0;
+  std::string table_name_;
+  Table table_;
+  std::vector<PendingJump> pending_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> SplitIptablesLine(
+    absl::string_view line) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && absl::ascii_isspace(line[i])) ++i;
+    if (i >= line.size()) break;
+    std::string tok;
+    bool quoted = false;
+    while (i < line.size() && (quoted || !absl::ascii_isspace(line[i]))) {
+      char c = line[i];
+      if (c == '"') {
+        quoted = !quoted;
+        ++i;
+      } else if (c == '\\' && quoted && i + 1 < line.size()) {
+        tok.push_back(line[i + 1]);
+        i += 2;
+      } else {
+        tok.push_back(c);
+        ++i;
+      }
+    }
+    if (quoted) {
+      return absl::InvalidArgumentError("unterminated double quote");
+    }
+    out.push_back(std::move(tok));
+  }
+  return out;
+}
+
+std::string IptablesQuote(absl::string_view value) {
+  bool plain = !value.empty();
+  for (char c : value) {
+    plain = plain && (absl::ascii_isalnum(c) || c == '_' || c == '-');
+  }
+  if (plain) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\' || c == '\'') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+absl::Status ApplyIptablesRestore(absl::string_view text,
+                                  const IptablesParseOptions& options,
+                                  Ruleset* ruleset) {
+  Ruleset copy = *ruleset;
+  Restore restore(options, &copy);
+  absl::Status s = restore.Run(text);
+  if (!s.ok()) return s;
+  *ruleset = std::move(copy);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ruleset> ParseIptablesSave(absl::string_view text,
+                                          IpFamily family) {
+  Ruleset ruleset;
+  IptablesParseOptions options;
+  options.family = family;
+  absl::Status s = ApplyIptablesRestore(text, options, &ruleset);
+  if (!s.ok()) return s;
+  return ruleset;
+}
+
+absl::StatusOr<Rule> ParseIptablesRule(absl::string_view spec,
+                                       IpFamily family) {
+  absl::StatusOr<std::vector<std::string>> tokens = SplitIptablesLine(spec);
+  if (!tokens.ok()) return tokens.status();
+  return BuildRule(*tokens, family);
+}
+
+std::optional<IpFamily> GuessIptablesFamily(absl::string_view text) {
+  for (absl::string_view raw : absl::StrSplit(text, '\n')) {
+    absl::string_view line = absl::StripAsciiWhitespace(raw);
+    if (line == "# family 4") return IpFamily::kV4;
+    if (line == "# family 6") return IpFamily::kV6;
+    if (absl::StartsWith(line, "# Generated by ip6tables-save")) {
+      return IpFamily::kV6;
+    }
+    if (line.empty() || line.front() != '-') continue;
+    absl::StatusOr<std::vector<std::string>> tokens = SplitIptablesLine(line);
+    if (!tokens.ok()) continue;
+    for (size_t i = 0; i + 1 < tokens->size(); ++i) {
+      const std::string& t = (*tokens)[i];
+      if (t != "-s" && t != "-d" && t != "--to-destination" &&
+          t != "--to-source") {
+        continue;
+      }
+      IpAddress a;
+      uint16_t port;
+      std::string value = (*tokens)[i + 1];
+      value = value.substr(0, value.find('/'));
+      value = value.substr(0, value.find(','));
+      if (ParseEndpoint(value, true, &a, &port).ok()) return a.family();
+    }
+  }
+  return std::nullopt;
+}
+
+bool LooksLikeIptablesText(absl::string_view text) {
+  for (absl::string_view raw : absl::StrSplit(text, '\n')) {
+    absl::string_view line = absl::StripAsciiWhitespace(raw);
+    if (line.empty() || line.front() == '#') continue;
+    return line.front() == '*';
+  }
+  return false;
+}
+
+}  // namespace sim

@@ -1,0 +1,310 @@
+// Ruleset: the simulator's in-memory model of NAT rules, shared by the
+// iptables and nftables front ends.
+//
+// Both syntaxes are translated into one vocabulary: a Rule is a list of
+// Matches (a concatenation of packet Fields tested against a set of
+// ValuePatterns, or a bitwise test) followed by Actions (verdicts, NAT, mark
+// arithmetic). Every field has a fixed byte width, so a concatenated key is a
+// plain byte string and a map lookup is one hash lookup.
+//
+// Promises: the model holds only constructs the simulator evaluates exactly;
+// the parsers reject everything else. Requires: a Ruleset is a value; the
+// `set`/`target` pointers inside Matches and Actions are bound by the
+// Simulator to its own copy and are null in parser output.
+#ifndef SIM_RULESET_H_
+#define SIM_RULESET_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "sim/ip_address.h"
+
+namespace sim {
+
+enum class Protocol : uint8_t { kTcp = 6, kUdp = 17, kSctp = 132 };
+
+// "tcp", "TCP", "6" → kTcp; same for udp (17) and sctp (132).
+absl::StatusOr<Protocol> ParseProtocol(absl::string_view text);
+std::string ProtocolName(Protocol protocol);  // "tcp"
+
+enum class Hook : uint8_t {
+  kPrerouting,
+  kInput,
+  kForward,
+  kOutput,
+  kPostrouting
+};
+std::string HookName(Hook hook);  // "prerouting"
+
+// Kernel priorities of the NAT hooks (NF_IP_PRI_NAT_DST / _SRC).
+constexpr int kDstNatPriority = -100;
+constexpr int kSrcNatPriority = 100;
+
+// What a value of a field is, as nft names it.
+enum class ValueType : uint8_t {
+  kIpv4Addr,     // 4 bytes
+  kIpv6Addr,     // 16 bytes
+  kInetProto,    // 1 byte
+  kInetService,  // 2 bytes, network order
+  kIfname,       // 16 bytes, NUL padded
+  kMark,         // 4 bytes, network order
+  kCtState,      // 4 bytes
+  kCtStatus,     // 4 bytes
+  kAddrType,     // 1 byte, kernel RTN_* value
+  kNfProto,      // 1 byte, NFPROTO_IPV4 2 / NFPROTO_IPV6 10
+};
+int ValueWidth(ValueType type);
+std::string ValueTypeName(ValueType type);
+// Inverse of ValueTypeName for nft's `type a . b` declarations.
+absl::StatusOr<ValueType> ParseValueTypeName(absl::string_view name);
+
+// Bits of the kCtState field. nft's values, plus iptables' pseudo states
+// SNAT/DNAT (which the kernel derives from the status bits).
+constexpr uint32_t kCtStateInvalid = 1;
+constexpr uint32_t kCtStateEstablished = 2;
+constexpr uint32_t kCtStateRelated = 4;
+constexpr uint32_t kCtStateNew = 8;
+constexpr uint32_t kCtStateUntracked = 64;
+constexpr uint32_t kCtStateSnat = 256;
+constexpr uint32_t kCtStateDnat = 512;
+// Bits of the kCtStatus field (kernel IPS_SRC_NAT / IPS_DST_NAT).
+constexpr uint32_t kCtStatusSnat = 16;
+constexpr uint32_t kCtStatusDnat = 32;
+// kAddrType values (kernel RTN_*).
+constexpr uint8_t kRtnUnicast = 1;
+constexpr uint8_t kRtnLocal = 2;
+constexpr uint8_t kRtnMulticast = 5;
+
+// A property of the packet or its connection.
+enum class Field : uint8_t {
+  kSrcAddr4,
+  kDstAddr4,
+  kSrcAddr6,
+  kDstAddr6,
+  kL4Proto,
+  kSrcPort,
+  kDstPort,
+  kInIface,
+  kOutIface,
+  kMark,
+  kCtState,
+  kCtStatus,
+  kDstAddrType,
+  kSrcAddrType,
+  kCtOrigDstAddr4,
+  kCtOrigDstAddr6,
+  kCtOrigDstPort,
+  kNfProto,
+};
+ValueType FieldValueType(Field field);
+std::string FieldName(Field field);  // nft spelling: "ip daddr", "th dport"
+
+// One component of a set element: an exact value, an address prefix, an
+// inclusive range, or an interface-name prefix (`eth+` / `eth*`). Values are
+// bytes of the component's width, network order, so byte order is numeric
+// order.
+struct ValuePattern {
+  enum class Kind : uint8_t { kExact, kPrefix, kRange, kIfacePrefix };
+  Kind kind = Kind::kExact;
+  std::string lo;
+  std::string hi;  // kRange only
+  int bits = 0;    // kPrefix: prefix length in bits; kIfacePrefix: bytes
+
+  bool Matches(absl::string_view value) const;
+};
+
+// The verdict stored in a verdict-map element.
+struct VerdictSpec {
+  enum class Kind : uint8_t {
+    kAccept,
+    kDrop,
+    kReturn,
+    kJump,
+    kGoto,
+    kContinue
+  };
+  Kind kind = Kind::kAccept;
+  std::string chain;  // kJump / kGoto
+};
+
+struct SetElement {
+  std::vector<ValuePattern> key;  // one pattern per key component
+  std::string data;               // maps: concatenated data bytes
+  VerdictSpec verdict;            // verdict maps
+  std::string comment;
+  std::string text;  // the element as written
+};
+
+// A named or anonymous nft set, map or verdict map; iptables literals become
+// one-element anonymous sets. Exact keys are hashed; intervals are scanned.
+class ElementSet {
+ public:
+  ElementSet() = default;
+  ElementSet(std::vector<ValueType> key_types,
+             std::vector<ValueType> data_types, bool is_verdict_map)
+      : key_types_(std::move(key_types)),
+        data_types_(std::move(data_types)),
+        is_verdict_map_(is_verdict_map) {}
+
+  const std::vector<ValueType>& key_types() const { return key_types_; }
+  const std::vector<ValueType>& data_types() const { return data_types_; }
+  bool is_map() const { return !data_types_.empty() || is_verdict_map_; }
+  bool is_verdict_map() const { return is_verdict_map_; }
+  int key_width() const;
+  size_t size() const { return exact_.size() + inexact_.size(); }
+
+  // Fails on a duplicate key (the kernel rejects one too).
+  absl::Status Add(SetElement element);
+  // Fails when no element has exactly this key.
+  absl::Status Remove(const std::vector<ValuePattern>& key);
+  void Clear();
+  // Every element, in no particular order.
+  std::vector<const SetElement*> elements() const;
+  // The element whose key matches `key` (the concatenated field bytes).
+  const SetElement* Lookup(absl::string_view key) const;
+
+ private:
+  std::vector<ValueType> key_types_;
+  std::vector<ValueType> data_types_;
+  bool is_verdict_map_ = false;
+  absl::flat_hash_map<std::string, SetElement> exact_;
+  std::vector<SetElement> inexact_;
+};
+
+struct Chain;
+
+// A test on the packet. kInSet: the concatenation of `fields` is (or, with
+// `negate`, is not) in `set`. kBitwise: ((field & mask) == value) != negate.
+struct Match {
+  enum class Kind : uint8_t { kInSet, kBitwise };
+  Kind kind = Kind::kInSet;
+  std::vector<Field> fields;
+  bool negate = false;
+  std::shared_ptr<const ElementSet> literal;  // anonymous set
+  std::string set_name;                       // named set (@name)
+  uint32_t mask = 0;
+  uint32_t value = 0;
+  // Bound by the Simulator: `literal` or the named set of the same table.
+  const ElementSet* set = nullptr;
+  // Bound by the Simulator when `literal` is one exact value or one prefix
+  // (most iptables matches), so evaluation compares bytes in place.
+  bool single = false;
+  ValuePattern single_pattern;
+};
+
+struct Action {
+  enum class Kind : uint8_t {
+    kAccept,
+    kDrop,
+    kReturn,
+    kContinue,
+    kJump,
+    kGoto,
+    kDnat,
+    kSnat,
+    kMasquerade,
+    kSetMark,
+    kVerdictMap,
+  };
+  Kind kind = Kind::kAccept;
+  std::string chain;  // kJump / kGoto
+
+  // kDnat / kSnat: a fixed address and optional port, or a map lookup of
+  // `map_key` whose data is an address and optionally a port.
+  IpFamily nat_family = IpFamily::kV4;
+  std::optional<IpAddress> nat_address;
+  uint16_t nat_port = 0;       // 0: keep the port
+  std::vector<Field> map_key;  // kDnat/kSnat from a map, kVerdictMap
+  std::shared_ptr<const ElementSet> literal_map;
+  std::string map_name;
+
+  // kSetMark: mark = (mark & ~mark_mask) ^ mark_xor.
+  uint32_t mark_mask = 0;
+  uint32_t mark_xor = 0;
+
+  // Bound by the Simulator.
+  const Chain* target = nullptr;
+  const ElementSet* map = nullptr;
+};
+
+struct Rule {
+  std::vector<Match> matches;
+  std::vector<Action> actions;
+  // As a person reads it: iptables arguments after `-A CHAIN`, or the nft
+  // rule text. Also the identity `iptables -D` compares.
+  std::string text;
+  uint64_t handle = 0;  // nft only
+};
+
+struct Chain {
+  std::string name;
+  bool is_base = false;
+  std::string type;  // base chains: "nat", "filter", ...
+  Hook hook = Hook::kPrerouting;
+  int priority = 0;
+  bool policy_drop = false;
+  std::vector<Rule> rules;
+  uint64_t handle = 0;
+
+  // Index built by the Simulator: rules keyed by (protocol, destination port)
+  // and the rules no key can rule out, both in rule order.
+  absl::flat_hash_map<uint32_t, std::vector<uint32_t>> keyed_rules;
+  std::vector<uint32_t> unkeyed_rules;
+  bool indexed = false;
+};
+
+enum class Syntax : uint8_t { kIptables, kNft };
+enum class TableFamily : uint8_t { kIp, kIp6, kInet };
+std::string TableFamilyName(TableFamily family);  // "ip", "ip6", "inet"
+
+struct Table {
+  Syntax syntax = Syntax::kNft;
+  TableFamily family = TableFamily::kIp;
+  std::string name;
+  std::map<std::string, Chain> chains;
+  std::map<std::string, ElementSet> sets;
+  // nft only: the first construct the simulator does not model. Harmless
+  // while the table is ignored (no NAT chain, or rendered by iptables-nft
+  // with iptables-save text at hand); an error if it would be evaluated.
+  absl::Status unsupported;
+  std::string source;  // file name, for messages
+  uint64_t next_handle = 1;
+
+  bool AppliesTo(IpFamily family) const;
+  bool HasNatChain() const;
+  // "nat" / "nat (ip6tables)" for iptables, "ip crio-hostports" for nft.
+  std::string Label() const;
+};
+
+struct Ruleset {
+  std::vector<Table> tables;
+  // Things deliberately left out of evaluation (a person should know).
+  std::vector<std::string> notes;
+
+  Table* FindTable(Syntax syntax, TableFamily family, absl::string_view name);
+  const Table* FindTable(Syntax syntax, TableFamily family,
+                         absl::string_view name) const;
+};
+
+// Parses one literal of `type` the way iptables and nft print it: addresses
+// (with /len when `allow_intervals`), protocols by name or number, ports and
+// port ranges (`a-b`, or `a:b` for iptables), interface names with a trailing
+// `*` or `+` wildcard, marks, ct states and statuses, fib/addrtype names.
+absl::StatusOr<ValuePattern> ParseValuePattern(ValueType type,
+                                               absl::string_view text,
+                                               bool allow_intervals);
+// Encodes a 32-bit (or narrower) number at the width of `type`.
+std::string EncodeNumber(ValueType type, uint32_t number);
+uint32_t DecodeNumber(absl::string_view bytes);
+
+}  // namespace sim
+
+#endif  // SIM_RULESET_H_

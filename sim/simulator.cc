@@ -1,0 +1,1022 @@
+#include "sim/simulator.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace sim {
+
+std::string PacketVerdictName(PacketVerdict verdict) {
+  switch (verdict) {
+    case PacketVerdict::kDelivered:
+      return "delivered";
+    case PacketVerdict::kLocal:
+      return "local";
+    case PacketVerdict::kDropped:
+      return "dropped";
+  }
+  return "?";
+}
+
+absl::StatusOr<PacketOrigin> ParsePacketOrigin(absl::string_view text) {
+  PacketOrigin origin;
+  if (text == "local") {
+    origin.kind = PacketOrigin::Kind::kLocal;
+    return origin;
+  }
+  if (text == "external") return origin;
+  if (absl::StartsWith(text, "external:") && text.size() > 9) {
+    origin.interface = std::string(text.substr(9));
+    return origin;
+  }
+  if (absl::StartsWith(text, "pod:")) {
+    absl::StatusOr<IpAddress> pod = IpAddress::Parse(text.substr(4));
+    if (pod.ok()) {
+      origin.kind = PacketOrigin::Kind::kPod;
+      origin.pod = *pod;
+      return origin;
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid origin \"", text,
+                   "\" (external, external:IFACE, local or pod:IP)"));
+}
+
+namespace {
+
+constexpr int kMaxJumpDepth = 64;
+constexpr int kMaxKeyWidth = 128;
+// Chains shorter than this are scanned; the index pays off on long ones.
+constexpr size_t kIndexThreshold = 8;
+
+int FamilyIndex(IpFamily f) { return f == IpFamily::kV4 ? 0 : 1; }
+
+uint32_t IndexKey(uint32_t proto, uint32_t port) { return proto << 16 | port; }
+
+// The (protocol, destination port) keys under which a rule can match, or
+// false when no key rules it out.
+bool RuleKeys(const Rule& rule, std::vector<uint32_t>* keys) {
+  int proto = -1;
+  std::vector<uint32_t> ports;
+  for (const Match& m : rule.matches) {
+    if (m.kind != Match::Kind::kInSet || m.negate || m.fields.size() != 1 ||
+        m.literal == nullptr) {
+      continue;
+    }
+    std::vector<const SetElement*> elements = m.literal->elements();
+    bool exact = !elements.empty();
+    for (const SetElement* e : elements) {
+      exact = exact && e->key[0].kind == ValuePattern::Kind::kExact;
+    }
+    if (!exact) continue;
+    if (m.fields[0] == Field::kL4Proto && elements.size() == 1) {
+      proto = static_cast<uint8_t>(elements[0]->key[0].lo[0]);
+    } else if (m.fields[0] == Field::kDstPort && ports.empty() &&
+               elements.size() <= 16) {
+      for (const SetElement* e : elements) {
+        ports.push_back(DecodeNumber(e->key[0].lo));
+      }
+    }
+  }
+  if (proto < 0 || ports.empty()) return false;
+  for (uint32_t p : ports) keys->push_back(IndexKey(proto, p));
+  return true;
+}
+
+void BuildIndex(Chain* chain) {
+  chain->keyed_rules.clear();
+  chain->unkeyed_rules.clear();
+  chain->indexed = chain->rules.size() >= kIndexThreshold;
+  if (!chain->indexed) return;
+  for (uint32_t i = 0; i < chain->rules.size(); ++i) {
+    std::vector<uint32_t> keys;
+    if (RuleKeys(chain->rules[i], &keys)) {
+      for (uint32_t k : keys) {
+        std::vector<uint32_t>& list = chain->keyed_rules[k];
+        if (list.empty() || list.back() != i) list.push_back(i);
+      }
+    } else {
+      chain->unkeyed_rules.push_back(i);
+    }
+  }
+}
+
+std::string TraceLabel(const Table& table, const Chain& chain) {
+  if (table.syntax == Syntax::kIptables) {
+    return absl::StrCat(table.name, "/", chain.name);
+  }
+  return absl::StrCat(table.Label(), "/", chain.name);
+}
+
+std::string MessageLabel(const Table& table) {
+  if (table.syntax == Syntax::kIptables) {
+    return absl::StrCat(
+        table.family == TableFamily::kIp ? "iptables " : "ip6tables ",
+        table.name, " (", table.source, ")");
+  }
+  return absl::StrCat("nft table ", table.Label(), " (", table.source, ")");
+}
+
+std::string Hex(uint32_t v) { return absl::StrFormat("0x%x", v); }
+
+}  // namespace
+
+Simulator::Simulator(Ruleset ruleset, HostModel host)
+    : ruleset_(std::move(ruleset)), host_(std::move(host)) {}
+
+absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(Ruleset ruleset,
+                                                             HostModel host) {
+  std::unique_ptr<Simulator> sim(
+      new Simulator(std::move(ruleset), std::move(host)));
+  absl::Status s = sim->Bind();
+  if (!s.ok()) return s;
+  return sim;
+}
+
+absl::Status Simulator::Bind() {
+  std::vector<bool> rendered_by_iptables_nft;
+  for (const Table& table : ruleset_.tables) {
+    rendered_by_iptables_nft.push_back(
+        table.syntax == Syntax::kNft && table.family != TableFamily::kInet &&
+        ruleset_.FindTable(Syntax::kIptables, table.family, table.name) !=
+            nullptr);
+  }
+  std::vector<Table> kept;
+  for (size_t i = 0; i < ruleset_.tables.size(); ++i) {
+    Table& table = ruleset_.tables[i];
+    if (table.syntax == Syntax::kNft) {
+      if (rendered_by_iptables_nft[i]) {
+        ruleset_.notes.push_back(absl::StrCat(
+            MessageLabel(table),
+            " ignored: it is iptables-nft's rendering of a table whose "
+            "iptables-save text is given, which is the truth"));
+        continue;
+      }
+      if (table.family != TableFamily::kInet && table.name == "nat" &&
+          table.chains.count("PREROUTING") &&
+          table.chains.count("POSTROUTING")) {
+        ruleset_.notes.push_back(absl::StrCat(
+            MessageLabel(table),
+            " looks like an iptables-nft table: nft may print its DNAT and "
+            "MASQUERADE rules as nothing; give its iptables-save text for an "
+            "exact answer"));
+      }
+      if (!table.HasNatChain()) {
+        ruleset_.notes.push_back(absl::StrCat(
+            MessageLabel(table), " ignored: it has no NAT base chain"));
+        continue;
+      }
+      if (!table.unsupported.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            MessageLabel(table), ": ", table.unsupported.message()));
+      }
+    }
+    kept.push_back(std::move(table));
+  }
+  ruleset_.tables = std::move(kept);
+
+  for (Table& table : ruleset_.tables) {
+    for (auto& [chain_name, chain] : table.chains) {
+      if (chain.is_base && chain.type != "nat") {
+        ruleset_.notes.push_back(absl::StrCat(
+            MessageLabel(table), ": base chain ", chain_name, " (type ",
+            chain.type, ") not evaluated: only NAT chains are modelled"));
+      }
+      for (size_t r = 0; r < chain.rules.size(); ++r) {
+        Rule& rule = chain.rules[r];
+        auto where = [&]() {
+          return absl::StrCat(MessageLabel(table), " chain ", chain_name,
+                              " rule ", r + 1, " (", rule.text, ")");
+        };
+        for (Match& m : rule.matches) {
+          int width = 0;
+          for (Field f : m.fields) width += ValueWidth(FieldValueType(f));
+          if (width > kMaxKeyWidth) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(where(), ": concatenation too wide"));
+          }
+          if (m.kind != Match::Kind::kInSet) continue;
+          if (m.literal != nullptr) {
+            m.set = m.literal.get();
+            std::vector<const SetElement*> elements = m.literal->elements();
+            if (elements.size() == 1 && elements[0]->key.size() == 1 &&
+                (elements[0]->key[0].kind == ValuePattern::Kind::kExact ||
+                 elements[0]->key[0].kind == ValuePattern::Kind::kPrefix)) {
+              m.single = true;
+              m.single_pattern = elements[0]->key[0];
+            }
+          } else {
+            auto it = table.sets.find(m.set_name);
+            if (it == table.sets.end()) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat(where(), ": no set \"", m.set_name, "\""));
+            }
+            m.set = &it->second;
+          }
+        }
+        for (Action& a : rule.actions) {
+          if (a.kind == Action::Kind::kJump || a.kind == Action::Kind::kGoto) {
+            auto it = table.chains.find(a.chain);
+            if (it == table.chains.end()) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat(where(), ": no chain \"", a.chain, "\""));
+            }
+            if (it->second.is_base) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  where(), ": jumps to base chain \"", a.chain, "\""));
+            }
+            a.target = &it->second;
+          }
+          if (a.literal_map != nullptr) {
+            a.map = a.literal_map.get();
+          } else if (!a.map_name.empty()) {
+            auto it = table.sets.find(a.map_name);
+            if (it == table.sets.end()) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat(where(), ": no map \"", a.map_name, "\""));
+            }
+            a.map = &it->second;
+          }
+          if (a.kind == Action::Kind::kVerdictMap && a.map != nullptr) {
+            for (const SetElement* e : a.map->elements()) {
+              if ((e->verdict.kind == VerdictSpec::Kind::kJump ||
+                   e->verdict.kind == VerdictSpec::Kind::kGoto) &&
+                  !table.chains.count(e->verdict.chain)) {
+                return absl::InvalidArgumentError(absl::StrCat(
+                    where(), ": verdict map jumps to missing chain \"",
+                    e->verdict.chain, "\""));
+              }
+            }
+          }
+        }
+      }
+      BuildIndex(&chain);
+    }
+  }
+
+  for (const Table& table : ruleset_.tables) {
+    for (const auto& [name, chain] : table.chains) {
+      if (!chain.is_base || chain.type != "nat") continue;
+      for (IpFamily f : {IpFamily::kV4, IpFamily::kV6}) {
+        if (!table.AppliesTo(f)) continue;
+        hooks_[FamilyIndex(f)][static_cast<int>(chain.hook)].push_back(
+            {&table, &chain});
+      }
+    }
+  }
+  for (auto& by_hook : hooks_) {
+    for (std::vector<BaseChain>& chains : by_hook) {
+      std::stable_sort(chains.begin(), chains.end(),
+                       [](const BaseChain& a, const BaseChain& b) {
+                         return a.chain->priority < b.chain->priority;
+                       });
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One packet's walk: the packet and connection state, and the result being
+// built.
+class Simulator::Walk {
+ public:
+  Walk(const Simulator& sim, const TraceOptions& options, TraceResult* result)
+      : sim_(sim), host_(sim.host_), options_(options), result_(result) {}
+
+  absl::Status Run(const Packet& p) {
+    absl::Status s = Init(p);
+    if (!s.ok()) return s;
+    switch (p.origin.kind) {
+      case PacketOrigin::Kind::kLocal:
+        s = LocalPath();
+        break;
+      case PacketOrigin::Kind::kExternal:
+      case PacketOrigin::Kind::kPod:
+        s = ReceivePath();
+        break;
+    }
+    if (!s.ok()) return s;
+    result_->to = dst_;
+    result_->to_port = dport_;
+    result_->source = src_;
+    result_->source_port = sport_;
+    result_->out_interface = oif_ != nullptr ? oif_->name : "";
+    return absl::OkStatus();
+  }
+
+ private:
+  enum class Flow : uint8_t {
+    kNextAction,
+    kNextRule,
+    kChanged,
+    kAccept,
+    kDrop
+  };
+
+  struct Frame {
+    const Chain* chain;
+    const std::vector<uint32_t>* keyed;
+    size_t ki;
+    size_t ui;
+    size_t all;
+  };
+
+  // Callers test tracing() first so that building the arguments costs
+  // nothing when the trace is off.
+  bool tracing() const { return options_.record_trace; }
+
+  template <typename... Args>
+  void Step(const Args&... args) {
+    result_->trace.push_back(absl::StrCat(args...));
+  }
+
+  void Drop(absl::string_view reason) {
+    result_->verdict = PacketVerdict::kDropped;
+    result_->reason = std::string(reason);
+    if (tracing()) Step("dropped: ", reason);
+  }
+
+  absl::Status Invalid(absl::string_view what) {
+    return absl::InvalidArgumentError(std::string(what));
+  }
+
+  absl::Status Init(const Packet& p) {
+    family_ = p.dst.family();
+    proto_ = static_cast<uint8_t>(p.protocol);
+    dst_ = p.dst;
+    dport_ = p.dst_port;
+    sport_ = p.src_port;
+    if (p.dst_port == 0) return Invalid("destination port 0 (1..65535)");
+    if (p.src_port == 0) return Invalid("source port 0 (1..65535)");
+    origin_ = p.origin.kind;
+    switch (p.origin.kind) {
+      case PacketOrigin::Kind::kExternal: {
+        src_ = p.src ? *p.src
+                     : *IpAddress::Parse(family_ == IpFamily::kV4
+                                             ? "203.0.113.7"
+                                             : "2001:db8:ffff::7");
+        if (!p.origin.interface.empty()) {
+          iif_ = host_.FindInterface(p.origin.interface);
+          if (iif_ == nullptr) {
+            return Invalid(absl::StrCat("no interface \"", p.origin.interface,
+                                        "\" on the host"));
+          }
+        } else {
+          const HostInterface* r = host_.Route(src_);
+          if (r != nullptr && r->name != "lo") {
+            iif_ = r;
+          } else {
+            for (const HostInterface& i : host_.interfaces()) {
+              if (i.name != "lo") {
+                iif_ = &i;
+                break;
+              }
+            }
+          }
+          if (iif_ == nullptr) {
+            return Invalid("the host has no interface but lo to arrive on");
+          }
+        }
+        break;
+      }
+      case PacketOrigin::Kind::kPod: {
+        pod_ = p.origin.pod;
+        if (pod_.family() != family_) {
+          return Invalid(absl::StrCat("pod address ", pod_.ToString(),
+                                      " and destination ", dst_.ToString(),
+                                      " differ in family"));
+        }
+        src_ = p.src ? *p.src : pod_;
+        // Inside the pod, its loopback talks to itself from its loopback.
+        if (!p.src && dst_.IsLoopback()) src_ = dst_;
+        port_ = host_.FindBridgePort(pod_, &bridge_);
+        if (port_ != nullptr) {
+          iif_ = host_.FindInterface(bridge_->name);
+        } else {
+          iif_ = host_.Route(pod_);
+          if (iif_ != nullptr && iif_->name == "lo") iif_ = nullptr;
+        }
+        if (iif_ == nullptr) {
+          return Invalid(absl::StrCat("pod address ", pod_.ToString(),
+                                      " is behind no interface of the host"));
+        }
+        break;
+      }
+      case PacketOrigin::Kind::kLocal:
+        if (p.src) {
+          src_ = *p.src;
+        } else if (host_.IsLocal(dst_)) {
+          src_ = dst_;
+        } else {
+          const HostInterface* out = host_.Route(dst_);
+          std::optional<IpAddress> a =
+              out != nullptr ? host_.SourceAddress(*out, dst_) : std::nullopt;
+          // Unroutable: any address will do, the walk drops it for want of
+          // a route.
+          src_ = a ? *a
+                   : *IpAddress::Parse(family_ == IpFamily::kV4 ? "127.0.0.1"
+                                                                : "::1");
+        }
+        if (!host_.IsLocal(src_)) {
+          return Invalid(absl::StrCat("source ", src_.ToString(),
+                                      " of a local process is not a host "
+                                      "address"));
+        }
+        break;
+    }
+    if (src_.family() != family_) {
+      return Invalid(absl::StrCat("source ", src_.ToString(),
+                                  " and destination ", dst_.ToString(),
+                                  " differ in family"));
+    }
+    orig_dst_ = dst_;
+    orig_dport_ = dport_;
+    return absl::OkStatus();
+  }
+
+  bool IsOwnPodAddress(const IpAddress& a) const {
+    if (a == pod_) return true;
+    if (port_ == nullptr) return false;
+    for (const IpAddress& own : port_->addresses) {
+      if (own == a) return true;
+    }
+    return false;
+  }
+
+  absl::Status ReceivePath() {
+    bool from_pod = origin_ == PacketOrigin::Kind::kPod;
+    if (tracing())
+      Step(from_pod ? "pod " : "", src_.WithPort(sport_), " → ",
+           dst_.WithPort(dport_), " ",
+           ProtocolName(static_cast<Protocol>(proto_)), " arrives on ",
+           iif_->name);
+    if (from_pod && (IsOwnPodAddress(dst_) || dst_.IsLoopback())) {
+      if (tracing()) {
+        Step("the pod's own ", dst_.IsLoopback() ? "loopback" : "address",
+             ": handled inside the pod, never reaches the host");
+      }
+      result_->verdict = PacketVerdict::kDelivered;
+      return absl::OkStatus();
+    }
+    if (family_ == IpFamily::kV6 && iif_->name != "lo" &&
+        (src_.IsLoopback() || dst_.IsLoopback())) {
+      Drop(absl::StrCat("IPv6 ::1 on non-loopback interface ", iif_->name,
+                        " is dropped on receipt"));
+      return absl::OkStatus();
+    }
+    if (from_pod && bridge_ != nullptr && !bridge_->br_netfilter &&
+        !host_.IsLocal(dst_)) {
+      const HostInterface* out = host_.Route(dst_);
+      if (out != nullptr && out->name == bridge_->name) {
+        if (tracing())
+          Step("bridged at layer 2 on ", bridge_->name,
+               " (br_netfilter off): host hooks not traversed");
+        oif_ = out;
+        result_->verdict = PacketVerdict::kDelivered;
+        return absl::OkStatus();
+      }
+    }
+    absl::StatusOr<bool> ok = RunHook(Hook::kPrerouting);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) return absl::OkStatus();
+    if (family_ == IpFamily::kV4 && iif_->name != "lo" &&
+        (src_.IsLoopback() || dst_.IsLoopback()) && !iif_->route_localnet) {
+      Drop(absl::StrCat("martian ",
+                        src_.IsLoopback() ? "source " : "destination ",
+                        (src_.IsLoopback() ? src_ : dst_).ToString(), " on ",
+                        iif_->name, " (route_localnet=0)"));
+      return absl::OkStatus();
+    }
+    if (host_.IsLocal(dst_)) {
+      oif_ = host_.FindInterface("lo");
+      if (tracing()) Step("routing: ", dst_.ToString(), " is local → input");
+      ok = RunHook(Hook::kInput);
+      if (!ok.ok()) return ok.status();
+      if (!*ok) return absl::OkStatus();
+      if (tracing())
+        Step("delivered to a local socket on ", dst_.WithPort(dport_));
+      result_->verdict = PacketVerdict::kLocal;
+      return absl::OkStatus();
+    }
+    oif_ = host_.Route(dst_);
+    if (oif_ == nullptr) {
+      Drop(absl::StrCat("no route to ", dst_.ToString()));
+      return absl::OkStatus();
+    }
+    if (tracing())
+      Step("routing: ", dst_.ToString(), " → forward out ", oif_->name);
+    return Leave();
+  }
+
+  absl::Status LocalPath() {
+    if (tracing())
+      Step("local process ", src_.WithPort(sport_), " → ",
+           dst_.WithPort(dport_), " ",
+           ProtocolName(static_cast<Protocol>(proto_)));
+    oif_ = host_.Route(dst_);
+    if (oif_ == nullptr) {
+      Drop(absl::StrCat("no route to ", dst_.ToString()));
+      return absl::OkStatus();
+    }
+    absl::StatusOr<bool> ok = RunHook(Hook::kOutput);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) return absl::OkStatus();
+    if (dst_ != orig_dst_) {
+      oif_ = host_.Route(dst_);
+      if (oif_ == nullptr) {
+        Drop(absl::StrCat("no route to ", dst_.ToString()));
+        return absl::OkStatus();
+      }
+      if (tracing()) Step("reroute: ", dst_.ToString(), " → out ", oif_->name);
+    }
+    if (oif_->name != "lo") {
+      if (family_ == IpFamily::kV6 && src_.IsLoopback()) {
+        Drop(absl::StrCat("IPv6 source ::1 never leaves loopback (routed out ",
+                          oif_->name, ")"));
+        return absl::OkStatus();
+      }
+      if (family_ == IpFamily::kV4 && src_.IsLoopback() &&
+          !oif_->route_localnet) {
+        Drop(absl::StrCat("martian source ", src_.ToString(), " routed out ",
+                          oif_->name, " (route_localnet=0)"));
+        return absl::OkStatus();
+      }
+      return Leave();
+    }
+    ok = RunHook(Hook::kPostrouting);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) return absl::OkStatus();
+    if (tracing())
+      Step("delivered over lo to a local socket on ", dst_.WithPort(dport_));
+    result_->verdict = PacketVerdict::kLocal;
+    return absl::OkStatus();
+  }
+
+  // POSTROUTING and the checks on the way out of the host.
+  absl::Status Leave() {
+    absl::StatusOr<bool> ok = RunHook(Hook::kPostrouting);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) return absl::OkStatus();
+    if (family_ == IpFamily::kV4 && src_.IsLoopback()) {
+      Drop(absl::StrCat("source ", src_.ToString(), " left ", oif_->name,
+                        " unmasqueraded: the receiver's reply to it stays in "
+                        "its own loopback"));
+      return absl::OkStatus();
+    }
+    if (origin_ == PacketOrigin::Kind::kPod && dnat_) {
+      if (IsOwnPodAddress(dst_)) {
+        if (port_ != nullptr && !port_->hairpin_mode) {
+          Drop(absl::StrCat("hairpin: bridge port ", port_->name, " of ",
+                            bridge_->name,
+                            " has hairpin_mode off, so the bridge does not "
+                            "send the packet back out the port it came in"));
+          return absl::OkStatus();
+        }
+        if (IsOwnPodAddress(src_)) {
+          Drop(absl::StrCat(
+              "hairpin without masquerade: the pod sees its own address ",
+              src_.ToString(),
+              " as source and its reply bypasses the host's conntrack"));
+          return absl::OkStatus();
+        }
+      } else if (bridge_ != nullptr && !bridge_->br_netfilter && !snat_ &&
+                 oif_->name == bridge_->name) {
+        Drop(absl::StrCat("reply from ", dst_.ToString(),
+                          " is bridged straight back on ", bridge_->name,
+                          " (br_netfilter off), bypassing conntrack's reverse "
+                          "NAT"));
+        return absl::OkStatus();
+      }
+    }
+    if (tracing())
+      Step("delivered to ", dst_.WithPort(dport_), " via ", oif_->name,
+           " from ", src_.WithPort(sport_));
+    result_->verdict = PacketVerdict::kDelivered;
+    return absl::OkStatus();
+  }
+
+  // Runs every NAT base chain of `hook` in priority order until one binds.
+  // Returns false when the packet was dropped.
+  absl::StatusOr<bool> RunHook(Hook hook) {
+    hook_ = hook;
+    bool dst_manip = hook == Hook::kPrerouting || hook == Hook::kOutput;
+    for (const BaseChain& bc :
+         sim_.hooks_[FamilyIndex(family_)][static_cast<int>(hook)]) {
+      if (dst_manip ? dnat_ : snat_) break;
+      if (tracing())
+        Step(HookName(hook), ": ", TraceLabel(*bc.table, *bc.chain),
+             " (priority ", bc.chain->priority, ")");
+      absl::StatusOr<bool> ok = RunChain(bc);
+      if (!ok.ok() || !*ok) return ok;
+    }
+    return true;
+  }
+
+  Frame MakeFrame(const Chain* chain) const {
+    Frame f{chain, nullptr, 0, 0, 0};
+    if (chain->indexed) {
+      auto it = chain->keyed_rules.find(IndexKey(proto_, dport_));
+      if (it != chain->keyed_rules.end()) f.keyed = &it->second;
+    }
+    return f;
+  }
+
+  static int64_t NextRule(Frame* f) {
+    const Chain* c = f->chain;
+    if (!c->indexed) {
+      if (f->all < c->rules.size()) return static_cast<int64_t>(f->all++);
+      return -1;
+    }
+    constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+    uint32_t a = f->keyed != nullptr && f->ki < f->keyed->size()
+                     ? (*f->keyed)[f->ki]
+                     : kNone;
+    uint32_t b =
+        f->ui < c->unkeyed_rules.size() ? c->unkeyed_rules[f->ui] : kNone;
+    if (a == kNone && b == kNone) return -1;
+    if (a < b) {
+      ++f->ki;
+      return a;
+    }
+    ++f->ui;
+    return b;
+  }
+
+  absl::StatusOr<bool> RunChain(const BaseChain& base) {
+    table_ = base.table;
+    absl::InlinedVector<Frame, 8> stack;
+    stack.push_back(MakeFrame(base.chain));
+    while (!stack.empty()) {
+      Frame& frame = stack.back();
+      int64_t index = NextRule(&frame);
+      if (index < 0) {
+        if (stack.size() == 1) break;
+        if (tracing())
+          Step(TraceLabel(*table_, *frame.chain), ": end of chain, return");
+        stack.pop_back();
+        continue;
+      }
+      const Rule& rule = frame.chain->rules[index];
+      if (!Matches(rule)) continue;
+      std::string label;
+      rule_label_.clear();
+      if (tracing()) {
+        rule_label_ = absl::StrCat(TraceLabel(*table_, *frame.chain), " rule ",
+                                   index + 1);
+        label = absl::StrCat(rule_label_, ": ", rule.text, " → ");
+      }
+      Flow flow = Flow::kNextAction;
+      for (const Action& a : rule.actions) {
+        std::string outcome;
+        absl::StatusOr<Flow> f = Apply(a, &stack, &outcome);
+        if (!f.ok()) return f.status();
+        flow = *f;
+        if (options_.record_trace && !outcome.empty()) {
+          if (tracing()) Step(label, outcome);
+        }
+        if (flow != Flow::kNextAction) break;
+      }
+      if (flow == Flow::kAccept) return true;
+      if (flow == Flow::kDrop) return false;
+      if (static_cast<int>(stack.size()) > kMaxJumpDepth) {
+        Drop("jump depth exceeds 64: the ruleset loops");
+        return false;
+      }
+    }
+    const Chain& bc = *base.chain;
+    if (tracing())
+      Step(TraceLabel(*table_, bc), ": policy ",
+           bc.policy_drop ? "drop" : "accept");
+    if (bc.policy_drop) {
+      Drop(absl::StrCat("policy drop of ", TraceLabel(*table_, bc)));
+      return false;
+    }
+    return true;
+  }
+
+  // Writes the bytes of `field` into `out`; false when the packet has no
+  // such field (an IPv6 packet has no `ip daddr`).
+  bool Extract(Field field, char* out, int* len) const {
+    auto put_addr = [&](const IpAddress& a, IpFamily want) {
+      if (family_ != want) return false;
+      std::memcpy(out, a.bytes(), a.size());
+      *len = a.size();
+      return true;
+    };
+    auto put_num = [&](ValueType t, uint32_t v) {
+      int w = ValueWidth(t);
+      for (int i = w - 1; i >= 0; --i) {
+        out[i] = static_cast<char>(v & 0xff);
+        v >>= 8;
+      }
+      *len = w;
+      return true;
+    };
+    auto put_iface = [&](const HostInterface* i) {
+      // nft fails the expression without a device; iptables compares "".
+      if (i == nullptr && table_->syntax == Syntax::kNft) return false;
+      std::memset(out, 0, 16);
+      if (i != nullptr)
+        std::memcpy(out, i->name.data(), std::min<size_t>(15, i->name.size()));
+      *len = 16;
+      return true;
+    };
+    switch (field) {
+      case Field::kSrcAddr4:
+        return put_addr(src_, IpFamily::kV4);
+      case Field::kDstAddr4:
+        return put_addr(dst_, IpFamily::kV4);
+      case Field::kSrcAddr6:
+        return put_addr(src_, IpFamily::kV6);
+      case Field::kDstAddr6:
+        return put_addr(dst_, IpFamily::kV6);
+      case Field::kCtOrigDstAddr4:
+        return put_addr(orig_dst_, IpFamily::kV4);
+      case Field::kCtOrigDstAddr6:
+        return put_addr(orig_dst_, IpFamily::kV6);
+      case Field::kL4Proto:
+        return put_num(ValueType::kInetProto, proto_);
+      case Field::kSrcPort:
+        return put_num(ValueType::kInetService, sport_);
+      case Field::kDstPort:
+        return put_num(ValueType::kInetService, dport_);
+      case Field::kCtOrigDstPort:
+        return put_num(ValueType::kInetService, orig_dport_);
+      case Field::kInIface:
+        return put_iface(hook_ == Hook::kOutput                  ? nullptr
+                         : origin_ == PacketOrigin::Kind::kLocal ? nullptr
+                                                                 : iif_);
+      case Field::kOutIface:
+        return put_iface(hook_ == Hook::kPrerouting || hook_ == Hook::kInput
+                             ? nullptr
+                             : oif_);
+      case Field::kMark:
+        return put_num(ValueType::kMark, mark_);
+      case Field::kCtState:
+        return put_num(ValueType::kCtState, kCtStateNew |
+                                                (dnat_ ? kCtStateDnat : 0) |
+                                                (snat_ ? kCtStateSnat : 0));
+      case Field::kCtStatus:
+        return put_num(ValueType::kCtStatus, (dnat_ ? kCtStatusDnat : 0) |
+                                                 (snat_ ? kCtStatusSnat : 0));
+      case Field::kDstAddrType:
+        return put_num(ValueType::kAddrType, AddrType(dst_));
+      case Field::kSrcAddrType:
+        return put_num(ValueType::kAddrType, AddrType(src_));
+      case Field::kNfProto:
+        return put_num(ValueType::kNfProto, family_ == IpFamily::kV4 ? 2 : 10);
+    }
+    return false;
+  }
+
+  uint8_t AddrType(const IpAddress& a) const {
+    if (host_.IsLocal(a)) return kRtnLocal;
+    if (a.IsMulticast()) return kRtnMulticast;
+    return kRtnUnicast;
+  }
+
+  bool Key(const std::vector<Field>& fields, char* buf, int* len) const {
+    int total = 0;
+    for (Field f : fields) {
+      int n = 0;
+      if (!Extract(f, buf + total, &n)) return false;
+      total += n;
+    }
+    *len = total;
+    return true;
+  }
+
+  bool Matches(const Rule& rule) const {
+    char buf[kMaxKeyWidth];
+    for (const Match& m : rule.matches) {
+      int len = 0;
+      if (!Key(m.fields, buf, &len)) return false;
+      bool hit;
+      if (m.kind == Match::Kind::kBitwise) {
+        uint32_t v = DecodeNumber(absl::string_view(buf, len));
+        hit = (v & m.mask) == m.value;
+      } else if (m.single) {
+        hit = m.single_pattern.Matches(absl::string_view(buf, len));
+      } else {
+        hit = m.set->Lookup(absl::string_view(buf, len)) != nullptr;
+      }
+      if (hit == m.negate) return false;
+    }
+    return true;
+  }
+
+  Flow Verdict(VerdictSpec::Kind kind, const Chain* target,
+               absl::InlinedVector<Frame, 8>* stack, std::string* outcome) {
+    switch (kind) {
+      case VerdictSpec::Kind::kAccept:
+        *outcome = "accept";
+        return Flow::kAccept;
+      case VerdictSpec::Kind::kDrop:
+        *outcome = "drop";
+        Drop(absl::StrCat("dropped by a rule of ",
+                          TraceLabel(*table_, *stack->back().chain)));
+        return Flow::kDrop;
+      case VerdictSpec::Kind::kReturn:
+        *outcome = "return";
+        if (stack->size() == 1) {
+          // Return from a base chain: its policy decides.
+          stack->back().all = std::numeric_limits<size_t>::max() / 2;
+          stack->back().keyed = nullptr;
+          stack->back().ui = std::numeric_limits<size_t>::max() / 2;
+        } else {
+          stack->pop_back();
+        }
+        return Flow::kChanged;
+      case VerdictSpec::Kind::kContinue:
+        *outcome = "continue";
+        return Flow::kNextRule;
+      case VerdictSpec::Kind::kJump:
+        if (tracing()) *outcome = absl::StrCat("jump ", target->name);
+        stack->push_back(MakeFrame(target));
+        return Flow::kChanged;
+      case VerdictSpec::Kind::kGoto:
+        if (tracing()) *outcome = absl::StrCat("goto ", target->name);
+        if (stack->size() == 1) {
+          // A goto from the base chain: when the target ends, the base
+          // chain's policy applies, so keep the base frame exhausted below.
+          Verdict(VerdictSpec::Kind::kReturn, nullptr, stack, outcome);
+          if (tracing()) *outcome = absl::StrCat("goto ", target->name);
+          stack->push_back(MakeFrame(target));
+        } else {
+          stack->back() = MakeFrame(target);
+        }
+        return Flow::kChanged;
+    }
+    return Flow::kNextRule;
+  }
+
+  absl::StatusOr<Flow> Apply(const Action& a,
+                             absl::InlinedVector<Frame, 8>* stack,
+                             std::string* outcome) {
+    switch (a.kind) {
+      case Action::Kind::kAccept:
+        return Verdict(VerdictSpec::Kind::kAccept, nullptr, stack, outcome);
+      case Action::Kind::kDrop:
+        return Verdict(VerdictSpec::Kind::kDrop, nullptr, stack, outcome);
+      case Action::Kind::kReturn:
+        return Verdict(VerdictSpec::Kind::kReturn, nullptr, stack, outcome);
+      case Action::Kind::kContinue:
+        return Verdict(VerdictSpec::Kind::kContinue, nullptr, stack, outcome);
+      case Action::Kind::kJump:
+        return Verdict(VerdictSpec::Kind::kJump, a.target, stack, outcome);
+      case Action::Kind::kGoto:
+        return Verdict(VerdictSpec::Kind::kGoto, a.target, stack, outcome);
+      case Action::Kind::kSetMark: {
+        uint32_t before = mark_;
+        mark_ = (mark_ & ~a.mark_mask) ^ a.mark_xor;
+        if (tracing()) {
+          *outcome = absl::StrCat("mark ", Hex(before), " → ", Hex(mark_));
+        }
+        return Flow::kNextAction;
+      }
+      case Action::Kind::kVerdictMap: {
+        char buf[kMaxKeyWidth];
+        int len = 0;
+        const SetElement* e = nullptr;
+        if (Key(a.map_key, buf, &len)) {
+          e = a.map->Lookup(absl::string_view(buf, len));
+        }
+        if (e == nullptr) {
+          *outcome = "verdict map: no element, next rule";
+          return Flow::kNextRule;
+        }
+        const Chain* target = nullptr;
+        if (!e->verdict.chain.empty()) {
+          target = &table_->chains.at(e->verdict.chain);
+        }
+        Flow f = Verdict(e->verdict.kind, target, stack, outcome);
+        if (tracing()) {
+          *outcome = absl::StrCat("verdict map {", e->text, "} → ", *outcome);
+        }
+        return f;
+      }
+      case Action::Kind::kDnat:
+      case Action::Kind::kSnat:
+      case Action::Kind::kMasquerade:
+        return Nat(a, outcome);
+    }
+    return Flow::kNextAction;
+  }
+
+  absl::StatusOr<Flow> Nat(const Action& a, std::string* outcome) {
+    bool dst_hook = hook_ == Hook::kPrerouting || hook_ == Hook::kOutput;
+    if ((a.kind == Action::Kind::kDnat) != dst_hook) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          a.kind == Action::Kind::kDnat ? "DNAT" : "SNAT/MASQUERADE",
+          " reached in the ", HookName(hook_), " hook of ",
+          MessageLabel(*table_), ", where it is invalid"));
+    }
+    if (a.nat_family != family_) {
+      *outcome = "NAT for the other family, next rule";
+      return Flow::kNextRule;
+    }
+    NatBinding b;
+    b.hook = hook_;
+    IpAddress addr;
+    uint16_t port = 0;
+    if (a.kind == Action::Kind::kMasquerade) {
+      std::optional<IpAddress> m =
+          oif_ != nullptr ? host_.SourceAddress(*oif_, dst_) : std::nullopt;
+      if (!m) {
+        Drop(absl::StrCat("masquerade: no IPv", FamilyName(family_),
+                          " address on ", oif_ != nullptr ? oif_->name : "?"));
+        return Flow::kDrop;
+      }
+      addr = *m;
+      port = sport_;
+      b.kind = NatBinding::Kind::kMasquerade;
+    } else {
+      b.kind = a.kind == Action::Kind::kDnat ? NatBinding::Kind::kDnat
+                                             : NatBinding::Kind::kSnat;
+      uint16_t keep = a.kind == Action::Kind::kDnat ? dport_ : sport_;
+      if (a.nat_address) {
+        addr = *a.nat_address;
+        port = a.nat_port != 0 ? a.nat_port : keep;
+      } else {
+        char buf[kMaxKeyWidth];
+        int len = 0;
+        const SetElement* e = nullptr;
+        if (Key(a.map_key, buf, &len)) {
+          e = a.map->Lookup(absl::string_view(buf, len));
+        }
+        if (e == nullptr) {
+          *outcome = "map: no element, next rule";
+          return Flow::kNextRule;
+        }
+        int asize = family_ == IpFamily::kV4 ? 4 : 16;
+        addr = IpAddress::FromBytes(
+            family_, reinterpret_cast<const uint8_t*>(e->data.data()));
+        port = e->data.size() >= static_cast<size_t>(asize + 2)
+                   ? static_cast<uint16_t>(DecodeNumber(
+                         absl::string_view(e->data).substr(asize, 2)))
+                   : keep;
+        if (port == 0) port = keep;
+      }
+    }
+    if (b.kind == NatBinding::Kind::kDnat) {
+      b.before = dst_.WithPort(dport_);
+      dst_ = addr;
+      dport_ = port;
+      dnat_ = true;
+      b.after = dst_.WithPort(dport_);
+      if (tracing()) *outcome = absl::StrCat("DNAT ", b.before, " → ", b.after);
+    } else {
+      b.before = src_.WithPort(sport_);
+      src_ = addr;
+      sport_ = port;
+      snat_ = true;
+      b.after = src_.WithPort(sport_);
+      if (tracing()) {
+        *outcome = absl::StrCat(
+            b.kind == NatBinding::Kind::kSnat ? "SNAT " : "MASQUERADE ",
+            b.before, " → ", b.after);
+      }
+    }
+    b.rule = rule_label_;
+    result_->bindings.push_back(std::move(b));
+    return Flow::kAccept;
+  }
+
+  const Simulator& sim_;
+  const HostModel& host_;
+  const TraceOptions& options_;
+  TraceResult* result_;
+
+  IpFamily family_ = IpFamily::kV4;
+  uint8_t proto_ = 6;
+  IpAddress src_, dst_, orig_dst_;
+  uint16_t sport_ = 0, dport_ = 0, orig_dport_ = 0;
+  PacketOrigin::Kind origin_ = PacketOrigin::Kind::kExternal;
+  IpAddress pod_;
+  const BridgePort* port_ = nullptr;
+  const Bridge* bridge_ = nullptr;
+  const HostInterface* iif_ = nullptr;
+  const HostInterface* oif_ = nullptr;
+  uint32_t mark_ = 0;
+  bool dnat_ = false;
+  bool snat_ = false;
+  Hook hook_ = Hook::kPrerouting;
+  const Table* table_ = nullptr;
+  std::string rule_label_;  // "nat/X rule 3" while tracing
+};
+
+absl::StatusOr<TraceResult> Simulator::Trace(
+    const Packet& packet, const TraceOptions& options) const {
+  TraceResult result;
+  Walk walk(*this, options, &result);
+  absl::Status s = walk.Run(packet);
+  if (!s.ok()) return s;
+  return result;
+}
+
+}  // namespace sim

@@ -1,0 +1,147 @@
+// Simulator: walks one packet through a host's netfilter NAT hooks the way
+// the kernel does, and says where it ends up.
+//
+// Promises: the walk follows DESIGN §5/§7 — received packets pass
+// PREROUTING → routing → INPUT (local) or FORWARD → POSTROUTING; locally
+// generated ones OUTPUT → reroute → POSTROUTING. At each hook the iptables
+// nat table and the nft NAT base chains run together in priority order; NAT
+// binds once per direction (the first binding wins and ends that hook),
+// accept in one base chain does not stop the next, drop is final. Routing
+// facts are applied: 127/8 on a non-loopback interface is martian unless
+// route_localnet; ::1 never leaves loopback; an unmasqueraded hairpin, a
+// bridge port without hairpin_mode, and an unmasqueraded reply bridged past
+// conntrack all fail, with the reason said. Evaluation is indexed: nft map
+// lookups are hash lookups and iptables chains keyed by `-p P --dport N`
+// are looked up by (P, N), preserving rule order.
+// Requires: a Ruleset whose evaluated tables hold only supported constructs
+// (Create checks) and a packet whose addresses share one family.
+// A Simulator is immutable after Create and may be used from several threads.
+#ifndef SIM_SIMULATOR_H_
+#define SIM_SIMULATOR_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "sim/host_model.h"
+#include "sim/ip_address.h"
+#include "sim/ruleset.h"
+
+namespace sim {
+
+// Where a packet starts.
+struct PacketOrigin {
+  enum class Kind : uint8_t {
+    kExternal,  // arrives on `interface` from another machine
+    kLocal,     // sent by a process on the host
+    kPod,       // sent by the pod with address `pod`
+  };
+  Kind kind = Kind::kExternal;
+  // kExternal: the arrival interface; empty picks the one that routes the
+  // source (or the first non-loopback interface).
+  std::string interface;
+  IpAddress pod;  // kPod
+};
+
+// "external", "external:IFACE", "local" or "pod:IP" (as `hostportctl trace
+// --from` takes it).
+absl::StatusOr<PacketOrigin> ParsePacketOrigin(absl::string_view text);
+
+struct Packet {
+  Protocol protocol = Protocol::kTcp;
+  IpAddress dst;
+  uint16_t dst_port = 0;
+  // Unset: 203.0.113.7 / 2001:db8:ffff::7 from outside, the pod's address
+  // from a pod, the host's route source (or the destination itself, when it
+  // is local) from a local process.
+  std::optional<IpAddress> src;
+  uint16_t src_port = 40000;
+  PacketOrigin origin;
+};
+
+enum class PacketVerdict : uint8_t {
+  kDelivered,  // to an endpoint that is not the host
+  kLocal,      // to a socket on the host
+  kDropped,
+};
+// "delivered", "local", "dropped".
+std::string PacketVerdictName(PacketVerdict verdict);
+
+struct NatBinding {
+  enum class Kind : uint8_t { kDnat, kSnat, kMasquerade };
+  Kind kind = Kind::kDnat;
+  Hook hook = Hook::kPrerouting;
+  std::string before;  // endpoint before, "10.0.0.1:80"
+  std::string after;
+  std::string rule;  // "nat/CNI-DN-... rule 3" (empty when not tracing)
+};
+
+struct TraceResult {
+  PacketVerdict verdict = PacketVerdict::kDropped;
+  // The endpoint the receiver sees (after DNAT).
+  IpAddress to;
+  uint16_t to_port = 0;
+  // The source the receiver sees (after SNAT/masquerade).
+  IpAddress source;
+  uint16_t source_port = 0;
+  std::string out_interface;  // "lo" for local delivery
+  std::string reason;         // why, when dropped
+  std::vector<NatBinding> bindings;
+  // One line per step: hook entered, rule matched, chain returned, policy,
+  // routing decision (empty when TraceOptions::record_trace is false).
+  std::vector<std::string> trace;
+
+  std::string To() const { return to.WithPort(to_port); }
+  std::string SourceSeen() const { return source.ToString(); }
+};
+
+struct TraceOptions {
+  // Off for speed (benchmarks, property tests that look only at verdicts).
+  bool record_trace = true;
+};
+
+class Simulator {
+ public:
+  // Chooses the tables to evaluate (see notes()), binds jump targets and
+  // named sets, and builds the rule indexes. Fails, naming the table, when
+  // an evaluated table holds an unsupported construct or refers to a chain
+  // or set that does not exist.
+  static absl::StatusOr<std::unique_ptr<Simulator>> Create(Ruleset ruleset,
+                                                           HostModel host);
+
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  // Walks `packet`. Fails with InvalidArgument on a packet that cannot
+  // exist (mixed families, port 0, an unknown interface, a pod address no
+  // interface reaches), and with FailedPrecondition on a rule that is invalid
+  // where it is reached (DNAT in a source-NAT hook).
+  absl::StatusOr<TraceResult> Trace(const Packet& packet,
+                                    const TraceOptions& options = {}) const;
+
+  // Tables and chains deliberately not evaluated, and why.
+  const std::vector<std::string>& notes() const { return ruleset_.notes; }
+  const HostModel& host() const { return host_; }
+
+ private:
+  struct BaseChain {
+    const Table* table;
+    const Chain* chain;
+  };
+  class Walk;
+
+  Simulator(Ruleset ruleset, HostModel host);
+  absl::Status Bind();
+
+  Ruleset ruleset_;
+  HostModel host_;
+  // [family][hook] → NAT base chains in priority order.
+  std::vector<BaseChain> hooks_[2][5];
+};
+
+}  // namespace sim
+
+#endif  // SIM_SIMULATOR_H_

@@ -1,0 +1,383 @@
+#include "tools/trace_command.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
+#include "sim/host_model.h"
+#include "sim/ruleset_text.h"
+#include "sim/simulator.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+constexpr char kUsage[] =
+    "usage: hostportctl trace (--ruleset FILE[,FILE...] [--host FILE] | "
+    "--live) --from external[:IFACE]|local|pod:IP --proto tcp|udp|sctp "
+    "--dst ADDR:PORT [--src ADDR[:PORT]] [--output text|json]";
+
+struct TraceFlags {
+  std::vector<std::string> rulesets;
+  std::string host;
+  bool live = false;
+  std::string from;
+  std::string proto;
+  std::string dst;
+  std::string src;
+  std::string output = "text";
+};
+
+// A failure with the exit status it maps to.
+struct Failure {
+  int code;
+  std::string message;
+};
+
+std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
+                                  TraceFlags* flags) {
+  std::map<std::string, std::string*> valued = {
+      {"--host", &flags->host},   {"--from", &flags->from},
+      {"--proto", &flags->proto}, {"--dst", &flags->dst},
+      {"--src", &flags->src},     {"--output", &flags->output},
+  };
+  std::string ignored;
+  bool have_ruleset = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i];
+    std::optional<std::string> value;
+    size_t eq = name.find('=');
+    if (absl::StartsWith(name, "--") && eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (name == "--live") {
+      if (value) return Failure{kExitUsage, "--live takes no value"};
+      flags->live = true;
+      continue;
+    }
+    bool known = valued.count(name) || name == "--ruleset" ||
+                 name == "--state-dir" || name == "--nat-interface";
+    if (!known) {
+      return Failure{kExitUsage,
+                     absl::StrCat("unknown argument \"", args[i], "\"")};
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        return Failure{kExitUsage, absl::StrCat(name, " needs a value")};
+      }
+      value = args[++i];
+    }
+    if (name == "--ruleset") {
+      have_ruleset = true;
+      for (absl::string_view f : absl::StrSplit(*value, ',')) {
+        if (f.empty()) {
+          return Failure{
+              kExitUsage,
+              absl::StrCat("empty file name in --ruleset \"", *value, "\"")};
+        }
+        flags->rulesets.push_back(std::string(f));
+      }
+    } else if (name == "--state-dir" || name == "--nat-interface") {
+      ignored = *value;
+    } else {
+      *valued[name] = *value;
+    }
+  }
+  if (have_ruleset == flags->live) {
+    return Failure{kExitUsage,
+                   "give exactly one of --ruleset FILE[,FILE...] "
+                   "and --live"};
+  }
+  if (flags->live && !flags->host.empty()) {
+    return Failure{kExitUsage,
+                   "--host is for --ruleset; --live reads the "
+                   "host itself"};
+  }
+  for (const auto& [flag, v] :
+       {std::pair<const char*, std::string*>{"--from", &flags->from},
+        {"--proto", &flags->proto},
+        {"--dst", &flags->dst}}) {
+    if (v->empty())
+      return Failure{kExitUsage, absl::StrCat(flag, " is required")};
+  }
+  if (flags->output != "text" && flags->output != "json") {
+    return Failure{kExitUsage,
+                   absl::StrCat("invalid --output \"", flags->output,
+                                "\" (text or json)")};
+  }
+  return std::nullopt;
+}
+
+class RealHost : public TraceHostAccess {
+ public:
+  absl::StatusOr<std::string> Run(const std::string& command) override {
+    FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
+    if (pipe == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot run \"", command, "\""));
+    }
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+    int status = pclose(pipe);
+    if (status != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("\"", command, "\" failed (exit ",
+                       WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::string> ReadFile(const std::string& path) override {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError(absl::StrCat("cannot read \"", path, "\""));
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) {
+      return absl::DataLossError(absl::StrCat("error reading \"", path, "\""));
+    }
+    return ss.str();
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListDirectory(
+      const std::string& path) override {
+    DIR* d = opendir(path.c_str());
+    if (d == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot read \"", path, "\""));
+    }
+    std::vector<std::string> out;
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") out.push_back(name);
+    }
+    closedir(d);
+    return out;
+  }
+};
+
+absl::StatusOr<std::map<std::string, bool>> ReadRouteLocalnet(
+    TraceHostAccess& host) {
+  const std::string dir = "/proc/sys/net/ipv4/conf";
+  absl::StatusOr<std::vector<std::string>> names = host.ListDirectory(dir);
+  if (!names.ok()) return names.status();
+  std::map<std::string, bool> out;
+  for (const std::string& name : *names) {
+    if (name == "all" || name == "default") continue;
+    absl::StatusOr<std::string> v =
+        host.ReadFile(absl::StrCat(dir, "/", name, "/route_localnet"));
+    if (v.ok()) out[name] = absl::StripAsciiWhitespace(*v) == "1";
+  }
+  return out;
+}
+
+std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
+                                sim::HostModel* host) {
+  struct Source {
+    const char* command;
+    std::optional<sim::IpFamily> family;
+  };
+  for (const Source& s : {Source{"iptables-save", sim::IpFamily::kV4},
+                          Source{"ip6tables-save", sim::IpFamily::kV6},
+                          Source{"nft list ruleset", std::nullopt}}) {
+    absl::StatusOr<std::string> text = access.Run(s.command);
+    if (!text.ok())
+      return Failure{kExitFailed, std::string(text.status().message())};
+    absl::Status st =
+        sim::ApplyRulesetText(*text, s.command, s.family, ruleset);
+    if (!st.ok()) return Failure{kExitFailed, std::string(st.message())};
+  }
+  absl::StatusOr<std::string> addrs = access.Run("ip -j addr");
+  if (!addrs.ok())
+    return Failure{kExitFailed, std::string(addrs.status().message())};
+  std::vector<std::string> routes;
+  for (const char* cmd : {"ip -j route", "ip -6 -j route"}) {
+    absl::StatusOr<std::string> r = access.Run(cmd);
+    if (!r.ok()) return Failure{kExitFailed, std::string(r.status().message())};
+    routes.push_back(*r);
+  }
+  absl::StatusOr<std::map<std::string, bool>> rl = ReadRouteLocalnet(access);
+  if (!rl.ok()) return Failure{kExitFailed, std::string(rl.status().message())};
+  absl::StatusOr<sim::HostModel> h =
+      sim::HostModel::FromIpJson(*addrs, routes, *rl);
+  if (!h.ok()) return Failure{kExitFailed, std::string(h.status().message())};
+  *host = *std::move(h);
+  return std::nullopt;
+}
+
+std::optional<Failure> BuildPacket(const TraceFlags& flags, sim::Packet* p) {
+  absl::StatusOr<sim::PacketOrigin> origin = sim::ParsePacketOrigin(flags.from);
+  if (!origin.ok()) {
+    return Failure{kExitUsage,
+                   absl::StrCat("--from: ", origin.status().message())};
+  }
+  p->origin = *origin;
+  absl::StatusOr<sim::Protocol> proto = sim::ParseProtocol(flags.proto);
+  if (!proto.ok()) {
+    return Failure{kExitUsage,
+                   absl::StrCat("--proto: ", proto.status().message())};
+  }
+  p->protocol = *proto;
+  absl::Status s = sim::ParseEndpoint(flags.dst, false, &p->dst, &p->dst_port);
+  if (!s.ok()) return Failure{kExitUsage, absl::StrCat("--dst: ", s.message())};
+  if (!flags.src.empty()) {
+    sim::IpAddress a;
+    uint16_t port = 0;
+    s = sim::ParseEndpoint(flags.src, true, &a, &port);
+    if (!s.ok())
+      return Failure{kExitUsage, absl::StrCat("--src: ", s.message())};
+    if (a.family() != p->dst.family()) {
+      return Failure{kExitUsage,
+                     absl::StrCat("--src \"", flags.src, "\" and --dst \"",
+                                  flags.dst, "\" differ in family")};
+    }
+    p->src = a;
+    if (port != 0) p->src_port = port;
+  }
+  return std::nullopt;
+}
+
+std::string BindingKind(sim::NatBinding::Kind kind) {
+  switch (kind) {
+    case sim::NatBinding::Kind::kDnat:
+      return "dnat";
+    case sim::NatBinding::Kind::kSnat:
+      return "snat";
+    case sim::NatBinding::Kind::kMasquerade:
+      return "masquerade";
+  }
+  return "?";
+}
+
+void Print(const sim::TraceResult& r, const std::vector<std::string>& notes,
+           const std::string& format, std::ostream& out) {
+  if (format == "json") {
+    nlohmann::json j;
+    j["verdict"] = sim::PacketVerdictName(r.verdict);
+    j["to"] = r.To();
+    j["source_seen"] = r.SourceSeen();
+    j["reason"] = r.reason;
+    j["trace"] = r.trace;
+    nlohmann::json bindings = nlohmann::json::array();
+    for (const sim::NatBinding& b : r.bindings) {
+      bindings.push_back({{"kind", BindingKind(b.kind)},
+                          {"hook", sim::HookName(b.hook)},
+                          {"before", b.before},
+                          {"after", b.after}});
+    }
+    j["bindings"] = bindings;
+    j["notes"] = notes;
+    out << j.dump(2) << "\n";
+    return;
+  }
+  out << "verdict: " << sim::PacketVerdictName(r.verdict) << "\n";
+  out << "to: " << r.To() << "\n";
+  out << "source seen: " << r.SourceSeen() << "\n";
+  if (!r.reason.empty()) out << "reason: " << r.reason << "\n";
+  out << "trace:\n";
+  for (size_t i = 0; i < r.trace.size(); ++i) {
+    out << "  " << (i + 1) << ". " << r.trace[i] << "\n";
+  }
+  if (!notes.empty()) {
+    out << "notes:\n";
+    for (const std::string& n : notes) out << "  " << n << "\n";
+  }
+}
+
+}  // namespace
+
+TraceHostAccess& RealTraceHostAccess() {
+  static RealHost* host = new RealHost;
+  return *host;
+}
+
+int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
+                    std::ostream& err) {
+  return RunTraceCommand(args, out, err, RealTraceHostAccess());
+}
+
+int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
+                    std::ostream& err, TraceHostAccess& access) {
+  TraceFlags flags;
+  if (std::optional<Failure> f = ParseFlags(args, &flags)) {
+    err << "hostportctl trace: " << f->message << "\n" << kUsage << "\n";
+    return f->code;
+  }
+  sim::Packet packet;
+  if (std::optional<Failure> f = BuildPacket(flags, &packet)) {
+    err << "hostportctl trace: " << f->message << "\n";
+    return f->code;
+  }
+  sim::Ruleset ruleset;
+  sim::HostModel host = sim::HostModel::Default();
+  if (flags.live) {
+    if (std::optional<Failure> f = LoadLive(access, &ruleset, &host)) {
+      err << "hostportctl trace: " << f->message << "\n";
+      return f->code;
+    }
+  } else {
+    for (const std::string& file : flags.rulesets) {
+      absl::StatusOr<std::string> text = access.ReadFile(file);
+      if (!text.ok()) {
+        err << "hostportctl trace: --ruleset: " << text.status().message()
+            << "\n";
+        return kExitFailed;
+      }
+      absl::Status s =
+          sim::ApplyRulesetText(*text, file, std::nullopt, &ruleset);
+      if (!s.ok()) {
+        err << "hostportctl trace: " << s.message() << "\n";
+        return kExitFailed;
+      }
+    }
+    if (!flags.host.empty()) {
+      absl::StatusOr<std::string> text = access.ReadFile(flags.host);
+      if (!text.ok()) {
+        err << "hostportctl trace: --host: " << text.status().message() << "\n";
+        return kExitFailed;
+      }
+      absl::StatusOr<sim::HostModel> h = sim::HostModel::FromJson(*text);
+      if (!h.ok()) {
+        err << "hostportctl trace: --host \"" << flags.host
+            << "\": " << h.status().message() << "\n";
+        return kExitUsage;
+      }
+      host = *std::move(h);
+    } else {
+      ruleset.notes.push_back(
+          "no --host: assuming lo and eth0 (192.0.2.10/24, 2001:db8::10/64) "
+          "with the default routes");
+    }
+  }
+  absl::StatusOr<std::unique_ptr<sim::Simulator>> simulator =
+      sim::Simulator::Create(std::move(ruleset), std::move(host));
+  if (!simulator.ok()) {
+    err << "hostportctl trace: " << simulator.status().message() << "\n";
+    return kExitFailed;
+  }
+  absl::StatusOr<sim::TraceResult> result = (*simulator)->Trace(packet);
+  if (!result.ok()) {
+    err << "hostportctl trace: " << result.status().message() << "\n";
+    return absl::IsInvalidArgument(result.status()) ? kExitUsage : kExitFailed;
+  }
+  Print(*result, (*simulator)->notes(), flags.output, out);
+  return kExitOk;
+}
