@@ -9,6 +9,7 @@
 #include "tools/kernel_commands.h"
 #include "tools/render_command.h"
 #include "tools/trace_command.h"
+#include "tools/verify_command.h"
 
 namespace {
 
@@ -16,6 +17,8 @@ constexpr char kUsage[] =
     "usage: hostportctl VERB [flags]\n"
     "verbs:\n"
     "  render  print the ruleset a pods file needs (iptables or nftables)\n"
+    "  verify  simulate every mapping from every kind of client and print\n"
+    "          a reachability table (exit 0 iff it matches the semantics)\n"
     "  trace   walk one packet through rulesets (files or --live) and print\n"
     "          the verdict and every rule it passed\n"
     "  add     apply a pods file's mappings to the kernel (root)\n"
@@ -37,10 +40,14 @@ struct VerbEntry {
 };
 
 constexpr VerbEntry kVerbs[] = {
-    {"render", hostport::RunRenderCommand}, {"add", hostport::RunAddCommand},
-    {"remove", hostport::RunRemoveCommand}, {"list", hostport::RunListCommand},
-    {"sync", hostport::RunSyncCommand},     {"run", hostport::RunRunCommand},
+    {"render", hostport::RunRenderCommand},
+    {"add", hostport::RunAddCommand},
+    {"remove", hostport::RunRemoveCommand},
+    {"list", hostport::RunListCommand},
+    {"sync", hostport::RunSyncCommand},
+    {"run", hostport::RunRunCommand},
     {"trace", ::RunTraceCommand},
+    {"verify", hostport::RunVerifyCommand},
 };
 
 }  // namespace
