@@ -1001,6 +1001,31 @@ std::optional<IpFamily> GuessIptablesFamily(absl::string_view text) {
   return std::nullopt;
 }
 
+std::string FormatIptablesSave(const Table& table) {
+  std::string out = absl::StrCat("*", table.name, "\n");
+  std::vector<const Chain*> order;
+  for (const char* name : kBuiltinChains) {
+    auto it = table.chains.find(name);
+    if (it != table.chains.end()) order.push_back(&it->second);
+  }
+  for (const auto& [name, chain] : table.chains) {
+    if (!IsBuiltinChain(name)) order.push_back(&chain);
+  }
+  for (const Chain* c : order) {
+    absl::StrAppend(
+        &out, ":", c->name, " ",
+        IsBuiltinChain(c->name) ? (c->policy_drop ? "DROP" : "ACCEPT") : "-",
+        " [0:0]\n");
+  }
+  for (const Chain* c : order) {
+    for (const Rule& r : c->rules) {
+      absl::StrAppend(&out, "-A ", c->name, " ", r.text, "\n");
+    }
+  }
+  absl::StrAppend(&out, "COMMIT\n");
+  return out;
+}
+
 bool LooksLikeIptablesText(absl::string_view text) {
   for (absl::string_view raw : absl::StrSplit(text, '\n')) {
     absl::string_view line = absl::StripAsciiWhitespace(raw);

@@ -49,6 +49,12 @@ absl::StatusOr<Ruleset> ParseIptablesSave(absl::string_view text,
 // checked against existing chains.
 absl::StatusOr<Rule> ParseIptablesRule(absl::string_view spec, IpFamily family);
 
+// Prints an iptables table (Syntax::kIptables) as `iptables-save -t nat`
+// does, without the header comments and with [0:0] counters: built-in chains
+// first, then user chains by name, then each chain's rules in that order.
+// ParseIptablesSave(FormatIptablesSave(t)) gives back the same table.
+std::string FormatIptablesSave(const Table& table);
+
 // Splits a line the way iptables-restore does: whitespace separated, double
 // quotes group, backslash escapes the next character inside quotes.
 absl::StatusOr<std::vector<std::string>> SplitIptablesLine(

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -46,6 +47,22 @@ TEST(IptablesParserTest, FixtureRoundTripsRuleText) {
             "-p tcp -m comment --comment \"dnat name: \\\"bench\\\" id: "
             "\\\"c1\\\"\" -m multiport --dports 8080 -j "
             "CNI-DN-4cbb58d4f7a53f51ff607");
+}
+
+TEST(IptablesParserTest, FormatPrintsWhatIptablesSavePrinted) {
+  std::string text =
+      testing::ReadTestFile("sim/testdata/cni-portmap-v4.iptables-save");
+  absl::StatusOr<Ruleset> r = ParseIptablesSave(text, IpFamily::kV4);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::string without_comments;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (line.front() != '#') absl::StrAppend(&without_comments, line, "\n");
+  }
+  std::string printed = FormatIptablesSave(r->tables[0]);
+  EXPECT_EQ(printed, without_comments);
+  absl::StatusOr<Ruleset> again = ParseIptablesSave(printed, IpFamily::kV4);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(FormatIptablesSave(again->tables[0]), printed);
 }
 
 TEST(IptablesParserTest, EveryMatchAndTarget) {

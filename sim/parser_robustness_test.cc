@@ -186,6 +186,14 @@ RC_GTEST_PROP(ParserRobustnessTest, IptablesTokenSoupNeverCrashes,
     RC_ASSERT(!r.status().message().empty());
     return;
   }
+  // What the parser accepted prints and parses back to the same text.
+  for (const Table& t : r->tables) {
+    std::string printed = FormatIptablesSave(t);
+    absl::StatusOr<Ruleset> again = ParseIptablesSave(
+        printed, t.family == TableFamily::kIp ? IpFamily::kV4 : IpFamily::kV6);
+    RC_ASSERT(again.ok());
+    RC_ASSERT(FormatIptablesSave(again->tables[0]) == printed);
+  }
   absl::StatusOr<std::unique_ptr<Simulator>> sim =
       Simulator::Create(*r, HostModel::Default());
   if (sim.ok()) {

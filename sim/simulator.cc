@@ -324,6 +324,7 @@ class Simulator::Walk {
     size_t ki;
     size_t ui;
     size_t all;
+    bool scan;  // every rule in order, no index
   };
 
   // Callers test tracing() first so that building the arguments costs
@@ -618,8 +619,9 @@ class Simulator::Walk {
   }
 
   Frame MakeFrame(const Chain* chain) const {
-    Frame f{chain, nullptr, 0, 0, 0};
-    if (chain->indexed) {
+    Frame f{chain, nullptr, 0,
+            0,     0,       !chain->indexed || !options_.use_rule_index};
+    if (!f.scan) {
       auto it = chain->keyed_rules.find(IndexKey(proto_, dport_));
       if (it != chain->keyed_rules.end()) f.keyed = &it->second;
     }
@@ -628,7 +630,7 @@ class Simulator::Walk {
 
   static int64_t NextRule(Frame* f) {
     const Chain* c = f->chain;
-    if (!c->indexed) {
+    if (f->scan) {
       if (f->all < c->rules.size()) return static_cast<int64_t>(f->all++);
       return -1;
     }

@@ -101,6 +101,9 @@ struct TraceResult {
 struct TraceOptions {
   // Off for speed (benchmarks, property tests that look only at verdicts).
   bool record_trace = true;
+  // Off: scan every rule of every chain instead of using the (protocol,
+  // destination port) index; for tests that the index changes no answer.
+  bool use_rule_index = true;
 };
 
 class Simulator {

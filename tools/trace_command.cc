@@ -220,6 +220,9 @@ std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
       sim::HostModel::FromIpJson(*addrs, routes, *rl);
   if (!h.ok()) return Failure{kExitFailed, std::string(h.status().message())};
   *host = *std::move(h);
+  ruleset->notes.push_back(
+      "--live: the pods' addresses live in their own namespaces, so bridge "
+      "ports (hairpin_mode, br_netfilter) are unknown and not checked");
   return std::nullopt;
 }
 

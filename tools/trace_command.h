@@ -12,6 +12,9 @@
 // a construct the simulator does not model); 2 on bad usage or invalid input,
 // with a message naming the bad value. Messages go to `err`.
 // Requires: --live needs the right to run iptables-save and nft (root).
+// --live cannot see which pod sits behind which bridge port (pods' addresses
+// live in their own namespaces), so hairpin_mode and br_netfilter are not
+// checked there; a note in the output says so.
 #ifndef TOOLS_TRACE_COMMAND_H_
 #define TOOLS_TRACE_COMMAND_H_
 

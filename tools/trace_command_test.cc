@@ -242,6 +242,7 @@ TEST(TraceCommandTest, LiveReadsRulesAddressesRoutesAndSysctls) {
   EXPECT_EQ(j["to"], "10.88.0.5:80");
   EXPECT_EQ(j["source_seen"], "10.88.0.1");
   EXPECT_THAT(j["notes"].dump(), HasSubstr("inet filter"));
+  EXPECT_THAT(j["notes"].dump(), HasSubstr("hairpin_mode"));
 
   // Without route_localnet on cni0 the kernel drops it as martian.
   host.files["/proc/sys/net/ipv4/conf/cni0/route_localnet"] = "0\n";
