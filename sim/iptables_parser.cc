@@ -48,22 +48,26 @@ Hook BuiltinHook(absl::string_view name) {
   return Hook::kPostrouting;
 }
 
-Table NewNatTable(IpFamily family, absl::string_view source) {
+// A fresh iptables table: nat (built-ins at the NAT priorities) or raw
+// (PREROUTING and OUTPUT at NF_IP_PRI_RAW, before conntrack and NAT).
+Table NewTable(absl::string_view name, IpFamily family,
+               absl::string_view source) {
   Table t;
   t.syntax = Syntax::kIptables;
   t.family = family == IpFamily::kV4 ? TableFamily::kIp : TableFamily::kIp6;
-  t.name = "nat";
+  t.name = std::string(name);
   t.source = std::string(source);
-  for (const char* name : kBuiltinChains) {
+  const bool raw = name == "raw";
+  for (const char* chain_name : kBuiltinChains) {
     Chain c;
-    c.name = name;
+    c.name = chain_name;
     c.is_base = true;
-    c.type = "nat";
-    c.hook = BuiltinHook(name);
-    c.priority = (c.hook == Hook::kPrerouting || c.hook == Hook::kOutput)
-                     ? kDstNatPriority
-                     : kSrcNatPriority;
-    t.chains.emplace(name, std::move(c));
+    c.hook = BuiltinHook(chain_name);
+    const bool dst = c.hook == Hook::kPrerouting || c.hook == Hook::kOutput;
+    if (raw && !dst) continue;
+    c.type = raw ? "raw" : "nat";
+    c.priority = raw ? kRawPriority : dst ? kDstNatPriority : kSrcNatPriority;
+    t.chains.emplace(chain_name, std::move(c));
   }
   return t;
 }
@@ -608,8 +612,8 @@ class Restore {
       }
       in_table_ = true;
       table_name_ = std::string(line.substr(1));
-      if (table_name_ != "nat") {
-        static const std::set<std::string> kTables = {"filter", "mangle", "raw",
+      if (table_name_ != "nat" && table_name_ != "raw") {
+        static const std::set<std::string> kTables = {"filter", "mangle",
                                                       "security"};
         if (!kTables.count(table_name_)) {
           return absl::InvalidArgumentError(
@@ -619,16 +623,17 @@ class Restore {
         ruleset_->notes.push_back(
             absl::StrCat(options_.source, ":", line_, ": iptables table ",
                          table_name_, " (family ", FamilyName(family_),
-                         ") ignored: the simulator models only the nat table"));
+                         ") ignored: the simulator models the nat and raw "
+                         "tables"));
         return absl::OkStatus();
       }
       TableFamily tf =
           family_ == IpFamily::kV4 ? TableFamily::kIp : TableFamily::kIp6;
-      Table* existing = ruleset_->FindTable(Syntax::kIptables, tf, "nat");
+      Table* existing = ruleset_->FindTable(Syntax::kIptables, tf, table_name_);
       if (existing != nullptr && options_.noflush) {
         table_ = *existing;
       } else {
-        table_ = NewNatTable(family_, options_.source);
+        table_ = NewTable(table_name_, family_, options_.source);
       }
       pending_.clear();
       return absl::OkStatus();
@@ -871,13 +876,14 @@ class Restore {
           }
         }
         if (!still_there) continue;
-        return absl::NotFoundError(absl::StrCat(
-            "line ", p.line, ": \"-j ", p.target,
-            "\" is neither a user chain of table nat nor a supported target"));
+        return absl::NotFoundError(
+            absl::StrCat("line ", p.line, ": \"-j ", p.target,
+                         "\" is neither a user chain of table ", table_.name,
+                         " nor a supported target"));
       }
     }
     TableFamily tf = table_.family;
-    Table* existing = ruleset_->FindTable(Syntax::kIptables, tf, "nat");
+    Table* existing = ruleset_->FindTable(Syntax::kIptables, tf, table_.name);
     if (existing != nullptr) {
       *existing = std::move(table_);
     } else {

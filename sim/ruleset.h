@@ -45,6 +45,7 @@ enum class Hook : uint8_t {
 std::string HookName(Hook hook);  // "prerouting"
 
 // Kernel priorities of the NAT hooks (NF_IP_PRI_NAT_DST / _SRC).
+constexpr int kRawPriority = -300;  // NF_IP_PRI_RAW: before conntrack.
 constexpr int kDstNatPriority = -100;
 constexpr int kSrcNatPriority = 100;
 

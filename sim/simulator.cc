@@ -183,7 +183,7 @@ absl::Status Simulator::Bind() {
 
   for (Table& table : ruleset_.tables) {
     for (auto& [chain_name, chain] : table.chains) {
-      if (chain.is_base && chain.type != "nat") {
+      if (chain.is_base && chain.type != "nat" && chain.type != "raw") {
         ruleset_.notes.push_back(absl::StrCat(
             MessageLabel(table), ": base chain ", chain_name, " (type ",
             chain.type, ") not evaluated: only NAT chains are modelled"));
@@ -194,6 +194,16 @@ absl::Status Simulator::Bind() {
           return absl::StrCat(MessageLabel(table), " chain ", chain_name,
                               " rule ", r + 1, " (", rule.text, ")");
         };
+        if (table.syntax == Syntax::kIptables && table.name == "raw") {
+          for (const Action& a : rule.actions) {
+            if (a.kind == Action::Kind::kDnat ||
+                a.kind == Action::Kind::kSnat ||
+                a.kind == Action::Kind::kMasquerade) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  where(), ": NAT targets are valid only in table nat"));
+            }
+          }
+        }
         for (Match& m : rule.matches) {
           int width = 0;
           for (Field f : m.fields) width += ValueWidth(FieldValueType(f));
@@ -262,7 +272,10 @@ absl::Status Simulator::Bind() {
 
   for (const Table& table : ruleset_.tables) {
     for (const auto& [name, chain] : table.chains) {
-      if (!chain.is_base || chain.type != "nat") continue;
+      // NAT chains, and iptables' raw table (DROP before conntrack and NAT).
+      if (!chain.is_base || (chain.type != "nat" && chain.type != "raw")) {
+        continue;
+      }
       for (IpFamily f : {IpFamily::kV4, IpFamily::kV6}) {
         if (!table.AppliesTo(f)) continue;
         hooks_[FamilyIndex(f)][static_cast<int>(chain.hook)].push_back(
