@@ -1,8 +1,25 @@
 #include "hostport/backend.h"
 
+#include "absl/strings/str_cat.h"
 #include "hostport/naming.h"
 
 namespace hostport {
+
+absl::Status FamilyBackend::ApplyWithReload(
+    absl::string_view what, const std::function<std::string()>& rebuild,
+    const std::function<absl::Status(const std::string&)>& run) {
+  std::string script = rebuild();
+  if (script.empty() || run(script).ok()) return absl::OkStatus();
+  if (absl::Status reload = Load(); !reload.ok()) return reload;
+  script = rebuild();
+  if (script.empty()) return absl::OkStatus();
+  if (absl::Status retry = run(script); !retry.ok()) {
+    return absl::Status(retry.code(),
+                        absl::StrCat(name(), " ", IPFamilyLabel(family()),
+                                     " for ", what, ": ", retry.message()));
+  }
+  return absl::OkStatus();
+}
 
 absl::flat_hash_set<std::string> MappingHashes(absl::string_view id,
                                                const PodPortMapping& pod) {

@@ -8,6 +8,7 @@
 #ifndef HOSTPORT_BACKEND_H_
 #define HOSTPORT_BACKEND_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,15 @@ class FamilyBackend {
   // would install it: OK, or NotFound naming the first one missing or
   // different.
   virtual absl::Status Verify(const PodPlan& plan) const = 0;
+
+ protected:
+  // Runs the script `rebuild()` renders ("" when there is nothing to do) with
+  // `run`. When the kernel refuses it, our index may be stale (someone changed
+  // our rules underneath): loads again, rebuilds and retries once. The error
+  // names the backend, the family and `what`.
+  absl::Status ApplyWithReload(
+      absl::string_view what, const std::function<std::string()>& rebuild,
+      const std::function<absl::Status(const std::string&)>& run);
 };
 
 // The chain hashes of every mapping `pod` could have installed under `id`,

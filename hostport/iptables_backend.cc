@@ -199,25 +199,6 @@ IptablesTransaction IptablesBackend::Delta(
   return tx;
 }
 
-absl::Status IptablesBackend::Apply(
-    absl::string_view what,
-    const std::function<IptablesTransaction()>& rebuild) {
-  IptablesTransaction tx = rebuild();
-  if (tx.empty()) return absl::OkStatus();
-  if (Restore(tx.Render()).ok()) return absl::OkStatus();
-  // Our index may be stale: learn the kernel's state again and retry once.
-  if (absl::Status reload = Load(); !reload.ok()) return reload;
-  tx = rebuild();
-  if (tx.empty()) return absl::OkStatus();
-  if (absl::Status retry = Restore(tx.Render()); !retry.ok()) {
-    return absl::Status(
-        retry.code(),
-        absl::StrCat(name(), " IPv", family_ == IPFamily::kIPv4 ? "4" : "6",
-                     " for ", what, ": ", retry.message()));
-  }
-  return absl::OkStatus();
-}
-
 void IptablesBackend::Record(const absl::flat_hash_set<std::string>& removed,
                              const std::vector<const PodPlan*>& plans) {
   for (const std::string& hash : removed) installed_.erase(hash);
@@ -236,6 +217,13 @@ void IptablesBackend::Record(const absl::flat_hash_set<std::string>& removed,
       }
     }
   }
+}
+
+absl::Status IptablesBackend::Apply(
+    absl::string_view what, const std::function<IptablesTransaction()>& delta) {
+  return ApplyWithReload(
+      what, [&] { return delta().Render(); },
+      [&](const std::string& script) { return Restore(script); });
 }
 
 absl::Status IptablesBackend::Replace(

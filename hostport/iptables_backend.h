@@ -63,10 +63,9 @@ class IptablesBackend : public FamilyBackend {
   // removed).
   IptablesTransaction Delta(const absl::flat_hash_set<std::string>& hashes,
                             const std::vector<const PodPlan*>& plans) const;
-  // Applies `tx`; on refusal loads again, rebuilds it with `rebuild` and
-  // retries once.
+  // Runs `delta()` with ApplyWithReload.
   absl::Status Apply(absl::string_view what,
-                     const std::function<IptablesTransaction()>& rebuild);
+                     const std::function<IptablesTransaction()>& delta);
   // Brings the index along after a delta the kernel accepted.
   void Record(const absl::flat_hash_set<std::string>& removed,
               const std::vector<const PodPlan*>& plans);

@@ -100,24 +100,6 @@ NftTransaction NftBackend::Delta(
   return tx;
 }
 
-absl::Status NftBackend::Apply(absl::string_view what,
-                               const std::function<NftTransaction()>& rebuild) {
-  NftTransaction tx = rebuild();
-  if (tx.empty()) return absl::OkStatus();
-  if (runner_->Run(tx.Render()).ok()) return absl::OkStatus();
-  // Our index may be stale: learn the kernel's state again and retry once.
-  if (absl::Status reload = Load(); !reload.ok()) return reload;
-  tx = rebuild();
-  if (tx.empty()) return absl::OkStatus();
-  if (absl::Status retry = runner_->Run(tx.Render()); !retry.ok()) {
-    return absl::Status(
-        retry.code(),
-        absl::StrCat("nftables IPv", family_ == IPFamily::kIPv4 ? "4" : "6",
-                     " for ", what, ": ", retry.message()));
-  }
-  return absl::OkStatus();
-}
-
 void NftBackend::Record(const absl::flat_hash_set<std::string>& owners,
                         const std::vector<const PodPlan*>& plans) {
   for (const std::string& owner : owners) owners_.erase(owner);
@@ -127,6 +109,13 @@ void NftBackend::Record(const absl::flat_hash_set<std::string>& owners,
     owners_[plan->owner_comment] = renderer_.ElementKeys(family_, *plan);
     base_complete_ = true;
   }
+}
+
+absl::Status NftBackend::Apply(absl::string_view what,
+                               const std::function<NftTransaction()>& delta) {
+  return ApplyWithReload(
+      what, [&] { return delta().Render(); },
+      [&](const std::string& script) { return runner_->Run(script); });
 }
 
 absl::Status NftBackend::Replace(absl::string_view id,

@@ -45,9 +45,9 @@ class NftBackend : public FamilyBackend {
   // plans' elements (and the table's objects when some are missing).
   NftTransaction Delta(const absl::flat_hash_set<std::string>& owners,
                        const std::vector<const PodPlan*>& plans) const;
-  // Runs the delta; on refusal loads again, rebuilds and retries once.
+  // Runs `delta()` with ApplyWithReload.
   absl::Status Apply(absl::string_view what,
-                     const std::function<NftTransaction()>& rebuild);
+                     const std::function<NftTransaction()>& delta);
   void Record(const absl::flat_hash_set<std::string>& owners,
               const std::vector<const PodPlan*>& plans);
   std::string Table() const;
