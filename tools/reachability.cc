@@ -102,9 +102,16 @@ Expected Expect(const std::vector<PodEntry>& pods, const sim::HostModel& host,
   const std::string to = target.WithPort(mapping->container_port);
   switch (packet.origin.kind) {
     case sim::PacketOrigin::Kind::kExternal:
-      // A loopback-bound port is never reachable from outside.
-      if (dst.IsLoopback()) return {PacketVerdict::kDropped, "", ""};
+      // A loopback-bound port is never reachable from outside. (A wildcard
+      // mapping is: a neighbour sending to 127.0.0.1 is DNATed before routing
+      // could call the packet martian, as on the kernel; it reaches nothing the
+      // host's own addresses do not.)
+      if (dst.IsLoopback() && !mapping->host_ip.empty() &&
+          mapping->host_ip != "0.0.0.0") {
+        return {PacketVerdict::kDropped, "", ""};
+      }
       return {PacketVerdict::kDelivered, to, src.ToString()};
+
     case sim::PacketOrigin::Kind::kLocal: {
       if (!dst.IsLoopback())
         return {PacketVerdict::kDelivered, to, src.ToString()};
