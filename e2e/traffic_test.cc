@@ -185,12 +185,21 @@ class TrafficFixture {
     return absl::StrJoin(lines, "\n");
   }
 
-  // UDP conntrack entries in the host whose original destination port is
-  // `port`, one per line ("" when none).
-  std::string UdpConntrack(int port) {
-    absl::StatusOr<std::string> out =
-        host().Check({"conntrack", "-L", "-p", "udp", "--orig-port-dst",
-                      absl::StrCat(port)});
+  // UDP conntrack entries of `family` in the host whose original destination
+  // port is `port` (and address `address`, unless ""), one per line.
+  std::string UdpConntrack(IPFamily family, int port,
+                           const std::string& address = "") {
+    std::vector<std::string> argv = {
+        "conntrack",
+        "-L",
+        "-f",
+        family == IPFamily::kIPv4 ? "ipv4" : "ipv6",
+        "-p",
+        "udp",
+        "--orig-port-dst",
+        absl::StrCat(port)};
+    if (!address.empty()) argv.insert(argv.end(), {"--orig-dst", address});
+    absl::StatusOr<std::string> out = host().Check(argv);
     EXPECT_TRUE(out.ok()) << out.status();
     return out.ok() ? *out : "";
   }
@@ -220,10 +229,15 @@ class TrafficFixture {
         if (IpAddress::Parse(address)->family() != family) continue;
         EXPECT_EQ(TryBind(address, m.host_port, m.protocol), 0)
             << address << " port " << m.host_port << " still held";
-      }
-      if (m.protocol == Protocol::kUDP) {
-        EXPECT_EQ(UdpConntrack(m.host_port), "")
-            << "UDP conntrack of port " << m.host_port << " left";
+        // Ours: entries the mapping could have DNATed (a wildcard: to any
+        // address of the family; a specific HostIP: to that address only).
+        if (m.protocol == Protocol::kUDP) {
+          EXPECT_EQ(UdpConntrack(family, m.host_port,
+                                 m.host_ip.empty() ? "" : address),
+                    "")
+              << "UDP conntrack of " << address << " port " << m.host_port
+              << " left";
+        }
       }
     }
   }
@@ -409,7 +423,7 @@ TEST_P(TrafficTest, UdpFlowFollowsRepointedMapping) {
       client(), Protocol::kUDP, HostAddr(0), 8085, kAnswer, kSourcePort);
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_EQ(*before, Reply(0, ClientAddr()));
-  EXPECT_THAT(UdpConntrack(8085), HasSubstr(ClientAddr()));
+  EXPECT_THAT(UdpConntrack(family(), 8085), HasSubstr(ClientAddr()));
 
   dns.ips = topology_->PodIps(1);
   absl::Status repointed = manager_->Add("dns", dns, "");
@@ -418,7 +432,7 @@ TEST_P(TrafficTest, UdpFlowFollowsRepointedMapping) {
       client(), Protocol::kUDP, HostAddr(0), 8085, kAnswer, kSourcePort);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(*after, Reply(1, ClientAddr()));
-  EXPECT_THAT(UdpConntrack(8085), HasSubstr(ClientAddr()));
+  EXPECT_THAT(UdpConntrack(family(), 8085), HasSubstr(ClientAddr()));
 
   ASSERT_TRUE(manager_->Remove("dns", Pod(1, {})).ok());
   ExpectNothingLeft("dns", dns);
@@ -490,7 +504,8 @@ TEST_P(LocalhostTrafficTest, HostLocalClientNeedsNatInterface) {
 // 127.0.0.1 that arrives from outside never reaches the pod. The client
 // crafts that packet with a policy route (127.0.0.1/32 via the host, looked up
 // before the local table) and route_localnet on its side; a counter in the
-// host's raw prerouting proves the packet arrived.
+// host's prerouting, ahead of every raw chain (the iptables backends drop
+// there), proves the packet arrived.
 TEST_P(LocalhostTrafficTest, LoopbackBoundMappingIsUnreachableFromOutside) {
   ASSERT_NO_FATAL_FAILURE(Build(GetParam(), Pods(1)));
   ASSERT_NO_FATAL_FAILURE(Serve(0, 80));
@@ -511,7 +526,7 @@ TEST_P(LocalhostTrafficTest, LoopbackBoundMappingIsUnreachableFromOutside) {
   ASSERT_TRUE(host()
                   .Check({"nft", "-f", "-"},
                          "table ip probe {\n chain pre {\n type filter hook "
-                         "prerouting priority -300;\n iifname \"hp-ext\" ip "
+                         "prerouting priority -400;\n iifname \"hp-ext\" ip "
                          "daddr 127.0.0.1 tcp dport 8091 counter\n }\n}\n")
                   .ok());
 
