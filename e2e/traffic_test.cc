@@ -409,6 +409,26 @@ TEST_P(TrafficTest, HairpinIsMasqueraded) {
   ExpectNothingLeft("web", web);
 }
 
+// Without hairpin_mode on its bridge port a pod cannot reach its own hostport,
+// masquerade or not: the bridge never sends a frame back out of the port it
+// came in on (DESIGN §7). Other pods are unaffected.
+TEST_P(TrafficTest, HairpinNeedsHairpinModeOnTheBridgePort) {
+  TopologyOptions options = Pods(2);
+  options.pods[0].hairpin = false;
+  ASSERT_NO_FATAL_FAILURE(Build(options));
+  ASSERT_NO_FATAL_FAILURE(Serve(0, 80));
+  const PodPortMapping web = Pod(0, {{8087, 80, Protocol::kTCP, ""}});
+  ASSERT_TRUE(manager_->Add("web", web, "").ok());
+  absl::StatusOr<std::string> self =
+      Exchange(pod(0), Protocol::kTCP, HostAddr(0), 8087, kNoAnswer);
+  EXPECT_FALSE(self.ok()) << "reached " << *self;
+  absl::StatusOr<std::string> neighbour =
+      Exchange(pod(1), Protocol::kTCP, HostAddr(0), 8087, kAnswer);
+  ASSERT_TRUE(neighbour.ok()) << neighbour.status();
+  ASSERT_TRUE(manager_->Remove("web", Pod(0, {})).ok());
+  ExpectNothingLeft("web", web);
+}
+
 // A UDP flow that exists before the mapping is re-pointed to another pod
 // follows the new pod (Add cleared its conntrack entry); Remove leaves no
 // entry for the port.
@@ -495,6 +515,10 @@ TEST_P(LocalhostTrafficTest, HostLocalClientNeedsNatInterface) {
         Exchange(host(), protocol, "127.0.0.1", 8090, kAnswer);
     ASSERT_TRUE(reply.ok()) << reply.status();
     EXPECT_EQ(*reply, Reply(0, "10.88.0.1"));
+    // IPv6 has no route_localnet: [::1] never reaches the pod.
+    absl::StatusOr<std::string> v6 =
+        Exchange(host(), protocol, "::1", 8090, kNoAnswer);
+    EXPECT_FALSE(v6.ok()) << "reached " << *v6 << " via [::1]";
   }
   ASSERT_TRUE(manager_->Remove("web", Pod(0, {})).ok());
   ExpectNothingLeft("web", web);
@@ -546,8 +570,20 @@ TEST_P(LocalhostTrafficTest, LoopbackBoundMappingIsUnreachableFromOutside) {
   EXPECT_THAT(*probe, Not(HasSubstr("counter packets 0 ")))
       << "the crafted packet never reached the host, so this proves nothing";
 
+  // Control: the same crafted packet to a wildcard mapping's port does reach
+  // the pod (PREROUTING DNAT happens before the routing decision that would
+  // call 127.0.0.1 martian), so it is the loopback guard that keeps 8091 out.
+  const PodPortMapping wide = Pod(0, {{8093, 80, Protocol::kTCP, ""}});
+  ASSERT_TRUE(manager_->Add("wide", wide, Topology::kBridge).ok());
+  absl::StatusOr<std::string> control =
+      Exchange(client(), Protocol::kTCP, "127.0.0.1", 8093, kAnswer);
+  ASSERT_TRUE(control.ok()) << control.status();
+  EXPECT_EQ(*control, Reply(0, "192.0.2.100"));
+
   ASSERT_TRUE(manager_->Remove("web", Pod(0, {})).ok());
+  ASSERT_TRUE(manager_->Remove("wide", Pod(0, {})).ok());
   ExpectNothingLeft("web", web);
+  ExpectNothingLeft("wide", wide);
 }
 
 // ::1 can never be DNATed to a pod: Add refuses it and changes nothing.
