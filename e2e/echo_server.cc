@@ -5,8 +5,9 @@
 // Listens on TCP and UDP port N on both families (0.0.0.0 and [::] with
 // IPV6_V6ONLY) and answers every TCP connection and every UDP datagram with one
 // line "<identity> <peer address>", the peer address being the source the
-// kernel delivered (so a test sees whether it was masqueraded). Prints "ready"
-// on stdout once every socket is bound, so the starter knows it can send.
+// kernel delivered (so a test sees whether it was masqueraded). UDP replies
+// leave from the address the request was sent to. Prints "ready" on stdout
+// once every socket is bound, so the starter knows it can send.
 // Exits 0 on SIGTERM. REQUIRES: the port is free in the namespace.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -54,6 +55,14 @@ int Open(int family, int type, int port) {
   }
   if (rc != 0) Die("bind port " + std::to_string(port));
   if (type == SOCK_STREAM && listen(fd, 16) != 0) Die("listen");
+  if (type == SOCK_DGRAM) {
+    // Learn each datagram's destination, to answer from it.
+    if (family == AF_INET) {
+      setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+    } else {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+    }
+  }
   return fd;
 }
 
@@ -123,14 +132,35 @@ int main(int argc, char** argv) {
         (void)!write(conn, reply.data(), reply.size());
         close(conn);
       } else {
+        // The reply leaves from the address the datagram was sent to (the
+        // pktinfo of the request, interface cleared), not from whatever source
+        // the route prefers: with several addresses on the link, IPv6 picks
+        // the newest, and conntrack would not recognise the reply.
         char buf[512];
-        if (recvfrom(fds[i].fd, buf, sizeof(buf), 0,
-                     reinterpret_cast<sockaddr*>(&peer), &len) < 0) {
-          continue;
+        alignas(cmsghdr) char control[256];
+        iovec iov{buf, sizeof(buf)};
+        msghdr msg{};
+        msg.msg_name = &peer;
+        msg.msg_namelen = len;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        if (recvmsg(fds[i].fd, &msg, 0) < 0) continue;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+             c = CMSG_NXTHDR(&msg, c)) {
+          if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            auto* info = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c));
+            info->ipi_spec_dst = info->ipi_addr;
+            info->ipi_ifindex = 0;
+          } else if (c->cmsg_level == IPPROTO_IPV6 &&
+                     c->cmsg_type == IPV6_PKTINFO) {
+            reinterpret_cast<in6_pktinfo*>(CMSG_DATA(c))->ipi6_ifindex = 0;
+          }
         }
         const std::string reply = identity + " " + AddressText(peer) + "\n";
-        sendto(fds[i].fd, reply.data(), reply.size(), 0,
-               reinterpret_cast<sockaddr*>(&peer), len);
+        iov = {const_cast<char*>(reply.data()), reply.size()};
+        sendmsg(fds[i].fd, &msg, 0);
       }
     }
   }

@@ -43,9 +43,19 @@ std::string Topology::PodAddress(IPFamily family, int index) {
                                    : absl::StrCat("fd00:88::", index);
 }
 
+std::string Topology::SecondPodAddress(IPFamily family, int index) {
+  return family == IPFamily::kIPv4 ? absl::StrCat("10.88.1.", index)
+                                   : absl::StrCat("fd00:88::1:", index);
+}
+
 std::vector<std::string> Topology::PodIps(int i) const {
-  return {PodAddress(IPFamily::kIPv4, specs_[i].index),
-          PodAddress(IPFamily::kIPv6, specs_[i].index)};
+  std::vector<std::string> ips = {PodAddress(IPFamily::kIPv4, specs_[i].index),
+                                  PodAddress(IPFamily::kIPv6, specs_[i].index)};
+  if (specs_[i].second_address) {
+    ips.push_back(SecondPodAddress(IPFamily::kIPv4, specs_[i].index));
+    ips.push_back(SecondPodAddress(IPFamily::kIPv6, specs_[i].index));
+  }
+  return ips;
 }
 
 absl::StatusOr<std::unique_ptr<Topology>> Topology::Create(
@@ -139,6 +149,23 @@ absl::Status Topology::Build(const TopologyOptions& options) {
             });
         !s.ok()) {
       return s;
+    }
+    if (spec.second_address) {
+      if (absl::Status s = RunAll(
+              pod,
+              {
+                  {"ip", "addr", "add",
+                   absl::StrCat(SecondPodAddress(IPFamily::kIPv4, spec.index),
+                                "/16"),
+                   "dev", "eth0"},
+                  {"ip", "addr", "add",
+                   absl::StrCat(SecondPodAddress(IPFamily::kIPv6, spec.index),
+                                "/64"),
+                   "dev", "eth0", "nodad"},
+              });
+          !s.ok()) {
+        return s;
+      }
     }
   }
   return absl::OkStatus();

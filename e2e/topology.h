@@ -7,7 +7,8 @@
 //           2001:db8::11/64; bridge hp-br0: 10.88.0.1/16, fd00:88::1/64;
 //           forwarding on; br_netfilter as the kernel sets it)
 //     | hp-br0 ports hp-vethN (hairpin per pod)
-//   pod N  (eth0: 10.88.0.N/16, fd00:88::N/64, default via the bridge)
+//   pod N  (eth0: 10.88.0.N/16, fd00:88::N/64 [+ 10.88.1.N, fd00:88::1:N],
+//           default via the bridge)
 //
 // Promises: every namespace (and with it every link and address) the builder
 // created is deleted when the Topology is destroyed, also on test failure and
@@ -29,6 +30,8 @@ namespace hostport::e2e {
 struct PodSpec {
   int index = 2;        // Addresses 10.88.0.<index> and fd00:88::<index>.
   bool hairpin = true;  // hairpin_mode of the pod's bridge port.
+  // Also 10.88.1.<index> and fd00:88::1:<index>, after the first addresses.
+  bool second_address = false;
 };
 
 struct TopologyOptions {
@@ -57,7 +60,9 @@ class Topology {
   static std::string ClientAddress(IPFamily family);
   static std::string BridgeAddress(IPFamily family);
   static std::string PodAddress(IPFamily family, int index);
-  // PodAddress of the i-th pod of these options, both families (v4 first).
+  static std::string SecondPodAddress(IPFamily family, int index);
+  // The addresses of the i-th pod in a runtime's order: the first IPv4, the
+  // first IPv6, then the second ones if it has them.
   std::vector<std::string> PodIps(int i) const;
 
  private:

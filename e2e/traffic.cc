@@ -86,7 +86,8 @@ EchoServer::~EchoServer() {
 
 absl::StatusOr<std::string> Exchange(Netns& ns, Protocol protocol,
                                      const std::string& dst_addr, int port,
-                                     absl::Duration timeout, int src_port) {
+                                     absl::Duration timeout, int src_port,
+                                     const std::string& src_addr) {
   if (protocol == Protocol::kSCTP) {
     return absl::UnimplementedError("traffic_client speaks TCP and UDP only");
   }
@@ -96,6 +97,7 @@ absl::StatusOr<std::string> Exchange(Netns& ns, Protocol protocol,
       absl::StrCat("--dst=", dst_addr), absl::StrCat("--port=", port),
       absl::StrCat("--timeout_ms=", absl::ToInt64Milliseconds(timeout))};
   if (src_port != 0) argv.push_back(absl::StrCat("--src_port=", src_port));
+  if (!src_addr.empty()) argv.push_back(absl::StrCat("--src=", src_addr));
   absl::StatusOr<CommandResult> r = ns.Run(argv);
   if (!r.ok()) return r.status();
   const std::string what =

@@ -46,11 +46,13 @@ class EchoServer {
 // One TCP connection or UDP datagram from `ns` to `dst_addr`:`port`. Returns
 // the reply line ("pod-a 192.0.2.100"). Errors: DeadlineExceeded "no answer
 // within 1s (...)", Unavailable "refused (...)", Internal otherwise; each
-// message names the namespace and the destination. `src_port` (UDP, 0: any)
-// pins the source port so that repeated exchanges are one conntrack flow.
+// message names the namespace and the destination. `src_port` (0: any) pins
+// the source port so that repeated UDP exchanges are one conntrack flow;
+// `src_addr` ("": the kernel's choice) picks the source address.
 absl::StatusOr<std::string> Exchange(Netns& ns, Protocol protocol,
                                      const std::string& dst_addr, int port,
-                                     absl::Duration timeout, int src_port = 0);
+                                     absl::Duration timeout, int src_port = 0,
+                                     const std::string& src_addr = "");
 
 }  // namespace hostport::e2e
 

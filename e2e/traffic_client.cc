@@ -1,7 +1,7 @@
 // traffic_client: one exchange with an echo_server, run inside a namespace.
 //
 //   traffic_client --proto=tcp|udp --dst=ADDR --port=N --timeout_ms=N
-//                  [--src_port=N]
+//                  [--src=ADDR] [--src_port=N]
 //
 // TCP: connects and reads one line. UDP: sends one datagram from --src_port
 // (so that repeated runs are one conntrack flow) and reads one datagram. On
@@ -60,7 +60,7 @@ void Wait(int fd, short events, const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string proto, dst;
+  std::string proto, dst, src;
   int port = 0, src_port = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
       port = std::atoi(v);
     } else if (const char* v = value("--timeout_ms=")) {
       timeout_ms = std::atoi(v);
+    } else if (const char* v = value("--src=")) {
+      src = v;
     } else if (const char* v = value("--src_port=")) {
       src_port = std::atoi(v);
     } else {
@@ -87,7 +89,7 @@ int main(int argc, char** argv) {
       timeout_ms <= 0) {
     std::fprintf(stderr,
                  "usage: traffic_client --proto=tcp|udp --dst=ADDR --port=N "
-                 "--timeout_ms=N [--src_port=N]\n");
+                 "--timeout_ms=N [--src=ADDR] [--src_port=N]\n");
     return 2;
   }
 
@@ -114,18 +116,29 @@ int main(int argc, char** argv) {
   const bool tcp = proto == "tcp";
   const int fd = socket(family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
   if (fd < 0) Fail("socket", errno);
-  if (src_port != 0) {
+  if (src_port != 0 || !src.empty()) {
     const int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     sockaddr_storage from{};
     from.ss_family = family;
+    void* from_addr =
+        family == AF_INET
+            ? static_cast<void*>(
+                  &reinterpret_cast<sockaddr_in*>(&from)->sin_addr)
+            : static_cast<void*>(
+                  &reinterpret_cast<sockaddr_in6*>(&from)->sin6_addr);
+    if (!src.empty() && inet_pton(family, src.c_str(), from_addr) != 1) {
+      std::fprintf(stderr, "--src=%s is not an address of --dst's family\n",
+                   src.c_str());
+      return 2;
+    }
     if (family == AF_INET) {
       reinterpret_cast<sockaddr_in*>(&from)->sin_port = htons(src_port);
     } else {
       reinterpret_cast<sockaddr_in6*>(&from)->sin6_port = htons(src_port);
     }
     if (bind(fd, reinterpret_cast<sockaddr*>(&from), to_len) != 0) {
-      Fail("bind source port", errno);
+      Fail("bind source", errno);
     }
   }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);

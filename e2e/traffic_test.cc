@@ -310,6 +310,11 @@ TEST_P(TrafficTest, ExternalClientReachesPodUnmasqueraded) {
       ASSERT_TRUE(reply.ok()) << reply.status();
       EXPECT_EQ(*reply, Reply(0, ClientAddr()));
     }
+    // A process on the host through a host address: not masqueraded either.
+    absl::StatusOr<std::string> local =
+        Exchange(host(), protocol, HostAddr(0), 8080, kAnswer);
+    ASSERT_TRUE(local.ok()) << local.status();
+    EXPECT_EQ(*local, Reply(0, HostAddr(0)));
     EXPECT_EQ(TryBind(Wildcard(family()), 8080, protocol), EADDRINUSE);
   }
   ASSERT_TRUE(manager_->Remove("web", Pod(0, web.port_mappings)).ok());
@@ -363,6 +368,15 @@ TEST_P(TrafficTest, SamePortDifferentHostIpReachesTwoPods) {
       EXPECT_EQ(*reply, Reply(which, ClientAddr()));
     }
   }
+  // A third pod wanting a's address and port conflicts; Add changes nothing.
+  absl::Status conflict =
+      manager_->Add("c", Pod(1, {{8082, 80, Protocol::kTCP, HostAddr(0)}}), "");
+  EXPECT_EQ(conflict.code(), absl::StatusCode::kAlreadyExists) << conflict;
+  absl::StatusOr<std::string> still =
+      Exchange(client(), Protocol::kTCP, HostAddr(0), 8082, kAnswer);
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(*still, Reply(0, ClientAddr()));
+
   ASSERT_TRUE(manager_->Remove("a", Pod(0, {})).ok());
   // b is untouched by a's Remove.
   absl::StatusOr<std::string> reply =
@@ -418,6 +432,28 @@ TEST_P(TrafficTest, HairpinIsMasqueraded) {
     EXPECT_EQ(
         *neighbour,
         Reply(0, topology_->PodIps(1)[family() == IPFamily::kIPv4 ? 0 : 1]));
+  }
+  ASSERT_TRUE(manager_->Remove("web", Pod(0, {})).ok());
+  ExpectNothingLeft("web", web);
+}
+
+// Every pod address counts as the pod's own for hairpin (DESIGN §4): reaching
+// its hostport from its second address, the pod is masqueraded too, else the
+// reply would go from pod to pod inside it and never be un-NATed.
+TEST_P(TrafficTest, HairpinFromASecondPodAddressIsMasqueraded) {
+  TopologyOptions options = Pods(1);
+  options.pods[0].second_address = true;
+  ASSERT_NO_FATAL_FAILURE(Build(options));
+  ASSERT_NO_FATAL_FAILURE(Serve(0, 80));
+  const PodPortMapping web =
+      Pod(0, {{8088, 80, Protocol::kTCP, ""}, {8088, 80, Protocol::kUDP, ""}});
+  ASSERT_TRUE(manager_->Add("web", web, "").ok());
+  for (Protocol protocol : {Protocol::kTCP, Protocol::kUDP}) {
+    absl::StatusOr<std::string> self =
+        Exchange(pod(0), protocol, HostAddr(0), 8088, kAnswer, 0,
+                 Topology::SecondPodAddress(family(), 2));
+    ASSERT_TRUE(self.ok()) << self.status();
+    EXPECT_EQ(*self, Reply(0, BridgeAddr()));
   }
   ASSERT_TRUE(manager_->Remove("web", Pod(0, {})).ok());
   ExpectNothingLeft("web", web);
