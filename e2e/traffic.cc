@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,11 +43,16 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(
   if (pipe2(out, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
+    // A test killed outright (SIGKILL, or SIGTERM, whose handler deletes the
+    // namespaces and dies) must not leave its servers running.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
     dup2(out[1], 1);
     signal(SIGPIPE, SIG_DFL);
     execvp(cargv[0], cargv.data());

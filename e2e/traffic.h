@@ -4,7 +4,8 @@
 // Both drive the binaries //e2e:echo_server and //e2e:traffic_client through
 // `ip netns exec`, so the test process itself may sit in any namespace.
 // Promises: an EchoServer is killed (SIGTERM, then SIGKILL) when destroyed,
-// also when the test fails; Exchange never blocks longer than its timeout plus
+// also when the test fails, and dies with the thread that started it if the
+// test is killed; Exchange never blocks longer than its timeout plus
 // process start-up. REQUIRES: root; the binaries as data of the test
 // (runfiles), found through TEST_SRCDIR and TEST_WORKSPACE.
 #ifndef E2E_TRAFFIC_H_
