@@ -417,6 +417,14 @@ TEST_P(TrafficTest, SamePortDifferentProtocolReachesTwoPods) {
 // behind the same bridge is not masqueraded (br_netfilter, DESIGN §7).
 TEST_P(TrafficTest, HairpinIsMasqueraded) {
   ASSERT_NO_FATAL_FAILURE(Build(Pods(2)));
+  // Without br_netfilter the neighbour's reply would be bridged past conntrack.
+  absl::StatusOr<std::string> br_netfilter = host().Check(
+      {"cat", family() == IPFamily::kIPv4
+                  ? "/proc/sys/net/bridge/bridge-nf-call-iptables"
+                  : "/proc/sys/net/bridge/bridge-nf-call-ip6tables"});
+  ASSERT_TRUE(br_netfilter.ok()) << br_netfilter.status();
+  ASSERT_EQ(*br_netfilter, "1\n")
+      << "this scenario needs br_netfilter on in new namespaces (DESIGN §7)";
   ASSERT_NO_FATAL_FAILURE(Serve(0, 80));
   const PodPortMapping web =
       Pod(0, {{8084, 80, Protocol::kTCP, ""}, {8084, 80, Protocol::kUDP, ""}});
