@@ -1,13 +1,15 @@
 // echo_server: the endpoint of e2e traffic tests, run inside a pod namespace.
 //
-//   echo_server --identity=NAME --port=N
+//   echo_server --identity=NAME --port=N [--udp_source=request|route]
 //
 // Listens on TCP and UDP port N on both families (0.0.0.0 and [::] with
 // IPV6_V6ONLY) and answers every TCP connection and every UDP datagram with one
 // line "<identity> <peer address>", the peer address being the source the
 // kernel delivered (so a test sees whether it was masqueraded). UDP replies
-// leave from the address the request was sent to. Prints "ready" on stdout
-// once every socket is bound, so the starter knows it can send.
+// leave from the address the request was sent to, or with
+// --udp_source=route from whatever source the kernel picks for the peer (what
+// a naive server on a wildcard socket does). Prints "ready" on stdout once
+// every socket is bound, so the starter knows it can send.
 // Exits 0 on SIGTERM. REQUIRES: the port is free in the namespace.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -84,14 +86,19 @@ std::string AddressText(const sockaddr_storage& peer) {
 int main(int argc, char** argv) {
   std::string identity = "echo";
   int port = 0;
+  bool source_from_request = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--identity=", 0) == 0) {
       identity = arg.substr(11);
     } else if (arg.rfind("--port=", 0) == 0) {
       port = std::atoi(arg.c_str() + 7);
+    } else if (arg == "--udp_source=request" || arg == "--udp_source=route") {
+      source_from_request = arg == "--udp_source=request";
     } else {
-      std::fprintf(stderr, "usage: echo_server --identity=NAME --port=N\n");
+      std::fprintf(stderr,
+                   "usage: echo_server --identity=NAME --port=N "
+                   "[--udp_source=request|route]\n");
       return 2;
     }
   }
@@ -160,6 +167,7 @@ int main(int argc, char** argv) {
         }
         const std::string reply = identity + " " + AddressText(peer) + "\n";
         iov = {const_cast<char*>(reply.data()), reply.size()};
+        if (!source_from_request) msg.msg_controllen = 0;
         sendmsg(fds[i].fd, &msg, 0);
       }
     }

@@ -26,14 +26,17 @@ std::string RunfilePath(absl::string_view path) {
 }
 
 absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(
-    Netns& ns, absl::string_view identity, int port) {
+    Netns& ns, absl::string_view identity, int port, UdpSource udp_source) {
   const std::vector<std::string> argv = {"ip",
                                          "netns",
                                          "exec",
                                          ns.name(),
                                          RunfilePath("e2e/echo_server"),
                                          absl::StrCat("--identity=", identity),
-                                         absl::StrCat("--port=", port)};
+                                         absl::StrCat("--port=", port),
+                                         udp_source == UdpSource::kRequest
+                                             ? "--udp_source=request"
+                                             : "--udp_source=route"};
   std::vector<char*> cargv;
   for (const std::string& a : argv) {
     cargv.push_back(const_cast<char*>(a.c_str()));

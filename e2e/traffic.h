@@ -31,9 +31,14 @@ std::string RunfilePath(absl::string_view path);
 // both families with "<identity> <peer address>".
 class EchoServer {
  public:
+  // Where UDP replies come from: the address the request was sent to, or
+  // the kernel's choice of source for the peer (a naive wildcard server).
+  enum class UdpSource { kRequest, kRoute };
+
   // Starts the server and waits (up to 5 s) until its sockets are bound.
   static absl::StatusOr<std::unique_ptr<EchoServer>> Start(
-      Netns& ns, absl::string_view identity, int port);
+      Netns& ns, absl::string_view identity, int port,
+      UdpSource udp_source = UdpSource::kRequest);
 
   EchoServer(const EchoServer&) = delete;
   EchoServer& operator=(const EchoServer&) = delete;

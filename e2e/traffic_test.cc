@@ -467,6 +467,38 @@ TEST_P(TrafficTest, HairpinFromASecondPodAddressIsMasqueraded) {
   ExpectNothingLeft("web", web);
 }
 
+// Kernel fact behind "the DNAT target is the first pod IP of the family"
+// (DESIGN §4): with two IPv6 addresses on a pod's link, the kernel sources
+// packets from the newest one (longest-prefix match is capped at the /64, and
+// ties go to the most recently added address). A UDP server on a wildcard
+// socket that replies with plain sendto() therefore answers from the second
+// address, conntrack does not recognise the reply, and the client hears
+// nothing. IPv4 sources from the primary (first) address and works. Servers
+// that answer from the request's address (IPV6_PKTINFO) work in both.
+TEST_P(TrafficTest, NaiveUdpServerWithTwoIpv6AddressesAnswersFromTheWrongOne) {
+  TopologyOptions options = Pods(1);
+  options.pods[0].second_address = true;
+  ASSERT_NO_FATAL_FAILURE(Build(options));
+  absl::StatusOr<std::unique_ptr<EchoServer>> naive =
+      EchoServer::Start(pod(0), "pod0", 80, EchoServer::UdpSource::kRoute);
+  ASSERT_TRUE(naive.ok()) << naive.status();
+  servers_.push_back(std::move(*naive));
+  const PodPortMapping web = Pod(0, {{8089, 80, Protocol::kUDP, ""}});
+  ASSERT_TRUE(manager_->Add("web", web, "").ok());
+  absl::StatusOr<std::string> reply =
+      Exchange(client(), Protocol::kUDP, HostAddr(0), 8089,
+               family() == IPFamily::kIPv4 ? kAnswer : kNoAnswer);
+  if (family() == IPFamily::kIPv4) {
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(*reply, Reply(0, ClientAddr()));
+  } else {
+    ExpectUnreached(reply, "a naive UDP server with two IPv6 addresses");
+    EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded);
+  }
+  ASSERT_TRUE(manager_->Remove("web", Pod(0, {})).ok());
+  ExpectNothingLeft("web", web);
+}
+
 // Without hairpin_mode on its bridge port a pod cannot reach its own hostport,
 // masquerade or not: the bridge never sends a frame back out of the port it
 // came in on (DESIGN §7). Other pods are unaffected.
