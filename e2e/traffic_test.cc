@@ -261,6 +261,36 @@ class TrafficFixture {
   std::vector<std::unique_ptr<EchoServer>> servers_;
 };
 
+// The topology alone, no mapping: the client reaches a pod's own addresses
+// through the host (routed, not NATed), so a failure in the scenarios below
+// is about the rules, not the plumbing.
+TEST(TopologyTest, ClientReachesPodsDirectly) {
+  HOSTPORT_REQUIRE_KERNEL();
+  TopologyOptions options;
+  options.pods = {PodSpec{2, true}, PodSpec{3, false}};
+  absl::StatusOr<std::unique_ptr<Topology>> topology =
+      Topology::Create(options);
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  std::vector<std::unique_ptr<EchoServer>> servers;
+  for (int i : {0, 1}) {
+    absl::StatusOr<std::unique_ptr<EchoServer>> server =
+        EchoServer::Start((*topology)->pod(i), absl::StrCat("pod", i), 80);
+    ASSERT_TRUE(server.ok()) << server.status();
+    servers.push_back(std::move(*server));
+  }
+  for (IPFamily family : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+    for (Protocol protocol : {Protocol::kTCP, Protocol::kUDP}) {
+      for (int i : {0, 1}) {
+        absl::StatusOr<std::string> reply =
+            Exchange((*topology)->client(), protocol,
+                     Topology::PodAddress(family, 2 + i), 80, kAnswer);
+        ASSERT_TRUE(reply.ok()) << reply.status();
+        EXPECT_EQ(*reply, Reply(i, Topology::ClientAddress(family)));
+      }
+    }
+  }
+}
+
 struct Case {
   Backend backend;
   IPFamily family;
