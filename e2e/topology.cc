@@ -64,6 +64,20 @@ absl::StatusOr<std::unique_ptr<Topology>> Topology::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("a topology has 1..3 pods, not ", options.pods.size()));
   }
+  for (size_t i = 0; i < options.pods.size(); ++i) {
+    const int index = options.pods[i].index;
+    if (index < 2 || index > 254) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pod ", i, " has index ", index,
+                       "; valid: 2..254 (1 is the bridge)"));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (options.pods[j].index == index) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("pods ", j, " and ", i, " share index ", index));
+      }
+    }
+  }
   std::unique_ptr<Topology> topology(new Topology());
   if (absl::Status s = topology->Build(options); !s.ok()) return s;
   return topology;
