@@ -7,9 +7,8 @@
 // portmap plugin, chained after bridge + host-local.
 #include <iostream>
 #include <map>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -98,9 +97,17 @@ class Differential {
 
   absl::StatusOr<Outcome> Simulated(const Probe& p, std::string* trace) {
     std::vector<std::string> argv = {
-        RunfilePath("tools/hostportctl"), "trace", "--live", "--from", p.from,
-        "--proto", std::string(ProtocolKeyword(p.protocol)), "--dst",
-        absl::StrCat(Bracketed(p.dst), ":", p.port), "--output", "json"};
+        RunfilePath("tools/hostportctl"),
+        "trace",
+        "--live",
+        "--from",
+        p.from,
+        "--proto",
+        std::string(ProtocolKeyword(p.protocol)),
+        "--dst",
+        absl::StrCat(Bracketed(p.dst), ":", p.port),
+        "--output",
+        "json"};
     if (!p.src.empty()) {
       argv.push_back("--src");
       argv.push_back(p.src);
@@ -125,6 +132,7 @@ class Differential {
     absl::StatusOr<Outcome> sim = Simulated(p, &trace);
     ASSERT_TRUE(sim.ok()) << context << ": " << sim.status();
     const Outcome kernel = Kernel(p);
+    if (!kernel.pod.empty()) ++delivered_;
     EXPECT_EQ(kernel, *sim)
         << context << "\n  packet: " << ProtocolKeyword(p.protocol) << " from "
         << p.from << (p.src.empty() ? "" : " src " + p.src) << " to "
@@ -133,11 +141,14 @@ class Differential {
   }
 
   int packets() const { return packets_; }
+  // Packets a pod answered (the rest must agree on "no pod").
+  int delivered() const { return delivered_; }
 
  private:
   Topology* t_;
   std::map<std::string, std::string> owners_;
   int packets_ = 0;
+  int delivered_ = 0;
 };
 
 PodPortMapping RandomPod(std::mt19937& rng, const Topology& t, int i) {
@@ -216,7 +227,8 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnGeneratedPodSets) {
     absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
         NewMetaHostportManager(options);
     ASSERT_TRUE(manager.ok()) << manager.status();
-    // A valid, conflict-free pod set: what PlanPod or PortClaims refuse is left out.
+    // A valid, conflict-free pod set: what PlanPod or PortClaims refuse is left
+    // out.
     std::vector<HostPortManager::PodRequest> pods;
     PortClaims claims;
     for (int i = 0; i < 3; ++i) {
@@ -239,11 +251,13 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnGeneratedPodSets) {
     ASSERT_TRUE((*manager)->Sync(pods).ok());
     // Flows of the previous set must not steer this one's packets.
     ASSERT_TRUE(t.host().Check({"conntrack", "-F"}).ok());
-    const std::string context = absl::StrCat("pod set ", set, " (", names[b], ")");
+    const std::string context =
+        absl::StrCat("pod set ", set, " (", names[b], ")");
 
     for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
       for (int port : kHostPorts) {
-        const Protocol proto = (set + port) % 3 == 0 ? Protocol::kUDP : Protocol::kTCP;
+        const Protocol proto =
+            (set + port) % 3 == 0 ? Protocol::kUDP : Protocol::kTCP;
         for (int which : {0, 1}) {
           diff.Check({"external:hp-ext", &t.client(), proto,
                       Topology::HostAddress(f, which), port,
@@ -262,16 +276,21 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnGeneratedPodSets) {
                     Topology::HostAddress(f, 0), port, pod_b},
                    context);
         if (f == IPFamily::kIPv4) {
-          diff.Check({"local", &t.host(), proto, "127.0.0.1", port, "127.0.0.1"},
-                     context);
+          diff.Check(
+              {"local", &t.host(), proto, "127.0.0.1", port, "127.0.0.1"},
+              context);
         }
       }
     }
     ASSERT_FALSE(HasFatalFailure());
   }
   EXPECT_GE(diff.packets(), 200);
-  std::cout << "differential: " << diff.packets() << " packets over " << kPodSets
-            << " pod sets\n";
+  // Not a comparison of nothing with nothing: many packets reach a pod (the
+  // rest probe addresses and ports no mapping claims).
+  EXPECT_GE(diff.delivered(), diff.packets() / 5);
+  std::cout << "differential: " << diff.packets() << " packets over "
+            << kPodSets << " pod sets, " << diff.delivered()
+            << " answered by a pod\n";
 }
 
 // Rules we did not write: Debian's CNI portmap plugin (snat on), chained after
@@ -279,7 +298,8 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnGeneratedPodSets) {
 TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnCniPortmapRules) {
   Topology& t = *topology_;
   Differential diff(&t);
-  const std::string dir = absl::StrCat(::testing::TempDir(), "/portmap-", t.host().name());
+  const std::string dir =
+      absl::StrCat(::testing::TempDir(), "/portmap-", t.host().name());
   std::vector<std::unique_ptr<Netns>> pods;
   std::vector<std::string> pod_ips;
   for (int i = 0; i < 2; ++i) {
@@ -295,32 +315,41 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnCniPortmapRules) {
         {"ipam",
          {{"type", "host-local"},
           {"ranges", {{{{"subnet", "10.99.0.0/16"}}}}},
+          // isGateway only addresses the bridge; the pod's default route
+          // comes from IPAM.
+          {"routes", {{{"dst", "0.0.0.0/0"}}}},
           {"dataDir", dir + "/ipam"}}}};
     auto run = [&](const std::string& plugin, const std::string& command,
                    const nlohmann::json& config) {
       return t.host().Check(
-          {"env", "CNI_COMMAND=" + command, absl::StrCat("CNI_CONTAINERID=c", i),
+          {"env", "CNI_COMMAND=" + command,
+           absl::StrCat("CNI_CONTAINERID=c", i),
            "CNI_NETNS=/run/netns/" + (*pod)->name(), "CNI_IFNAME=eth0",
            "CNI_PATH=/usr/lib/cni", plugin},
           config.dump());
     };
-    absl::StatusOr<std::string> added = run("/usr/lib/cni/bridge", "ADD", bridge);
+    absl::StatusOr<std::string> added =
+        run("/usr/lib/cni/bridge", "ADD", bridge);
     ASSERT_TRUE(added.ok()) << added.status();
     nlohmann::json prev = nlohmann::json::parse(*added);
     const std::string address = prev["ips"][0]["address"].get<std::string>();
     pod_ips.push_back(address.substr(0, address.find('/')));
     diff.AddOwner(pod_ips.back(), absl::StrCat("cni", i));
-    nlohmann::json portmap = {
-        {"cniVersion", "1.0.0"},
-        {"name", "diffnet"},
-        {"type", "portmap"},
-        {"snat", true},
-        {"runtimeConfig",
-         {{"portMappings",
-           {{{"hostPort", 31000 + i}, {"containerPort", 8000}, {"protocol", "tcp"}},
-            {{"hostPort", 31100 + i}, {"containerPort", 8001}, {"protocol", "udp"}}}}}},
-        {"prevResult", prev}};
-    absl::StatusOr<std::string> mapped = run("/usr/lib/cni/portmap", "ADD", portmap);
+    nlohmann::json portmap = {{"cniVersion", "1.0.0"},
+                              {"name", "diffnet"},
+                              {"type", "portmap"},
+                              {"snat", true},
+                              {"runtimeConfig",
+                               {{"portMappings",
+                                 {{{"hostPort", 31000 + i},
+                                   {"containerPort", 8000},
+                                   {"protocol", "tcp"}},
+                                  {{"hostPort", 31100 + i},
+                                   {"containerPort", 8001},
+                                   {"protocol", "udp"}}}}}},
+                              {"prevResult", prev}};
+    absl::StatusOr<std::string> mapped =
+        run("/usr/lib/cni/portmap", "ADD", portmap);
     ASSERT_TRUE(mapped.ok()) << mapped.status();
     for (int port : kContainerPorts) {
       absl::StatusOr<std::unique_ptr<EchoServer>> s =
@@ -333,23 +362,26 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnCniPortmapRules) {
   const std::string host0 = Topology::HostAddress(IPFamily::kIPv4, 0);
   for (int i = 0; i < 2; ++i) {
     for (int port : {31000 + i, 31100 + i, 31200}) {
-      const Protocol proto = port >= 31100 && port < 31200 ? Protocol::kUDP
-                                                           : Protocol::kTCP;
-      const std::string context = absl::StrCat("portmap pod ", i, " port ", port);
+      const Protocol proto =
+          port >= 31100 && port < 31200 ? Protocol::kUDP : Protocol::kTCP;
+      const std::string context =
+          absl::StrCat("portmap pod ", i, " port ", port);
       diff.Check({"external:hp-ext", &t.client(), proto, host0, port,
                   Topology::ClientAddress(IPFamily::kIPv4)},
                  context);
       diff.Check({absl::StrCat("pod:", pod_ips[i]), pods[i].get(), proto, host0,
                   port, pod_ips[i]},
                  context);
-      diff.Check({absl::StrCat("pod:", pod_ips[1 - i]), pods[1 - i].get(), proto,
-                  host0, port, pod_ips[1 - i]},
+      diff.Check({absl::StrCat("pod:", pod_ips[1 - i]), pods[1 - i].get(),
+                  proto, host0, port, pod_ips[1 - i]},
                  context);
       diff.Check({"local", &t.host(), proto, "127.0.0.1", port, "127.0.0.1"},
                  context);
     }
   }
-  std::cout << "portmap differential: " << diff.packets() << " packets\n";
+  EXPECT_GE(diff.delivered(), diff.packets() / 3);
+  std::cout << "portmap differential: " << diff.packets() << " packets, "
+            << diff.delivered() << " answered by a pod\n";
 }
 
 }  // namespace

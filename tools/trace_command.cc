@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "hostport/command_runner.h"
 #include "nlohmann/json.hpp"
 #include "sim/host_model.h"
 #include "sim/ruleset_text.h"
@@ -125,24 +126,21 @@ std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
 }
 
 class RealHost : public TraceHostAccess {
+ private:
+  hostport::RealCommandRunner runner_;
+
  public:
+  // Runs the command's words as an argv, never through a shell.
   absl::StatusOr<std::string> Run(const std::string& command) override {
-    FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
-    if (pipe == nullptr) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot run \"", command, "\""));
+    std::vector<std::string> argv = absl::StrSplit(command, ' ');
+    absl::StatusOr<hostport::CommandResult> r = runner_.Run(argv, "");
+    if (!r.ok()) return r.status();
+    if (r->exit_code != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "\"", command, "\" failed (exit ", r->exit_code,
+          "): ", absl::StripTrailingAsciiWhitespace(r->stderr_text)));
     }
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-    int status = pclose(pipe);
-    if (status != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("\"", command, "\" failed (exit ",
-                       WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
-    }
-    return out;
+    return r->stdout_text;
   }
 
   absl::StatusOr<std::string> ReadFile(const std::string& path) override {
@@ -195,8 +193,12 @@ std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
     const char* command;
     std::optional<sim::IpFamily> family;
   };
-  for (const Source& s : {Source{"iptables-save", sim::IpFamily::kV4},
-                          Source{"ip6tables-save", sim::IpFamily::kV6},
+  // The kernel keeps iptables-nft's and iptables-legacy's tables apart, and
+  // both run: read each. The legacy ones only where they exist (reading them
+  // would load them), into their own ruleset so that they stay separate
+  // tables, appended after the others.
+  for (const Source& s : {Source{"iptables-nft-save", sim::IpFamily::kV4},
+                          Source{"ip6tables-nft-save", sim::IpFamily::kV6},
                           Source{"nft list ruleset", std::nullopt}}) {
     absl::StatusOr<std::string> text = access.Run(s.command);
     if (!text.ok())
@@ -204,6 +206,24 @@ std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
     absl::Status st =
         sim::ApplyRulesetText(*text, s.command, s.family, ruleset);
     if (!st.ok()) return Failure{kExitFailed, std::string(st.message())};
+  }
+  for (const Source& s :
+       {Source{"iptables-legacy-save", sim::IpFamily::kV4},
+        Source{"ip6tables-legacy-save", sim::IpFamily::kV6}}) {
+    const std::string names = s.family == sim::IpFamily::kV4
+                                  ? "/proc/net/ip_tables_names"
+                                  : "/proc/net/ip6_tables_names";
+    absl::StatusOr<std::string> tables = access.ReadFile(names);
+    if (!tables.ok() || absl::StripAsciiWhitespace(*tables).empty()) continue;
+    absl::StatusOr<std::string> text = access.Run(s.command);
+    if (!text.ok())
+      return Failure{kExitFailed, std::string(text.status().message())};
+    sim::Ruleset legacy;
+    absl::Status st =
+        sim::ApplyRulesetText(*text, s.command, s.family, &legacy);
+    if (!st.ok()) return Failure{kExitFailed, std::string(st.message())};
+    for (sim::Table& t : legacy.tables) ruleset->tables.push_back(std::move(t));
+    for (std::string& n : legacy.notes) ruleset->notes.push_back(std::move(n));
   }
   absl::StatusOr<std::string> addrs = access.Run("ip -j addr");
   if (!addrs.ok())

@@ -210,8 +210,8 @@ FakeHost LiveHost() {
   std::ifstream in(kFixture);
   std::stringstream ss;
   ss << in.rdbuf();
-  host.commands["iptables-save"] = ss.str();
-  host.commands["ip6tables-save"] = "";
+  host.commands["iptables-nft-save"] = ss.str();
+  host.commands["ip6tables-nft-save"] = "";
   host.commands["nft list ruleset"] =
       "table inet filter {\n\tchain input {\n\t\ttype filter hook input "
       "priority filter; policy accept;\n\t}\n}\n";
@@ -252,6 +252,33 @@ TEST(TraceCommandTest, LiveReadsRulesAddressesRoutesAndSysctls) {
                          out2, err2, host);
   ASSERT_EQ(code, 0) << err2.str();
   EXPECT_EQ(nlohmann::json::parse(out2.str())["verdict"], "dropped");
+}
+
+// iptables-legacy's tables are separate kernel tables: read too, and kept
+// apart.
+TEST(TraceCommandTest, LiveReadsLegacyTablesWhereTheyExist) {
+  FakeHost host = LiveHost();
+  host.commands["iptables-nft-save"] = "";
+  host.files["/proc/net/ip_tables_names"] = "nat\n";
+  std::ifstream in(kFixture);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  host.commands["iptables-legacy-save"] = ss.str();
+  std::ostringstream out, err;
+  int code = RunTraceCommand({"--live", "--from", "external", "--proto", "tcp",
+                              "--dst", "192.0.2.10:8080", "--output", "json"},
+                             out, err, host);
+  ASSERT_EQ(code, 0) << err.str();
+  EXPECT_EQ(nlohmann::json::parse(out.str())["to"], "10.88.0.5:80");
+  // Without legacy tables, legacy save is never run (it would load them).
+  host.files.erase("/proc/net/ip_tables_names");
+  host.commands.erase("iptables-legacy-save");
+  std::ostringstream out2, err2;
+  code = RunTraceCommand({"--live", "--from", "external", "--proto", "tcp",
+                          "--dst", "192.0.2.10:8080", "--output", "json"},
+                         out2, err2, host);
+  ASSERT_EQ(code, 0) << err2.str();
+  EXPECT_EQ(nlohmann::json::parse(out2.str())["verdict"], "local");
 }
 
 TEST(TraceCommandTest, LiveFailsWhenACommandFails) {
