@@ -36,8 +36,9 @@ class FamilyBackend {
   // (found by chain hash in `hashes` for iptables, by the owner comment
   // OwnerComment(id) for nftables) and installs `plan`'s mappings of this
   // family (nothing when `plan` is null). Creates the shared chains or table
-  // first when they are missing. On error the kernel and the index are as
-  // before.
+  // first when they are missing, and takes them away again (best effort, in a
+  // second transaction) when no mapping is left. On error the kernel and the
+  // index are as before.
   virtual absl::Status Replace(absl::string_view id,
                                const absl::flat_hash_set<std::string>& hashes,
                                const PodPlan* plan) = 0;

@@ -166,6 +166,9 @@ TEST_F(ManagerTest, RemoveNeedsNoIpsAndLeavesNothing) {
   ASSERT_NE(KernelState(), before);
   ASSERT_TRUE(m->Remove("s1", WithoutIps(pod)).ok());
   EXPECT_THAT(ports_.Held(), IsEmpty());
+  // The last Remove leaves the kernel as it found it, base included.
+  EXPECT_FALSE(nft_.HasTable("ip", "crio-hostports"));
+  EXPECT_FALSE(nft_.HasTable("ip6", "crio-hostports"));
   for (const char* f : {"ip", "ip6"}) {
     for (const char* set : {"hostports", "hairpins"}) {
       EXPECT_THAT(Elements(f, set), IsEmpty()) << f << " " << set;
@@ -444,11 +447,10 @@ TEST_F(ManagerTest, CustomObjectNamesAreUsedAndFoundAgain) {
   }
   EXPECT_THAT(nft_.Elements("ip", "rt-hostports", "hostports"), IsEmpty());
   EXPECT_THAT(nft_.Elements("ip", "rt-hostports", "loopbackports"), IsEmpty());
-  EXPECT_TRUE(iptables_.HasChain(IPFamily::kIPv4, "nat", "RT-HOSTPORTS"));
-  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv4, "nat", "RT-HOSTPORTS"),
-              IsEmpty());
-  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv4, "raw", "RT-LOOPBACK"),
-              IsEmpty());
+  // The last Remove took the shared chains away again, under their names.
+  EXPECT_FALSE(iptables_.HasChain(IPFamily::kIPv4, "nat", "RT-HOSTPORTS"));
+  EXPECT_FALSE(iptables_.HasChain(IPFamily::kIPv4, "raw", "RT-LOOPBACK"));
+  EXPECT_FALSE(nft_.HasTable("ip", "rt-hostports"));
   // Invalid names are refused up front, naming the field.
   MetaOptions bad = Options();
   bad.names.hostport_chain_prefix = "WAY-TOO-LONG-PREFIX-";

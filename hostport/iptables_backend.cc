@@ -237,7 +237,38 @@ absl::Status IptablesBackend::Replace(
     return s;
   }
   Record(hashes, plans);
+  RemoveBaseIfUnused();
   return absl::OkStatus();
+}
+
+void IptablesBackend::RemoveBaseIfUnused() {
+  if (!installed_.empty() || base_present_.empty()) return;
+  // Undo the base, last operation first, in its own transaction: should anyone
+  // else's rule sit in a shared chain, -X refuses, nothing changes, and the
+  // base simply stays.
+  IptablesTransaction base = renderer_.Base(family_);
+  IptablesTransaction undo(family_);
+  std::vector<std::pair<std::string, IptablesTransaction::Op>> ops;
+  for (const IptablesTransaction::Table& table : base.tables()) {
+    for (const IptablesTransaction::Op& op : table.ops) {
+      if (base_present_.contains(BaseKey(table.name, op))) {
+        ops.push_back({table.name, op});
+      }
+    }
+  }
+  // nat before raw: the DNAT chains go before the guard.
+  for (const char* table : {"nat", "raw"}) {
+    for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+      if (it->first != table) continue;
+      if (it->second.kind == OpKind::kNewChain) {
+        undo.DeleteChain(it->first, it->second.chain);
+      } else {
+        undo.Delete(it->first, it->second.chain, it->second.rule);
+      }
+    }
+  }
+  if (undo.empty() || !Restore(undo.Render()).ok()) return;
+  base_present_.clear();
 }
 
 absl::Status IptablesBackend::Sync(const std::vector<const PodPlan*>& desired) {
@@ -265,6 +296,7 @@ absl::Status IptablesBackend::Sync(const std::vector<const PodPlan*>& desired) {
     return s;
   }
   Record(removed, desired);
+  RemoveBaseIfUnused();
   return absl::OkStatus();
 }
 

@@ -63,6 +63,9 @@ class IptablesBackend : public FamilyBackend {
   // removed).
   IptablesTransaction Delta(const absl::flat_hash_set<std::string>& hashes,
                             const std::vector<const PodPlan*>& plans) const;
+  // When no mapping is left, takes the shared chains and their jumps away
+  // again (best effort: if someone else's rule sits in them, they stay).
+  void RemoveBaseIfUnused();
   // Runs `delta()` with ApplyWithReload.
   absl::Status Apply(absl::string_view what,
                      const std::function<IptablesTransaction()>& delta);

@@ -130,7 +130,16 @@ absl::Status NftBackend::Replace(absl::string_view id,
     return s;
   }
   Record(owners, plans);
+  RemoveTableIfUnused();
   return absl::OkStatus();
+}
+
+void NftBackend::RemoveTableIfUnused() {
+  if (!owners_.empty() || !base_complete_) return;
+  // Its own transaction, best effort: an element of anyone keeps the table.
+  if (runner_->Run(absl::StrCat("delete table ", Table(), "\n")).ok()) {
+    base_complete_ = false;
+  }
 }
 
 absl::Status NftBackend::Sync(const std::vector<const PodPlan*>& desired) {
@@ -153,6 +162,7 @@ absl::Status NftBackend::Sync(const std::vector<const PodPlan*>& desired) {
     return s;
   }
   Record(removed, desired);
+  RemoveTableIfUnused();
   return absl::OkStatus();
 }
 

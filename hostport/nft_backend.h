@@ -45,6 +45,8 @@ class NftBackend : public FamilyBackend {
   // plans' elements (and the table's objects when some are missing).
   NftTransaction Delta(const absl::flat_hash_set<std::string>& owners,
                        const std::vector<const PodPlan*>& plans) const;
+  // When no element of anyone is left, deletes the table (best effort).
+  void RemoveTableIfUnused();
   // Runs `delta()` with ApplyWithReload.
   absl::Status Apply(absl::string_view what,
                      const std::function<NftTransaction()>& delta);
