@@ -4,7 +4,6 @@
 // ruleset names only its own addresses and skipped mappings are reported (3),
 // and iptables and nftables give the same verdict for every packet (6).
 #include <memory>
-#include <regex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -166,29 +165,6 @@ RC_GTEST_PROP(IsolationProperty, IptablesDnatsOnlyWhatIsClaimed, ()) {
 
 RC_GTEST_PROP(IsolationProperty, NftablesDnatsOnlyWhatIsClaimed, ()) {
   CheckIsolation(Backend::kNftables, *GenScenario());
-}
-
-// Every address literal in `text` of the other family, or "".
-std::string ForeignAddress(const std::string& text, IPFamily f) {
-  static const std::regex* candidate =
-      new std::regex("[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*");
-  for (std::sregex_iterator it(text.begin(), text.end(), *candidate), end;
-       it != end; ++it) {
-    std::string token = it->str();
-    while (!token.empty() && (token.back() == '.' || token.back() == ':')) {
-      token.pop_back();
-    }
-    absl::StatusOr<IpAddress> ip = IpAddress::Parse(token);
-    if (!ip.ok()) {
-      // "10.0.0.5:80": an IPv4 endpoint.
-      const size_t colon = token.find(':');
-      if (colon != std::string::npos && token.find('.') < colon) {
-        ip = IpAddress::Parse(token.substr(0, colon));
-      }
-    }
-    if (ip.ok() && ip->family() != f) return token;
-  }
-  return "";
 }
 
 void CheckFamilies(Backend b, const Scenario& s) {

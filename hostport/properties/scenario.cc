@@ -1,5 +1,6 @@
 #include "hostport/properties/scenario.h"
 
+#include <regex>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -322,6 +323,28 @@ bool IsRawTableGuardCase(const Scenario& s, const sim::Packet& p) {
     }
   }
   return false;
+}
+
+std::string ForeignAddress(const std::string& text, IPFamily f) {
+  static const std::regex* candidate =
+      new std::regex("[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*");
+  for (std::sregex_iterator it(text.begin(), text.end(), *candidate), end;
+       it != end; ++it) {
+    std::string token = it->str();
+    while (!token.empty() && (token.back() == '.' || token.back() == ':')) {
+      token.pop_back();
+    }
+    absl::StatusOr<IpAddress> ip = IpAddress::Parse(token);
+    if (!ip.ok()) {
+      // "10.0.0.5:80": an IPv4 endpoint.
+      const size_t colon = token.find(':');
+      if (colon != std::string::npos && token.find('.') < colon) {
+        ip = IpAddress::Parse(token.substr(0, colon));
+      }
+    }
+    if (ip.ok() && ip->family() != f) return token;
+  }
+  return "";
 }
 
 }  // namespace hostport::properties

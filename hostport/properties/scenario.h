@@ -108,6 +108,10 @@ absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateTexts(
 absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateFull(Backend b,
                                                              const Scenario& s);
 
+// The first address literal in ruleset `text` that is not of family `f`
+// ("10.0.0.5:80" and "[fd00::5]:80" endpoints included), or "".
+std::string ForeignAddress(const std::string& text, IPFamily f);
+
 // Verdict, endpoint and source seen, comparable across rulesets.
 struct Outcome {
   sim::PacketVerdict verdict = sim::PacketVerdict::kDropped;
