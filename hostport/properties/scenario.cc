@@ -161,7 +161,11 @@ std::vector<Probe> ProbesFor(
         if (IsFamily(ip, f)) pod_ips.push_back({p.id, SimIp(ip)});
       }
     }
-    for (const auto& [protocol, port] : services) {
+    for (const std::pair<Protocol, int>& service : services) {
+      // Not a structured binding: clang-14 (the fuzz toolchain) rejects
+      // capturing those in the lambda below.
+      const Protocol protocol = service.first;
+      const int port = service.second;
       for (const std::string& dst_text : dsts) {
         const sim::IpAddress dst = SimIp(dst_text);
         auto add = [&](std::string client, sim::PacketOrigin origin,
