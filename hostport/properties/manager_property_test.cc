@@ -111,11 +111,12 @@ RC_GTEST_PROP(ManagerProperty, InterleavingsWithFailuresStayConsistent, ()) {
   std::unique_ptr<HostPortManager> m = h.NewManager(b);
   RC_ASSERT(m != nullptr);
   std::map<std::string, PodEntry> installed;  // The manager's view.
+  bool failed_by_fault = false, refused_conflict = false;
 
   for (size_t n = 0; n < steps.size(); ++n) {
     const Step& step = steps[n];
-    if (step.pod >= static_cast<int>(v0.pods.size())) continue;
-    const PodEntry& e = variants[step.variant][step.pod];
+    const PodEntry& e =
+        variants[step.variant][step.pod % static_cast<int>(v0.pods.size())];
     const std::string where = absl::StrCat("step ", n, ": ");
     Inject(h, step.fault);
     if (step.add) {
@@ -129,6 +130,8 @@ RC_GTEST_PROP(ManagerProperty, InterleavingsWithFailuresStayConsistent, ()) {
           claims.Check(*PlanPod(e.id, e.pod, e.nat_interface)).ok();
       const std::string before = h.State();
       const absl::Status s = m->Add(e.id, e.pod, e.nat_interface);
+      if (!s.ok() && step.fault != Fault::kNone) failed_by_fault = true;
+      if (!s.ok() && !fits) refused_conflict = true;
       if (s.ok()) {
         if (!fits) RC_FAIL(where + "a conflicting Add succeeded");
         installed[e.id] = e;
@@ -187,6 +190,8 @@ RC_GTEST_PROP(ManagerProperty, InterleavingsWithFailuresStayConsistent, ()) {
         });
     if (mismatch) RC_FAIL(where + BackendName(b) + ": " + *mismatch);
   }
+  RC_CLASSIFY(failed_by_fault, "an injected failure failed an Add");
+  RC_CLASSIFY(refused_conflict, "a conflicting Add was refused");
 }
 
 }  // namespace

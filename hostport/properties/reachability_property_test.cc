@@ -29,6 +29,11 @@ bool IsWildcardViaLoopbackCase(const Scenario& s, const sim::Packet& p) {
 }
 
 void CheckReachability(Backend b, const Scenario& s) {
+  size_t mappings = 0;
+  for (const PodEntry& e : s.pods) mappings += e.pod.port_mappings.size();
+  RC_CLASSIFY(mappings == 0, "no mapping kept");
+  RC_CLASSIFY(mappings >= 4, "4+ mappings kept");
+  RC_CLASSIFY(s.pods.size() >= 3, "3+ pods");
   absl::StatusOr<std::unique_ptr<sim::Simulator>> simulator =
       SimulateFull(b, s);
   RC_ASSERT(simulator.ok());

@@ -143,6 +143,32 @@ RC_GTEST_PROP(AddRemoveProperty, ManagerAddThenRemoveRestoresTheFakes, ()) {
   RC_ASSERT(HeldPorts(h.ports) == held0);
 }
 
+// KNOWN BUG (hostport manager, or DESIGN §6 needs to say otherwise): Add then
+// Remove on an empty host does not return to the starting ruleset. The first
+// Add creates the base objects (nftables: table ip/ip6 crio-hostports with its
+// maps, sets and chains; iptables: KUBE-HOSTPORTS, CRIO-HOSTPORTS-MASQ and the
+// jumps from PREROUTING/OUTPUT/POSTROUTING) and the last Remove leaves them.
+// Smallest case: pod0 ips [fd00:88::5] {53/TCP on fd00:88::1 -> 80}; after
+// Add + Remove `nft list table ip6 crio-hostports` still prints the empty
+// table. ManagerAddThenRemoveRestoresTheFakes above starts from a state with
+// the base in place instead.
+RC_GTEST_PROP(AddRemoveProperty,
+              DISABLED_AddThenRemoveOnAnEmptyHostLeavesNothing, ()) {
+  const Scenario s = *GenScenario();
+  const Backend b = *rc::gen::element(Backend::kIptables, Backend::kNftables);
+  FakeHost h;
+  std::unique_ptr<HostPortManager> m = h.NewManager(b);
+  RC_ASSERT(m != nullptr);
+  const std::string state0 = h.State();
+  for (const PodEntry& e : s.pods) {
+    RC_ASSERT(m->Add(e.id, e.pod, e.nat_interface).ok());
+  }
+  for (const PodEntry& e : s.pods) {
+    RC_ASSERT(m->Remove(e.id, WithoutIps(e.pod)).ok());
+  }
+  RC_ASSERT(h.State() == state0);
+}
+
 // Verdicts of the fakes' state for every mapping's clients.
 std::vector<std::string> Verdicts(const FakeHost& h, const Scenario& s) {
   std::vector<std::string> out;
