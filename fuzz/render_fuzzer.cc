@@ -65,6 +65,8 @@ Scenario Decode(ByteReader& in) {
     const int kind = in.Below(3);
     host.interfaces.push_back({i, kind != 2, kind != 1});
   }
+  host.bridged = in.Below(4) != 0;
+  host.hairpin_mode = in.Below(4) != 0;
   std::vector<std::string> host_ips = {"", "0.0.0.0", "::"};
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     for (const std::string& a : host.Addresses(f)) host_ips.push_back(a);

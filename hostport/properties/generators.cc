@@ -14,18 +14,22 @@
 namespace hostport::properties {
 
 rc::Gen<HostSpec> GenHostSpec() {
-  // 0: both families, 1: IPv4 only, 2: IPv6 only.
-  return rc::gen::map(
-      rc::gen::resize(3, rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(
-                             rc::gen::inRange(0, 3)))),
-      [](const std::vector<int>& kinds) {
+  // Interface kinds: 0 both families, 1 IPv4 only, 2 IPv6 only. Pods are
+  // bridged with hairpin_mode on unless the two (shrinking to false) say so.
+  return rc::gen::apply(
+      [](const std::vector<int>& kinds, bool routed, bool hairpin_off) {
         HostSpec h;
+        h.bridged = !routed;
+        h.hairpin_mode = !hairpin_off;
         for (size_t i = 0; i < kinds.size(); ++i) {
           h.interfaces.push_back(
               {static_cast<int>(i), kinds[i] != 2, kinds[i] != 1});
         }
         return h;
-      });
+      },
+      rc::gen::resize(3, rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(
+                             rc::gen::inRange(0, 3)))),
+      rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>());
 }
 
 rc::Gen<std::vector<PodEntry>> GenRawPods(const HostSpec& host) {
@@ -95,7 +99,10 @@ void showValue(const HostSpec& v, std::ostream& os) {
     showValue(i, os);
     os << " ";
   }
-  os << kPodBridge << "{10.88.0.1/16 fd00:88::1/64 route_localnet}]";
+  os << kPodBridge << "{10.88.0.1/16 fd00:88::1/64 route_localnet}"
+     << (v.bridged ? (v.hairpin_mode ? " bridged" : " bridged, hairpin off")
+                   : " routed")
+     << "]";
 }
 
 void showValue(const Scenario& v, std::ostream& os) {

@@ -83,12 +83,14 @@ sim::HostModel HostSpec::Model(const std::vector<PodEntry>& pods) const {
   host.AddInterface(std::move(bridge_if));
   host.AddRoute({sim::IpPrefix(SimIp("10.88.0.0"), 16), kPodBridge});
   host.AddRoute({sim::IpPrefix(SimIp("fd00:88::"), 64), kPodBridge});
+  if (!bridged) return host;
   sim::Bridge bridge;
   bridge.name = kPodBridge;
   for (const PodEntry& p : pods) {
     if (p.pod.ips.empty()) continue;
     sim::BridgePort port;
     port.name = absl::StrCat("veth-", p.id);
+    port.hairpin_mode = hairpin_mode;
     for (const std::string& ip : p.pod.ips) port.addresses.push_back(SimIp(ip));
     bridge.ports.push_back(std::move(port));
   }

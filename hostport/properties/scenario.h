@@ -41,12 +41,16 @@ struct ExternalInterface {
 
 struct HostSpec {
   std::vector<ExternalInterface> interfaces;  // 1..3
+  // Pods sit behind the bridge's ports (br_netfilter on); else routed.
+  bool bridged = true;
+  // hairpin_mode of the bridge ports; off, a pod cannot reach itself.
+  bool hairpin_mode = true;
 
   // Every non-loopback address of the host of `family` ("4"/"6" via
   // IPFamily), the pod bridge's included, in interface order.
   std::vector<std::string> Addresses(IPFamily family) const;
-  // lo, the external interfaces, the pod bridge (with one bridge port per pod,
-  // hairpin_mode on) and the pod network's routes.
+  // lo, the external interfaces, the pod bridge (when bridged, with one bridge
+  // port per pod) and the pod network's routes.
   sim::HostModel Model(const std::vector<PodEntry>& pods) const;
 };
 
