@@ -1,0 +1,50 @@
+// Generators for hostport's property tests: hosts, dual-stack pod sets and the
+// clients that probe them, as RapidCheck generators built from rc::gen
+// combinators so that a failure shrinks to a small host, few pods and few
+// mappings.
+//
+// A Scenario is always valid: every pod passes PlanPod() and no two pods
+// conflict under PortClaims (DESIGN §4). Generation draws raw pods first and
+// then drops, mapping by mapping, whatever PlanPod or PortClaims refuse, so
+// the refusals themselves are exercised and the rest is kept. Ports come from
+// a pool of four so mappings collide often; HostIPs mix "", 0.0.0.0, ::, the
+// host's own addresses of both families, 127.0.0.1, ::1 (always refused) and
+// addresses the host does not have. showValue() prints every type readably.
+#ifndef HOSTPORT_PROPERTIES_GENERATORS_H_
+#define HOSTPORT_PROPERTIES_GENERATORS_H_
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "hostport/properties/scenario.h"
+#include "hostport/types.h"
+#include "rapidcheck.h"
+#include "sim/host_model.h"
+#include "sim/simulator.h"
+#include "tools/pods_file.h"
+
+namespace hostport::properties {
+
+rc::Gen<HostSpec> GenHostSpec();
+// 1..4 raw pods (ids pod0, pod1, ...) for `host`: 1..4 IPs of either or both
+// families from a pool of eight, 0..8 mappings, nat_interface "", "lo" or
+// the pod bridge. Not yet valid: see MakeValid.
+rc::Gen<std::vector<PodEntry>> GenRawPods(const HostSpec& host);
+rc::Gen<Scenario> GenScenario();
+
+void showValue(const ExternalInterface& v, std::ostream& os);
+void showValue(const HostSpec& v, std::ostream& os);
+void showValue(const Scenario& v, std::ostream& os);
+void showValue(const Probe& v, std::ostream& os);
+
+}  // namespace hostport::properties
+
+namespace hostport {
+// RapidCheck finds these by argument-dependent lookup.
+void showValue(const PortMapping& v, std::ostream& os);
+void showValue(const PodEntry& v, std::ostream& os);
+}  // namespace hostport
+
+#endif  // HOSTPORT_PROPERTIES_GENERATORS_H_

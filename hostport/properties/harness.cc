@@ -1,0 +1,76 @@
+#include "hostport/properties/harness.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "hostport/iptables_renderer.h"
+#include "hostport/nft_renderer.h"
+#include "hostport/sysctl.h"
+#include "sim/ruleset_text.h"
+
+namespace hostport::properties {
+
+void showValue(Backend b, std::ostream& os) { os << BackendName(b); }
+
+FakeHost::FakeHost() {
+  sysctl.Set("net/ipv6/conf/all/disable_ipv6", "0");
+  sysctl.Set(RouteLocalnetSysctl(kPodBridge), "0");
+}
+
+std::unique_ptr<HostPortManager> FakeHost::NewManager(Backend b) {
+  MetaOptions o;
+  o.prefer = b == Backend::kIptables ? MetaOptions::Backend::kIptablesNft
+                                     : MetaOptions::Backend::kNftables;
+  o.env = HostportEnv{&iptables, &nft, &ports, &conntrack, &sysctl};
+  o.log = [this](absl::string_view line) { log.push_back(std::string(line)); };
+  absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+      NewMetaHostportManager(std::move(o));
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
+namespace {
+std::string NftTable(const testing::FakeNft& nft, const char* family) {
+  // List is not const; the fake is only read.
+  absl::StatusOr<std::string> t = const_cast<testing::FakeNft&>(nft).List(
+      absl::StrCat("list table ", family, " crio-hostports"));
+  return t.ok() ? *t : "";
+}
+}  // namespace
+
+std::string FakeHost::State() const {
+  return absl::StrCat(iptables.Save(IPFamily::kIPv4), "\n---\n",
+                      iptables.Save(IPFamily::kIPv6), "\n---\n",
+                      NftTable(nft, "ip"), "\n---\n", NftTable(nft, "ip6"));
+}
+
+absl::StatusOr<std::unique_ptr<sim::Simulator>> FakeHost::Simulate(
+    const sim::HostModel& host) const {
+  return SimulateTexts({{IPFamily::kIPv4, iptables.Save(IPFamily::kIPv4)},
+                        {IPFamily::kIPv6, iptables.Save(IPFamily::kIPv6)},
+                        {IPFamily::kIPv4, NftTable(nft, "ip")},
+                        {IPFamily::kIPv6, NftTable(nft, "ip6")}},
+                       host);
+}
+
+std::vector<std::string> ExpectedHeldPorts(const std::vector<PodPlan>& plans) {
+  std::vector<std::string> out;
+  for (const PodPlan& p : plans) {
+    for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+      for (const PlannedMapping& m : p.family(f).mappings) {
+        out.push_back(
+            PortKey{f, m.protocol, m.host_ip, m.host_port}.ToString());
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> HeldPorts(const testing::FakePortHolder& ports) {
+  std::vector<std::string> out;
+  for (const PortKey& k : ports.Held()) out.push_back(k.ToString());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace hostport::properties

@@ -1,0 +1,356 @@
+#include "hostport/properties/scenario.h"
+
+#include <regex>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "hostport/conflict.h"
+#include "hostport/ip_address.h"
+#include "hostport/iptables_renderer.h"
+#include "hostport/nft_renderer.h"
+#include "sim/ruleset_text.h"
+
+namespace hostport::properties {
+
+const std::vector<std::string>& PodIpPool() {
+  static const auto* pool = new std::vector<std::string>{
+      "10.88.0.2", "10.88.0.3",  "fd00:88::2", "fd00:88::3",
+      "10.88.0.4", "fd00:88::4", "10.88.0.5",  "fd00:88::5"};
+  return *pool;
+}
+
+namespace {
+
+sim::IpAddress SimIp(absl::string_view text) {
+  return *sim::IpAddress::Parse(text);
+}
+
+sim::Protocol SimProtocol(Protocol p) {
+  switch (p) {
+    case Protocol::kUDP:
+      return sim::Protocol::kUdp;
+    case Protocol::kSCTP:
+      return sim::Protocol::kSctp;
+    default:
+      return sim::Protocol::kTcp;
+  }
+}
+
+bool IsFamily(absl::string_view text, IPFamily f) {
+  absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
+  return ip.ok() && ip->family() == f;
+}
+
+}  // namespace
+
+std::string ExternalInterface::Name() const {
+  return absl::StrCat("eth", index);
+}
+std::string ExternalInterface::V4() const {
+  return absl::StrCat("192.0.", 2 + index, ".10");
+}
+std::string ExternalInterface::V6() const {
+  return index == 0 ? "2001:db8::10" : absl::StrCat("2001:db8:", index, "::10");
+}
+
+std::vector<std::string> HostSpec::Addresses(IPFamily family) const {
+  std::vector<std::string> out;
+  for (const ExternalInterface& i : interfaces) {
+    if (family == IPFamily::kIPv4 && i.v4) out.push_back(i.V4());
+    if (family == IPFamily::kIPv6 && i.v6) out.push_back(i.V6());
+  }
+  out.push_back(family == IPFamily::kIPv4 ? "10.88.0.1" : "fd00:88::1");
+  return out;
+}
+
+sim::HostModel HostSpec::Model(const std::vector<PodEntry>& pods) const {
+  sim::HostModel host;
+  for (const ExternalInterface& i : interfaces) {
+    sim::HostInterface iface;
+    iface.name = i.Name();
+    if (i.v4) iface.addresses.emplace_back(SimIp(i.V4()), 24);
+    if (i.v6) iface.addresses.emplace_back(SimIp(i.V6()), 64);
+    host.AddInterface(std::move(iface));
+  }
+  sim::HostInterface bridge_if;
+  bridge_if.name = kPodBridge;
+  bridge_if.addresses = {sim::IpPrefix(SimIp("10.88.0.1"), 16),
+                         sim::IpPrefix(SimIp("fd00:88::1"), 64)};
+  bridge_if.route_localnet = true;
+  host.AddInterface(std::move(bridge_if));
+  host.AddRoute({sim::IpPrefix(SimIp("10.88.0.0"), 16), kPodBridge});
+  host.AddRoute({sim::IpPrefix(SimIp("fd00:88::"), 64), kPodBridge});
+  if (!bridged) return host;
+  sim::Bridge bridge;
+  bridge.name = kPodBridge;
+  for (const PodEntry& p : pods) {
+    if (p.pod.ips.empty()) continue;
+    sim::BridgePort port;
+    port.name = absl::StrCat("veth-", p.id);
+    port.hairpin_mode = hairpin_mode;
+    for (const std::string& ip : p.pod.ips) port.addresses.push_back(SimIp(ip));
+    bridge.ports.push_back(std::move(port));
+  }
+  host.AddBridge(std::move(bridge));
+  return host;
+}
+
+Scenario MakeValid(HostSpec host, std::vector<PodEntry> raw) {
+  Scenario s;
+  s.host = std::move(host);
+  PortClaims claims;
+  absl::flat_hash_set<IpAddress> used;
+  for (PodEntry& e : raw) {
+    PodEntry kept = e;
+    kept.pod.ips.clear();
+    kept.pod.port_mappings.clear();
+    for (const std::string& text : e.pod.ips) {
+      IpAddress ip = *IpAddress::Parse(text);
+      if (!used.insert(ip).second) {
+        s.dropped.push_back(absl::StrCat(e.id, ": ip ", text, " taken"));
+        continue;
+      }
+      kept.pod.ips.push_back(ip.ToString());
+    }
+    if (absl::StatusOr<PodPlan> p =
+            PlanPod(kept.id, kept.pod, kept.nat_interface);
+        !p.ok()) {
+      s.dropped.push_back(std::string(p.status().message()));
+      continue;
+    }
+    for (const PortMapping& m : e.pod.port_mappings) {
+      PodEntry trial = kept;
+      trial.pod.port_mappings.push_back(m);
+      absl::StatusOr<PodPlan> plan =
+          PlanPod(trial.id, trial.pod, trial.nat_interface);
+      if (!plan.ok()) {
+        s.dropped.push_back(std::string(plan.status().message()));
+        continue;
+      }
+      if (absl::Status c = claims.Check(*plan); !c.ok()) {
+        s.dropped.push_back(std::string(c.message()));
+        continue;
+      }
+      kept = std::move(trial);
+    }
+    claims.Claim(*PlanPod(kept.id, kept.pod, kept.nat_interface));
+    s.pods.push_back(std::move(kept));
+  }
+  return s;
+}
+
+const std::vector<int>& PortPool() {
+  static const auto* pool = new std::vector<int>{8080, 80, 53, 443};
+  return *pool;
+}
+
+namespace {
+
+std::vector<Probe> ProbesFor(
+    const Scenario& s, const std::set<std::pair<Protocol, int>>& services) {
+  std::vector<Probe> out;
+  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+    std::vector<std::string> dsts = s.host.Addresses(f);
+    dsts.push_back(f == IPFamily::kIPv4 ? "127.0.0.1" : "::1");
+    const sim::IpAddress outside =
+        SimIp(f == IPFamily::kIPv4 ? "203.0.113.7" : "2001:db8:ffff::7");
+    std::vector<std::pair<std::string, sim::IpAddress>> pod_ips;
+    for (const PodEntry& p : s.pods) {
+      for (const std::string& ip : p.pod.ips) {
+        if (IsFamily(ip, f)) pod_ips.push_back({p.id, SimIp(ip)});
+      }
+    }
+    for (const std::pair<Protocol, int>& service : services) {
+      // Not a structured binding: clang-14 (the fuzz toolchain) rejects
+      // capturing those in the lambda below.
+      const Protocol protocol = service.first;
+      const int port = service.second;
+      for (const std::string& dst_text : dsts) {
+        const sim::IpAddress dst = SimIp(dst_text);
+        auto add = [&](std::string client, sim::PacketOrigin origin,
+                       sim::IpAddress src) {
+          Probe p;
+          p.client = std::move(client);
+          p.packet.protocol = SimProtocol(protocol);
+          p.packet.dst = dst;
+          p.packet.dst_port = static_cast<uint16_t>(port);
+          p.packet.src = src;
+          p.packet.origin = std::move(origin);
+          out.push_back(std::move(p));
+        };
+        for (const ExternalInterface& i : s.host.interfaces) {
+          if (f == IPFamily::kIPv4 ? !i.v4 : !i.v6) continue;
+          sim::PacketOrigin o;
+          o.kind = sim::PacketOrigin::Kind::kExternal;
+          o.interface = i.Name();
+          add(absl::StrCat("external ", i.Name()), o, outside);
+        }
+        sim::PacketOrigin local;
+        local.kind = sim::PacketOrigin::Kind::kLocal;
+        add("host", local, dst);
+        // A pod's packet to its loopback stays in the pod: not a client.
+        if (dst.IsLoopback()) continue;
+        for (const auto& [id, ip] : pod_ips) {
+          sim::PacketOrigin o;
+          o.kind = sim::PacketOrigin::Kind::kPod;
+          o.pod = ip;
+          add(absl::StrCat("pod ", id, " (", ip.ToString(), ")"), o, ip);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Probe> MappingProbes(const Scenario& s) {
+  std::set<std::pair<Protocol, int>> services;
+  for (const PodEntry& p : s.pods) {
+    for (const PortMapping& m : p.pod.port_mappings) {
+      services.insert({m.protocol, m.host_port});
+    }
+  }
+  return ProbesFor(s, services);
+}
+
+std::vector<Probe> AllProbes(const Scenario& s) {
+  std::set<std::pair<Protocol, int>> services;
+  for (Protocol p : {Protocol::kTCP, Protocol::kUDP, Protocol::kSCTP}) {
+    for (int port : PortPool()) services.insert({p, port});
+    services.insert({p, kUnusedPort});
+  }
+  return ProbesFor(s, services);
+}
+
+std::string DescribeProbe(const Probe& p) {
+  return absl::StrCat(p.client, ": ", sim::ProtocolName(p.packet.protocol), " ",
+                      p.packet.src->ToString(), " -> ",
+                      p.packet.dst.WithPort(p.packet.dst_port));
+}
+
+std::string DescribeResult(const sim::TraceResult& r) {
+  std::string out = sim::PacketVerdictName(r.verdict);
+  if (r.verdict == sim::PacketVerdict::kDropped) {
+    absl::StrAppend(&out, " (", r.reason, ")");
+  } else {
+    absl::StrAppend(&out, " to ", r.To(), " seeing ", r.SourceSeen());
+  }
+  return out;
+}
+
+std::string BackendName(Backend b) {
+  return b == Backend::kIptables ? "iptables" : "nftables";
+}
+
+std::vector<PodPlan> Plans(const std::vector<PodEntry>& pods) {
+  std::vector<PodPlan> plans;
+  for (const PodEntry& e : pods) {
+    plans.push_back(*PlanPod(e.id, e.pod, e.nat_interface));
+  }
+  return plans;
+}
+
+std::string RenderFull(Backend b, IPFamily f,
+                       const std::vector<PodPlan>& pods) {
+  return b == Backend::kIptables ? IptablesRenderer().Full(f, pods).Render()
+                                 : NftRenderer().Full(f, pods).Render();
+}
+
+absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateTexts(
+    const std::vector<std::pair<IPFamily, std::string>>& texts,
+    const sim::HostModel& host) {
+  sim::Ruleset ruleset;
+  for (const auto& [f, text] : texts) {
+    if (text.empty()) continue;
+    absl::Status s = sim::ApplyRulesetText(
+        text, absl::StrCat("IPv", IPFamilyName(f)),
+        f == IPFamily::kIPv4 ? sim::IpFamily::kV4 : sim::IpFamily::kV6,
+        &ruleset);
+    if (!s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat(s.message(), "\n--- text:\n", text));
+    }
+  }
+  return sim::Simulator::Create(std::move(ruleset), host);
+}
+
+absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateFull(
+    Backend b, const Scenario& s) {
+  const std::vector<PodPlan> plans = Plans(s.pods);
+  return SimulateTexts(
+      {{IPFamily::kIPv4, RenderFull(b, IPFamily::kIPv4, plans)},
+       {IPFamily::kIPv6, RenderFull(b, IPFamily::kIPv6, plans)}},
+      s.host.Model(s.pods));
+}
+
+Outcome OutcomeOf(const sim::TraceResult& r) {
+  Outcome o;
+  o.verdict = r.verdict;
+  if (r.verdict != sim::PacketVerdict::kDropped) {
+    o.to = r.To();
+    o.source = r.SourceSeen();
+  }
+  for (const sim::NatBinding& b : r.bindings) {
+    if (b.kind == sim::NatBinding::Kind::kDnat) o.dnat = true;
+  }
+  return o;
+}
+
+std::string DescribeOutcome(const Outcome& o) {
+  return absl::StrCat(sim::PacketVerdictName(o.verdict), " to ", o.to,
+                      " seeing ", o.source, o.dnat ? " (DNAT)" : "");
+}
+
+bool Matches(const Expected& e, const sim::TraceResult& r) {
+  if (e.verdict != r.verdict) return false;
+  if (e.verdict != sim::PacketVerdict::kDelivered) return true;
+  return e.to == r.To() && e.source == r.SourceSeen();
+}
+
+bool IsRawTableGuardCase(const Scenario& s, const sim::Packet& p) {
+  if (p.origin.kind != sim::PacketOrigin::Kind::kExternal) return false;
+  if (!p.dst.is_v4() || !p.dst.IsLoopback()) return false;
+  for (const PodEntry& e : s.pods) {
+    bool has_v4 = false;
+    for (const std::string& ip : e.pod.ips) {
+      has_v4 |= sim::IpAddress::Parse(ip)->is_v4();
+    }
+    if (!has_v4) continue;  // The mapping is skipped: it guards nothing.
+    for (const PortMapping& m : e.pod.port_mappings) {
+      absl::StatusOr<sim::IpAddress> h = sim::IpAddress::Parse(m.host_ip);
+      if (h.ok() && *h == p.dst && m.host_port == p.dst_port &&
+          sim::ProtocolName(p.protocol) == ProtocolKeyword(m.protocol)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::string ForeignAddress(const std::string& text, IPFamily f) {
+  static const std::regex* candidate =
+      new std::regex("[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*");
+  for (std::sregex_iterator it(text.begin(), text.end(), *candidate), end;
+       it != end; ++it) {
+    std::string token = it->str();
+    while (!token.empty() && (token.back() == '.' || token.back() == ':')) {
+      token.pop_back();
+    }
+    absl::StatusOr<IpAddress> ip = IpAddress::Parse(token);
+    if (!ip.ok()) {
+      // "10.0.0.5:80": an IPv4 endpoint.
+      const size_t colon = token.find(':');
+      if (colon != std::string::npos && token.find('.') < colon) {
+        ip = IpAddress::Parse(token.substr(0, colon));
+      }
+    }
+    if (ip.ok() && ip->family() != f) return token;
+  }
+  return "";
+}
+
+}  // namespace hostport::properties
