@@ -106,10 +106,13 @@ Expected Expect(const std::vector<PodEntry>& pods, const sim::HostModel& host,
       // mapping is: a neighbour sending to 127.0.0.1 is DNATed before routing
       // could call the packet martian, as on the kernel; it reaches nothing the
       // host's own addresses do not.)
-      if (dst.IsLoopback() && !mapping->host_ip.empty() &&
-          mapping->host_ip != "0.0.0.0") {
+      // IPv6 drops ::1 arriving on any other interface before any hook.
+      if (dst.IsLoopback() &&
+          (!IsV4(dst) ||
+           (!mapping->host_ip.empty() && mapping->host_ip != "0.0.0.0"))) {
         return {PacketVerdict::kDropped, "", ""};
       }
+
       return {PacketVerdict::kDelivered, to, src.ToString()};
 
     case sim::PacketOrigin::Kind::kLocal: {
