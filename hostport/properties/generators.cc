@@ -13,6 +13,18 @@
 
 namespace hostport::properties {
 
+namespace {
+
+// `gen` at the nominal size whatever the size around it: rc::gen::resize
+// bounds the containers below, and inRange/elementOf scale their range with
+// the size, so without this they would pick only the first few values.
+template <typename T>
+rc::Gen<T> Unsized(rc::Gen<T> gen) {
+  return rc::gen::resize(rc::kNominalSize, std::move(gen));
+}
+
+}  // namespace
+
 rc::Gen<HostSpec> GenHostSpec() {
   // Interface kinds: 0 both families, 1 IPv4 only, 2 IPv6 only. Pods are
   // bridged with hairpin_mode on unless the two (shrinking to false) say so.
@@ -28,7 +40,7 @@ rc::Gen<HostSpec> GenHostSpec() {
         return h;
       },
       rc::gen::resize(3, rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(
-                             rc::gen::inRange(0, 3)))),
+                             Unsized(rc::gen::inRange(0, 3))))),
       rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>());
 }
 
@@ -65,9 +77,11 @@ rc::Gen<std::vector<PodEntry>> GenRawPods(const HostSpec& host) {
       // Variable-size containers, so shrinking removes elements.
       rc::gen::resize(
           4, rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(
-                 rc::gen::elementOf(PodIpPool())))),
-      rc::gen::resize(8, rc::gen::container<std::vector<PortMapping>>(mapping)),
-      rc::gen::elementOf(std::vector<std::string>{kPodBridge, "", "lo"}));
+                 Unsized(rc::gen::elementOf(PodIpPool()))))),
+      rc::gen::resize(
+          8, rc::gen::container<std::vector<PortMapping>>(Unsized(mapping))),
+      Unsized(
+          rc::gen::elementOf(std::vector<std::string>{kPodBridge, "", "lo"})));
   return rc::gen::map(
       rc::gen::resize(
           4, rc::gen::nonEmpty(rc::gen::container<std::vector<PodEntry>>(pod))),
