@@ -1,5 +1,5 @@
-// Fuzzes the pods-file parser and the planning of what it parses: no crash, no hang,
-// and every rejection is a message (never an empty one).
+// Fuzzes the pods-file parser and the planning of what it parses: no crash, no
+// hang, and every rejection is a message (never an empty one).
 #include <cstdint>
 #include <cstdlib>
 #include <string>

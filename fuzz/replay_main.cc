@@ -1,6 +1,7 @@
 // Replays fuzz corpora through a fuzz target's LLVMFuzzerTestOneInput with the
-// ordinary toolchain, so `bazel test //...` runs every corpus file as a regression
-// test. Arguments are files or directories; a run that replays nothing fails.
+// ordinary toolchain, so `bazel test //...` runs every corpus file as a
+// regression test. Arguments are files or directories; a run that replays
+// nothing fails.
 #include <dirent.h>
 #include <sys/stat.h>
 

@@ -182,7 +182,11 @@ absl::Status Simulator::Bind() {
   ruleset_.tables = std::move(kept);
 
   for (Table& table : ruleset_.tables) {
-    for (auto& [chain_name, chain] : table.chains) {
+    for (auto& chain_entry : table.chains) {
+      // Named references, not a structured binding: lambdas below capture
+      // them, which clang 14 refuses for structured bindings in C++17.
+      const std::string& chain_name = chain_entry.first;
+      Chain& chain = chain_entry.second;
       if (chain.is_base && chain.type != "nat" && chain.type != "raw") {
         ruleset_.notes.push_back(absl::StrCat(
             MessageLabel(table), ": base chain ", chain_name, " (type ",

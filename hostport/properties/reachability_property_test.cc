@@ -18,16 +18,6 @@
 namespace hostport::properties {
 namespace {
 
-// Known, excluded from property 1 and reproduced on its own below: DESIGN §4
-// (and Expect()) say nothing arriving from outside reaches a pod through a
-// loopback destination, but both renderings guard only loopback-*bound*
-// mappings, so a mapping on "" or 0.0.0.0 DNATs an external packet sent to
-// 127.0.0.1 (the DNAT happens before the martian check).
-bool IsWildcardViaLoopbackCase(const Scenario& s, const sim::Packet& p) {
-  return p.origin.kind == sim::PacketOrigin::Kind::kExternal && p.dst.is_v4() &&
-         p.dst.IsLoopback() && !IsRawTableGuardCase(s, p);
-}
-
 void CheckReachability(Backend b, const Scenario& s) {
   size_t mappings = 0;
   for (const PodEntry& e : s.pods) mappings += e.pod.port_mappings.size();
@@ -38,16 +28,9 @@ void CheckReachability(Backend b, const Scenario& s) {
       SimulateFull(b, s);
   RC_ASSERT(simulator.ok());
   const sim::HostModel host = s.host.Model(s.pods);
-  std::optional<std::string> mismatch = FirstMismatch(
-      s, host, **simulator, MappingProbes(s), [&](const Probe& p) {
-        // KNOWN: the simulator ignores table raw, so the iptables loopback
-        // guard (external packet to a 127.0.0.1-bound hostport is dropped) is
-        // invisible to it; kept for nftables.
-        if (b == Backend::kIptables && IsRawTableGuardCase(s, p.packet)) {
-          return true;
-        }
-        return IsWildcardViaLoopbackCase(s, p.packet);
-      });
+  std::optional<std::string> mismatch =
+      FirstMismatch(s, host, **simulator, MappingProbes(s),
+                    [](const Probe&) { return false; });
   if (mismatch) RC_FAIL(BackendName(b) + ": " + *mismatch);
 }
 
@@ -59,14 +42,11 @@ RC_GTEST_PROP(ReachabilityProperty, NftablesMatchesTheSemantics, ()) {
   CheckReachability(Backend::kNftables, *GenScenario());
 }
 
-// KNOWN BUG (renderers or DESIGN §4/Expect(), to be decided): a mapping on
-// "" or 0.0.0.0 is reachable from outside through 127.0.0.1, e.g. pod0 ips
-// [10.88.0.2] {8080/TCP on "" -> 80}, external eth0 203.0.113.7 ->
-// 127.0.0.1:8080 is DNATed to 10.88.0.2:80 and delivered by both renderings;
-// Expect() says dropped ("a 127.0.0.1-bound port must never be reachable
-// from outside" is implemented only for loopback-bound mappings).
-RC_GTEST_PROP(ReachabilityProperty, DISABLED_WildcardNotReachableViaLoopback,
-              ()) {
+// A neighbour sending to 127.0.0.1 reaches a wildcard IPv4 mapping, as on the
+// kernel (DNAT runs before routing could call the packet martian), but never a
+// loopback-bound one, and never through ::1 (found by this property and by the
+// e2e traffic test; Expect() says so since).
+RC_GTEST_PROP(ReachabilityProperty, LoopbackDestinationsFromOutside, ()) {
   const Scenario s = *GenScenario();
   const Backend b = *rc::gen::element(Backend::kIptables, Backend::kNftables);
   absl::StatusOr<std::unique_ptr<sim::Simulator>> simulator =
@@ -74,8 +54,10 @@ RC_GTEST_PROP(ReachabilityProperty, DISABLED_WildcardNotReachableViaLoopback,
   RC_ASSERT(simulator.ok());
   const sim::HostModel host = s.host.Model(s.pods);
   std::optional<std::string> mismatch = FirstMismatch(
-      s, host, **simulator, MappingProbes(s),
-      [&](const Probe& p) { return !IsWildcardViaLoopbackCase(s, p.packet); });
+      s, host, **simulator, MappingProbes(s), [&](const Probe& p) {
+        return !(p.packet.origin.kind == sim::PacketOrigin::Kind::kExternal &&
+                 p.packet.dst.IsLoopback());
+      });
   if (mismatch) RC_FAIL(BackendName(b) + ": " + *mismatch);
 }
 
@@ -151,10 +133,7 @@ void CheckIsolation(Backend b, const Scenario& s) {
       }
     }
     // A loopback-bound mapping is never reachable from outside the host.
-    // (nftables only: the iptables guard is in table raw, which the simulator
-    // does not evaluate yet.)
-    if (b == Backend::kNftables &&
-        p.packet.origin.kind == sim::PacketOrigin::Kind::kExternal &&
+    if (p.packet.origin.kind == sim::PacketOrigin::Kind::kExternal &&
         !m->host_ip.empty() && IpAddress::Parse(m->host_ip)->IsLoopback() &&
         o.verdict == sim::PacketVerdict::kDelivered) {
       RC_FAIL(absl::StrCat(BackendName(b), ": ", DescribeProbe(p),
@@ -236,8 +215,6 @@ RC_GTEST_PROP(BackendAgreementProperty, SameVerdictForEveryPacket, ()) {
   sim::TraceOptions fast;
   fast.record_trace = false;
   for (const Probe& p : AllProbes(s)) {
-    // KNOWN: the simulator ignores table raw (iptables loopback guard).
-    if (IsRawTableGuardCase(s, p.packet)) continue;
     absl::StatusOr<sim::TraceResult> a = (*ipt)->Trace(p.packet, fast);
     absl::StatusOr<sim::TraceResult> b = (*nft)->Trace(p.packet, fast);
     RC_ASSERT(a.ok());

@@ -311,26 +311,6 @@ bool Matches(const Expected& e, const sim::TraceResult& r) {
   return e.to == r.To() && e.source == r.SourceSeen();
 }
 
-bool IsRawTableGuardCase(const Scenario& s, const sim::Packet& p) {
-  if (p.origin.kind != sim::PacketOrigin::Kind::kExternal) return false;
-  if (!p.dst.is_v4() || !p.dst.IsLoopback()) return false;
-  for (const PodEntry& e : s.pods) {
-    bool has_v4 = false;
-    for (const std::string& ip : e.pod.ips) {
-      has_v4 |= sim::IpAddress::Parse(ip)->is_v4();
-    }
-    if (!has_v4) continue;  // The mapping is skipped: it guards nothing.
-    for (const PortMapping& m : e.pod.port_mappings) {
-      absl::StatusOr<sim::IpAddress> h = sim::IpAddress::Parse(m.host_ip);
-      if (h.ok() && *h == p.dst && m.host_port == p.dst_port &&
-          sim::ProtocolName(p.protocol) == ProtocolKeyword(m.protocol)) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
 std::string ForeignAddress(const std::string& text, IPFamily f) {
   static const std::regex* candidate =
       new std::regex("[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*");

@@ -134,13 +134,6 @@ std::string DescribeOutcome(const Outcome& o);
 // seen when delivered).
 bool Matches(const Expected& e, const sim::TraceResult& r);
 
-// The one case the simulator cannot see for iptables yet: it ignores table
-// raw, where the iptables rendering drops an external packet to a
-// 127.0.0.1-bound hostport (the loopback guard). True for an external IPv4
-// packet to a loopback destination that a mapping bound to that address
-// claims (of a pod that has an IPv4 address, so the mapping is not skipped).
-bool IsRawTableGuardCase(const Scenario& s, const sim::Packet& p);
-
 // The first probe where `simulator` disagrees with Expect(), described; or
 // nullopt. Probes for which `skip` is true are not looked at.
 template <typename Skip>
