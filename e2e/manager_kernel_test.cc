@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "hostport/hostport_manager.h"
 #include "hostport/sysctl.h"
+#include "hostport/testing/fake_iptables.h"
 
 namespace hostport::e2e {
 namespace {
@@ -78,30 +79,6 @@ PodPortMapping WebPod(bool with_ips) {
       {9000, 9000, Protocol::kTCP, "127.0.0.1"},
   };
   return pod;
-}
-
-// iptables-save text without the tables that hold no rule.
-std::string WithoutEmptyTables(const std::string& save) {
-  std::string out, block;
-  bool has_rule = false;
-  for (absl::string_view line : absl::StrSplit(save, '\n')) {
-    if (absl::StartsWith(line, "*")) {
-      block.clear();
-      has_rule = false;
-    }
-    absl::StrAppend(&block, line, "\n");
-    has_rule = has_rule || absl::StartsWith(line, "-A ");
-    if (line == "COMMIT") {
-      if (has_rule) absl::StrAppend(&out, block);
-      block.clear();
-    } else if (!absl::StartsWith(line, "*") && !absl::StartsWith(line, ":") &&
-               !absl::StartsWith(line, "-A ") &&
-               block == absl::StrCat(line, "\n")) {
-      absl::StrAppend(&out, block);  // Outside any table (nft text).
-      block.clear();
-    }
-  }
-  return out + block;
 }
 
 class ManagerKernelTest : public ::testing::TestWithParam<BackendCase> {
@@ -260,7 +237,8 @@ TEST_P(ManagerKernelTest, AddHoldsPortsAndInstallsRulesRemoveLeavesNothing) {
   // The last Remove took our base away too: the kernel holds what it held
   // before, byte for byte, but for a table left empty (iptables-nft keeps the
   // raw table it created for our guard, with no rule in it).
-  EXPECT_EQ(WithoutEmptyTables(removed), WithoutEmptyTables(before));
+  EXPECT_EQ(testing::WithoutEmptyTables(removed),
+            testing::WithoutEmptyTables(before));
 }
 
 TEST_P(ManagerKernelTest, RestartedManagerRemovesWhatAnEarlierOneAdded) {

@@ -39,34 +39,10 @@ std::string NftTable(const testing::FakeNft& nft, const char* family) {
 }
 }  // namespace
 
-namespace {
-
-// iptables-save text without the tables that hold no rule and no user chain:
-// a table the tools created and that stays empty (as iptables-nft leaves it on
-// the kernel) carries nothing of anyone's.
-std::string WithoutEmptyTables(const std::string& save) {
-  std::string out, block;
-  bool used = false;
-  for (absl::string_view line : absl::StrSplit(save, '\n')) {
-    if (absl::StartsWith(line, "#") || line.empty()) continue;
-    absl::StrAppend(&block, line, "\n");
-    used = used || absl::StartsWith(line, "-A ") ||
-           (absl::StartsWith(line, ":") && absl::EndsWith(line, " - [0:0]"));
-    if (line == "COMMIT") {
-      if (used) absl::StrAppend(&out, block);
-      block.clear();
-      used = false;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string FakeHost::State() const {
   return absl::StrCat(
-      WithoutEmptyTables(iptables.Save(IPFamily::kIPv4)), "\n---\n",
-      WithoutEmptyTables(iptables.Save(IPFamily::kIPv6)), "\n---\n",
+      testing::WithoutEmptyTables(iptables.Save(IPFamily::kIPv4)), "\n---\n",
+      testing::WithoutEmptyTables(iptables.Save(IPFamily::kIPv6)), "\n---\n",
       NftTable(nft, "ip"), "\n---\n", NftTable(nft, "ip6"));
 }
 

@@ -823,4 +823,29 @@ std::vector<std::string> FakeIptables::Chains(IPFamily family,
   return chains;
 }
 
+std::string WithoutEmptyTables(absl::string_view save) {
+  std::string out, block;
+  bool in_table = false, used = false;
+  for (absl::string_view line : absl::StrSplit(save, '\n')) {
+    if (absl::StartsWith(line, "#")) continue;
+    if (absl::StartsWith(line, "*")) {
+      in_table = true;
+      used = false;
+      block.clear();
+    }
+    if (!in_table) {
+      absl::StrAppend(&out, line, "\n");
+      continue;
+    }
+    absl::StrAppend(&block, line, "\n");
+    used = used || absl::StartsWith(line, "-A ") ||
+           (absl::StartsWith(line, ":") && absl::EndsWith(line, " - [0:0]"));
+    if (line == "COMMIT") {
+      if (used) absl::StrAppend(&out, block);
+      in_table = false;
+    }
+  }
+  return out;
+}
+
 }  // namespace hostport::testing

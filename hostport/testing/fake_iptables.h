@@ -148,6 +148,12 @@ class FakeIptables : public CommandRunner {
   std::vector<Call> calls_;
 };
 
+// `save` (iptables-save output; other lines pass through) without comment
+// lines and without the tables that hold no rule and no user chain: an empty
+// table the tools created and left (iptables-nft keeps the raw table it made
+// for the loopback guard) carries nothing of anyone's.
+std::string WithoutEmptyTables(absl::string_view save);
+
 }  // namespace hostport::testing
 
 #endif  // HOSTPORT_TESTING_FAKE_IPTABLES_H_
