@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "e2e/netns.h"
+#include "e2e/traffic.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -108,6 +109,24 @@ TEST_F(HostportCniTest, ChainedAfterBridgeAddCheckDel) {
       host_->Check({"cat", "/proc/sys/net/ipv4/conf/hp-br0/route_localnet"});
   ASSERT_TRUE(localnet.ok());
   EXPECT_EQ(*localnet, "1\n");
+
+  // Real traffic: a server in the pod answers on the container ports; the host
+  // reaches it through its own address (TCP 8080) and through the
+  // 127.0.0.1-bound UDP 5353 (masqueraded out of hp-br0).
+  absl::StatusOr<std::unique_ptr<e2e::EchoServer>> tcp =
+      e2e::EchoServer::Start(*pod_, "pod", 80);
+  ASSERT_TRUE(tcp.ok()) << tcp.status();
+  absl::StatusOr<std::unique_ptr<e2e::EchoServer>> udp =
+      e2e::EchoServer::Start(*pod_, "pod", 53);
+  ASSERT_TRUE(udp.ok()) << udp.status();
+  absl::StatusOr<std::string> reply = e2e::Exchange(
+      *host_, Protocol::kTCP, "10.88.0.1", 8080, absl::Seconds(2));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_THAT(*reply, HasSubstr("pod "));
+  reply = e2e::Exchange(*host_, Protocol::kUDP, "127.0.0.1", 5353,
+                        absl::Seconds(2));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(*reply, "pod 10.88.0.1");
 
   CommandResult check = Plugin(kPlugin, "CHECK", HostportConfig(prev));
   EXPECT_EQ(check.exit_code, 0) << check.stdout_text;

@@ -123,6 +123,34 @@ std::string DescribeEntry(const PodEntry& e) {
 
 }  // namespace
 
+// "hostportctl add: 1200/5000 pods" on one line, while a person watches (stderr
+// is a terminal) a long run (many pods).
+class Progress {
+ public:
+  static constexpr size_t kMinPods = 100;
+  Progress(std::ostream& err, absl::string_view verb, size_t total)
+      : err_(err),
+        verb_(verb),
+        total_(total),
+        on_(total >= kMinPods && isatty(STDERR_FILENO)) {}
+  void Step(size_t done) {
+    if (on_ && (done % 50 == 0 || done == total_)) {
+      err_ << "\rhostportctl " << verb_ << ": " << done << "/" << total_
+           << " pods" << std::flush;
+    }
+  }
+  void Done() {
+    if (on_) err_ << "\n";
+    on_ = false;
+  }
+
+ private:
+  std::ostream& err_;
+  std::string verb_;
+  size_t total_;
+  bool on_;
+};
+
 // What the verbs that apply a pods file share: flags, the file, and every check
 // that can be made before the kernel is touched.
 struct PodsRequest {
@@ -259,14 +287,18 @@ int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
       }
     }
   };
+  Progress progress(err, "add", entries.size());
   for (const PodEntry& e : entries) {
     if (absl::Status s = (*manager)->Add(e.id, e.pod, e.nat_interface);
         !s.ok()) {
+      progress.Done();
       undo();
       return Fail(err, "add", s.message(), kExitFailed);
     }
     done.push_back(&e);
+    progress.Step(done.size());
   }
+  progress.Done();
   for (const PodEntry& e : entries) {
     if (absl::Status s = state.Write(HeldPod{e, backend_name}); !s.ok()) {
       undo();
@@ -460,6 +492,9 @@ int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
       NewManager(request.backend, err);
   if (!manager.ok())
     return Fail(err, "sync", manager.status().message(), kExitFailed);
+  if (isatty(STDERR_FILENO) && request.entries.size() >= Progress::kMinPods) {
+    err << "hostportctl: syncing " << request.entries.size() << " pods...\n";
+  }
   if (absl::Status s = (*manager)->Sync(Requests(request.entries)); !s.ok()) {
     return Fail(err, "sync", s.message(), kExitFailed);
   }
@@ -509,6 +544,9 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
     return Fail(err, "run", manager.status().message(), kExitFailed);
   const StateDir state(dir);
   const std::string backend = BackendName(**manager);
+  if (isatty(STDERR_FILENO) && request.entries.size() >= Progress::kMinPods) {
+    err << "hostportctl: syncing " << request.entries.size() << " pods...\n";
+  }
   if (absl::Status s = (*manager)->Sync(Requests(request.entries)); !s.ok()) {
     return Fail(err, "run", s.message(), kExitFailed);
   }
