@@ -107,9 +107,8 @@ Expected Expect(const std::vector<PodEntry>& pods, const sim::HostModel& host,
       // could call the packet martian, as on the kernel; it reaches nothing the
       // host's own addresses do not.)
       // IPv6 drops ::1 arriving on any other interface before any hook.
-      if (dst.IsLoopback() &&
-          (!IsV4(dst) ||
-           (!mapping->host_ip.empty() && mapping->host_ip != "0.0.0.0"))) {
+      if (dst.IsLoopback() && (!IsV4(dst) || (!mapping->host_ip.empty() &&
+                                              mapping->host_ip != "0.0.0.0"))) {
         return {PacketVerdict::kDropped, "", ""};
       }
 
