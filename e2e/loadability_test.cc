@@ -29,31 +29,19 @@
 #include "e2e/netns.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "hostport/testing/goldens.h"
 
 namespace hostport::e2e {
 namespace {
 
-constexpr char kGoldenDir[] = "hostport/testdata/golden";
+using testing::CountOwnerComments;
+using testing::CountPrefixed;
+using testing::kGoldenDir;
+using testing::ReadGolden;
 
-std::string ReadGolden(const std::string& file) {
-  std::ifstream in(absl::StrCat(kGoldenDir, "/", file));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
+// The scenarios of the goldens (none when they are not in the runfiles).
 std::vector<std::string> Scenarios() {
-  std::set<std::string> names;
-  DIR* dir = opendir(kGoldenDir);
-  if (dir == nullptr) return {};
-  while (dirent* e = readdir(dir)) {
-    const std::string f = e->d_name;
-    if (absl::EndsWith(f, ".4.iptables.full")) {
-      names.insert(f.substr(0, f.size() - strlen(".4.iptables.full")));
-    }
-  }
-  closedir(dir);
-  return {names.begin(), names.end()};
+  return testing::GoldenScenarios().value_or(std::vector<std::string>{});
 }
 
 // table -> chain -> rules, as iptables-save prints them ("-A" lines, in order).
@@ -244,20 +232,7 @@ std::multiset<std::string> ListLines(Netns& ns, const std::string& family,
 // Every element carries one owner comment.
 int CountElements(const std::multiset<std::string>& lines) {
   int n = 0;
-  for (const std::string& l : lines) {
-    for (size_t pos = l.find("comment \""); pos != std::string::npos;
-         pos = l.find("comment \"", pos + 1)) {
-      ++n;
-    }
-  }
-  return n;
-}
-
-int CountPrefixed(const std::string& text, absl::string_view prefix) {
-  int n = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (absl::StartsWith(line, prefix)) ++n;
-  }
+  for (const std::string& l : lines) n += CountOwnerComments(l);
   return n;
 }
 

@@ -21,33 +21,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hostport/testing/fakes.h"
+#include "hostport/testing/goldens.h"
 
 namespace hostport::testing {
 namespace {
-
-constexpr char kGoldenDir[] = "hostport/testdata/golden";
-
-std::string ReadGolden(const std::string& file) {
-  std::ifstream in(absl::StrCat(kGoldenDir, "/", file));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Scenario names, or nullopt when the goldens are not in the runfiles.
-std::optional<std::vector<std::string>> Scenarios() {
-  DIR* dir = opendir(kGoldenDir);
-  if (dir == nullptr) return std::nullopt;
-  std::set<std::string> names;
-  while (dirent* e = readdir(dir)) {
-    const std::string f = e->d_name;
-    if (absl::EndsWith(f, ".4.iptables.full")) {
-      names.insert(f.substr(0, f.size() - strlen(".4.iptables.full")));
-    }
-  }
-  closedir(dir);
-  return std::vector<std::string>(names.begin(), names.end());
-}
 
 #define HOSTPORT_REQUIRE_GOLDENS(scenarios)                                   \
   ASSERT_TRUE((scenarios).has_value())                                        \
@@ -76,7 +53,7 @@ struct Variant {
 };
 
 TEST(FakesGoldenTest, IptablesGoldensLoadLikeOnTheKernel) {
-  const std::optional<std::vector<std::string>> scenarios = Scenarios();
+  const std::optional<std::vector<std::string>> scenarios = GoldenScenarios();
   HOSTPORT_REQUIRE_GOLDENS(scenarios);
   for (const Variant& v : {
            Variant{"legacy", "iptables-legacy-restore",
@@ -145,27 +122,8 @@ TEST(FakesGoldenTest, IptablesGoldensLoadLikeOnTheKernel) {
   }
 }
 
-// Elements listed in a table, one per entry (every golden element carries an
-// owner comment).
-int CountElements(const std::string& listing) {
-  int n = 0;
-  for (size_t pos = listing.find("comment \""); pos != std::string::npos;
-       pos = listing.find("comment \"", pos + 1)) {
-    ++n;
-  }
-  return n;
-}
-
-int CountPrefixed(const std::string& text, absl::string_view prefix) {
-  int n = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (absl::StartsWith(line, prefix)) ++n;
-  }
-  return n;
-}
-
 TEST(FakesGoldenTest, NftGoldensLoadLikeOnTheKernel) {
-  const std::optional<std::vector<std::string>> scenarios = Scenarios();
+  const std::optional<std::vector<std::string>> scenarios = GoldenScenarios();
   HOSTPORT_REQUIRE_GOLDENS(scenarios);
   for (const std::string& scenario : *scenarios) {
     for (const char* family : {"4", "6"}) {
@@ -190,7 +148,8 @@ TEST(FakesGoldenTest, NftGoldensLoadLikeOnTheKernel) {
       ASSERT_TRUE(loaded.ok()) << loaded << "\n" << full;
       const absl::StatusOr<std::string> after_full = nft.List(list);
       ASSERT_TRUE(after_full.ok()) << after_full.status();
-      EXPECT_EQ(CountElements(*after_full), CountPrefixed(full, "add element"));
+      EXPECT_EQ(CountOwnerComments(*after_full),
+                CountPrefixed(full, "add element"));
       // full replaces the table: loading it again gives the same state.
       ASSERT_TRUE(nft.Run(full).ok());
       EXPECT_EQ(*nft.List(list), *after_full);
@@ -205,7 +164,7 @@ TEST(FakesGoldenTest, NftGoldensLoadLikeOnTheKernel) {
       absl::Status removed = nft.Run(remove);
       ASSERT_TRUE(removed.ok()) << removed << "\n" << remove;
       const std::string after_remove = *nft.List(list);
-      EXPECT_EQ(CountElements(after_remove),
+      EXPECT_EQ(CountOwnerComments(after_remove),
                 CountPrefixed(full, "add element") -
                     CountPrefixed(remove, "delete element"));
       // Removing again: the elements are gone, so nft refuses, whole.
