@@ -1,5 +1,6 @@
 #include "hostport/hostport_manager.h"
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 
@@ -7,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "hostport/backend.h"
 #include "hostport/conflict.h"
 #include "hostport/nft_backend.h"
@@ -74,6 +76,24 @@ std::vector<PortKey> PortKeys(const PodPlan& plan) {
   return keys;
 }
 
+// The undo of each step a call has taken so far. Unless Commit() is called,
+// the steps are taken back, newest first, when the log goes out of scope: a
+// call that returns early for any reason leaves the host as it found it.
+class UndoLog {
+ public:
+  UndoLog() = default;
+  UndoLog(const UndoLog&) = delete;
+  UndoLog& operator=(const UndoLog&) = delete;
+  ~UndoLog() {
+    for (auto it = undos_.rbegin(); it != undos_.rend(); ++it) (*it)();
+  }
+  void Push(std::function<void()> undo) { undos_.push_back(std::move(undo)); }
+  void Commit() { undos_.clear(); }
+
+ private:
+  std::vector<std::function<void()>> undos_;
+};
+
 class Manager : public HostPortManager {
  public:
   // primary[0] is IPv4, primary[1] IPv6; either may be null (family
@@ -96,9 +116,12 @@ class Manager : public HostPortManager {
   absl::Status Sync(const std::vector<PodRequest>& pods) override;
   absl::Status Check(absl::string_view id, const PodPortMapping& pod,
                      absl::string_view nat_interface_name) const override;
+  absl::Status Adopt(const HeldState& state) override;
+  HeldState Held() const override;
 
  private:
   struct PodRecord {
+    PodRequest request;
     PodPlan plan;
     PortMap ports;
   };
@@ -109,10 +132,36 @@ class Manager : public HostPortManager {
   void Log(absl::string_view message) const {
     if (options_.log) options_.log(message);
   }
+  // Plans `request` and checks what needs no kernel: the host has the
+  // families the plan maps.
+  absl::StatusOr<PodPlan> Plan(const PodRequest& request) const;
   // Holds `keys` into `held`; ports the kernel cannot hold for lack of a
   // protocol are logged and skipped.
   absl::Status HoldPorts(const std::vector<PortKey>& keys, PortMap* held);
+
+  // The steps of Add and Sync, in order. Each pushes its undo onto `undo`.
+  //
+  // Ports: takes the sockets of the pods `leaving` (those whose mappings the
+  // call replaces), keeps those `keys` still want, closes the rest, so that a
+  // narrower or wider binding of a port can take their place, and holds the
+  // new ones into `held`. The undo gives every leaving pod its sockets back.
+  absl::Status SwapPorts(const std::vector<std::string>& leaving,
+                         const std::vector<PortKey>& keys, PortMap* held,
+                         UndoLog* undo);
+  // route_localnet=1 on the NAT interface of every plan with IPv4 mappings,
+  // remembering the value it had.
+  absl::Status SetRouteLocalnet(const std::vector<const PodPlan*>& plans,
+                                UndoLog* undo);
+  // `change` for each family this host has; a family that fails puts back
+  // the families changed before it (with `back`).
+  absl::Status ChangeFamilies(
+      const std::function<absl::Status(FamilyBackend*)>& change,
+      const std::function<absl::Status(FamilyBackend*)>& back, UndoLog* undo);
   absl::Status ClearUdpConntrack(const PodPlan& plan);
+
+  // route_localnet back to its value before us on every interface that no
+  // held pod needs any more.
+  void RestoreUnusedRouteLocalnet();
 
   ManagerOptions options_;
   OwnedEnv owned_;  // Declared before the backends, which use it.
@@ -122,7 +171,29 @@ class Manager : public HostPortManager {
   mutable std::mutex mu_;
   PortClaims claims_;
   absl::flat_hash_map<std::string, PodRecord> pods_;
+  // Interface → route_localnet before this manager (or the process it
+  // adopted) set it.
+  std::map<std::string, std::string> route_localnet_before_;
 };
+
+bool NeedsRouteLocalnet(const PodPlan& plan) {
+  return !plan.nat_interface.empty() && !plan.ipv4.mappings.empty();
+}
+
+absl::StatusOr<PodPlan> Manager::Plan(const PodRequest& request) const {
+  absl::StatusOr<PodPlan> plan =
+      PlanPod(request.id, request.pod, request.nat_interface);
+  if (!plan.ok() || plan->host_network) return plan;
+  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+    if (!plan->family(f).mappings.empty() && Primary(f) == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod ", plan->owner, " has ", FamilyLabel(f),
+                       " mappings, but this host has no ", FamilyLabel(f),
+                       " (absent or disabled)"));
+    }
+  }
+  return plan;
+}
 
 absl::Status Manager::HoldPorts(const std::vector<PortKey>& keys,
                                 PortMap* held) {
@@ -137,6 +208,107 @@ absl::Status Manager::HoldPorts(const std::vector<PortKey>& keys,
     }
     if (!port.ok()) return port.status();
     held->emplace(key, std::move(*port));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Manager::SwapPorts(const std::vector<std::string>& leaving,
+                                const std::vector<PortKey>& keys, PortMap* held,
+                                UndoLog* undo) {
+  // Which leaving pod had which socket, to give them back.
+  std::vector<std::pair<std::string, PortKey>> owners;
+  PortMap taken;
+  for (const std::string& id : leaving) {
+    auto it = pods_.find(id);
+    if (it == pods_.end()) continue;
+    for (auto& [key, port] : it->second.ports) {
+      owners.emplace_back(id, key);
+      taken.emplace(key, std::move(port));
+    }
+    it->second.ports.clear();
+  }
+  std::vector<PortKey> wanted;
+  for (const PortKey& key : keys) {
+    auto it = taken.find(key);
+    if (it != taken.end()) {
+      held->emplace(key, std::move(it->second));
+      taken.erase(it);
+    } else {
+      wanted.push_back(key);
+    }
+  }
+  taken.clear();  // Closes the sockets no longer wanted.
+  undo->Push([this, owners, held]() {
+    PortMap kept;
+    for (const auto& [id, key] : owners) {
+      auto it = held->find(key);
+      if (it == held->end()) continue;
+      kept.emplace(key, std::move(it->second));
+      held->erase(it);
+    }
+    held->clear();  // Closes what the call opened.
+    for (const auto& [id, key] : owners) {
+      auto pod = pods_.find(id);
+      if (pod == pods_.end()) continue;
+      auto it = kept.find(key);
+      if (it != kept.end()) {
+        pod->second.ports.emplace(key, std::move(it->second));
+        kept.erase(it);
+        continue;
+      }
+      if (absl::Status s = HoldPorts({key}, &pod->second.ports); !s.ok()) {
+        Log(absl::StrCat("pod ", pod->second.plan.owner,
+                         " could not hold its port again: ", s.message()));
+      }
+    }
+  });
+  return HoldPorts(wanted, held);
+}
+
+absl::Status Manager::SetRouteLocalnet(const std::vector<const PodPlan*>& plans,
+                                       UndoLog* undo) {
+  for (const PodPlan* plan : plans) {
+    if (!NeedsRouteLocalnet(*plan)) continue;
+    const std::string& iface = plan->nat_interface;
+    const std::string name = RouteLocalnetSysctl(iface);
+    absl::StatusOr<std::string> before = options_.env.sysctl->Read(name);
+    absl::Status s = before.status();
+    if (s.ok() && *before != "1") {
+      s = options_.env.sysctl->Write(name, "1");
+      if (s.ok()) {
+        undo->Push([this, name, value = *before]() {
+          if (absl::Status s = options_.env.sysctl->Write(name, value);
+              !s.ok()) {
+            Log(absl::StrCat("putting back ", name, " failed: ", s.message()));
+          }
+        });
+      }
+    }
+    if (!s.ok()) {
+      return absl::Status(
+          s.code(), absl::StrCat("pod ", plan->owner, ": nat interface ", iface,
+                                 ": ", s.message()));
+    }
+    if (route_localnet_before_.emplace(iface, *before).second) {
+      undo->Push([this, iface]() { route_localnet_before_.erase(iface); });
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Manager::ChangeFamilies(
+    const std::function<absl::Status(FamilyBackend*)>& change,
+    const std::function<absl::Status(FamilyBackend*)>& back, UndoLog* undo) {
+  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+    FamilyBackend* b = Primary(f);
+    if (b == nullptr) continue;
+    if (absl::Status s = change(b); !s.ok()) return s;
+    undo->Push([this, b, back]() {
+      if (absl::Status s = back(b); !s.ok()) {
+        Log(absl::StrCat("putting back ", b->name(), " ",
+                         FamilyLabel(b->family()), " failed: ", s.message()));
+      }
+    });
   }
   return absl::OkStatus();
 }
@@ -161,118 +333,74 @@ absl::Status Manager::ClearUdpConntrack(const PodPlan& plan) {
   return absl::OkStatus();
 }
 
+void Manager::RestoreUnusedRouteLocalnet() {
+  absl::flat_hash_set<std::string> used;
+  for (const auto& [id, record] : pods_) {
+    if (NeedsRouteLocalnet(record.plan)) used.insert(record.plan.nat_interface);
+  }
+  for (auto it = route_localnet_before_.begin();
+       it != route_localnet_before_.end();) {
+    if (used.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second != "1") {
+      const std::string name = RouteLocalnetSysctl(it->first);
+      if (absl::Status s = options_.env.sysctl->Write(name, it->second);
+          !s.ok()) {
+        // Keep remembering it: a later call tries again.
+        Log(absl::StrCat("putting back ", name, "=", it->second,
+                         " failed: ", s.message()));
+        ++it;
+        continue;
+      }
+    }
+    it = route_localnet_before_.erase(it);
+  }
+}
+
 absl::Status Manager::Add(absl::string_view id, const PodPortMapping& pod,
                           absl::string_view nat_interface_name) {
   std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<PodPlan> planned = PlanPod(id, pod, nat_interface_name);
+  const PodRequest request{std::string(id), pod,
+                           std::string(nat_interface_name)};
+  absl::StatusOr<PodPlan> planned = Plan(request);
   if (!planned.ok()) return planned.status();
   const PodPlan& plan = *planned;
   if (plan.host_network) return absl::OkStatus();
   for (const SkippedMapping& s : plan.skipped) Log(s.reason);
-  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-    if (!plan.family(f).mappings.empty() && Primary(f) == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("pod ", plan.owner, " has ", FamilyLabel(f),
-                       " mappings, but this host has no ", FamilyLabel(f),
-                       " (absent or disabled)"));
-    }
-  }
   if (absl::Status s = claims_.Check(plan); !s.ok()) return s;
-
-  auto old_it = pods_.find(plan.id);
-  PodRecord* old = old_it == pods_.end() ? nullptr : &old_it->second;
-
-  // 1. Ports. A re-Add keeps the sockets it still needs and closes the others
-  // first, so that a narrower or wider binding of the same port can take their
-  // place; on failure the old record gets its sockets back.
-  PortMap held;
-  std::vector<PortKey> keys, released;
-  absl::flat_hash_set<PortKey> reused;
-  if (options_.hold_ports) keys = PortKeys(plan);
-  if (old != nullptr) {
-    for (const PortKey& k : keys) {
-      auto it = old->ports.find(k);
-      if (it == old->ports.end()) continue;
-      held.emplace(k, std::move(it->second));
-      reused.insert(k);
-    }
-    for (const auto& [k, port] : old->ports) {
-      if (!reused.contains(k)) released.push_back(k);
-    }
-    old->ports.clear();  // Closes the released sockets.
-  }
-  auto restore_old_ports = [&]() {
-    if (old == nullptr) {
-      held.clear();
-      return;
-    }
-    for (auto& [k, port] : held) {
-      if (reused.contains(k)) old->ports.emplace(k, std::move(port));
-    }
-    held.clear();  // Closes what this call opened.
-    if (absl::Status s = HoldPorts(released, &old->ports); !s.ok()) {
-      Log(absl::StrCat(
-          "pod ", old->plan.owner,
-          " could not hold its previous ports again: ", s.message()));
-    }
-  };
-  if (absl::Status s = HoldPorts(keys, &held); !s.ok()) {
-    restore_old_ports();
+  auto in_pod = [&](absl::Status s) {
     return absl::Status(s.code(),
                         absl::StrCat("pod ", plan.owner, ": ", s.message()));
-  }
-
-  // 2. route_localnet on the NAT interface, remembering what it was.
-  std::string sysctl_name, sysctl_before;
-  if (!plan.nat_interface.empty() && !plan.ipv4.mappings.empty()) {
-    sysctl_name = RouteLocalnetSysctl(plan.nat_interface);
-    absl::StatusOr<std::string> before = options_.env.sysctl->Read(sysctl_name);
-    absl::Status s = before.status();
-    if (s.ok() && *before != "1")
-      s = options_.env.sysctl->Write(sysctl_name, "1");
-    if (!s.ok()) {
-      restore_old_ports();
-      return absl::Status(s.code(),
-                          absl::StrCat("pod ", plan.owner, ": nat interface ",
-                                       plan.nat_interface, ": ", s.message()));
-    }
-    sysctl_before = *before;
-  }
-  auto restore_sysctl = [&]() {
-    if (!sysctl_before.empty() && sysctl_before != "1") {
-      (void)options_.env.sysctl->Write(sysctl_name, sysctl_before);
-    }
   };
 
-  // 3. Rules: one transaction per family; on failure, families already changed
-  // go back to what they held.
-  absl::flat_hash_set<std::string> old_hashes =
-      old != nullptr ? PlanHashes(old->plan)
-                     : absl::flat_hash_set<std::string>{};
+  auto old_it = pods_.find(plan.id);
+  const PodPlan* old = old_it == pods_.end() ? nullptr : &old_it->second.plan;
+  PortMap held;  // Outlives `undo`, whose steps use it.
+  UndoLog undo;
+  std::vector<PortKey> keys;
+  if (options_.hold_ports) keys = PortKeys(plan);
+  if (absl::Status s = SwapPorts({plan.id}, keys, &held, &undo); !s.ok()) {
+    return in_pod(s);
+  }
+  if (absl::Status s = SetRouteLocalnet({&plan}, &undo); !s.ok()) return s;
+
+  // The id's mappings are found by their chain hashes: those it held and
+  // those it will hold.
+  const absl::flat_hash_set<std::string> old_hashes =
+      old != nullptr ? PlanHashes(*old) : absl::flat_hash_set<std::string>{};
   const absl::flat_hash_set<std::string> new_hashes = PlanHashes(plan);
-  std::vector<FamilyBackend*> changed;
-  auto rollback_rules = [&]() {
-    for (FamilyBackend* b : changed) {
-      absl::Status s = b->Replace(plan.id, new_hashes,
-                                  old != nullptr ? &old->plan : nullptr);
-      if (!s.ok()) {
-        Log(absl::StrCat("rolling back ", b->name(), " for pod ", plan.owner,
-                         " failed: ", s.message()));
-      }
-    }
-  };
-  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-    FamilyBackend* b = Primary(f);
-    if (b == nullptr) continue;
-    absl::Status s = b->Replace(plan.id, old_hashes, &plan);
-    if (!s.ok()) {
-      rollback_rules();
-      restore_sysctl();
-      restore_old_ports();
-      return absl::Status(s.code(),
-                          absl::StrCat("pod ", plan.owner, ": ", s.message()));
-    }
-    changed.push_back(b);
+  if (absl::Status s = ChangeFamilies(
+          [&](FamilyBackend* b) {
+            return b->Replace(plan.id, old_hashes, &plan);
+          },
+          [&plan, new_hashes, old](FamilyBackend* b) {
+            return b->Replace(plan.id, new_hashes, old);
+          },
+          &undo);
+      !s.ok()) {
+    return in_pod(s);
   }
   // Rules of this id that an earlier backend left behind would shadow the new
   // ones.
@@ -285,18 +413,13 @@ absl::Status Manager::Add(absl::string_view id, const PodPortMapping& pod,
                        plan.owner, " failed: ", s.message()));
     }
   }
+  // Stale UDP conntrack entries, now that the rules are in place.
+  if (absl::Status s = ClearUdpConntrack(plan); !s.ok()) return s;
 
-  // 4. Stale UDP conntrack entries, now that the rules are in place.
-  if (absl::Status s = ClearUdpConntrack(plan); !s.ok()) {
-    rollback_rules();
-    restore_sysctl();
-    restore_old_ports();
-    return s;
-  }
-
+  undo.Commit();
   claims_.Claim(plan);
-  PodRecord record{plan, std::move(held)};
-  pods_.insert_or_assign(plan.id, std::move(record));
+  pods_.insert_or_assign(plan.id, PodRecord{request, plan, std::move(held)});
+  RestoreUnusedRouteLocalnet();  // The pod may have left an interface.
   return absl::OkStatus();
 }
 
@@ -342,6 +465,7 @@ absl::Status Manager::Remove(absl::string_view id, const PodPortMapping& pod) {
     }
   }
   claims_.Release(id);
+  RestoreUnusedRouteLocalnet();
   return first_error;
 }
 
@@ -349,11 +473,11 @@ absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
   std::lock_guard<std::mutex> lock(mu_);
   // 1. Everything is checked before anything changes.
   std::vector<PodPlan> plans;
+  std::vector<const PodRequest*> requests;
   PortClaims claims;
   absl::flat_hash_set<std::string> ids;
   for (const PodRequest& request : pods) {
-    absl::StatusOr<PodPlan> plan =
-        PlanPod(request.id, request.pod, request.nat_interface);
+    absl::StatusOr<PodPlan> plan = Plan(request);
     if (!plan.ok()) return plan.status();
     if (!ids.insert(plan->id).second) {
       return absl::InvalidArgumentError(
@@ -361,125 +485,114 @@ absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
     }
     if (plan->host_network) continue;
     for (const SkippedMapping& s : plan->skipped) Log(s.reason);
-    for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-      if (!plan->family(f).mappings.empty() && Primary(f) == nullptr) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("pod ", plan->owner, " has ", FamilyLabel(f),
-                         " mappings, but this host has no ", FamilyLabel(f)));
-      }
-    }
     if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
     claims.Claim(*plan);
     plans.push_back(std::move(*plan));
+    requests.push_back(&request);
   }
   std::vector<const PodPlan*> desired;
   for (const PodPlan& plan : plans) desired.push_back(&plan);
-
-  // 2. Ports: keep the sockets still wanted, close the rest, hold the new ones.
-  PortMap held;
-  if (options_.hold_ports) {
-    PortMap old;
-    for (auto& [id, record] : pods_) {
-      for (auto& [key, port] : record.ports) old.emplace(key, std::move(port));
-      record.ports.clear();
-    }
-    std::vector<PortKey> keys;
-    for (const PodPlan& plan : plans) {
-      for (const PortKey& key : PortKeys(plan)) {
-        auto it = old.find(key);
-        if (it != old.end()) {
-          held.emplace(key, std::move(it->second));
-          old.erase(it);
-        } else {
-          keys.push_back(key);
-        }
-      }
-    }
-    old.clear();
-    if (absl::Status s = HoldPorts(keys, &held); !s.ok()) {
-      // Sockets of pods that stay are still in `held`; give them back.
-      for (auto& [id, record] : pods_) {
-        for (const PortKey& key : PortKeys(record.plan)) {
-          auto it = held.find(key);
-          if (it != held.end())
-            record.ports.emplace(key, std::move(it->second));
-        }
-      }
-      return s;
-    }
-  }
-
-  // 3. route_localnet wherever a pod's NAT interface needs it.
-  for (const PodPlan& plan : plans) {
-    if (plan.nat_interface.empty() || plan.ipv4.mappings.empty()) continue;
-    const std::string name = RouteLocalnetSysctl(plan.nat_interface);
-    absl::StatusOr<std::string> value = options_.env.sysctl->Read(name);
-    absl::Status s = value.status();
-    if (s.ok() && *value != "1") s = options_.env.sysctl->Write(name, "1");
-    if (!s.ok()) {
-      return absl::Status(s.code(),
-                          absl::StrCat("pod ", plan.owner, ": nat interface ",
-                                       plan.nat_interface, ": ", s.message()));
-    }
-  }
-
-  // 4. One transaction per family; a failure puts back the families changed.
   std::vector<const PodPlan*> previous;
-  for (const auto& [id, record] : pods_) previous.push_back(&record.plan);
-  std::vector<FamilyBackend*> changed;
-  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-    FamilyBackend* b = Primary(f);
-    if (b == nullptr) continue;
-    if (absl::Status s = b->Sync(desired); !s.ok()) {
-      for (FamilyBackend* done : changed) {
-        if (absl::Status back = done->Sync(previous); !back.ok()) {
-          Log(absl::StrCat("putting back ", done->name(),
-                           " failed: ", back.message()));
-        }
-      }
-      return s;
-    }
-    changed.push_back(b);
+  std::vector<std::string> leaving;
+  for (const auto& [id, record] : pods_) {
+    previous.push_back(&record.plan);
+    leaving.push_back(id);
   }
+
+  // 2. The steps Add takes, for every pod at once.
+  PortMap held;  // Outlives `undo`, whose steps use it.
+  UndoLog undo;
+  std::vector<PortKey> keys;
+  if (options_.hold_ports) {
+    for (const PodPlan& plan : plans) {
+      for (const PortKey& key : PortKeys(plan)) keys.push_back(key);
+    }
+  }
+  if (absl::Status s = SwapPorts(leaving, keys, &held, &undo); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = SetRouteLocalnet(desired, &undo); !s.ok()) return s;
+  if (absl::Status s = ChangeFamilies(
+          [&](FamilyBackend* b) { return b->Sync(desired); },
+          [previous](FamilyBackend* b) { return b->Sync(previous); }, &undo);
+      !s.ok()) {
+    return s;
+  }
+  undo.Commit();
   for (const auto& b : cleanup_) {
     if (absl::Status s = b->Sync({}); !s.ok()) {
       Log(absl::StrCat("clearing ", b->name(), " failed: ", s.message()));
     }
   }
-
-  // 5. Stale UDP conntrack entries of the mappings now in place.
+  // 3. Stale UDP conntrack entries of the mappings now in place.
   for (const PodPlan& plan : plans) {
     if (absl::Status s = ClearUdpConntrack(plan); !s.ok()) Log(s.message());
   }
 
   pods_.clear();
-  for (PodPlan& plan : plans) {
-    PodRecord record{plan, {}};
-    for (const PortKey& key : PortKeys(plan)) {
+  for (size_t i = 0; i < plans.size(); ++i) {
+    PodRecord record{*requests[i], plans[i], {}};
+    for (const PortKey& key : PortKeys(plans[i])) {
       auto it = held.find(key);
       if (it != held.end()) record.ports.emplace(key, std::move(it->second));
     }
-    pods_.insert_or_assign(plan.id, std::move(record));
+    pods_.insert_or_assign(plans[i].id, std::move(record));
   }
   claims_ = std::move(claims);
+  RestoreUnusedRouteLocalnet();
   return absl::OkStatus();
 }
 
 absl::Status Manager::Check(absl::string_view id, const PodPortMapping& pod,
                             absl::string_view nat_interface_name) const {
   std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<PodPlan> plan = PlanPod(id, pod, nat_interface_name);
+  absl::StatusOr<PodPlan> plan =
+      Plan({std::string(id), pod, std::string(nat_interface_name)});
   if (!plan.ok()) return plan.status();
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     if (plan->family(f).mappings.empty()) continue;
-    FamilyBackend* b = Primary(f);
-    if (b == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("this host has no ", FamilyLabel(f)));
-    }
-    if (absl::Status s = b->Verify(*plan); !s.ok()) return s;
+    if (absl::Status s = Primary(f)->Verify(*plan); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status Manager::Adopt(const HeldState& state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> refused;
+  for (const PodRequest& request : state.pods) {
+    absl::StatusOr<PodPlan> plan =
+        PlanPod(request.id, request.pod, request.nat_interface);
+    if (!plan.ok()) {
+      refused.push_back(std::string(plan.status().message()));
+      continue;
+    }
+    if (plan->host_network) continue;
+    claims_.Release(plan->id);
+    if (absl::Status s = claims_.Check(*plan); !s.ok()) {
+      refused.push_back(std::string(s.message()));
+      continue;
+    }
+    claims_.Claim(*plan);
+    const std::string id = plan->id;
+    pods_.insert_or_assign(id, PodRecord{request, *std::move(plan), {}});
+  }
+  for (const auto& [iface, value] : state.route_localnet_before) {
+    route_localnet_before_.emplace(iface, value);
+  }
+  if (refused.empty()) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat("not adopted: ", absl::StrJoin(refused, "; ")));
+}
+
+HostPortManager::HeldState Manager::Held() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  HeldState state;
+  for (const auto& [id, record] : pods_) state.pods.push_back(record.request);
+  std::sort(
+      state.pods.begin(), state.pods.end(),
+      [](const PodRequest& a, const PodRequest& b) { return a.id < b.id; });
+  state.route_localnet_before = route_localnet_before_;
+  return state;
 }
 
 std::vector<std::string> Manager::Backends() const {

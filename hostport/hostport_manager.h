@@ -13,6 +13,18 @@
 // previous backend left behind), and is a no-op for an unknown id. Host-network
 // pods are a no-op for both.
 //
+// route_localnet is put back to the value it had before the manager set it
+// when the last pod with IPv4 mappings on that interface goes (Remove, Sync, or
+// an Add that moves the pod elsewhere). Add and Sync share one sequence of
+// steps (ports, route_localnet, each family's rules, conntrack), each with its
+// undo, so a failure anywhere leaves the host as the call found it, the held
+// sockets of pods that stay included.
+//
+// A process that is not the only one changing the host (hostportctl,
+// hostport-cni) passes what the others recorded to Adopt() first, so that
+// conflicts, replaced mappings and route_localnet are judged against the whole
+// host, and saves Held() afterwards.
+//
 // Each backend learns what is installed once, at creation; after that Add and
 // Remove cost O(size of the change), whatever the number of mappings installed.
 // Thread-safe.
@@ -20,6 +32,7 @@
 #define HOSTPORT_HOSTPORT_MANAGER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +87,22 @@ class HostPortManager {
   // missing. For CNI CHECK.
   virtual absl::Status Check(absl::string_view id, const PodPortMapping& pod,
                              absl::string_view nat_interface_name) const = 0;
+
+  // What a manager knows of the host beyond the kernel's rules: the pods it
+  // holds and, per interface it set route_localnet on, the value to put back.
+  struct HeldState {
+    std::vector<PodRequest> pods;
+    std::map<std::string, std::string> route_localnet_before;
+  };
+  // Takes `state` (as another process's Held() left it) as held, without
+  // touching the kernel and without holding ports: its pods count for
+  // conflicts, their mappings are replaced or removed by a later Add or
+  // Remove of their id, and route_localnet goes back when the last of them on
+  // an interface goes. Pods that do not plan (damaged records) are skipped and
+  // named in the error, the others adopted. REQUIRES: nothing held yet.
+  virtual absl::Status Adopt(const HeldState& state) = 0;
+  // The pods held and the route_localnet values to put back, for Adopt().
+  virtual HeldState Held() const = 0;
 };
 
 // The operating-system seams a manager uses. Null members are replaced by the

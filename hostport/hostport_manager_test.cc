@@ -23,6 +23,7 @@ using testing::FakePortHolder;
 using testing::FakeSysctl;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 PodPortMapping Pod(std::vector<std::string> ips,
@@ -70,9 +71,37 @@ class ObservingConntrack : public ConntrackCleaner {
   FakeNft* nft_;
 };
 
+// Passes every call to a FakeNft, except that the next `times` scripts that
+// mention `substring` are refused: one family's transaction can fail after the
+// other went through.
+class SelectiveNft : public NftRunner {
+ public:
+  explicit SelectiveNft(FakeNft* inner) : inner_(inner) {}
+  void FailScriptsWith(std::string substring, int times) {
+    substring_ = std::move(substring);
+    times_ = times;
+  }
+  absl::Status Run(const std::string& script) override {
+    if (times_ > 0 && absl::StrContains(script, substring_)) {
+      --times_;
+      return absl::FailedPreconditionError(
+          absl::StrCat("nft: injected failure of a script with ", substring_));
+    }
+    return inner_->Run(script);
+  }
+  absl::StatusOr<std::string> List(const std::string& command) override {
+    return inner_->List(command);
+  }
+
+ private:
+  FakeNft* inner_;
+  std::string substring_;
+  int times_ = 0;
+};
+
 // A host made of fakes, with the managers' options pointing at it.
 struct FakeHost {
-  FakeHost() : observing_(&conntrack_, &nft_) {
+  FakeHost() : observing_(&conntrack_, &nft_), selective_(&nft_) {
     sysctl_.Set("net/ipv6/conf/all/disable_ipv6", "0");
     sysctl_.Set(RouteLocalnetSysctl("hp-br0"), "0");
   }
@@ -81,7 +110,8 @@ struct FakeHost {
       MetaOptions::Backend backend = MetaOptions::Backend::kNftables) {
     MetaOptions o;
     o.prefer = backend;
-    o.env = HostportEnv{&iptables_, &nft_, &ports_, &observing_, &sysctl_};
+    o.env =
+        HostportEnv{&iptables_, &selective_, &ports_, &observing_, &sysctl_};
     o.log = [this](absl::string_view line) {
       log_.push_back(std::string(line));
     };
@@ -124,6 +154,7 @@ struct FakeHost {
   FakePortHolder ports_;
   FakeConntrack conntrack_;
   ObservingConntrack observing_;
+  SelectiveNft selective_;
   FakeSysctl sysctl_;
   std::vector<std::string> log_;
 };
@@ -360,6 +391,149 @@ TEST(ManagerFailureTest, FailureAtEveryStepUndoesTheCall) {
     EXPECT_EQ(host.KernelState(), before);
     EXPECT_EQ(*host.sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "0");
   }
+}
+
+// A failure at each step of Sync: the pods that stay keep their rules and
+// their sockets, and route_localnet goes back on the interface the new pod
+// would have needed.
+TEST(ManagerFailureTest, SyncFailureAtEveryStepUndoesTheCall) {
+  const HostPortManager::PodRequest stays = {
+      "s1", Pod(kDual, {M(8080, 80), M(53, 53, Protocol::kUDP)}), "hp-br0"};
+  const HostPortManager::PodRequest joins = {
+      "s2", Pod({"10.88.1.6", "fd00:88:1::6"}, {M(9090, 90)}, "new"), "hp-br1"};
+  const struct {
+    const char* step;
+    std::function<void(FakeHost*, HostPortManager::PodRequest*)> inject;
+  } steps[] = {
+      {"a port",
+       [](FakeHost* h, HostPortManager::PodRequest* p) {
+         h->ports_.SetLocalAddresses({*IpAddress::Parse("127.0.0.1")});
+         p->pod.port_mappings.push_back(
+             M(7000, 70, Protocol::kTCP, "192.0.2.99"));
+       }},
+      {"route_localnet",
+       [](FakeHost* h, HostPortManager::PodRequest*) {
+         h->sysctl_.FailNextWrite(
+             absl::PermissionDeniedError("read-only /proc"));
+       }},
+      {"IPv4 transaction",
+       [](FakeHost* h, HostPortManager::PodRequest*) {
+         h->selective_.FailScriptsWith("ip crio-hostports", 2);
+       }},
+      {"IPv6 transaction",
+       [](FakeHost* h, HostPortManager::PodRequest*) {
+         h->selective_.FailScriptsWith("ip6 crio-hostports", 2);
+       }},
+  };
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step.step);
+    FakeHost host;
+    host.sysctl_.Set(RouteLocalnetSysctl("hp-br1"), "0");
+    absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+        NewMetaHostportManager(host.Options());
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE((*m)->Sync({stays}).ok());
+    const std::vector<PortKey> held = host.ports_.Held();
+    ASSERT_THAT(held, SizeIs(4));
+    const std::string before = host.KernelState();
+
+    HostPortManager::PodRequest p = joins;
+    step.inject(&host, &p);
+    EXPECT_FALSE((*m)->Sync({stays, p}).ok());
+    EXPECT_THAT(host.ports_.Held(), ::testing::UnorderedElementsAreArray(held));
+    EXPECT_EQ(host.KernelState(), before);
+    EXPECT_EQ(*host.sysctl_.Read(RouteLocalnetSysctl("hp-br1")), "0");
+    // The manager still holds the pod that stayed: Remove takes it all away.
+    ASSERT_TRUE((*m)->Remove("s1", stays.pod).ok());
+    EXPECT_THAT(host.ports_.Held(), IsEmpty());
+    EXPECT_EQ(*host.sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "0");
+  }
+}
+
+TEST_F(ManagerTest, RouteLocalnetGoesBackWhenTheLastPodOnItsInterfaceGoes) {
+  auto m = Meta();
+  const std::string hp_br0 = RouteLocalnetSysctl("hp-br0");
+  const PodPortMapping a = Pod(kDual, {M(8080, 80)}, "a");
+  const PodPortMapping b = Pod({"10.88.0.6"}, {M(8081, 80)}, "b");
+  ASSERT_TRUE(m->Add("a", a, "hp-br0").ok());
+  ASSERT_TRUE(m->Add("b", b, "hp-br0").ok());
+  EXPECT_EQ(*sysctl_.Read(hp_br0), "1");
+  ASSERT_TRUE(m->Remove("a", a).ok());
+  EXPECT_EQ(*sysctl_.Read(hp_br0), "1") << "b still needs it";
+  ASSERT_TRUE(m->Remove("b", b).ok());
+  EXPECT_EQ(*sysctl_.Read(hp_br0), "0");
+
+  // A re-Add that leaves the interface, and a Sync that drops the pod.
+  ASSERT_TRUE(m->Add("a", a, "hp-br0").ok());
+  ASSERT_TRUE(m->Add("a", a, "").ok());
+  EXPECT_EQ(*sysctl_.Read(hp_br0), "0");
+  ASSERT_TRUE(m->Sync({{"a", a, "hp-br0"}}).ok());
+  EXPECT_EQ(*sysctl_.Read(hp_br0), "1");
+  ASSERT_TRUE(m->Sync({}).ok());
+  EXPECT_EQ(*sysctl_.Read(hp_br0), "0");
+
+  // An IPv6-only pod needs no route_localnet.
+  ASSERT_TRUE(m->Add("v6", Pod({"fd00:88::7"}, {M(9000, 90)}), "hp-br0").ok());
+  EXPECT_EQ(*sysctl_.Read(hp_br0), "0");
+}
+
+TEST_F(ManagerTest, RouteLocalnetSetBySomeoneElseIsLeftAsFound) {
+  sysctl_.Set(RouteLocalnetSysctl("hp-br0"), "1");
+  auto m = Meta();
+  const PodPortMapping a = Pod(kDual, {M(8080, 80)}, "a");
+  ASSERT_TRUE(m->Add("a", a, "hp-br0").ok());
+  ASSERT_TRUE(m->Remove("a", a).ok());
+  EXPECT_EQ(*sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "1");
+  for (const auto& [name, value] : sysctl_.writes()) {
+    EXPECT_NE(name, RouteLocalnetSysctl("hp-br0")) << value;
+  }
+}
+
+// What one process holds, adopted by the next: conflicts, replaced mappings
+// and route_localnet are judged against the whole host.
+TEST_F(ManagerTest, AdoptedPodsCountAsHeldInTheNextProcess) {
+  for (auto backend : {MetaOptions::Backend::kNftables,
+                       MetaOptions::Backend::kIptablesLegacy}) {
+    SCOPED_TRACE(static_cast<int>(backend));
+    HostPortManager::HeldState state;
+    {
+      auto first = Meta(backend);
+      ASSERT_TRUE(
+          first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "hp-br0").ok());
+      state = first->Held();
+    }
+    ASSERT_THAT(state.pods, SizeIs(1));
+    EXPECT_EQ(state.pods[0].id, "a");
+    EXPECT_EQ(state.route_localnet_before.at("hp-br0"), "0");
+
+    auto second = Meta(backend);
+    ASSERT_TRUE(second->Adopt(state).ok());
+    EXPECT_EQ(
+        second->Add("b", Pod({"10.88.0.6"}, {M(8080, 80)}, "b"), "").code(),
+        absl::StatusCode::kAlreadyExists);
+    // Re-adding "a" on another port replaces its mapping, whatever backend.
+    ASSERT_TRUE(
+        second->Add("a", Pod(kDual, {M(8090, 80)}, "a"), "hp-br0").ok());
+    const std::string kernel = KernelState();
+    EXPECT_THAT(kernel, Not(HasSubstr("8080"))) << kernel;
+    EXPECT_THAT(kernel, HasSubstr("8090"));
+    ASSERT_TRUE(second->Remove("a", PodPortMapping()).ok());
+    EXPECT_THAT(KernelState(), Not(HasSubstr("8090")));
+    EXPECT_EQ(*sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "0");
+    EXPECT_THAT(second->Held().pods, IsEmpty());
+  }
+}
+
+TEST_F(ManagerTest, AdoptSkipsWhatDoesNotPlanAndNamesIt) {
+  auto m = Meta();
+  HostPortManager::HeldState state;
+  state.pods.push_back({"good", Pod({"10.88.0.5"}, {M(8080, 80)}), ""});
+  state.pods.push_back({"bad", Pod({"10.88.0.6"}, {M(70000, 80)}), ""});
+  absl::Status s = m->Adopt(state);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("70000"));
+  ASSERT_THAT(m->Held().pods, SizeIs(1));
+  EXPECT_EQ(m->Held().pods[0].id, "good");
 }
 
 TEST_F(ManagerTest, StaleIndexIsReloadedAndTheDeltaRetried) {

@@ -9,11 +9,16 @@
 // (auto|iptables|iptables-legacy|iptables-nft|nftables), `natInterface`
 // (default: the interface the host routes the pod's IPv4 address by) and
 // `stateDir` (default /run/hostport, shared with hostportctl). Commands:
-//   ADD     map the ports (nothing half-applied), record the pod, pass
-//   prevResult on DEL     remove them; idempotent; works without prevResult or
-//   a record CHECK   the rules are present and as ADD would write them VERSION
-//   the versions spoken
-// Errors are CNI error objects on stdout with exit status 1.
+//   ADD      map the ports (nothing half-applied), record the pod, pass
+//            prevResult on
+//   DEL      remove them; idempotent; works without prevResult, with only the
+//            container id, even after a process was killed mid-ADD
+//   CHECK    the rules are present and as ADD would write them
+//   VERSION  the versions spoken
+// Every command runs under the host-wide lock of the state directory, shared
+// with hostportctl, and a pod conflicting with any recorded pod is refused.
+// Errors are CNI error objects on stdout with exit status 1 (code 7: invalid
+// configuration or pod; 100: a conflict, the kernel refused, I/O).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -28,7 +33,7 @@
 #include "hostport/command_runner.h"
 #include "hostport/hostport_manager.h"
 #include "hostport/plan.h"
-#include "tools/state_dir.h"
+#include "tools/locked_host.h"
 
 namespace hostport {
 namespace {
@@ -38,7 +43,6 @@ using nlohmann::json;
 // CNI error codes (spec §Error).
 constexpr int kIncompatibleVersion = 1;
 constexpr int kInvalidEnvironment = 4;
-constexpr int kIoFailure = 5;
 constexpr int kDecodeFailure = 6;
 constexpr int kInvalidConfig = 7;
 constexpr int kPluginFailure = 100;  // Plugin-specific codes start at 100.
@@ -205,14 +209,23 @@ absl::Status ParseRequest(const std::string& stdin_text, Request* r,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<HostPortManager>> Manager(const Request& r) {
+// Waits for the host-wide lock (shared with hostportctl) and opens the host:
+// every pod recorded, whichever tool added it, counts.
+absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(const Request& r) {
   MetaOptions options;
   options.prefer = r.backend;
   options.hold_ports = false;  // The plugin exits; it cannot keep sockets.
   options.log = [](absl::string_view line) {
     std::cerr << "hostport-cni: note: " << line << "\n";
   };
-  return NewMetaHostportManager(options);
+  return LockedHost::Open(r.state_dir, std::move(options));
+}
+
+// CNI code for a failed change: 7 for a pod that does not plan, 100 for the
+// rest (a conflict with another pod, the kernel refused, I/O).
+CniError ChangeError(const absl::Status& s) {
+  return {absl::IsInvalidArgument(s) ? kInvalidConfig : kPluginFailure,
+          std::string(s.message()), ""};
 }
 
 int Run() {
@@ -234,24 +247,13 @@ int Run() {
   Request r;
   CniError error;
   if (!ParseRequest(input, &r, &error).ok()) return Report(r.version, error);
-  const StateDir state(r.state_dir);
-
   if (command == "DEL") {
-    // The mappings ADD recorded, else those in the config: nothing is needed.
-    PodPortMapping pod = r.entry.pod;
-    absl::StatusOr<std::optional<HeldPod>> record = state.Read(r.id);
-    if (record.ok() && record->has_value() && pod.port_mappings.empty()) {
-      pod = (*record)->entry.pod;
-    }
-    absl::StatusOr<std::unique_ptr<HostPortManager>> m = Manager(r);
-    if (!m.ok())
-      return Report(r.version,
-                    {kPluginFailure, std::string(m.status().message()), ""});
-    if (absl::Status s = (*m)->Remove(r.id, pod); !s.ok()) {
-      return Report(r.version, {kPluginFailure, std::string(s.message()), ""});
-    }
-    if (absl::Status s = state.Delete(r.id); !s.ok()) {
-      return Report(r.version, {kIoFailure, std::string(s.message()), ""});
+    // Whatever ADD recorded (intent included) and the config names: nothing
+    // else is needed, not even prevResult.
+    absl::StatusOr<std::unique_ptr<LockedHost>> host = OpenHost(r);
+    if (!host.ok()) return Report(r.version, ChangeError(host.status()));
+    if (absl::Status s = (*host)->Remove(r.entry); !s.ok()) {
+      return Report(r.version, ChangeError(s));
     }
     return 0;
   }
@@ -272,27 +274,16 @@ int Run() {
       break;
     }
   }
-  absl::StatusOr<std::unique_ptr<HostPortManager>> m = Manager(r);
-  if (!m.ok())
-    return Report(r.version,
-                  {kPluginFailure, std::string(m.status().message()), ""});
+  absl::StatusOr<std::unique_ptr<LockedHost>> host = OpenHost(r);
+  if (!host.ok()) return Report(r.version, ChangeError(host.status()));
   if (command == "CHECK") {
-    if (absl::Status s = (*m)->Check(r.id, r.entry.pod, r.entry.nat_interface);
-        !s.ok()) {
-      return Report(r.version, {kPluginFailure, std::string(s.message()), ""});
+    if (absl::Status s = (*host)->Check(r.entry); !s.ok()) {
+      return Report(r.version, ChangeError(s));
     }
     return 0;
   }
-  if (absl::Status s = (*m)->Add(r.id, r.entry.pod, r.entry.nat_interface);
-      !s.ok()) {
-    return Report(r.version, {kPluginFailure, std::string(s.message()), ""});
-  }
-  const std::string backend = (*m)->Backends().front();
-  if (absl::Status s =
-          state.Write(HeldPod{r.entry, backend.substr(0, backend.find(' '))});
-      !s.ok()) {
-    (void)(*m)->Remove(r.id, r.entry.pod);
-    return Report(r.version, {kIoFailure, std::string(s.message()), ""});
+  if (absl::Status s = (*host)->Add({r.entry}); !s.ok()) {
+    return Report(r.version, ChangeError(s));
   }
   json result = r.config["prevResult"];
   result["cniVersion"] = r.version;

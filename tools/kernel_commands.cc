@@ -20,6 +20,7 @@
 #include "hostport/hostport_manager.h"
 #include "hostport/plan.h"
 #include "tools/cli.h"
+#include "tools/locked_host.h"
 #include "tools/pods_file.h"
 #include "tools/state_dir.h"
 
@@ -92,21 +93,18 @@ absl::StatusOr<MetaOptions::Backend> ParseBackend(const std::string& name) {
                    "iptables-nft or nftables"));
 }
 
-absl::StatusOr<std::unique_ptr<HostPortManager>> NewManager(
-    MetaOptions::Backend backend, std::ostream& err) {
+// Waits for the host-wide lock of `state_dir` and opens the host with a
+// manager that does not hold ports (a one-shot command cannot keep sockets).
+absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(
+    const std::string& state_dir, MetaOptions::Backend backend,
+    std::ostream& err) {
   MetaOptions options;
   options.prefer = backend;
   options.hold_ports = false;
   options.log = [&err](absl::string_view line) {
     err << "hostportctl: note: " << line << "\n";
   };
-  return NewMetaHostportManager(options);
-}
-
-std::string BackendName(const HostPortManager& manager) {
-  const std::vector<std::string> backends = manager.Backends();
-  if (backends.empty()) return "none";
-  return backends[0].substr(0, backends[0].find(' '));
+  return LockedHost::Open(state_dir, std::move(options));
 }
 
 std::string DescribeEntry(const PodEntry& e) {
@@ -161,12 +159,12 @@ struct PodsRequest {
   std::vector<PodEntry> entries;
 };
 
-// Parses, reads and checks; returns an exit code, or -1 to go on. `others` are
-// held pods the file's pods must not conflict with (those with the file's ids
-// excepted).
+// Parses, reads and checks what needs no kernel (each pod plans, the file's
+// pods do not conflict with each other); returns an exit code, or -1 to go on.
+// Conflicts with the pods the host holds are checked under the host's lock.
 int ReadPodsRequest(const std::vector<std::string>& args,
                     absl::string_view verb, const char* usage,
-                    std::ostream& out, std::ostream& err, bool against_held,
+                    std::ostream& out, std::ostream& err,
                     PodsRequest* request) {
   if (int code = Parse(args, {{"pods", true}, {"backend", true}}, verb, usage,
                        out, err, &request->flags, &request->json);
@@ -192,20 +190,6 @@ int ReadPodsRequest(const std::vector<std::string>& args,
     if (e.nat_interface.empty()) e.nat_interface = flags.Get("nat-interface");
   }
   PortClaims claims;
-  if (against_held) {
-    const StateDir state(flags.Get("state-dir", kDefaultStateDir));
-    absl::StatusOr<std::vector<HeldPod>> held = state.List();
-    if (!held.ok())
-      return Fail(err, verb, held.status().message(), kExitFailed);
-    absl::flat_hash_set<std::string> ids;
-    for (const PodEntry& e : request->entries) ids.insert(e.id);
-    for (const HeldPod& h : *held) {
-      if (ids.contains(h.entry.id)) continue;
-      absl::StatusOr<PodPlan> plan =
-          PlanPod(h.entry.id, h.entry.pod, h.entry.nat_interface);
-      if (plan.ok()) claims.Claim(*plan);
-    }
-  }
   for (const PodEntry& e : request->entries) {
     absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
     if (!plan.ok()) {
@@ -226,86 +210,34 @@ int ReadPodsRequest(const std::vector<std::string>& args,
   return -1;
 }
 
-std::vector<HostPortManager::PodRequest> Requests(
-    const std::vector<PodEntry>& entries) {
-  std::vector<HostPortManager::PodRequest> requests;
-  for (const PodEntry& e : entries) {
-    requests.push_back({e.id, e.pod, e.nat_interface});
+// A failure of a change to the host: a conflict or an invalid pod names the
+// pods file it came from.
+int FailChange(std::ostream& err, absl::string_view verb,
+               const PodsRequest& request, const absl::Status& s) {
+  if (absl::IsAlreadyExists(s) || absl::IsInvalidArgument(s)) {
+    return Fail(err, verb, absl::StrCat(request.path, ": ", s.message()),
+                absl::IsInvalidArgument(s) ? kExitUsage : kExitFailed);
   }
-  return requests;
-}
-
-// Records exactly `entries` in the state directory.
-absl::Status RecordExactly(const StateDir& state,
-                           const std::vector<PodEntry>& entries,
-                           const std::string& backend) {
-  absl::StatusOr<std::vector<HeldPod>> held = state.List();
-  if (!held.ok()) return held.status();
-  absl::flat_hash_set<std::string> ids;
-  for (const PodEntry& e : entries) {
-    ids.insert(e.id);
-    if (absl::Status s = state.Write(HeldPod{e, backend}); !s.ok()) return s;
-  }
-  for (const HeldPod& h : *held) {
-    if (ids.contains(h.entry.id)) continue;
-    if (absl::Status s = state.Delete(h.entry.id); !s.ok()) return s;
-  }
-  return absl::OkStatus();
+  return Fail(err, verb, s.message(), kExitFailed);
 }
 
 int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err) {
   PodsRequest request;
-  if (int code = ReadPodsRequest(args, "add", kAddUsage, out, err,
-                                 /*against_held=*/true, &request);
+  if (int code = ReadPodsRequest(args, "add", kAddUsage, out, err, &request);
       code >= 0) {
     return code;
   }
   const std::vector<PodEntry>& entries = request.entries;
-  const StateDir state(request.flags.Get("state-dir", kDefaultStateDir));
-  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
-      NewManager(request.backend, err);
-  if (!manager.ok())
-    return Fail(err, "add", manager.status().message(), kExitFailed);
-  const std::string backend_name = BackendName(**manager);
-
-  // Apply; on failure take back what this call did, pod by pod.
-  std::vector<const PodEntry*> done;
-  auto undo = [&]() {
-    for (const PodEntry* e : done) {
-      absl::StatusOr<std::optional<HeldPod>> before = state.Read(e->id);
-      absl::Status s;
-      if (before.ok() && before->has_value()) {
-        s = (*manager)->Add(e->id, (*before)->entry.pod,
-                            (*before)->entry.nat_interface);
-      } else {
-        s = (*manager)->Remove(e->id, e->pod);
-      }
-      if (!s.ok()) {
-        err << "hostportctl add: could not take back pod " << e->id << ": "
-            << s.message() << "\n";
-      }
-    }
-  };
+  absl::StatusOr<std::unique_ptr<LockedHost>> host = OpenHost(
+      request.flags.Get("state-dir", kDefaultStateDir), request.backend, err);
+  if (!host.ok()) return Fail(err, "add", host.status().message(), kExitFailed);
   Progress progress(err, "add", entries.size());
-  for (const PodEntry& e : entries) {
-    if (absl::Status s = (*manager)->Add(e.id, e.pod, e.nat_interface);
-        !s.ok()) {
-      progress.Done();
-      undo();
-      return Fail(err, "add", s.message(), kExitFailed);
-    }
-    done.push_back(&e);
-    progress.Step(done.size());
-  }
+  absl::Status added =
+      (*host)->Add(entries, [&](size_t done) { progress.Step(done); });
   progress.Done();
-  for (const PodEntry& e : entries) {
-    if (absl::Status s = state.Write(HeldPod{e, backend_name}); !s.ok()) {
-      undo();
-      for (const PodEntry* d : done) (void)state.Delete(d->id);
-      return Fail(err, "add", s.message(), kExitFailed);
-    }
-  }
+  if (!added.ok()) return FailChange(err, "add", request, added);
+  const std::string backend_name = (*host)->backend();
   if (request.json) {
     nlohmann::json ids = nlohmann::json::array();
     for (const PodEntry& e : entries) ids.push_back(e.id);
@@ -357,23 +289,16 @@ int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
     return Fail(err, "remove", "needs root: it changes the kernel's NAT rules",
                 kExitFailed);
   }
-  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
-      NewManager(MetaOptions::Backend::kAuto, err);
-  if (!manager.ok()) {
-    return Fail(err, "remove", manager.status().message(), kExitFailed);
+  absl::StatusOr<std::unique_ptr<LockedHost>> host =
+      OpenHost(flags.Get("state-dir", kDefaultStateDir),
+               MetaOptions::Backend::kAuto, err);
+  if (!host.ok()) {
+    return Fail(err, "remove", host.status().message(), kExitFailed);
   }
-  const StateDir state(flags.Get("state-dir", kDefaultStateDir));
   int code = kExitOk;
   nlohmann::json removed = nlohmann::json::array();
   for (const PodEntry& target : targets) {
-    PodPortMapping pod = target.pod;
-    absl::StatusOr<std::optional<HeldPod>> record = state.Read(target.id);
-    if (record.ok() && record->has_value() && pod.port_mappings.empty()) {
-      pod = (*record)->entry.pod;
-    }
-    absl::Status s = (*manager)->Remove(target.id, pod);
-    if (s.ok()) s = state.Delete(target.id);
-    if (!s.ok()) {
+    if (absl::Status s = (*host)->Remove(target); !s.ok()) {
       err << "hostportctl remove: " << s.message() << "\n";
       code = kExitFailed;
       continue;
@@ -394,14 +319,19 @@ int RunListCommand(const std::vector<std::string>& args, std::ostream& out,
     return code;
   }
   const StateDir state(flags.Get("state-dir", kDefaultStateDir));
-  absl::StatusOr<std::vector<HeldPod>> held = state.List();
-  if (!held.ok())
-    return Fail(err, "list", held.status().message(), kExitFailed);
+  absl::StatusOr<StateDir::Listing> listing = state.List();
+  if (!listing.ok())
+    return Fail(err, "list", listing.status().message(), kExitFailed);
+  for (const DamagedRecord& d : listing->damaged) {
+    err << "hostportctl list: skipping damaged record " << d.error << "\n";
+  }
+  const std::vector<HeldPod>* held = &listing->pods;
   if (json) {
     nlohmann::json pods = nlohmann::json::array();
     for (const HeldPod& h : *held) {
       nlohmann::json pod = nlohmann::json::parse(PodEntryJson(h.entry));
       pod["backend"] = h.backend;
+      if (h.pending) pod["pending"] = true;
       pods.push_back(pod);
     }
     out << pods.dump(2) << "\n";
@@ -418,7 +348,8 @@ int RunListCommand(const std::vector<std::string>& args, std::ostream& out,
             : absl::StrCat(h.entry.pod.namespace_, "/", h.entry.pod.name);
     out << h.entry.id << "  " << owner << "  " << h.backend << "  ["
         << absl::StrJoin(h.entry.pod.ips, ", ") << "]  "
-        << DescribeEntry(h.entry) << "\n";
+        << DescribeEntry(h.entry)
+        << (h.pending ? "  (pending: a change was interrupted)" : "") << "\n";
   }
   return kExitOk;
 }
@@ -483,27 +414,21 @@ absl::StatusOr<int> LockStateDir(const std::string& dir) {
 int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err) {
   PodsRequest request;
-  if (int code = ReadPodsRequest(args, "sync", kSyncUsage, out, err,
-                                 /*against_held=*/false, &request);
+  if (int code = ReadPodsRequest(args, "sync", kSyncUsage, out, err, &request);
       code >= 0) {
     return code;
   }
-  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
-      NewManager(request.backend, err);
-  if (!manager.ok())
-    return Fail(err, "sync", manager.status().message(), kExitFailed);
+  absl::StatusOr<std::unique_ptr<LockedHost>> host = OpenHost(
+      request.flags.Get("state-dir", kDefaultStateDir), request.backend, err);
+  if (!host.ok())
+    return Fail(err, "sync", host.status().message(), kExitFailed);
   if (isatty(STDERR_FILENO) && request.entries.size() >= Progress::kMinPods) {
     err << "hostportctl: syncing " << request.entries.size() << " pods...\n";
   }
-  if (absl::Status s = (*manager)->Sync(Requests(request.entries)); !s.ok()) {
-    return Fail(err, "sync", s.message(), kExitFailed);
+  if (absl::Status s = (*host)->Sync(request.entries); !s.ok()) {
+    return FailChange(err, "sync", request, s);
   }
-  const StateDir state(request.flags.Get("state-dir", kDefaultStateDir));
-  const std::string backend = BackendName(**manager);
-  if (absl::Status s = RecordExactly(state, request.entries, backend);
-      !s.ok()) {
-    return Fail(err, "sync", s.message(), kExitFailed);
-  }
+  const std::string backend = (*host)->backend();
   if (request.json) {
     nlohmann::json ids = nlohmann::json::array();
     for (const PodEntry& e : request.entries) ids.push_back(e.id);
@@ -518,8 +443,7 @@ int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
 int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err) {
   PodsRequest request;
-  if (int code = ReadPodsRequest(args, "run", kRunUsage, out, err,
-                                 /*against_held=*/false, &request);
+  if (int code = ReadPodsRequest(args, "run", kRunUsage, out, err, &request);
       code >= 0) {
     return code;
   }
@@ -542,17 +466,20 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
       NewMetaHostportManager(options);
   if (!manager.ok())
     return Fail(err, "run", manager.status().message(), kExitFailed);
-  const StateDir state(dir);
+  // Each sync takes the host's lock for its duration, so that the CNI plugin
+  // and other hostportctl calls may work in between.
+  auto sync = [&](const std::vector<PodEntry>& entries) -> absl::Status {
+    absl::StatusOr<std::unique_ptr<LockedHost>> host =
+        LockedHost::OpenWith(dir, manager->get(), options.log);
+    if (!host.ok()) return host.status();
+    return (*host)->Sync(entries);
+  };
   const std::string backend = BackendName(**manager);
   if (isatty(STDERR_FILENO) && request.entries.size() >= Progress::kMinPods) {
     err << "hostportctl: syncing " << request.entries.size() << " pods...\n";
   }
-  if (absl::Status s = (*manager)->Sync(Requests(request.entries)); !s.ok()) {
-    return Fail(err, "run", s.message(), kExitFailed);
-  }
-  if (absl::Status s = RecordExactly(state, request.entries, backend);
-      !s.ok()) {
-    err << "hostportctl run: " << s.message() << "\n";
+  if (absl::Status s = sync(request.entries); !s.ok()) {
+    return FailChange(err, "run", request, s);
   }
   err << "hostportctl run: holding " << request.entries.size() << " pods ("
       << backend << "); SIGHUP re-reads " << request.path
@@ -565,28 +492,23 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
       PodsRequest reread;
       std::vector<std::string> again = args;
       std::ostringstream quiet;
-      if (ReadPodsRequest(again, "run", kRunUsage, quiet, err,
-                          /*against_held=*/false, &reread) >= 0) {
+      if (ReadPodsRequest(again, "run", kRunUsage, quiet, err, &reread) >= 0) {
         err << "hostportctl run: keeping the previous pods\n";
         continue;
       }
-      if (absl::Status s = (*manager)->Sync(Requests(reread.entries));
-          !s.ok()) {
+      if (absl::Status s = sync(reread.entries); !s.ok()) {
         err << "hostportctl run: sync failed, keeping the previous pods: "
             << s.message() << "\n";
         continue;
       }
       current = reread.entries;
-      if (absl::Status s = RecordExactly(state, current, backend); !s.ok()) {
-        err << "hostportctl run: " << s.message() << "\n";
-      }
       err << "hostportctl run: holding " << current.size() << " pods\n";
       continue;
     }
     // SIGTERM or SIGINT: take everything back.
-    absl::Status s = (*manager)->Sync({});
-    if (s.ok()) s = RecordExactly(state, {}, backend);
-    if (!s.ok()) return Fail(err, "run", s.message(), kExitFailed);
+    if (absl::Status s = sync({}); !s.ok()) {
+      return Fail(err, "run", s.message(), kExitFailed);
+    }
     out << "removed " << current.size() << " pods\n";
     return kExitOk;
   }

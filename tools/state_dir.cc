@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "hostport/naming.h"
 
 namespace hostport {
@@ -23,33 +25,61 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
 }
 
 absl::Status MakeDirs(const std::string& path) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || (path[i] == '/' && i > 0)) {
-      partial = path.substr(0, i);
-      if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-        return Errno("cannot create", partial);
-      }
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    const std::string partial = path.substr(0, i);
+    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Errno("cannot create", partial);
     }
   }
   return absl::OkStatus();
 }
 
-nlohmann::json EntryToJson(const PodEntry& e) {
-  nlohmann::json mappings = nlohmann::json::array();
-  for (const PortMapping& m : e.pod.port_mappings) {
-    mappings.push_back({{"host_port", m.host_port},
-                        {"container_port", m.container_port},
-                        {"protocol", std::string(ProtocolName(m.protocol))},
-                        {"host_ip", m.host_ip}});
+// A directory the records may live in: a real directory (not a link), the
+// caller's, and writable by no one else, so nobody can plant or swap a file.
+absl::Status CheckPrivate(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return Errno("cannot inspect", path);
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state directory ", path,
+                     " is not a directory (a link or a file): want a "
+                     "directory of its own"));
   }
+  if (st.st_uid != geteuid()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "state directory %s belongs to uid %d, not to this process (uid %d): "
+        "want a directory of the user that runs hostport",
+        path, st.st_uid, geteuid()));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "state directory %s is writable by others (mode %04o): want one only "
+        "its owner may write (chmod go-w %s)",
+        path, st.st_mode & 07777, path));
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::json MappingsToJson(const std::vector<PortMapping>& mappings) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const PortMapping& m : mappings) {
+    out.push_back({{"host_port", m.host_port},
+                   {"container_port", m.container_port},
+                   {"protocol", std::string(ProtocolName(m.protocol))},
+                   {"host_ip", m.host_ip}});
+  }
+  return out;
+}
+
+nlohmann::json EntryToJson(const PodEntry& e) {
   return {{"id", e.id},
           {"namespace", e.pod.namespace_},
           {"name", e.pod.name},
           {"ips", e.pod.ips},
           {"host_network", e.pod.host_network},
           {"nat_interface", e.nat_interface},
-          {"port_mappings", mappings}};
+          {"port_mappings", MappingsToJson(e.pod.port_mappings)}};
 }
 
 absl::StatusOr<HeldPod> ReadRecord(const std::string& path) {
@@ -57,10 +87,14 @@ absl::StatusOr<HeldPod> ReadRecord(const std::string& path) {
   if (!text.ok()) return text.status();
   nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("pod") ||
-      !doc["backend"].is_string()) {
+      !doc.contains("backend") || !doc["backend"].is_string() ||
+      (doc.contains("pending") && !doc["pending"].is_boolean()) ||
+      !doc.value("pending", false) == doc.contains("previous_mappings")) {
     return absl::DataLossError(
         absl::StrCat(path, ": not a hostport state record"));
   }
+  HeldPod held;
+  held.backend = doc["backend"].get<std::string>();
   absl::StatusOr<std::vector<PodEntry>> entries =
       ParsePodsJson(doc["pod"].dump());
   if (!entries.ok() || entries->size() != 1) {
@@ -68,10 +102,35 @@ absl::StatusOr<HeldPod> ReadRecord(const std::string& path) {
         path, ": damaged record: ",
         entries.ok() ? "not one pod" : entries.status().message()));
   }
-  return HeldPod{std::move((*entries)[0]), doc["backend"].get<std::string>()};
+  held.entry = std::move((*entries)[0]);
+  if (doc.value("pending", false)) {
+    held.pending = true;
+    nlohmann::json previous = {{"id", held.entry.id},
+                               {"port_mappings", doc["previous_mappings"]}};
+    absl::StatusOr<std::vector<PodEntry>> parsed =
+        ParsePodsJson(previous.dump());
+    if (!parsed.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          path,
+          ": damaged record: previous_mappings: ", parsed.status().message()));
+    }
+    held.previous_mappings = (*parsed)[0].pod.port_mappings;
+  }
+  return held;
 }
 
 }  // namespace
+
+PodPortMapping HeldPod::AllMappings() const {
+  PodPortMapping pod = entry.pod;
+  pod.port_mappings.insert(pod.port_mappings.end(), previous_mappings.begin(),
+                           previous_mappings.end());
+  return pod;
+}
+
+StateLock::~StateLock() {
+  if (fd_ >= 0) close(fd_);  // Closing the last descriptor releases the flock.
+}
 
 std::string PodEntryJson(const PodEntry& entry) {
   return EntryToJson(entry).dump();
@@ -81,16 +140,46 @@ std::string StateDir::PodPath(const std::string& id) const {
   return absl::StrCat(path_, "/pods/", OwnerComment(id), ".json");
 }
 
-absl::Status StateDir::Write(const HeldPod& pod) const {
-  if (absl::Status s = MakeDirs(absl::StrCat(path_, "/pods")); !s.ok())
+absl::Status StateDir::CheckDirectory() const {
+  if (absl::Status s = CheckPrivate(path_); !s.ok()) return s;
+  const std::string pods = absl::StrCat(path_, "/pods");
+  struct stat st;
+  if (lstat(pods.c_str(), &st) != 0 && errno == ENOENT) return absl::OkStatus();
+  return CheckPrivate(pods);
+}
+
+absl::StatusOr<StateLock> StateDir::Lock() const {
+  if (absl::Status s = MakeDirs(absl::StrCat(path_, "/pods")); !s.ok()) {
     return s;
-  const std::string final_path = PodPath(pod.entry.id);
-  const std::string tmp = absl::StrCat(final_path, ".tmp");
-  nlohmann::json doc = {{"backend", pod.backend},
-                        {"pod", EntryToJson(pod.entry)}};
-  const std::string text = doc.dump(2) + "\n";
+  }
+  if (absl::Status s = CheckDirectory(); !s.ok()) return s;
+  const std::string path = absl::StrCat(path_, "/lock");
+  // O_CLOEXEC: a program we start (iptables-restore) must not keep the lock
+  // after we die.
   const int fd =
-      open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("cannot open", path);
+  StateLock lock(fd);
+  while (flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) return Errno("cannot lock", path);
+  }
+  return lock;
+}
+
+absl::Status StateDir::WriteFile(const std::string& final_path,
+                                 const std::string& text) const {
+  if (absl::Status s = MakeDirs(absl::StrCat(path_, "/pods")); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckDirectory(); !s.ok()) return s;
+  const std::string tmp = absl::StrCat(final_path, ".tmp.", getpid());
+  // A leftover of a killed process with our pid, or something planted: the
+  // name is ours under the lock. unlink removes a link, never its target.
+  if (unlink(tmp.c_str()) != 0 && errno != ENOENT) {
+    return Errno("cannot clear", tmp);
+  }
+  const int fd = open(
+      tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot create", tmp);
   size_t written = 0;
   while (written < text.size()) {
@@ -114,6 +203,16 @@ absl::Status StateDir::Write(const HeldPod& pod) const {
   return absl::OkStatus();
 }
 
+absl::Status StateDir::Write(const HeldPod& pod) const {
+  nlohmann::json doc = {{"backend", pod.backend},
+                        {"pod", EntryToJson(pod.entry)}};
+  if (pod.pending) {
+    doc["pending"] = true;
+    doc["previous_mappings"] = MappingsToJson(pod.previous_mappings);
+  }
+  return WriteFile(PodPath(pod.entry.id), doc.dump(2) + "\n");
+}
+
 absl::StatusOr<std::optional<HeldPod>> StateDir::Read(
     const std::string& id) const {
   const std::string path = PodPath(id);
@@ -131,12 +230,12 @@ absl::Status StateDir::Delete(const std::string& id) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<HeldPod>> StateDir::List() const {
-  std::vector<HeldPod> pods;
+absl::StatusOr<StateDir::Listing> StateDir::List() const {
+  Listing listing;
   const std::string dir_path = absl::StrCat(path_, "/pods");
   DIR* dir = opendir(dir_path.c_str());
   if (dir == nullptr) {
-    if (errno == ENOENT) return pods;
+    if (errno == ENOENT) return listing;
     return Errno("cannot read", dir_path);
   }
   std::vector<std::string> files;
@@ -145,16 +244,52 @@ absl::StatusOr<std::vector<HeldPod>> StateDir::List() const {
     if (absl::EndsWith(name, ".json")) files.push_back(name);
   }
   closedir(dir);
+  std::sort(files.begin(), files.end());
   for (const std::string& file : files) {
-    absl::StatusOr<HeldPod> record =
-        ReadRecord(absl::StrCat(dir_path, "/", file));
-    if (!record.ok()) return record.status();
-    pods.push_back(std::move(*record));
+    const std::string path = absl::StrCat(dir_path, "/", file);
+    absl::StatusOr<HeldPod> record = ReadRecord(path);
+    if (!record.ok()) {
+      listing.damaged.push_back({path, std::string(record.status().message())});
+      continue;
+    }
+    listing.pods.push_back(std::move(*record));
   }
-  std::sort(pods.begin(), pods.end(), [](const HeldPod& a, const HeldPod& b) {
-    return a.entry.id < b.entry.id;
-  });
-  return pods;
+  std::sort(listing.pods.begin(), listing.pods.end(),
+            [](const HeldPod& a, const HeldPod& b) {
+              return a.entry.id < b.entry.id;
+            });
+  return listing;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> StateDir::ReadRouteLocalnet()
+    const {
+  std::map<std::string, std::string> before;
+  const std::string path = absl::StrCat(path_, "/route_localnet.json");
+  if (access(path.c_str(), F_OK) != 0) return before;
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": not an object of interface: value"));
+  }
+  for (const auto& [iface, value] : doc.items()) {
+    if (!value.is_string() || (value != "0" && value != "1")) {
+      return absl::DataLossError(absl::StrCat(path, ": interface ", iface,
+                                              " has ", value.dump(),
+                                              ": want \"0\" or \"1\""));
+    }
+    before[iface] = value.get<std::string>();
+  }
+  return before;
+}
+
+absl::Status StateDir::WriteRouteLocalnet(
+    const std::map<std::string, std::string>& before) const {
+  nlohmann::json doc = nlohmann::json::object();
+  for (const auto& [iface, value] : before) doc[iface] = value;
+  return WriteFile(absl::StrCat(path_, "/route_localnet.json"),
+                   doc.dump(2) + "\n");
 }
 
 }  // namespace hostport

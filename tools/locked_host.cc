@@ -1,0 +1,242 @@
+#include "tools/locked_host.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "hostport/conflict.h"
+#include "hostport/plan.h"
+
+namespace hostport {
+namespace {
+
+HostPortManager::PodRequest Request(const PodEntry& e) {
+  return {e.id, e.pod, e.nat_interface};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LockedHost>> LockedHost::Open(
+    const std::string& state_dir, MetaOptions options) {
+  StateDir state(state_dir);
+  absl::StatusOr<StateLock> lock = state.Lock();
+  if (!lock.ok()) return lock.status();
+  std::unique_ptr<LockedHost> host(
+      new LockedHost(std::move(*lock), std::move(state)));
+  host->log_ = options.log;
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+      NewMetaHostportManager(std::move(options));
+  if (!manager.ok()) return manager.status();
+  host->owned_ = std::move(*manager);
+  host->manager_ = host->owned_.get();
+  if (absl::Status s = host->ReadRecords(host->log_); !s.ok()) return s;
+  return host;
+}
+
+absl::StatusOr<std::unique_ptr<LockedHost>> LockedHost::OpenWith(
+    const std::string& state_dir, HostPortManager* manager,
+    std::function<void(absl::string_view)> log) {
+  StateDir state(state_dir);
+  absl::StatusOr<StateLock> lock = state.Lock();
+  if (!lock.ok()) return lock.status();
+  std::unique_ptr<LockedHost> host(
+      new LockedHost(std::move(*lock), std::move(state)));
+  host->log_ = std::move(log);
+  host->manager_ = manager;
+  if (absl::Status s = host->ReadRecords(host->log_); !s.ok()) return s;
+  return host;
+}
+
+absl::Status LockedHost::ReadRecords(
+    std::function<void(absl::string_view)> log) {
+  absl::StatusOr<StateDir::Listing> listing = state_.List();
+  if (!listing.ok()) return listing.status();
+  damaged_ = std::move(listing->damaged);
+  for (const DamagedRecord& d : damaged_) {
+    if (log) log(absl::StrCat("skipping damaged record ", d.error));
+  }
+  HostPortManager::HeldState held;
+  for (HeldPod& pod : listing->pods) {
+    held.pods.push_back(Request(pod.entry));
+    records_.emplace(pod.entry.id, std::move(pod));
+  }
+  absl::StatusOr<std::map<std::string, std::string>> before =
+      state_.ReadRouteLocalnet();
+  if (before.ok()) {
+    held.route_localnet_before = std::move(*before);
+  } else if (log) {
+    log(absl::StrCat("not restoring route_localnet: ",
+                     before.status().message()));
+  }
+  if (absl::Status s = manager_->Adopt(held); !s.ok() && log) {
+    log(s.message());
+  }
+  return absl::OkStatus();
+}
+
+std::string BackendName(const HostPortManager& manager) {
+  const std::vector<std::string> backends = manager.Backends();
+  if (backends.empty()) return "none";
+  return backends[0].substr(0, backends[0].find(' '));
+}
+
+absl::Status LockedHost::CheckEntries(
+    const std::vector<PodEntry>& entries) const {
+  absl::flat_hash_set<std::string> ids;
+  for (const PodEntry& e : entries) ids.insert(e.id);
+  PortClaims claims;
+  for (const auto& [id, record] : records_) {
+    if (ids.contains(id)) continue;
+    absl::StatusOr<PodPlan> plan =
+        PlanPod(id, record.entry.pod, record.entry.nat_interface);
+    if (plan.ok()) claims.Claim(*plan);
+  }
+  for (const PodEntry& e : entries) {
+    absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
+    if (!plan.ok()) return plan.status();
+    if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
+    claims.Claim(*plan);
+  }
+  return absl::OkStatus();
+}
+
+HeldPod LockedHost::Intent(const PodEntry& entry) const {
+  HeldPod intent{entry, backend(), /*pending=*/true, {}};
+  auto it = records_.find(entry.id);
+  if (it != records_.end()) {
+    intent.previous_mappings = it->second.AllMappings().port_mappings;
+  }
+  return intent;
+}
+
+void LockedHost::RestoreRecord(const std::string& id) {
+  auto it = records_.find(id);
+  absl::Status s =
+      it == records_.end() ? state_.Delete(id) : state_.Write(it->second);
+  if (!s.ok() && log_) {
+    log_(absl::StrCat("restoring the record of pod ", id, ": ", s.message()));
+  }
+}
+
+absl::Status LockedHost::SaveRouteLocalnet() {
+  return state_.WriteRouteLocalnet(manager_->Held().route_localnet_before);
+}
+
+absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
+                             const std::function<void(size_t)>& progress) {
+  if (absl::Status s = CheckEntries(entries); !s.ok()) return s;
+  // Undo, newest first, of the pods this call added.
+  std::vector<const PodEntry*> done;
+  auto take_back = [&]() {
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+      const PodEntry& e = **it;
+      auto old = records_.find(e.id);
+      absl::Status s = old == records_.end()
+                           ? manager_->Remove(e.id, e.pod)
+                           : manager_->Add(e.id, old->second.entry.pod,
+                                           old->second.entry.nat_interface);
+      if (!s.ok() && log_) {
+        log_(absl::StrCat("could not take back pod ", e.id, ": ", s.message()));
+        continue;  // Its pending record still names every mapping.
+      }
+      RestoreRecord(e.id);
+    }
+  };
+  for (const PodEntry& e : entries) {
+    auto old = records_.find(e.id);
+    if (old != records_.end() && old->second.pending) {
+      // A change a killed process left unsettled: clear all it may hold.
+      if (absl::Status s = manager_->Remove(e.id, old->second.AllMappings());
+          !s.ok()) {
+        take_back();
+        return s;
+      }
+    }
+    if (absl::Status s = state_.Write(Intent(e)); !s.ok()) {
+      take_back();
+      return s;
+    }
+    if (absl::Status s = manager_->Add(e.id, e.pod, e.nat_interface); !s.ok()) {
+      RestoreRecord(e.id);
+      take_back();
+      return s;
+    }
+    done.push_back(&e);
+    if (progress) progress(done.size());
+  }
+  for (const PodEntry& e : entries) {
+    if (absl::Status s = state_.Write(HeldPod{e, backend()}); !s.ok()) {
+      take_back();
+      return s;
+    }
+  }
+  for (const PodEntry& e : entries) records_[e.id] = HeldPod{e, backend()};
+  return SaveRouteLocalnet();
+}
+
+absl::Status LockedHost::Remove(const PodEntry& target) {
+  PodPortMapping pod = target.pod;
+  auto it = records_.find(target.id);
+  if (it != records_.end()) {
+    const PodPortMapping recorded = it->second.AllMappings();
+    pod.port_mappings.insert(pod.port_mappings.end(),
+                             recorded.port_mappings.begin(),
+                             recorded.port_mappings.end());
+    if (pod.namespace_.empty() && pod.name.empty()) {
+      pod.namespace_ = recorded.namespace_;
+      pod.name = recorded.name;
+    }
+  }
+  if (absl::Status s = manager_->Remove(target.id, pod); !s.ok()) return s;
+  if (absl::Status s = state_.Delete(target.id); !s.ok()) return s;
+  records_.erase(target.id);
+  return SaveRouteLocalnet();
+}
+
+absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
+  absl::flat_hash_set<std::string> ids;
+  for (const PodEntry& e : entries) {
+    if (!ids.insert(e.id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pod id ", e.id, " is given twice"));
+    }
+  }
+  // Only the entries count: the records of other pods are what sync removes.
+  PortClaims claims;
+  for (const PodEntry& e : entries) {
+    absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
+    if (!plan.ok()) return plan.status();
+    if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
+    claims.Claim(*plan);
+  }
+  std::vector<HostPortManager::PodRequest> requests;
+  for (const PodEntry& e : entries) {
+    if (absl::Status s = state_.Write(Intent(e)); !s.ok()) {
+      for (const PodEntry& written : entries) RestoreRecord(written.id);
+      return s;
+    }
+    requests.push_back(Request(e));
+  }
+  if (absl::Status s = manager_->Sync(requests); !s.ok()) {
+    for (const PodEntry& e : entries) RestoreRecord(e.id);
+    return s;
+  }
+  std::map<std::string, HeldPod> now;
+  for (const PodEntry& e : entries) {
+    HeldPod record{e, backend()};
+    if (absl::Status s = state_.Write(record); !s.ok()) return s;
+    now.emplace(e.id, std::move(record));
+  }
+  for (const auto& [id, record] : records_) {
+    if (now.count(id) > 0) continue;
+    if (absl::Status s = state_.Delete(id); !s.ok()) return s;
+  }
+  records_ = std::move(now);
+  return SaveRouteLocalnet();
+}
+
+absl::Status LockedHost::Check(const PodEntry& entry) const {
+  return manager_->Check(entry.id, entry.pod, entry.nat_interface);
+}
+
+}  // namespace hostport

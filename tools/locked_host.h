@@ -1,0 +1,95 @@
+// LockedHost: the one way hostportctl and hostport-cni change a host's port
+// mappings, so that many processes of either, run concurrently and killed at
+// any moment, keep the host consistent.
+//
+// Open() waits for the state directory's host-wide lock and holds it for the
+// object's life: reading the records, checking conflicts, changing the kernel
+// and writing the records back happen with no other process in between. The
+// manager adopts every recorded pod, whichever tool added it, so conflicts,
+// replaced mappings and route_localnet are judged against the whole host.
+// Each change records its intent (a pending record naming every mapping the
+// kernel may hold for the id) before the kernel changes and settles it after:
+// a process killed in between leaves a record from which a later Remove finds
+// every rule of the id, on every backend.
+//
+// Errors: InvalidArgument for a pod that does not plan, AlreadyExists for a
+// conflict (naming both pods), others from the kernel or the state directory.
+// On any error nothing is half-applied.
+#ifndef TOOLS_LOCKED_HOST_H_
+#define TOOLS_LOCKED_HOST_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "hostport/hostport_manager.h"
+#include "tools/pods_file.h"
+#include "tools/state_dir.h"
+
+namespace hostport {
+
+// The backend a manager uses for its first family: "nftables",
+// "iptables-legacy", "iptables-nft", or "none".
+std::string BackendName(const HostPortManager& manager);
+
+class LockedHost {
+ public:
+  // Takes the lock of `state_dir`, reads its records (damaged ones are named
+  // through options.log and skipped), creates a manager with `options` and
+  // has it adopt the records.
+  static absl::StatusOr<std::unique_ptr<LockedHost>> Open(
+      const std::string& state_dir, MetaOptions options);
+  // The same with a manager the caller keeps (hostportctl run, which holds
+  // the ports between calls). REQUIRES: `manager` outlives the LockedHost.
+  static absl::StatusOr<std::unique_ptr<LockedHost>> OpenWith(
+      const std::string& state_dir, HostPortManager* manager,
+      std::function<void(absl::string_view)> log);
+
+  LockedHost(const LockedHost&) = delete;
+  LockedHost& operator=(const LockedHost&) = delete;
+
+  // Checks every entry (against the others and every other recorded pod),
+  // then adds them one by one, each with its intent recorded first. If one
+  // fails, those added before it are taken back and their records restored.
+  // `progress`, when given, is told how many are added so far.
+  absl::Status Add(const std::vector<PodEntry>& entries,
+                   const std::function<void(size_t)>& progress = nullptr);
+  // Removes every mapping the kernel may hold for `target.id`: those its
+  // record names and those `target` names; then the record. Needs no pod IP.
+  absl::Status Remove(const PodEntry& target);
+  // Makes the kernel and the records hold exactly `entries`.
+  absl::Status Sync(const std::vector<PodEntry>& entries);
+  // Whether the kernel holds `entry` as Add would install it.
+  absl::Status Check(const PodEntry& entry) const;
+
+  std::string backend() const { return BackendName(*manager_); }
+  const std::vector<DamagedRecord>& damaged() const { return damaged_; }
+
+ private:
+  LockedHost(StateLock lock, StateDir state)
+      : lock_(std::move(lock)), state_(std::move(state)) {}
+  absl::Status ReadRecords(std::function<void(absl::string_view)> log);
+  // InvalidArgument or AlreadyExists for the first entry that does not plan
+  // or conflicts with another entry or a recorded pod of another id.
+  absl::Status CheckEntries(const std::vector<PodEntry>& entries) const;
+  // The pending record of `entry`, carrying what the id held before.
+  HeldPod Intent(const PodEntry& entry) const;
+  // Writes the record `id` had before this call (or deletes it).
+  void RestoreRecord(const std::string& id);
+  absl::Status SaveRouteLocalnet();
+
+  StateLock lock_;
+  StateDir state_;
+  std::unique_ptr<HostPortManager> owned_;
+  HostPortManager* manager_ = nullptr;
+  std::map<std::string, HeldPod> records_;  // By id, as on disk.
+  std::vector<DamagedRecord> damaged_;
+  std::function<void(absl::string_view)> log_;
+};
+
+}  // namespace hostport
+
+#endif  // TOOLS_LOCKED_HOST_H_

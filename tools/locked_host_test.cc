@@ -1,0 +1,263 @@
+// LockedHost on the kernel-like fakes: records shared between processes (each
+// a new LockedHost over the same state directory and kernel), conflicts
+// across them, intent records that let a removal find what a killed process
+// left, damaged records, and a state directory nobody else may write.
+#include "tools/locked_host.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hostport/naming.h"
+#include "hostport/testing/fakes.h"
+
+namespace hostport {
+namespace {
+
+using testing::FakeConntrack;
+using testing::FakeIptables;
+using testing::FakeNft;
+using testing::FakePortHolder;
+using testing::FakeSysctl;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::SizeIs;
+
+PodEntry Entry(std::string id, std::vector<std::string> ips,
+               std::vector<PortMapping> mappings, std::string nat = "") {
+  PodEntry e;
+  e.id = id;
+  e.pod.namespace_ = "default";
+  e.pod.name = std::move(id);
+  e.pod.ips = std::move(ips);
+  e.pod.port_mappings = std::move(mappings);
+  e.nat_interface = std::move(nat);
+  return e;
+}
+
+PortMapping M(int host_port, int container_port, std::string host_ip = "") {
+  return PortMapping{host_port, container_port, Protocol::kTCP,
+                     std::move(host_ip)};
+}
+
+// One host (fake kernel and a state directory) that processes come and go on.
+class LockedHostTest : public ::testing::TestWithParam<MetaOptions::Backend> {
+ protected:
+  LockedHostTest() {
+    static int n = 0;
+    dir_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/state", n++);
+    sysctl_.Set("net/ipv6/conf/all/disable_ipv6", "0");
+    sysctl_.Set(RouteLocalnetSysctl("hp-br0"), "0");
+  }
+
+  MetaOptions Options() {
+    MetaOptions o;
+    o.prefer = GetParam();
+    o.hold_ports = false;
+    o.env = HostportEnv{&iptables_, &nft_, &ports_, &conntrack_, &sysctl_};
+    o.log = [this](absl::string_view line) {
+      log_.push_back(std::string(line));
+    };
+    return o;
+  }
+
+  // A new process: the lock, the records, a fresh manager.
+  std::unique_ptr<LockedHost> Process() {
+    absl::StatusOr<std::unique_ptr<LockedHost>> host =
+        LockedHost::Open(dir_, Options());
+    EXPECT_TRUE(host.ok()) << host.status();
+    return host.ok() ? std::move(*host) : nullptr;
+  }
+
+  // What the kernel holds of ours, both backends, both families.
+  std::string Kernel() {
+    std::string out;
+    for (const char* f : {"ip", "ip6"}) {
+      for (const char* set : {"hostports", "hostipports", "hairpins"}) {
+        for (const std::string& e : nft_.Elements(f, "crio-hostports", set)) {
+          absl::StrAppend(&out, f, " ", set, " ", e, "\n");
+        }
+      }
+    }
+    for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+      absl::StatusOr<std::string> saved = iptables_.Save(f, std::nullopt);
+      if (saved.ok()) absl::StrAppend(&out, *saved);
+    }
+    return out;
+  }
+
+  std::string dir_;
+  FakeIptables iptables_;
+  FakeNft nft_;
+  FakePortHolder ports_;
+  FakeConntrack conntrack_;
+  FakeSysctl sysctl_;
+  std::vector<std::string> log_;
+};
+
+TEST_P(LockedHostTest, AnotherProcessCannotTakeARecordedPort) {
+  ASSERT_TRUE(Process()->Add({Entry("a", {"10.88.0.5"}, {M(8080, 80)})}).ok());
+  const std::string before = Kernel();
+  ASSERT_THAT(before, HasSubstr("8080"));
+  absl::Status s =
+      Process()->Add({Entry("b", {"10.88.0.6"}, {M(8080, 80, "192.0.2.10")})});
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_THAT(s.message(), HasSubstr("default/a"));
+  EXPECT_THAT(s.message(), HasSubstr("default/b"));
+  EXPECT_EQ(Kernel(), before);
+  // The same id again replaces its own mappings.
+  ASSERT_TRUE(Process()->Add({Entry("a", {"10.88.0.5"}, {M(9090, 80)})}).ok());
+  EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
+  ASSERT_TRUE(Process()->Remove(PodEntry{"a", {}, ""}).ok());
+  EXPECT_THAT(Kernel(), Not(HasSubstr("9090")));
+}
+
+TEST_P(LockedHostTest, AFailedPodTakesBackTheOthersAndTheirRecords) {
+  ASSERT_TRUE(Process()->Add({Entry("a", {"10.88.0.5"}, {M(8080, 80)})}).ok());
+  const std::string before = Kernel();
+  // "c" is valid but needs IPv6 on a host whose IPv6 is now gone.
+  sysctl_.Set("net/ipv6/conf/all/disable_ipv6", "1");
+  absl::Status s = Process()->Add({Entry("a", {"10.88.0.5"}, {M(8081, 80)}),
+                                   Entry("c", {"fd00::7"}, {M(7000, 70)})});
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(Kernel(), before);
+  StateDir state(dir_);
+  absl::StatusOr<StateDir::Listing> listing = state.List();
+  ASSERT_TRUE(listing.ok());
+  ASSERT_THAT(listing->pods, SizeIs(1));
+  EXPECT_FALSE(listing->pods[0].pending);
+  EXPECT_EQ(listing->pods[0].entry.pod.port_mappings[0].host_port, 8080);
+}
+
+// What a process killed between its intent record and its settled record
+// leaves: the record names every mapping the kernel may hold, so a removal
+// with only the id leaves nothing, whichever side of the kernel change the
+// process died on.
+TEST_P(LockedHostTest, RemoveByIdCleansWhatAKilledAddLeft) {
+  const PodEntry old_entry =
+      Entry("a", {"10.88.0.5", "fd00::5"}, {M(8080, 80)});
+  const PodEntry new_entry =
+      Entry("a", {"10.88.0.5", "fd00::5"}, {M(9090, 90)});
+  for (bool kernel_changed : {false, true}) {
+    SCOPED_TRACE(kernel_changed ? "killed after the kernel changed"
+                                : "killed before the kernel changed");
+    ASSERT_TRUE(Process()->Add({old_entry}).ok());
+    StateDir state(dir_);
+    ASSERT_TRUE(state
+                    .Write(HeldPod{new_entry, "x", /*pending=*/true,
+                                   old_entry.pod.port_mappings})
+                    .ok());
+    if (kernel_changed) {
+      // The process's manager, without records: as if killed right after.
+      absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+          NewMetaHostportManager(Options());
+      ASSERT_TRUE(m.ok());
+      ASSERT_TRUE((*m)->Add("a", new_entry.pod, "").ok());
+    }
+    ASSERT_THAT(Kernel(), HasSubstr(kernel_changed ? "9090" : "8080"));
+    ASSERT_TRUE(Process()->Remove(PodEntry{"a", {}, ""}).ok());
+    EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
+    EXPECT_THAT(Kernel(), Not(HasSubstr("9090")));
+    EXPECT_THAT(Kernel(), Not(HasSubstr("default/a")));
+    EXPECT_FALSE(state.Read("a")->has_value());
+  }
+}
+
+TEST_P(LockedHostTest, AddOverAnInterruptedAddClearsWhatItMayHaveLeft) {
+  const PodEntry first = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
+  StateDir state(dir_);
+  ASSERT_TRUE(state.Lock().ok());  // Creates the directory.
+  ASSERT_TRUE(state.Write(HeldPod{first, "x", true, {}}).ok());
+  absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+      NewMetaHostportManager(Options());
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*m)->Add("a", first.pod, "").ok());
+  ASSERT_TRUE(Process()->Add({Entry("a", {"10.88.0.5"}, {M(9090, 80)})}).ok());
+  EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
+  EXPECT_THAT(Kernel(), HasSubstr("9090"));
+  absl::StatusOr<std::optional<HeldPod>> record = state.Read("a");
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_FALSE((*record)->pending);
+}
+
+TEST_P(LockedHostTest, RouteLocalnetGoesBackWhenAnotherProcessRemovesTheLast) {
+  const std::string name = RouteLocalnetSysctl("hp-br0");
+  ASSERT_TRUE(Process()
+                  ->Add({Entry("a", {"10.88.0.5"}, {M(8080, 80)}, "hp-br0")})
+                  .ok());
+  ASSERT_TRUE(Process()
+                  ->Add({Entry("b", {"10.88.0.6"}, {M(8081, 80)}, "hp-br0")})
+                  .ok());
+  EXPECT_EQ(*sysctl_.Read(name), "1");
+  ASSERT_TRUE(Process()->Remove(PodEntry{"a", {}, ""}).ok());
+  EXPECT_EQ(*sysctl_.Read(name), "1");
+  ASSERT_TRUE(Process()->Remove(PodEntry{"b", {}, ""}).ok());
+  EXPECT_EQ(*sysctl_.Read(name), "0");
+}
+
+TEST_P(LockedHostTest, ADamagedRecordIsReportedAndSkipped) {
+  ASSERT_TRUE(Process()->Add({Entry("a", {"10.88.0.5"}, {M(8080, 80)})}).ok());
+  const std::string damaged = absl::StrCat(dir_, "/pods/DAMAGED.json");
+  std::ofstream(damaged) << "{\"backend\": \"nftables\", \"pod\": [";
+  std::unique_ptr<LockedHost> host = Process();
+  ASSERT_NE(host, nullptr);
+  ASSERT_THAT(host->damaged(), SizeIs(1));
+  EXPECT_EQ(host->damaged()[0].path, damaged);
+  EXPECT_THAT(log_, ::testing::Contains(HasSubstr(damaged)));
+  // The others keep working: add, conflicts, sync.
+  ASSERT_TRUE(host->Add({Entry("b", {"10.88.0.6"}, {M(8081, 80)})}).ok());
+  EXPECT_EQ(host->Add({Entry("c", {"10.88.0.7"}, {M(8080, 80)})}).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(host->Sync({Entry("b", {"10.88.0.6"}, {M(8081, 80)})}).ok());
+  EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, LockedHostTest,
+    ::testing::Values(MetaOptions::Backend::kNftables,
+                      MetaOptions::Backend::kIptablesLegacy,
+                      MetaOptions::Backend::kIptablesNft));
+
+TEST(StateDirTest, RefusesADirectoryOthersMayWrite) {
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/open");
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  StateDir state(dir);
+  absl::StatusOr<StateLock> lock = state.Lock();
+  ASSERT_FALSE(lock.ok());
+  EXPECT_THAT(lock.status().message(), HasSubstr("writable by others"));
+  EXPECT_THAT(lock.status().message(), HasSubstr("0777"));
+  ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
+  EXPECT_TRUE(state.Lock().ok());
+}
+
+TEST(StateDirTest, APlantedLinkAtTheTemporaryNameIsNotFollowed) {
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/links");
+  const std::string victim =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/victim");
+  std::ofstream(victim) << "precious\n";
+  StateDir state(dir);
+  ASSERT_TRUE(state.Lock().ok());
+  const std::string tmp =
+      absl::StrCat(dir, "/pods/", OwnerComment("a"), ".json.tmp.", getpid());
+  ASSERT_EQ(symlink(victim.c_str(), tmp.c_str()), 0);
+  PodEntry e = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
+  ASSERT_TRUE(state.Write(HeldPod{e, "nftables"}).ok());
+  std::ifstream in(victim);
+  std::string content((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "precious\n");
+  absl::StatusOr<std::optional<HeldPod>> back = state.Read("a");
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_EQ((*back)->entry.pod.port_mappings[0].host_port, 8080);
+}
+
+}  // namespace
+}  // namespace hostport
