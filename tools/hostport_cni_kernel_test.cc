@@ -2,10 +2,25 @@
 // stdin), chained after Debian's bridge + host-local plugins in a network
 // namespace the test creates: ADD maps the ports and passes prevResult on,
 // CHECK sees them (and sees when they are gone), DEL removes them and is
-// idempotent; errors are CNI error objects with codes.
-#include <nlohmann/json.hpp>
+// idempotent; errors are CNI error objects with codes. On every backend, many
+// plugin processes at once: different pods all land, pods wanting one port
+// get exactly one winner and a conflict for the rest; a plugin killed in the
+// middle of an ADD leaves nothing that a DEL with only the container id cannot
+// find.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "e2e/netns.h"
 #include "e2e/traffic.h"
 #include "gmock/gmock.h"
@@ -189,6 +204,235 @@ TEST_F(HostportCniTest, VersionsAndErrors) {
   EXPECT_EQ(json::parse(r.stdout_text)["code"], 7);
   EXPECT_THAT(Nft(), Not(HasSubstr("comment \"")));
 }
+
+// Many plugin processes against one host, per backend.
+class HostportCniConcurrencyTest
+    : public HostportCniTest,
+      public ::testing::WithParamInterface<const char*> {
+ protected:
+  // ADD/DEL config of pod `index` (addresses 10.88.0.<index> and
+  // fd00:88::<index>) mapping `host_port`; DEL carries neither mappings nor
+  // prevResult when `bare`.
+  json Config(int index, int host_port, bool bare = false) {
+    json c = {{"cniVersion", "1.0.0"},  {"name", "hpnet"},
+              {"type", "hostport-cni"}, {"backend", GetParam()},
+              {"natInterface", ""},     {"stateDir", dir_ + "/state"}};
+    if (bare) return c;
+    c["runtimeConfig"] = {{"portMappings",
+                           {{{"hostPort", host_port},
+                             {"containerPort", 80},
+                             {"protocol", "tcp"}}}}};
+    c["prevResult"] = {
+        {"cniVersion", "1.0.0"},
+        {"ips",
+         {{{"address", absl::StrCat("10.88.0.", index, "/16")}},
+          {{"address", absl::StrCat("fd00:88::", index, "/64")}}}}};
+    return c;
+  }
+
+  CommandResult Run(const std::string& command, int index, const json& c) {
+    absl::StatusOr<CommandResult> r = host_->Run(
+        {"env", "CNI_COMMAND=" + command,
+         absl::StrCat("CNI_CONTAINERID=c", index),
+         "CNI_NETNS=/run/netns/" + pod_->name(), "CNI_IFNAME=eth0",
+         absl::StrCat("CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-",
+                      index),
+         kPlugin},
+        c.dump());
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : CommandResult{-1, "", ""};
+  }
+
+  // Our rules of both families, as the backend's own tools print them.
+  std::string Kernel() {
+    const std::string backend = GetParam();
+    if (backend == "nftables") return Nft();
+    std::string out;
+    for (const char* family : {"iptables", "ip6tables"}) {
+      absl::StatusOr<CommandResult> r = host_->Run(
+          {absl::StrCat(family, backend.substr(8), "-save"), "-t", "nat"});
+      if (r.ok()) out += r->stdout_text;
+    }
+    return out;
+  }
+
+  // How many (family, mapping) pairs DNAT `host_port`.
+  int Mappings(int host_port) {
+    const std::string kernel = Kernel();
+    const std::string needle =
+        std::string(GetParam()) == "nftables"
+            ? absl::StrCat("tcp . ", host_port, " comment")
+            : absl::StrCat("--dport ", host_port, " -j KUBE-HP-");
+    int n = 0;
+    for (size_t at = kernel.find(needle); at != std::string::npos;
+         at = kernel.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+};
+
+TEST_P(HostportCniConcurrencyTest, FiftyConcurrentAddsOfDifferentPodsAllLand) {
+  constexpr int kPods = 50;
+  std::vector<CommandResult> results(kPods);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPods; ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = Run("ADD", i + 2, Config(i + 2, 10000 + i)); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kPods; ++i) {
+    EXPECT_EQ(results[i].exit_code, 0)
+        << "pod " << i << ": " << results[i].stdout_text
+        << results[i].stderr_text;
+    EXPECT_EQ(Mappings(10000 + i), 2) << "port " << 10000 + i;
+  }
+  threads.clear();
+  for (int i = 0; i < kPods; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = Run("DEL", i + 2, Config(i + 2, 0, /*bare=*/true));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kPods; ++i) {
+    EXPECT_EQ(results[i].exit_code, 0) << results[i].stdout_text;
+  }
+  EXPECT_THAT(Kernel(), Not(HasSubstr("default/web-")));
+}
+
+TEST_P(HostportCniConcurrencyTest, ConcurrentAddsForOnePortHaveOneWinner) {
+  constexpr int kPods = 8;
+  std::vector<CommandResult> results(kPods);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPods; ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = Run("ADD", i + 2, Config(i + 2, 8080)); });
+  }
+  for (std::thread& t : threads) t.join();
+  int winners = 0;
+  for (const CommandResult& r : results) {
+    if (r.exit_code == 0) {
+      ++winners;
+      continue;
+    }
+    EXPECT_EQ(r.exit_code, 1);
+    json error = json::parse(r.stdout_text, nullptr, false);
+    ASSERT_TRUE(error.is_object()) << r.stdout_text;
+    EXPECT_EQ(error["code"], 100) << r.stdout_text;
+    EXPECT_THAT(error["msg"].get<std::string>(), HasSubstr("8080"));
+    EXPECT_THAT(error["msg"].get<std::string>(), HasSubstr("default/web-"));
+  }
+  EXPECT_EQ(winners, 1);
+  EXPECT_EQ(Mappings(8080), 2) << Kernel();
+  // The same, one after another: the second pod is refused too.
+  CommandResult again = Run("ADD", 20, Config(20, 8080));
+  EXPECT_EQ(again.exit_code, 1) << again.stdout_text;
+  EXPECT_EQ(Mappings(8080), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, HostportCniConcurrencyTest,
+    ::testing::Values("nftables", "iptables-legacy", "iptables-nft"),
+    [](const auto& info) {
+      std::string name = info.param;
+      name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
+      return name;
+    });
+
+// A plugin killed with SIGKILL in the middle of an ADD, at two points made
+// observable by a stand-in for iptables-restore that stops before or after
+// running the real one: a DEL with only the container id leaves nothing.
+class HostportCniKillTest : public HostportCniConcurrencyTest {
+ protected:
+  // Starts the plugin (ADD of pod 2, port 8080) with `bin` first on PATH;
+  // returns its pid, the leader of its own process group.
+  pid_t StartAdd(const std::string& bin) {
+    int in[2];
+    EXPECT_EQ(pipe(in), 0);
+    const std::string config = Config(2, 8080).dump();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      setpgid(0, 0);
+      dup2(in[0], 0);
+      close(in[0]);
+      close(in[1]);
+      const std::string path = absl::StrCat("PATH=", bin, ":", getenv("PATH"));
+      const std::string netns = "CNI_NETNS=/run/netns/" + pod_->name();
+      execlp("ip", "ip", "netns", "exec", host_->name().c_str(), "env",
+             path.c_str(), "CNI_COMMAND=ADD", "CNI_CONTAINERID=c2",
+             netns.c_str(), "CNI_IFNAME=eth0",
+             "CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-2", kPlugin,
+             static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    setpgid(pid, pid);
+    close(in[0]);
+    EXPECT_EQ(write(in[1], config.data(), config.size()),
+              static_cast<ssize_t>(config.size()));
+    close(in[1]);
+    return pid;
+  }
+
+  // A directory with a stand-in for the backend's IPv4 restore program that
+  // touches `signal` and sleeps, before or after running the real one.
+  std::string StandIn(bool after, const std::string& signal) {
+    const std::string backend = GetParam();
+    const std::string program =
+        absl::StrCat("iptables", backend.substr(8), "-restore");
+    const std::string bin =
+        absl::StrCat(dir_, "/bin-", after ? "after" : "before");
+    mkdir(dir_.c_str(), 0700);
+    mkdir(bin.c_str(), 0700);
+    const std::string script = absl::StrCat(bin, "/", program);
+    std::ofstream(script) << "#!/bin/sh\n"
+                          << (after ? "" : "touch " + signal + "; sleep 600\n")
+                          << "/usr/sbin/" << program << " \"$@\" || exit $?\n"
+                          << (after ? "touch " + signal + "; sleep 600\n" : "");
+    chmod(script.c_str(), 0755);
+    return bin;
+  }
+};
+
+TEST_P(HostportCniKillTest, DelFindsWhatAKilledAddLeft) {
+  for (bool after : {false, true}) {
+    SCOPED_TRACE(after ? "killed after the IPv4 rules went in"
+                       : "killed before the IPv4 rules went in");
+    const std::string signal =
+        absl::StrCat(dir_, "/reached-", after ? "after" : "before");
+    const pid_t pid = StartAdd(StandIn(after, signal));
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (access(signal.c_str(), F_OK) != 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_EQ(access(signal.c_str(), F_OK), 0) << "the plugin never got there";
+    ASSERT_EQ(kill(-pid, SIGKILL), 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(Mappings(8080), after ? 1 : 0) << Kernel();
+
+    CommandResult del = Run("DEL", 2, Config(2, 0, /*bare=*/true));
+    EXPECT_EQ(del.exit_code, 0) << del.stdout_text << del.stderr_text;
+    const std::string kernel = Kernel();
+    EXPECT_EQ(Mappings(8080), 0) << kernel;
+    EXPECT_THAT(kernel, Not(HasSubstr("web-2"))) << kernel;
+    EXPECT_THAT(kernel, Not(HasSubstr("KUBE-HP-"))) << kernel;
+    // And the port is free for another pod.
+    CommandResult other = Run("ADD", 3, Config(3, 8080));
+    EXPECT_EQ(other.exit_code, 0) << other.stdout_text;
+    EXPECT_EQ(Run("DEL", 3, Config(3, 0, true)).exit_code, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(IptablesBackends, HostportCniKillTest,
+                         ::testing::Values("iptables-legacy", "iptables-nft"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           name.erase(
+                               std::remove(name.begin(), name.end(), '-'),
+                               name.end());
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace hostport
