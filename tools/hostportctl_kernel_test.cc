@@ -59,6 +59,94 @@ class HostportctlKernelTest : public ::testing::Test {
   std::string state_dir_;
 };
 
+// Two hostportctl add at once, of different pods wanting the same 50 ports,
+// on each backend: exactly one lands, the other is refused with the conflict,
+// and the kernel holds the winner's 50 mappings once.
+TEST_F(HostportctlKernelTest, ConcurrentAddsOfTheSamePortsHaveOneWinner) {
+  for (const char* backend : {"nftables", "iptables-legacy", "iptables-nft"}) {
+    SCOPED_TRACE(backend);
+    std::string files[2];
+    for (int p = 0; p < 2; ++p) {
+      nlohmann::json mappings = nlohmann::json::array();
+      for (int i = 0; i < 50; ++i) {
+        mappings.push_back({{"host_port", 20000 + i},
+                            {"container_port", 80},
+                            {"protocol", "TCP"},
+                            {"host_ip", ""}});
+      }
+      nlohmann::json pod = {{"id", absl::StrCat("racer-", p)},
+                            {"namespace", "default"},
+                            {"name", absl::StrCat("racer-", p)},
+                            {"ips", {absl::StrCat("10.88.0.", 10 + p)}},
+                            {"port_mappings", mappings}};
+      files[p] =
+          absl::StrCat(testing::TempDir(), "/racer-", p, "-", backend, ".json");
+      std::ofstream(files[p]) << pod.dump();
+    }
+    CommandResult results[2];
+    std::thread racers[2];
+    for (int p = 0; p < 2; ++p) {
+      racers[p] = std::thread([&, p] {
+        results[p] = Ctl({"add", "--pods", files[p], "--backend", backend});
+      });
+    }
+    for (std::thread& t : racers) t.join();
+    const int winner = results[0].exit_code == 0 ? 0 : 1;
+    EXPECT_EQ(results[winner].exit_code, 0) << results[winner].stderr_text;
+    EXPECT_EQ(results[1 - winner].exit_code, 1)
+        << results[1 - winner].stdout_text;
+    EXPECT_THAT(results[1 - winner].stderr_text, HasSubstr("conflicts"));
+    CommandResult list = Ctl({"list", "--output", "json"});
+    ASSERT_EQ(list.exit_code, 0);
+    nlohmann::json held = nlohmann::json::parse(list.stdout_text);
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_EQ(held[0]["id"], absl::StrCat("racer-", winner));
+    std::string kernel;
+    if (std::string(backend) == "nftables") {
+      kernel = Nft();
+    } else {
+      absl::StatusOr<CommandResult> saved = ns_->Run(
+          {absl::StrCat("iptables", std::string(backend).substr(8), "-save"),
+           "-t", "nat"});
+      ASSERT_TRUE(saved.ok());
+      kernel = saved->stdout_text;
+    }
+    for (int i = 0; i < 50; ++i) {
+      const std::string needle =
+          std::string(backend) == "nftables"
+              ? absl::StrCat("tcp . ", 20000 + i, " comment")
+              : absl::StrCat("--dport ", 20000 + i, " -j KUBE-HP-");
+      size_t first = kernel.find(needle);
+      ASSERT_NE(first, std::string::npos) << needle;
+      EXPECT_EQ(kernel.find(needle, first + 1), std::string::npos)
+          << needle << " twice";
+    }
+    EXPECT_THAT(kernel, Not(HasSubstr(absl::StrCat("racer-", 1 - winner))));
+    CommandResult removed =
+        Ctl({"remove", "--id", absl::StrCat("racer-", winner)});
+    EXPECT_EQ(removed.exit_code, 0) << removed.stderr_text;
+  }
+}
+
+// A damaged record in the state directory is reported and skipped; the other
+// pods keep working.
+TEST_F(HostportctlKernelTest, ADamagedRecordDoesNotBlockTheOthers) {
+  CommandResult add = Ctl({"add", "--pods", "tools/examples/pods.json"});
+  ASSERT_EQ(add.exit_code, 0) << add.stderr_text;
+  std::ofstream(absl::StrCat(state_dir_, "/pods/DAMAGED.json")) << "{\"pod\"";
+  CommandResult list = Ctl({"list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.stderr_text, HasSubstr("DAMAGED.json"));
+  EXPECT_THAT(list.stdout_text, HasSubstr("sandbox-web"));
+  CommandResult removed = Ctl({"remove", "--id", "sandbox-web"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.stderr_text;
+  EXPECT_THAT(removed.stderr_text, HasSubstr("DAMAGED.json"));
+  CommandResult sync = Ctl({"sync", "--pods", "tools/examples/pods.json"});
+  EXPECT_EQ(sync.exit_code, 0) << sync.stderr_text;
+  EXPECT_THAT(Ctl({"remove", "--pods", "tools/examples/pods.json"}).exit_code,
+              0);
+}
+
 TEST_F(HostportctlKernelTest, AddListRemove) {
   CommandResult add = Ctl({"add", "--pods", "tools/examples/pods.json"});
   ASSERT_EQ(add.exit_code, 0) << add.stderr_text;
