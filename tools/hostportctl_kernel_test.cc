@@ -55,6 +55,12 @@ class HostportctlKernelTest : public ::testing::Test {
     return r.ok() ? r->stdout_text : "";
   }
 
+  std::string RouteLocalnet() {
+    absl::StatusOr<std::string> value =
+        ns_->Check({"cat", "/proc/sys/net/ipv4/conf/hp-br0/route_localnet"});
+    return value.ok() ? *value : std::string(value.status().message());
+  }
+
   std::unique_ptr<e2e::Netns> ns_;
   std::string state_dir_;
 };
@@ -148,8 +154,10 @@ TEST_F(HostportctlKernelTest, ADamagedRecordDoesNotBlockTheOthers) {
 }
 
 TEST_F(HostportctlKernelTest, AddListRemove) {
+  ASSERT_EQ(RouteLocalnet(), "0\n");
   CommandResult add = Ctl({"add", "--pods", "tools/examples/pods.json"});
   ASSERT_EQ(add.exit_code, 0) << add.stderr_text;
+  EXPECT_EQ(RouteLocalnet(), "1\n");
   EXPECT_THAT(add.stdout_text, HasSubstr("added sandbox-web (nftables)"));
   EXPECT_THAT(Nft(), HasSubstr("tcp . 8080 comment"));
 
@@ -172,9 +180,12 @@ TEST_F(HostportctlKernelTest, AddListRemove) {
   ASSERT_EQ(remove.exit_code, 0) << remove.stderr_text;
   EXPECT_THAT(Nft(), Not(HasSubstr("tcp . 8080")));
   EXPECT_THAT(Nft(), HasSubstr("127.0.0.1 . tcp . 9000"));
+  EXPECT_EQ(RouteLocalnet(), "1\n") << "sandbox-admin still needs it";
   remove = Ctl({"remove", "--pods", "tools/examples/pods.json"});
   ASSERT_EQ(remove.exit_code, 0) << remove.stderr_text;
   EXPECT_THAT(Nft(), Not(HasSubstr("comment \"")));
+  // Each command was its own process: the last removal put it back.
+  EXPECT_EQ(RouteLocalnet(), "0\n");
   list = Ctl({"list"});
   EXPECT_THAT(list.stdout_text, HasSubstr("no pods held"));
 }
