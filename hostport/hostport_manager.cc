@@ -649,6 +649,18 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
   const HostportEnv& env = options.env;
   using Backend = MetaOptions::Backend;
   Backend choice = options.prefer;
+  if (choice == Backend::kIptables) {
+    absl::StatusOr<CommandResult> version =
+        env.commands->Run({"iptables", "--version"}, "");
+    if (!version.ok() || version->exit_code != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "backend iptables: cannot tell which variant `iptables` is: ",
+          version.ok() ? version->stderr_text : version.status().message()));
+    }
+    choice = absl::StrContains(version->stdout_text, "legacy")
+                 ? Backend::kIptablesLegacy
+                 : Backend::kIptablesNft;
+  }
   if (choice == Backend::kAuto) {
     if (env.nft->List("list tables").ok()) {
       choice = Backend::kNftables;
@@ -725,6 +737,19 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
   return std::unique_ptr<HostPortManager>(
       new Manager(std::move(options), std::move(owned), std::move(primary[0]),
                   std::move(primary[1]), std::move(loaded)));
+}
+
+absl::StatusOr<MetaOptions::Backend> ParseBackendName(absl::string_view name) {
+  using Backend = MetaOptions::Backend;
+  if (name == "auto") return Backend::kAuto;
+  if (name == "nftables") return Backend::kNftables;
+  if (name == "iptables") return Backend::kIptables;
+  if (name == "iptables-legacy") return Backend::kIptablesLegacy;
+  if (name == "iptables-nft") return Backend::kIptablesNft;
+  return absl::InvalidArgumentError(
+      absl::StrCat("backend \"", name,
+                   "\" is not a backend: want auto, nftables, iptables, "
+                   "iptables-legacy or iptables-nft"));
 }
 
 }  // namespace hostport

@@ -141,13 +141,27 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewHostportManager(
 // other backends (nftables, iptables-legacy, iptables-nft: those with tables on
 // the host) hold for the pod, so a host moving between backends leaks nothing.
 struct MetaOptions : ManagerOptions {
-  enum class Backend { kAuto, kNftables, kIptablesLegacy, kIptablesNft };
+  // kIptables: the variant the host's `iptables` command is (iptables
+  // --version says "nf_tables" or "legacy").
+  enum class Backend {
+    kAuto,
+    kNftables,
+    kIptables,
+    kIptablesLegacy,
+    kIptablesNft
+  };
   Backend prefer = Backend::kAuto;
   bool cleanup_other_backends = true;
 };
 
 absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
     MetaOptions options = MetaOptions());
+
+// The backend a person names: "auto", "nftables", "iptables",
+// "iptables-legacy" or "iptables-nft" (what hostportctl --backend and the CNI
+// plugin's "backend" take). InvalidArgument naming the value and the valid
+// names otherwise.
+absl::StatusOr<MetaOptions::Backend> ParseBackendName(absl::string_view name);
 
 }  // namespace hostport
 

@@ -536,6 +536,31 @@ TEST_F(ManagerTest, AdoptSkipsWhatDoesNotPlanAndNamesIt) {
   EXPECT_EQ(m->Held().pods[0].id, "good");
 }
 
+TEST(ParseBackendNameTest, NamesEveryBackendAndRefusesOthers) {
+  using B = MetaOptions::Backend;
+  EXPECT_EQ(*ParseBackendName("auto"), B::kAuto);
+  EXPECT_EQ(*ParseBackendName("nftables"), B::kNftables);
+  EXPECT_EQ(*ParseBackendName("iptables"), B::kIptables);
+  EXPECT_EQ(*ParseBackendName("iptables-legacy"), B::kIptablesLegacy);
+  EXPECT_EQ(*ParseBackendName("iptables-nft"), B::kIptablesNft);
+  absl::StatusOr<B> bad = ParseBackendName("pf");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("\"pf\""));
+  EXPECT_THAT(bad.status().message(), HasSubstr("iptables-legacy"));
+}
+
+// "iptables" is whichever variant the host's iptables command is.
+TEST_F(ManagerTest, IptablesMeansTheVariantOfTheIptablesCommand) {
+  iptables_.SetPlainVariant(FakeIptables::Variant::kLegacy);
+  auto legacy = Meta(MetaOptions::Backend::kIptables);
+  ASSERT_NE(legacy, nullptr);
+  EXPECT_THAT(legacy->Backends()[0], HasSubstr("iptables-legacy"));
+  iptables_.SetPlainVariant(FakeIptables::Variant::kNft);
+  auto nft = Meta(MetaOptions::Backend::kIptables);
+  ASSERT_NE(nft, nullptr);
+  EXPECT_THAT(nft->Backends()[0], HasSubstr("iptables-nft"));
+}
+
 TEST_F(ManagerTest, StaleIndexIsReloadedAndTheDeltaRetried) {
   auto m = Meta();
   PodPortMapping pod = Pod(kDual, {M(8080, 80)});

@@ -79,18 +79,6 @@ std::string CniArg(const std::string& args, absl::string_view key) {
   return "";
 }
 
-absl::StatusOr<MetaOptions::Backend> Backend(const std::string& name) {
-  using B = MetaOptions::Backend;
-  if (name.empty() || name == "auto") return B::kAuto;
-  if (name == "nftables") return B::kNftables;
-  if (name == "iptables-legacy") return B::kIptablesLegacy;
-  if (name == "iptables-nft" || name == "iptables") return B::kIptablesNft;
-  return absl::InvalidArgumentError(
-      absl::StrCat("backend \"", name,
-                   "\" is not one of auto, iptables, iptables-legacy, "
-                   "iptables-nft, nftables"));
-}
-
 // The interface the host routes `address` by (`ip -j route get`).
 absl::StatusOr<std::string> RouteDevice(const std::string& address) {
   RealCommandRunner runner;
@@ -139,8 +127,9 @@ absl::Status ParseRequest(const std::string& stdin_text, Request* r,
       return absl::InvalidArgumentError("config");
     }
   }
+  const std::string backend_name = c.value("backend", "");
   absl::StatusOr<MetaOptions::Backend> backend =
-      Backend(c.value("backend", ""));
+      ParseBackendName(backend_name.empty() ? "auto" : backend_name);
   if (!backend.ok()) {
     *error = {kInvalidConfig, std::string(backend.status().message()), ""};
     return backend.status();

@@ -74,25 +74,6 @@ int Parse(const std::vector<std::string>& args, std::vector<FlagSpec> extra,
   return -1;
 }
 
-absl::StatusOr<MetaOptions::Backend> ParseBackend(const std::string& name) {
-  using Backend = MetaOptions::Backend;
-  if (name == "auto") return Backend::kAuto;
-  if (name == "nftables") return Backend::kNftables;
-  if (name == "iptables-legacy") return Backend::kIptablesLegacy;
-  if (name == "iptables-nft") return Backend::kIptablesNft;
-  if (name == "iptables") {
-    RealCommandRunner runner;
-    absl::StatusOr<CommandResult> probe =
-        runner.Run({"iptables-nft-save", "--version"}, "");
-    return probe.ok() && probe->exit_code == 0 ? Backend::kIptablesNft
-                                               : Backend::kIptablesLegacy;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--backend \"", name,
-                   "\" is not a backend: want auto, iptables, iptables-legacy, "
-                   "iptables-nft or nftables"));
-}
-
 // Waits for the host-wide lock of `state_dir` and opens the host with a
 // manager that does not hold ports (a one-shot command cannot keep sockets).
 absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(
@@ -177,9 +158,11 @@ int ReadPodsRequest(const std::vector<std::string>& args,
                 kExitUsage);
   }
   absl::StatusOr<MetaOptions::Backend> backend =
-      ParseBackend(flags.Get("backend", "auto"));
-  if (!backend.ok())
-    return Fail(err, verb, backend.status().message(), kExitUsage);
+      ParseBackendName(flags.Get("backend", "auto"));
+  if (!backend.ok()) {
+    return Fail(err, verb, absl::StrCat("--", backend.status().message()),
+                kExitUsage);
+  }
   request->backend = *backend;
   request->path = flags.Get("pods");
   absl::StatusOr<std::vector<PodEntry>> entries = ReadPodsFile(request->path);

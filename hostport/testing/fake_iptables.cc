@@ -668,6 +668,15 @@ absl::StatusOr<CommandResult> FakeIptables::Run(
   std::lock_guard<std::mutex> lock(mu_);
   calls_.push_back(Call{argv, stdin_text});
   if (argv.empty()) return absl::InvalidArgumentError("empty command line");
+  const absl::string_view command = Basename(argv[0]);
+  if ((command == "iptables" || command == "ip6tables") && argv.size() == 2 &&
+      argv[1] == "--version") {
+    CommandResult result;
+    result.stdout_text = absl::StrCat(
+        command, " ", kVersion,
+        plain_variant_ == Variant::kNft ? " (nf_tables)\n" : " (legacy)\n");
+    return result;
+  }
   std::optional<Program> program = ParseProgram(argv[0], plain_variant_);
   if (!program.has_value()) {
     return absl::NotFoundError(absl::StrCat(

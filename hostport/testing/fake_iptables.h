@@ -72,7 +72,8 @@ class FakeIptables : public CommandRunner {
   FakeIptables& operator=(const FakeIptables&) = delete;
 
   // Emulates argv[0] (its basename): ip[6]tables[-legacy|-nft]-restore and
-  // ip[6]tables[-legacy|-nft]-save. The result carries the exit code, stdout
+  // ip[6]tables[-legacy|-nft]-save, and ip[6]tables --version (whose variant
+  // is SetPlainVariant's). The result carries the exit code, stdout
   // and stderr the real tool would give. Any other program: NotFound naming
   // it, as when exec fails.
   //
