@@ -32,6 +32,8 @@
 namespace hostport::e2e {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Backend = MetaOptions::Backend;
@@ -725,6 +727,108 @@ TEST_P(LocalhostTrafficTest, Ipv6LoopbackRefusedAtAdd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LocalhostTrafficTest,
+                         ::testing::Values(Backend::kNftables,
+                                           Backend::kIptablesLegacy,
+                                           Backend::kIptablesNft),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return BackendName(info.param);
+                         });
+
+// Hosts whose filter rules drop forwarded traffic by policy, per backend
+// (IPv4): Docker-like, iptables' FORWARD policy DROP (in the variant the
+// backend uses; iptables-nft for the nftables backend, as Docker on Debian),
+// and firewalld-like, a forward chain with policy drop in its own nftables
+// table. Add names the chain in a warning; allow_forward opens iptables'
+// FORWARD for DNATed flows and takes it back with the last pod; no accept of
+// ours opens another table's nftables chain.
+class ForwardPolicyTrafficTest : public TrafficFixture,
+                                 public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { HOSTPORT_REQUIRE_KERNEL(); }
+  void TearDown() override { Teardown(); }
+
+  // A manager of the test's backend, with `allow_forward`, logging to log_.
+  void Manager(bool allow_forward) {
+    manager_.reset();
+    MetaOptions meta;
+    meta.prefer = GetParam();
+    meta.allow_forward = allow_forward;
+    meta.log = [this](absl::string_view line) {
+      log_.push_back(std::string(line));
+    };
+    absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+        NewMetaHostportManager(meta);
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    manager_ = std::move(*manager);
+  }
+
+  std::string DropTool() const {
+    return GetParam() == Backend::kIptablesLegacy ? "iptables-legacy"
+                                                  : "iptables-nft";
+  }
+
+  std::vector<std::string> log_;
+};
+
+TEST_P(ForwardPolicyTrafficTest, DockerLikeDropNeedsAllowForward) {
+  ASSERT_NO_FATAL_FAILURE(Build(GetParam(), Pods(1)));
+  ASSERT_NO_FATAL_FAILURE(Serve(0, 80));
+  ASSERT_TRUE(host().Check({DropTool(), "-P", "FORWARD", "DROP"}).ok());
+  const PodPortMapping web = Pod(0, {{8080, 80, Protocol::kTCP, ""}});
+  const std::string v4 = Topology::HostAddress(IPFamily::kIPv4, 0);
+
+  ASSERT_NO_FATAL_FAILURE(Manager(/*allow_forward=*/false));
+  ASSERT_TRUE(manager_->Add("web", web, "").ok());
+  EXPECT_THAT(
+      log_, Contains(HasSubstr(absl::StrCat(
+                DropTool(), " filter FORWARD (IPv4), whose policy is drop"))));
+  ExpectUnreached(Exchange(client(), Protocol::kTCP, v4, 8080, kNoAnswer),
+                  "the pod through a FORWARD policy DROP");
+  ASSERT_TRUE(manager_->Remove("web", web).ok());
+
+  ASSERT_NO_FATAL_FAILURE(Manager(/*allow_forward=*/true));
+  ASSERT_TRUE(manager_->Add("web", web, "").ok());
+  absl::StatusOr<std::string> reply =
+      Exchange(client(), Protocol::kTCP, v4, 8080, kAnswer);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(*reply, Reply(0, Topology::ClientAddress(IPFamily::kIPv4)));
+  // Only the DNATed flow: the pod itself stays unreachable from outside.
+  ExpectUnreached(
+      Exchange(client(), Protocol::kTCP,
+               Topology::PodAddress(IPFamily::kIPv4, 2), 80, kNoAnswer),
+      "the pod's own address through FORWARD DROP");
+  ASSERT_TRUE(manager_->Remove("web", web).ok());
+  absl::StatusOr<std::string> filter =
+      host().Check({DropTool() + "-save", "-t", "filter"});
+  ASSERT_TRUE(filter.ok()) << filter.status();
+  EXPECT_THAT(*filter, HasSubstr(":FORWARD DROP"));
+  EXPECT_THAT(*filter, Not(HasSubstr("CRIO-HOSTPORTS-FORWARD")));
+}
+
+TEST_P(ForwardPolicyTrafficTest, FirewalldLikeDropIsNamedAndNotOpened) {
+  ASSERT_NO_FATAL_FAILURE(Build(GetParam(), Pods(1)));
+  ASSERT_NO_FATAL_FAILURE(Serve(0, 80));
+  ASSERT_TRUE(host()
+                  .Check({"nft", "-f", "-"},
+                         "table inet firewalld {\n chain filter_FORWARD {\n "
+                         "type filter hook forward priority filter + 10; "
+                         "policy drop;\n }\n}\n")
+                  .ok());
+  const PodPortMapping web = Pod(0, {{8080, 80, Protocol::kTCP, ""}});
+  ASSERT_NO_FATAL_FAILURE(Manager(/*allow_forward=*/true));
+  ASSERT_TRUE(manager_->Add("web", web, "").ok());
+  EXPECT_THAT(log_,
+              Contains(AllOf(HasSubstr("nftables table inet firewalld chain "
+                                       "filter_FORWARD, whose policy is drop"),
+                             HasSubstr("cannot override"))));
+  ExpectUnreached(
+      Exchange(client(), Protocol::kTCP,
+               Topology::HostAddress(IPFamily::kIPv4, 0), 8080, kNoAnswer),
+      "the pod through firewalld's forward drop");
+  ASSERT_TRUE(manager_->Remove("web", web).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ForwardPolicyTrafficTest,
                          ::testing::Values(Backend::kNftables,
                                            Backend::kIptablesLegacy,
                                            Backend::kIptablesNft),

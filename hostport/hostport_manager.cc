@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "hostport/backend.h"
 #include "hostport/conflict.h"
+#include "hostport/forward_filter.h"
 #include "hostport/nft_backend.h"
 #include "hostport/plan.h"
 
@@ -104,7 +105,9 @@ class Manager : public HostPortManager {
           std::vector<std::unique_ptr<FamilyBackend>> cleanup)
       : options_(std::move(options)),
         owned_(std::move(owned)),
-        cleanup_(std::move(cleanup)) {
+        cleanup_(std::move(cleanup)),
+        forward_(options_.env.commands, options_.env.nft, options_.env.sysctl,
+                 options_.names) {
     primary_[0] = std::move(ipv4);
     primary_[1] = std::move(ipv6);
   }
@@ -163,6 +166,17 @@ class Manager : public HostPortManager {
   // held pod needs any more.
   void RestoreUnusedRouteLocalnet();
 
+  // With allow_forward, makes iptables' filter FORWARD drops accept DNATed
+  // flows (undo: closes them again when no pod was held before).
+  absl::Status OpenForward(UndoLog* undo);
+  // Once per manager, with pods held: warns of every forward drop that is
+  // not opened.
+  void WarnOfForwardDrops();
+  // When no pod is left: takes our FORWARD accept away.
+  void CloseForwardIfUnused();
+  // The forward hook's drops, read once.
+  absl::StatusOr<std::vector<ForwardDrop>> ForwardDrops();
+
   ManagerOptions options_;
   OwnedEnv owned_;  // Declared before the backends, which use it.
   std::unique_ptr<FamilyBackend> primary_[2];
@@ -174,6 +188,11 @@ class Manager : public HostPortManager {
   // Interface → route_localnet before this manager (or the process it
   // adopted) set it.
   std::map<std::string, std::string> route_localnet_before_;
+
+  ForwardFilter forward_;
+  std::optional<absl::StatusOr<std::vector<ForwardDrop>>> forward_drops_;
+  bool forward_open_ = false;
+  bool forward_warned_ = false;
 };
 
 bool NeedsRouteLocalnet(const PodPlan& plan) {
@@ -359,6 +378,68 @@ void Manager::RestoreUnusedRouteLocalnet() {
   }
 }
 
+absl::StatusOr<std::vector<ForwardDrop>> Manager::ForwardDrops() {
+  if (!forward_drops_.has_value()) forward_drops_ = forward_.FindDrops();
+  return *forward_drops_;
+}
+
+absl::Status Manager::OpenForward(UndoLog* undo) {
+  if (!options_.allow_forward || forward_open_) return absl::OkStatus();
+  absl::StatusOr<std::vector<ForwardDrop>> drops = ForwardDrops();
+  if (!drops.ok()) {
+    return absl::Status(drops.status().code(),
+                        absl::StrCat("allow_forward: reading the forward "
+                                     "hook's filter chains: ",
+                                     drops.status().message()));
+  }
+  if (absl::Status s = forward_.Open(*drops); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("allow_forward: ", s.message()));
+  }
+  forward_open_ = true;
+  const bool first = pods_.empty();
+  undo->Push([this, first]() {
+    forward_open_ = false;
+    if (first) CloseForwardIfUnused();
+  });
+  return absl::OkStatus();
+}
+
+void Manager::WarnOfForwardDrops() {
+  if (forward_warned_ || pods_.empty()) return;
+  forward_warned_ = true;
+  absl::StatusOr<std::vector<ForwardDrop>> drops = ForwardDrops();
+  if (!drops.ok()) {
+    Log(
+        absl::StrCat("warning: cannot tell whether the host forwards DNATed "
+                     "traffic: ",
+                     drops.status().message()));
+    return;
+  }
+  for (const ForwardDrop& drop : *drops) {
+    if (drop.iptables.has_value() && options_.allow_forward) continue;
+    Log(absl::StrCat(
+        "warning: traffic DNATed to a pod passes ", drop.chain,
+        ", whose policy is drop: unless a rule there accepts it, the mappings "
+        "carry no traffic from other hosts; ",
+        drop.iptables.has_value()
+            ? "allow_forward (hostportctl --allow-forward, CNI "
+              "\"allowForward\": true) accepts DNATed flows there"
+            : "an accept in another table cannot override it (nftables "
+              "evaluates every base chain, and drop is final): let that "
+              "table's owner forward the pods' interface (firewalld: "
+              "firewall-cmd --zone=trusted --add-interface=IF)"));
+  }
+}
+
+void Manager::CloseForwardIfUnused() {
+  if (!pods_.empty()) return;
+  if (absl::Status s = forward_.Close(); !s.ok()) {
+    Log(absl::StrCat("taking the FORWARD accept away failed: ", s.message()));
+    return;
+  }
+  forward_open_ = false;
+}
+
 absl::Status Manager::Add(absl::string_view id, const PodPortMapping& pod,
                           absl::string_view nat_interface_name) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -385,6 +466,7 @@ absl::Status Manager::Add(absl::string_view id, const PodPortMapping& pod,
     return in_pod(s);
   }
   if (absl::Status s = SetRouteLocalnet({&plan}, &undo); !s.ok()) return s;
+  if (absl::Status s = OpenForward(&undo); !s.ok()) return in_pod(s);
 
   // The id's mappings are found by their chain hashes: those it held and
   // those it will hold.
@@ -420,6 +502,7 @@ absl::Status Manager::Add(absl::string_view id, const PodPortMapping& pod,
   claims_.Claim(plan);
   pods_.insert_or_assign(plan.id, PodRecord{request, plan, std::move(held)});
   RestoreUnusedRouteLocalnet();  // The pod may have left an interface.
+  WarnOfForwardDrops();
   return absl::OkStatus();
 }
 
@@ -466,6 +549,7 @@ absl::Status Manager::Remove(absl::string_view id, const PodPortMapping& pod) {
   }
   claims_.Release(id);
   RestoreUnusedRouteLocalnet();
+  CloseForwardIfUnused();
   return first_error;
 }
 
@@ -512,6 +596,9 @@ absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
     return s;
   }
   if (absl::Status s = SetRouteLocalnet(desired, &undo); !s.ok()) return s;
+  if (!plans.empty()) {
+    if (absl::Status s = OpenForward(&undo); !s.ok()) return s;
+  }
   if (absl::Status s = ChangeFamilies(
           [&](FamilyBackend* b) { return b->Sync(desired); },
           [previous](FamilyBackend* b) { return b->Sync(previous); }, &undo);
@@ -540,6 +627,8 @@ absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
   }
   claims_ = std::move(claims);
   RestoreUnusedRouteLocalnet();
+  CloseForwardIfUnused();
+  WarnOfForwardDrops();
   return absl::OkStatus();
 }
 

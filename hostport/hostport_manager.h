@@ -121,6 +121,12 @@ struct ManagerOptions {
   // Hold a socket on every mapped port (DESIGN §4). A one-shot command that
   // exits after Add cannot keep sockets, and turns this off.
   bool hold_ports = true;
+  // When the host drops forwarded traffic by policy in iptables' filter
+  // FORWARD (Docker does), accept DNATed flows there first (our chain
+  // CRIO-HOSTPORTS-FORWARD, taken away with the last pod). Without it, or for
+  // a drop in another owner's nftables table (which no accept of ours can
+  // override), Add logs a warning naming the chain and its policy.
+  bool allow_forward = false;
   HostportEnv env;
   // Notes a person may want: skipped mappings, ports not held and why.
   std::function<void(absl::string_view)> log;

@@ -15,6 +15,7 @@
 namespace hostport {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
 using testing::FakeConntrack;
 using testing::FakeIptables;
@@ -534,6 +535,93 @@ TEST_F(ManagerTest, AdoptSkipsWhatDoesNotPlanAndNamesIt) {
   EXPECT_THAT(s.message(), HasSubstr("70000"));
   ASSERT_THAT(m->Held().pods, SizeIs(1));
   EXPECT_EQ(m->Held().pods[0].id, "good");
+}
+
+// A Docker-like host: iptables' filter FORWARD drops by policy.
+void DropForwardLikeDocker(FakeHost* h) {
+  h->sysctl_.SetProcNet("ip_tables_names", "filter\nnat\n");
+  ASSERT_TRUE(h->iptables_
+                  .Restore(IPFamily::kIPv4,
+                           "*filter\n:FORWARD DROP [0:0]\n:DOCKER-USER - "
+                           "[0:0]\n-A FORWARD -j DOCKER-USER\nCOMMIT\n")
+                  .ok());
+}
+
+std::vector<std::string> ForwardRules(FakeHost* h) {
+  return h->iptables_.Rules(IPFamily::kIPv4, "filter", "FORWARD");
+}
+
+TEST_F(ManagerTest, ForwardDropIsNamedInAWarning) {
+  DropForwardLikeDocker(this);
+  auto m = Meta();
+  ASSERT_TRUE(m->Add("a", Pod(kDual, {M(8080, 80)}), "").ok());
+  EXPECT_THAT(
+      log_, Contains(AllOf(HasSubstr("warning: traffic DNATed to a pod passes "
+                                     "iptables-legacy filter FORWARD (IPv4), "
+                                     "whose policy is drop"),
+                           HasSubstr("allow_forward"))));
+  EXPECT_THAT(ForwardRules(this), ::testing::ElementsAre("-j DOCKER-USER"));
+}
+
+TEST_F(ManagerTest, AllowForwardAcceptsDnatedFlowsUntilTheLastPodGoes) {
+  DropForwardLikeDocker(this);
+  MetaOptions options = Options();
+  options.allow_forward = true;
+  auto m = NewMetaHostportManager(options);
+  ASSERT_TRUE(m.ok());
+  const PodPortMapping a = Pod(kDual, {M(8080, 80)}, "a");
+  const PodPortMapping b = Pod({"10.88.0.6"}, {M(8081, 80)}, "b");
+  ASSERT_TRUE((*m)->Add("a", a, "").ok());
+  ASSERT_TRUE((*m)->Add("b", b, "").ok());
+  EXPECT_THAT(
+      ForwardRules(this),
+      ::testing::ElementsAre("-m comment --comment \"hostport forward\" -j "
+                             "CRIO-HOSTPORTS-FORWARD",
+                             "-j DOCKER-USER"));
+  EXPECT_THAT(
+      iptables_.Rules(IPFamily::kIPv4, "filter", "CRIO-HOSTPORTS-FORWARD"),
+      ::testing::ElementsAre("-m comment --comment \"hostport forward\" -m "
+                             "conntrack --ctstate DNAT -j ACCEPT"));
+  EXPECT_THAT(log_, Not(Contains(HasSubstr("warning"))));
+  ASSERT_TRUE((*m)->Remove("a", a).ok());
+  EXPECT_THAT(ForwardRules(this), SizeIs(2)) << "b still needs it";
+  ASSERT_TRUE((*m)->Remove("b", b).ok());
+  EXPECT_THAT(ForwardRules(this), ::testing::ElementsAre("-j DOCKER-USER"));
+  EXPECT_FALSE(
+      iptables_.HasChain(IPFamily::kIPv4, "filter", "CRIO-HOSTPORTS-FORWARD"));
+}
+
+TEST_F(ManagerTest, AllowForwardThatCannotOpenFailsTheAddAndChangesNothing) {
+  DropForwardLikeDocker(this);
+  MetaOptions options = Options();
+  options.allow_forward = true;
+  auto m = NewMetaHostportManager(options);
+  ASSERT_TRUE(m.ok());
+  const std::string before = KernelState();
+  iptables_.FailNext("restore", 2, "iptables-restore: line 3 failed");
+  absl::Status s = (*m)->Add("a", Pod(kDual, {M(8080, 80)}), "hp-br0");
+  EXPECT_THAT(s.message(), HasSubstr("allow_forward"));
+  EXPECT_EQ(KernelState(), before);
+  EXPECT_THAT(ForwardRules(this), ::testing::ElementsAre("-j DOCKER-USER"));
+  EXPECT_THAT(ports_.Held(), IsEmpty());
+}
+
+// firewalld-like: a drop policy in another owner's nftables table, which no
+// accept of ours can override: named, with what would help.
+TEST_F(ManagerTest, AForwardDropInAnotherNftablesTableIsNamed) {
+  ASSERT_TRUE(nft_.Apply("add table inet firewalld\n"
+                         "add chain inet firewalld filter_FORWARD { type "
+                         "filter hook forward priority 10; policy drop; }\n")
+                  .ok());
+  MetaOptions options = Options();
+  options.allow_forward = true;
+  auto m = NewMetaHostportManager(options);
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*m)->Add("a", Pod(kDual, {M(8080, 80)}), "").ok());
+  EXPECT_THAT(log_,
+              Contains(AllOf(HasSubstr("nftables table inet firewalld chain "
+                                       "filter_FORWARD, whose policy is drop"),
+                             HasSubstr("cannot override"))));
 }
 
 TEST(ParseBackendNameTest, NamesEveryBackendAndRefusesOthers) {

@@ -33,6 +33,10 @@ struct ObjectNames {
   // iptables, table raw: drops packets for loopback-bound hostports that arrive
   // from another interface (the nat table may not DROP).
   std::string loopback_guard_chain = "CRIO-HOSTPORTS-LOOPBACK";
+  // iptables, table filter: the chain FORWARD jumps to first when the host
+  // drops forwarded traffic by policy and allow_forward is set; it accepts
+  // DNATed flows.
+  std::string forward_chain = "CRIO-HOSTPORTS-FORWARD";
   // nftables: the table, in families ip and ip6.
   std::string nft_table = "crio-hostports";
 

@@ -7,8 +7,10 @@
 //   prevResult.ips[].address: the pod's addresses, both families
 // and the options `backend`
 // (auto|iptables|iptables-legacy|iptables-nft|nftables), `natInterface`
-// (default: the interface the host routes the pod's IPv4 address by) and
-// `stateDir` (default /run/hostport, shared with hostportctl). Commands:
+// (default: the interface the host routes the pod's IPv4 address by),
+// `stateDir` (default /run/hostport, shared with hostportctl) and
+// `allowForward` (accept DNATed flows first where iptables' filter FORWARD
+// drops by policy). Commands:
 //   ADD      map the ports (nothing half-applied), record the pod, pass
 //            prevResult on
 //   DEL      remove them; idempotent; works without prevResult, with only the
@@ -101,6 +103,7 @@ struct Request {
   PodEntry entry;
   MetaOptions::Backend backend = MetaOptions::Backend::kAuto;
   std::string state_dir = "/run/hostport";
+  bool allow_forward = false;
 };
 
 // Reads what every command needs; nullopt-like via error.
@@ -136,6 +139,13 @@ absl::Status ParseRequest(const std::string& stdin_text, Request* r,
   }
   r->backend = *backend;
   r->state_dir = c.value("stateDir", r->state_dir);
+  if (c.contains("allowForward")) {
+    if (!c["allowForward"].is_boolean()) {
+      *error = {kInvalidConfig, "\"allowForward\" must be true or false", ""};
+      return absl::InvalidArgumentError("config");
+    }
+    r->allow_forward = c["allowForward"].get<bool>();
+  }
   r->id = Env("CNI_CONTAINERID");
   if (r->id.empty()) {
     *error = {kInvalidEnvironment, "CNI_CONTAINERID is not set", ""};
@@ -203,6 +213,7 @@ absl::Status ParseRequest(const std::string& stdin_text, Request* r,
 absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(const Request& r) {
   MetaOptions options;
   options.prefer = r.backend;
+  options.allow_forward = r.allow_forward;
   options.hold_ports = false;  // The plugin exits; it cannot keep sockets.
   options.log = [](absl::string_view line) {
     std::cerr << "hostport-cni: note: " << line << "\n";

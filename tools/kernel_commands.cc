@@ -32,9 +32,12 @@ constexpr char kDefaultStateDir[] = "/run/hostport";
 constexpr char kAddUsage[] =
     "usage: hostportctl add --pods FILE\n"
     "         [--backend auto|iptables|iptables-legacy|iptables-nft|nftables]\n"
+    "         [--allow-forward]\n"
     "         [--state-dir DIR] [--nat-interface IF] [--output text|json]\n"
     "Applies the pods' mappings to this network namespace's kernel (root).\n"
-    "Nothing is half-applied: if one pod fails, the others are taken back.\n";
+    "Nothing is half-applied: if one pod fails, the others are taken back.\n"
+    "--allow-forward: where iptables' filter FORWARD drops by policy\n"
+    "(Docker), accept the DNATed flows there first.\n";
 constexpr char kRemoveUsage[] =
     "usage: hostportctl remove (--id ID[,ID...] | --pods FILE)\n"
     "         [--state-dir DIR] [--output text|json]\n"
@@ -78,9 +81,10 @@ int Parse(const std::vector<std::string>& args, std::vector<FlagSpec> extra,
 // manager that does not hold ports (a one-shot command cannot keep sockets).
 absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(
     const std::string& state_dir, MetaOptions::Backend backend,
-    std::ostream& err) {
+    bool allow_forward, std::ostream& err) {
   MetaOptions options;
   options.prefer = backend;
+  options.allow_forward = allow_forward;
   options.hold_ports = false;
   options.log = [&err](absl::string_view line) {
     err << "hostportctl: note: " << line << "\n";
@@ -147,8 +151,9 @@ int ReadPodsRequest(const std::vector<std::string>& args,
                     absl::string_view verb, const char* usage,
                     std::ostream& out, std::ostream& err,
                     PodsRequest* request) {
-  if (int code = Parse(args, {{"pods", true}, {"backend", true}}, verb, usage,
-                       out, err, &request->flags, &request->json);
+  if (int code = Parse(
+          args, {{"pods", true}, {"backend", true}, {"allow-forward", false}},
+          verb, usage, out, err, &request->flags, &request->json);
       code >= 0) {
     return code;
   }
@@ -212,8 +217,9 @@ int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
     return code;
   }
   const std::vector<PodEntry>& entries = request.entries;
-  absl::StatusOr<std::unique_ptr<LockedHost>> host = OpenHost(
-      request.flags.Get("state-dir", kDefaultStateDir), request.backend, err);
+  absl::StatusOr<std::unique_ptr<LockedHost>> host =
+      OpenHost(request.flags.Get("state-dir", kDefaultStateDir),
+               request.backend, request.flags.Has("allow-forward"), err);
   if (!host.ok()) return Fail(err, "add", host.status().message(), kExitFailed);
   Progress progress(err, "add", entries.size());
   absl::Status added =
@@ -274,7 +280,7 @@ int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   absl::StatusOr<std::unique_ptr<LockedHost>> host =
       OpenHost(flags.Get("state-dir", kDefaultStateDir),
-               MetaOptions::Backend::kAuto, err);
+               MetaOptions::Backend::kAuto, /*allow_forward=*/false, err);
   if (!host.ok()) {
     return Fail(err, "remove", host.status().message(), kExitFailed);
   }
@@ -345,6 +351,7 @@ namespace {
 constexpr char kSyncUsage[] =
     "usage: hostportctl sync --pods FILE\n"
     "         [--backend auto|iptables|iptables-legacy|iptables-nft|nftables]\n"
+    "         [--allow-forward]\n"
     "         [--state-dir DIR] [--nat-interface IF] [--output text|json]\n"
     "Makes the kernel hold exactly FILE's pods: stale pods and rules of ours\n"
     "that no pod owns are removed, missing ones added, one transaction per\n"
@@ -352,6 +359,7 @@ constexpr char kSyncUsage[] =
 constexpr char kRunUsage[] =
     "usage: hostportctl run --pods FILE\n"
     "         [--backend auto|iptables|iptables-legacy|iptables-nft|nftables]\n"
+    "         [--allow-forward]\n"
     "         [--state-dir DIR] [--nat-interface IF]\n"
     "Stays in the foreground holding FILE's ports: syncs to FILE, again on\n"
     "SIGHUP, and removes everything and exits 0 on SIGTERM or SIGINT (root).\n";
@@ -401,8 +409,9 @@ int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
       code >= 0) {
     return code;
   }
-  absl::StatusOr<std::unique_ptr<LockedHost>> host = OpenHost(
-      request.flags.Get("state-dir", kDefaultStateDir), request.backend, err);
+  absl::StatusOr<std::unique_ptr<LockedHost>> host =
+      OpenHost(request.flags.Get("state-dir", kDefaultStateDir),
+               request.backend, request.flags.Has("allow-forward"), err);
   if (!host.ok())
     return Fail(err, "sync", host.status().message(), kExitFailed);
   if (isatty(STDERR_FILENO) && request.entries.size() >= Progress::kMinPods) {
@@ -442,6 +451,7 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
 
   MetaOptions options;
   options.prefer = request.backend;
+  options.allow_forward = request.flags.Has("allow-forward");
   options.log = [&err](absl::string_view line) {
     err << "hostportctl run: note: " << line << "\n";
   };

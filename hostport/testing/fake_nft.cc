@@ -731,12 +731,27 @@ absl::StatusOr<std::string> FakeNft::List(const std::string& command) {
   }
   std::vector<std::string> w =
       absl::StrSplit(command, ' ', absl::SkipWhitespace());
+  if (w.size() == 2 && w[0] == "list" && w[1] == "chains") {
+    // Every chain of every table, base chains with their hook line, no rules.
+    std::string out;
+    for (const auto& [key, table] : ruleset_) {
+      absl::StrAppend(&out, "table ", key.first, " ", key.second, " {\n");
+      for (const Chain& chain : table.chains) {
+        Chain bare = chain;
+        bare.rules.clear();
+        absl::StrAppend(&out, PrintChain(bare));
+      }
+      absl::StrAppend(&out, "}\n");
+    }
+    return out;
+  }
   if (w.size() < 4 || w[0] != "list" || !IsFamily(w[2]) ||
       !(w[1] == "table" ? w.size() == 4
                         : (w[1] == "set" || w[1] == "map" || w[1] == "chain") &&
                               w.size() == 5)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "FakeNft lists only \"list table|set|map|chain FAMILY TABLE [NAME]\", "
+        "FakeNft lists only \"list chains\" and \"list table|set|map|chain "
+        "FAMILY TABLE [NAME]\", "
         "not: ",
         command));
   }

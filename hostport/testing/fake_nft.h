@@ -22,6 +22,8 @@
 //   flush chain F T C               delete chain F T C
 //   add|insert rule F T C STATEMENTS
 //   add|create|delete element F T S { E[, E...] }, E = KEY [comment "C"] [: V]
+// and lists: "list chains" (every table's chains, base chains with their
+// hook line, no rules), "list table|set|map|chain F T [NAME]".
 // Listings of every golden ruleset were checked byte for byte against nft
 // 1.0 in a network namespace. Rules are kept as written: the fake does not
 // canonicalise them the way the kernel round trip does, so they list back
