@@ -37,7 +37,8 @@ void OnTerm(int) { g_stop = 1; }
   std::exit(1);
 }
 
-int Open(int family, int type, int port) {
+// `address` (IPv4 only; 0.0.0.0 for any) is where an AF_INET socket binds.
+int Open(int family, int type, int port, in_addr address) {
   const int fd = socket(family, type, 0);
   if (fd < 0) Die("socket");
   const int on = 1;
@@ -47,6 +48,7 @@ int Open(int family, int type, int port) {
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_port = htons(port);
+    sin.sin_addr = address;
     rc = bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
   } else {
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
@@ -87,18 +89,26 @@ int main(int argc, char** argv) {
   std::string identity = "echo";
   int port = 0;
   bool source_from_request = true;
+  in_addr address{};  // INADDR_ANY
+  bool only_ipv4 = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--identity=", 0) == 0) {
       identity = arg.substr(11);
     } else if (arg.rfind("--port=", 0) == 0) {
       port = std::atoi(arg.c_str() + 7);
+    } else if (arg.rfind("--address=", 0) == 0) {
+      if (inet_pton(AF_INET, arg.c_str() + 10, &address) != 1) {
+        std::fprintf(stderr, "echo_server: --address must be IPv4\n");
+        return 2;
+      }
+      only_ipv4 = true;
     } else if (arg == "--udp_source=request" || arg == "--udp_source=route") {
       source_from_request = arg == "--udp_source=request";
     } else {
       std::fprintf(stderr,
                    "usage: echo_server --identity=NAME --port=N "
-                   "[--udp_source=request|route]\n");
+                   "[--udp_source=request|route] [--address=IPV4]\n");
       return 2;
     }
   }
@@ -114,8 +124,9 @@ int main(int argc, char** argv) {
 
   std::vector<pollfd> fds;
   for (int family : {AF_INET, AF_INET6}) {
+    if (only_ipv4 && family != AF_INET) continue;
     for (int type : {SOCK_STREAM, SOCK_DGRAM}) {
-      fds.push_back({Open(family, type, port), POLLIN, 0});
+      fds.push_back({Open(family, type, port, address), POLLIN, 0});
     }
   }
   std::printf("ready\n");

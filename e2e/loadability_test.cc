@@ -115,6 +115,7 @@ IptablesState EmptyTables() {
     s["nat"][c];
   }
   for (const char* c : {"PREROUTING", "OUTPUT"}) s["raw"][c];
+  for (const char* c : {"INPUT", "FORWARD", "OUTPUT"}) s["filter"][c];
   return s;
 }
 
@@ -158,7 +159,10 @@ TEST_P(IptablesLoadTest, GoldensLoadAndSaveBackAsRendered) {
       const std::string pre = absl::StrCat("*nat\n", unrelated, "\nCOMMIT\n");
       ASSERT_TRUE((*ns)->Check({restore, "-w", "--noflush"}, pre).ok());
       IptablesState model = EmptyTables();
-      if (!v4) model.erase("raw");
+      if (!v4) {
+        model.erase("raw");
+        model.erase("filter");
+      }
       ApplyRestore(pre, &model);
 
       const std::string stem =
@@ -180,8 +184,8 @@ TEST_P(IptablesLoadTest, GoldensLoadAndSaveBackAsRendered) {
         ASSERT_TRUE(loaded.ok()) << loaded.status() << "\n" << text;
         ApplyRestore(text, &model);
         IptablesState kernel;
-        for (const char* table : {"nat", "raw"}) {
-          if (!v4 && std::string(table) == "raw") continue;
+        for (const char* table : {"nat", "raw", "filter"}) {
+          if (!v4 && std::string(table) != "nat") continue;
           absl::StatusOr<std::string> saved = (*ns)->Check({save, "-t", table});
           ASSERT_TRUE(saved.ok()) << saved.status();
           IptablesState t = ParseSave(*saved);
@@ -191,7 +195,10 @@ TEST_P(IptablesLoadTest, GoldensLoadAndSaveBackAsRendered) {
       }
       // After remove+add the state is the full one again.
       IptablesState full = EmptyTables();
-      if (!v4) full.erase("raw");
+      if (!v4) {
+        full.erase("raw");
+        full.erase("filter");
+      }
       ApplyRestore(pre, &full);
       ApplyRestore(ReadGolden(stem + "full"), &full);
       EXPECT_EQ(Describe(model), Describe(full));

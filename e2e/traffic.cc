@@ -26,17 +26,19 @@ std::string RunfilePath(absl::string_view path) {
 }
 
 absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(
-    Netns& ns, absl::string_view identity, int port, UdpSource udp_source) {
-  const std::vector<std::string> argv = {"ip",
-                                         "netns",
-                                         "exec",
-                                         ns.name(),
-                                         RunfilePath("e2e/echo_server"),
-                                         absl::StrCat("--identity=", identity),
-                                         absl::StrCat("--port=", port),
-                                         udp_source == UdpSource::kRequest
-                                             ? "--udp_source=request"
-                                             : "--udp_source=route"};
+    Netns& ns, absl::string_view identity, int port, UdpSource udp_source,
+    absl::string_view address) {
+  std::vector<std::string> argv = {"ip",
+                                   "netns",
+                                   "exec",
+                                   ns.name(),
+                                   RunfilePath("e2e/echo_server"),
+                                   absl::StrCat("--identity=", identity),
+                                   absl::StrCat("--port=", port),
+                                   udp_source == UdpSource::kRequest
+                                       ? "--udp_source=request"
+                                       : "--udp_source=route"};
+  if (!address.empty()) argv.push_back(absl::StrCat("--address=", address));
   std::vector<char*> cargv;
   for (const std::string& a : argv) {
     cargv.push_back(const_cast<char*>(a.c_str()));

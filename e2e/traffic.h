@@ -35,10 +35,13 @@ class EchoServer {
   // the kernel's choice of source for the peer (a naive wildcard server).
   enum class UdpSource { kRequest, kRoute };
 
-  // Starts the server and waits (up to 5 s) until its sockets are bound.
+  // Starts the server and waits (up to 5 s) until its sockets are bound:
+  // on every address of both families, or only on IPv4 `address` when one
+  // is given (a host service bound to "127.0.0.1").
   static absl::StatusOr<std::unique_ptr<EchoServer>> Start(
       Netns& ns, absl::string_view identity, int port,
-      UdpSource udp_source = UdpSource::kRequest);
+      UdpSource udp_source = UdpSource::kRequest,
+      absl::string_view address = "");
 
   EchoServer(const EchoServer&) = delete;
   EchoServer& operator=(const EchoServer&) = delete;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -33,6 +34,7 @@ namespace hostport::e2e {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::AnyOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -829,6 +831,127 @@ TEST_P(ForwardPolicyTrafficTest, FirewalldLikeDropIsNamedAndNotOpened) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ForwardPolicyTrafficTest,
+                         ::testing::Values(Backend::kNftables,
+                                           Backend::kIptablesLegacy,
+                                           Backend::kIptablesNft),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return BackendName(info.param);
+                         });
+
+// The localnet boundary (the CVE-2020-8558 class), per backend (IPv4). A
+// localhost hostport needs route_localnet on its NAT interface, and with it
+// the kernel would deliver to any host service on 127.0.0.1 a packet that a
+// pod sends there through its gateway. The pod crafts that packet so: in its
+// own namespace it drops 127.0.0.1 from its lo (with its local routes; merely
+// deleting the routes is not enough on 6.x, where the host's answer from
+// 127.0.0.1, still an address of the pod, fails the pod's source validation
+// as martian), turns on its eth0's route_localnet and routes 127.0.0.1/32 via
+// the bridge address.
+// The host runs a service bound to 127.0.0.1:2379 that is not a hostport. A
+// counter ahead of every filter chain proves each probe arrived on hp-br0.
+class LocalnetTrafficTest : public TrafficFixture,
+                            public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { HOSTPORT_REQUIRE_KERNEL(); }
+  void TearDown() override { Teardown(); }
+
+  std::string RouteLocalnet() {
+    absl::StatusOr<std::string> value = host().Check(
+        {"sysctl", "-n",
+         absl::StrCat("net.ipv4.conf.", Topology::kBridge, ".route_localnet")});
+    EXPECT_TRUE(value.ok()) << value.status();
+    return value.ok() ? std::string(absl::StripAsciiWhitespace(*value)) : "";
+  }
+
+  // Packets from the pod to 127.0.0.1:2379 the host has seen on hp-br0.
+  std::string ProbeCount() {
+    absl::StatusOr<std::string> probe =
+        host().Check({"nft", "list", "table", "ip", "probe"});
+    EXPECT_TRUE(probe.ok()) << probe.status();
+    if (!probe.ok()) return "";
+    const size_t at = probe->find("counter packets ");
+    if (at == std::string::npos) return "";
+    return probe->substr(at + 16, probe->find(' ', at + 16) - at - 16);
+  }
+};
+
+TEST_P(LocalnetTrafficTest, PodCannotReachAHostServiceOn127001) {
+  ASSERT_NO_FATAL_FAILURE(Build(GetParam(), Pods(1)));
+  ASSERT_NO_FATAL_FAILURE(Serve(0, 80));
+  absl::StatusOr<std::unique_ptr<EchoServer>> etcd = EchoServer::Start(
+      host(), "host-etcd", 2379, EchoServer::UdpSource::kRequest, "127.0.0.1");
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  servers_.push_back(std::move(*etcd));
+  for (const std::vector<std::string>& argv :
+       std::vector<std::vector<std::string>>{
+           {"ip", "address", "del", "127.0.0.1/8", "dev", "lo"},
+           {"sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1"},
+           {"sysctl", "-qw", "net.ipv4.conf.eth0.route_localnet=1"},
+           {"ip", "route", "add", "127.0.0.1/32", "via",
+            Topology::BridgeAddress(IPFamily::kIPv4), "dev", "eth0"},
+       }) {
+    absl::StatusOr<std::string> r = pod(0).Check(argv);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  ASSERT_TRUE(host()
+                  .Check({"nft", "-f", "-"},
+                         "table ip probe {\n chain pre {\n type filter hook "
+                         "prerouting priority -400;\n iifname \"hp-br0\" ip "
+                         "daddr 127.0.0.1 th dport 2379 counter\n }\n}\n")
+                  .ok());
+  const std::string route_localnet_before = RouteLocalnet();
+  ASSERT_EQ(route_localnet_before, "0");
+
+  // Control: with route_localnet on and no guard, the probe does reach the
+  // host service, so what follows would see a regression.
+  ASSERT_TRUE(host()
+                  .Check({"sysctl", "-qw",
+                          absl::StrCat("net.ipv4.conf.", Topology::kBridge,
+                                       ".route_localnet=1")})
+                  .ok());
+  absl::StatusOr<std::string> exposed =
+      Exchange(pod(0), Protocol::kTCP, "127.0.0.1", 2379, kAnswer);
+  ASSERT_TRUE(exposed.ok())
+      << exposed.status() << ": the probe does not work on this kernel";
+  EXPECT_EQ(*exposed, absl::StrCat("host-etcd ",
+                                   Topology::PodAddress(IPFamily::kIPv4, 2)));
+  ASSERT_TRUE(host()
+                  .Check({"sysctl", "-qw",
+                          absl::StrCat("net.ipv4.conf.", Topology::kBridge,
+                                       ".route_localnet=0")})
+                  .ok());
+
+  const PodPortMapping web =
+      Pod(0, {{8090, 80, Protocol::kTCP, ""}, {8090, 80, Protocol::kUDP, ""}});
+  ASSERT_TRUE(manager_->Add("web", web, Topology::kBridge).ok());
+  EXPECT_EQ(RouteLocalnet(), "1");
+  const std::string seen = ProbeCount();
+  for (Protocol protocol : {Protocol::kTCP, Protocol::kUDP}) {
+    ExpectUnreached(Exchange(pod(0), protocol, "127.0.0.1", 2379, kNoAnswer),
+                    absl::StrCat("the host's 127.0.0.1:2379 (",
+                                 ProtocolKeyword(protocol), ") from the pod"));
+    // The localhost hostport itself keeps working.
+    absl::StatusOr<std::string> local =
+        Exchange(host(), protocol, "127.0.0.1", 8090, kAnswer);
+    ASSERT_TRUE(local.ok()) << local.status();
+    EXPECT_EQ(*local, Reply(0, "10.88.0.1"));
+  }
+  EXPECT_NE(ProbeCount(), seen)
+      << "the probes never reached the host, so this proves nothing";
+
+  // The last pod gone, route_localnet is what it was and the probe is a
+  // martian again.
+  ASSERT_TRUE(manager_->Remove("web", Pod(0, {})).ok());
+  EXPECT_EQ(RouteLocalnet(), route_localnet_before);
+  ExpectUnreached(
+      Exchange(pod(0), Protocol::kTCP, "127.0.0.1", 2379, kNoAnswer),
+      "the host's 127.0.0.1:2379 after remove");
+  ExpectNothingLeft("web", web);
+  EXPECT_THAT(Snapshot(), Not(AnyOf(HasSubstr("CRIO-HOSTPORTS-LOCALNET"),
+                                    HasSubstr("chain localnet"))));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LocalnetTrafficTest,
                          ::testing::Values(Backend::kNftables,
                                            Backend::kIptablesLegacy,
                                            Backend::kIptablesNft),

@@ -478,6 +478,51 @@ TEST_F(ManagerTest, RouteLocalnetGoesBackWhenTheLastPodOnItsInterfaceGoes) {
   EXPECT_EQ(*sysctl_.Read(hp_br0), "0");
 }
 
+// route_localnet must not expose host services on 127.0.0.1 (the
+// CVE-2020-8558 class): the localnet guard is in place, first in INPUT ahead
+// of someone else's ACCEPT, while any IPv4 pod is mapped, and goes with the
+// last one.
+TEST_F(ManagerTest, LocalnetGuardLivesWithTheIpv4Mappings) {
+  ASSERT_TRUE(iptables_
+                  .Restore(IPFamily::kIPv4,
+                           "*filter\n-A INPUT -i hp-br0 -j ACCEPT\nCOMMIT\n")
+                  .ok());
+  ManagerOptions o = Options();
+  auto m = NewHostportManager({IPFamily::kIPv4, IptablesVariant::kLegacy}, o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const PodPortMapping a = Pod({"10.88.0.5"}, {M(8080, 80)}, "a");
+  const PodPortMapping b = Pod({"10.88.0.6"}, {M(8081, 80)}, "b");
+  ASSERT_TRUE((*m)->Add("a", a, "hp-br0").ok());
+  ASSERT_TRUE((*m)->Add("b", b, "hp-br0").ok());
+  EXPECT_THAT(
+      iptables_.Rules(IPFamily::kIPv4, "filter", "INPUT"),
+      ::testing::ElementsAre("-d 127.0.0.0/8 ! -i lo -m comment --comment "
+                             "\"hostport localnet guard\" -j "
+                             "CRIO-HOSTPORTS-LOCALNET",
+                             "-i hp-br0 -j ACCEPT"));
+  EXPECT_THAT(
+      iptables_.Rules(IPFamily::kIPv4, "filter", "CRIO-HOSTPORTS-LOCALNET"),
+      ::testing::ElementsAre(
+          "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"));
+  ASSERT_TRUE((*m)->Remove("a", a).ok());
+  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv4, "filter", "INPUT"), SizeIs(2))
+      << "b still needs it";
+  ASSERT_TRUE((*m)->Remove("b", b).ok());
+  EXPECT_THAT(iptables_.Rules(IPFamily::kIPv4, "filter", "INPUT"),
+              ::testing::ElementsAre("-i hp-br0 -j ACCEPT"));
+  EXPECT_FALSE(
+      iptables_.HasChain(IPFamily::kIPv4, "filter", "CRIO-HOSTPORTS-LOCALNET"));
+
+  auto n = Meta();  // nftables: a filter input chain in our own table.
+  ASSERT_TRUE(n->Add("a", a, "hp-br0").ok());
+  EXPECT_THAT(nft_.Rules("ip", "crio-hostports", "localnet"),
+              ::testing::ElementsAre(
+                  "iifname != \"lo\" ip daddr 127.0.0.0/8 ct state != { "
+                  "established, related } ct status & dnat != dnat drop"));
+  ASSERT_TRUE(n->Remove("a", a).ok());
+  EXPECT_FALSE(nft_.HasTable("ip", "crio-hostports"));
+}
+
 TEST_F(ManagerTest, RouteLocalnetSetBySomeoneElseIsLeftAsFound) {
   sysctl_.Set(RouteLocalnetSysctl("hp-br0"), "1");
   auto m = Meta();

@@ -89,7 +89,10 @@ absl::Status IptablesBackend::Load() {
   const std::string hp_prefix = names.hostport_chain_prefix;
   const std::string mq_prefix = names.masquerade_chain_prefix;
   std::vector<std::string> tables = {"nat"};
-  if (family_ == IPFamily::kIPv4) tables.push_back("raw");
+  if (family_ == IPFamily::kIPv4) {
+    tables.push_back("raw");
+    tables.push_back("filter");
+  }
   for (const std::string& table : tables) {
     absl::StatusOr<std::string> saved = Save(table);
     if (!saved.ok()) return saved.status();
@@ -181,6 +184,8 @@ IptablesTransaction IptablesBackend::Delta(
         if (base_present_.contains(BaseKey(table.name, op))) continue;
         if (op.kind == OpKind::kNewChain) {
           tx.NewChain(table.name, op.chain);
+        } else if (op.kind == OpKind::kInsert) {
+          tx.Insert(table.name, op.chain, op.rule);
         } else {
           tx.Append(table.name, op.chain, op.rule);
         }
@@ -256,8 +261,8 @@ void IptablesBackend::RemoveBaseIfUnused() {
       }
     }
   }
-  // nat before raw: the DNAT chains go before the guard.
-  for (const char* table : {"nat", "raw"}) {
+  // nat before raw and filter: the DNAT chains go before the guards.
+  for (const char* table : {"nat", "raw", "filter"}) {
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       if (it->first != table) continue;
       if (it->second.kind == OpKind::kNewChain) {

@@ -10,6 +10,7 @@ namespace {
 
 constexpr absl::string_view kNat = "nat";
 constexpr absl::string_view kRaw = "raw";
+constexpr absl::string_view kFilter = "filter";
 
 std::string HostMask(IPFamily family) {
   return family == IPFamily::kIPv4 ? "/32" : "/128";
@@ -42,6 +43,14 @@ std::string IptablesRenderer::LoopbackDrop(const PlannedMapping& m) const {
 
 void IptablesRenderer::AddBase(IPFamily family, IptablesTransaction* tx) const {
   if (family == IPFamily::kIPv4) {
+    // First in INPUT: an ACCEPT earlier in the chain would end the table.
+    tx->NewChain(kFilter, names_.localnet_guard_chain);
+    tx->Append(kFilter, names_.localnet_guard_chain,
+               "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP");
+    tx->Insert(kFilter, "INPUT",
+               absl::StrCat("-d 127.0.0.0/8 ! -i lo ",
+                            Comment("hostport localnet guard"), " -j ",
+                            names_.localnet_guard_chain));
     tx->NewChain(kRaw, names_.loopback_guard_chain);
     tx->Append(kRaw, "PREROUTING",
                absl::StrCat("-d 127.0.0.0/8 ! -i lo ",

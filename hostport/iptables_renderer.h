@@ -2,25 +2,32 @@
 // IptablesTransactions for one family. No I/O.
 //
 // Shape (CRI-O compatible, DESIGN §4), table nat:
-//   PREROUTING, OUTPUT  -m comment --comment "kube hostport portals"
-//                       -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS
-//   KUBE-HOSTPORTS      per mapping: -p P -m comment --comment "<owner>
-//   hostport N"
-//                       -m P --dport N -j KUBE-HP-<h>    (newest first: -I)
-//   KUBE-HP-<h>         [-d HostIP] -p P ... -j DNAT --to-destination
-//   PodIP:Port POSTROUTING         -m comment --comment "kube hostport
-//   masquerading"
-//                       -m conntrack --ctstate DNAT -j CRIO-HOSTPORTS-MASQ
-//   CRIO-HOSTPORTS-MASQ per mapping: -j CRIO-MASQ-<h>; IPv4 only, last:
-//                       -s 127.0.0.0/8 -j MASQUERADE (localhost clients; with
-//                       route_localnet on the pod's interface, DESIGN §4)
-//   CRIO-MASQ-<h>       per pod IP S of the family: -s S -d PodIP -p P --dport
-//   Port
-//                       -m conntrack --ctorigdstport N -j MASQUERADE (hairpin)
+//   PREROUTING, OUTPUT   -m comment --comment "kube hostport portals"
+//                        -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS
+//   KUBE-HOSTPORTS       per mapping, newest first (-I):
+//                        -p P -m comment --comment "<owner> hostport N"
+//                        -m P --dport N -j KUBE-HP-<h>
+//   KUBE-HP-<h>          [-d HostIP] -p P ... -j DNAT --to-destination
+//                        PodIP:Port
+//   POSTROUTING          -m comment --comment "kube hostport masquerading"
+//                        -m conntrack --ctstate DNAT -j CRIO-HOSTPORTS-MASQ
+//   CRIO-HOSTPORTS-MASQ  per mapping: -j CRIO-MASQ-<h>
+//   CRIO-MASQ-<h>        per pod IP S of the family: -s S -d PodIP -p P
+//                        --dport Port -m conntrack --ctorigdstport N
+//                        -j MASQUERADE (hairpin); IPv4, per pod with a NAT
+//                        interface: -s 127.0.0.0/8 -d PodIP -o IF ...
+//                        -j MASQUERADE (localhost clients, with route_localnet
+//                        on that interface, DESIGN §4)
 // and, IPv4 only, table raw:
-//   PREROUTING          -d 127.0.0.0/8 ! -i lo -j CRIO-HOSTPORTS-LOOPBACK
-//   CRIO-HOSTPORTS-LOOPBACK  per loopback-bound mapping: -d HostIP -p P --dport
-//   N -j DROP
+//   PREROUTING           -d 127.0.0.0/8 ! -i lo -j CRIO-HOSTPORTS-LOOPBACK
+//   CRIO-HOSTPORTS-LOOPBACK  per loopback-bound mapping:
+//                        -d HostIP -p P --dport N -j DROP
+// and, IPv4 only, table filter:
+//   INPUT, first         -d 127.0.0.0/8 ! -i lo -j CRIO-HOSTPORTS-LOCALNET
+//   CRIO-HOSTPORTS-LOCALNET  -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT
+//                        -j DROP: route_localnet, which localhost clients
+//                        need, must not let a neighbour reach a host service
+//                        bound to 127.0.0.1 (the CVE-2020-8558 class).
 // The loopback guard lives in raw because DNAT in nat PREROUTING happens before
 // the routing decision that would drop a packet for 127.0.0.0/8 arriving from
 // outside: once rewritten to the pod it is no longer martian, so a

@@ -48,6 +48,7 @@ absl::Status ObjectNames::Validate() const {
       {"masquerade_chain", masquerade_chain, 0},
       {"masquerade_chain_prefix", masquerade_chain_prefix, kHashLength},
       {"loopback_guard_chain", loopback_guard_chain, 0},
+      {"localnet_guard_chain", localnet_guard_chain, 0},
       {"forward_chain", forward_chain, 0},
       {"nft_table", nft_table, 0},
   };

@@ -33,6 +33,12 @@ struct ObjectNames {
   // iptables, table raw: drops packets for loopback-bound hostports that arrive
   // from another interface (the nat table may not DROP).
   std::string loopback_guard_chain = "CRIO-HOSTPORTS-LOOPBACK";
+  // iptables, table filter (IPv4): the chain INPUT jumps to first for packets
+  // to 127.0.0.0/8 from any other interface than lo; it drops those conntrack
+  // did not see DNATed or established, so that route_localnet (which the
+  // localhost hostports need) exposes no other host service bound to
+  // 127.0.0.1 (the CVE-2020-8558 class).
+  std::string localnet_guard_chain = "CRIO-HOSTPORTS-LOCALNET";
   // iptables, table filter: the chain FORWARD jumps to first when the host
   // drops forwarded traffic by policy and allow_forward is set; it accepts
   // DNATed flows.

@@ -86,6 +86,16 @@ void NftRenderer::AddBase(IPFamily family, NftTransaction* tx) const {
     tx->Add(absl::StrCat("add set ", table, " localhostpods { type ifname . ",
                          addr, "; }"));
   }
+  if (family == IPFamily::kIPv4) {
+    tx->Add(absl::StrCat("add chain ", table,
+                         " localnet { type filter hook input priority 0; "
+                         "policy accept; }"));
+    tx->Add(absl::StrCat("flush chain ", table, " localnet"));
+    tx->Add(absl::StrCat("add rule ", table,
+                         " localnet iifname != \"lo\" ip daddr 127.0.0.0/8 ct "
+                         "state != { established, related } ct status & dnat "
+                         "!= dnat drop"));
+  }
   tx->Add(absl::StrCat("add chain ", table, " hostports"));
   tx->Add(absl::StrCat("flush chain ", table, " hostports"));
   tx->Add(absl::StrCat("add rule ", table, " hostports dnat ", ip, " to ", ip,
@@ -167,6 +177,7 @@ std::vector<std::string> NftRenderer::BaseObjects(IPFamily family) const {
   if (family == IPFamily::kIPv4) {
     objects.push_back("set loopbackports");
     objects.push_back("set localhostpods");
+    objects.push_back("chain localnet");
   }
   for (const char* chain : {"chain hostports", "chain prerouting",
                             "chain output", "chain masquerading"}) {

@@ -3,23 +3,29 @@
 //
 // Shape (CRI-O compatible, DESIGN §4), tables `ip crio-hostports` and
 // `ip6 crio-hostports`:
-//   map hostports    inet_proto . inet_service : addr . inet_service
-//   (wildcards) map hostipports  addr . inet_proto . inet_service : addr .
-//   inet_service set hairpins     addr . addr        (pod IP . DNAT target, for
-//   hairpin masquerade) chain hostports  dnat to daddr . l4proto . dport via
-//   @hostipports, then @hostports prerouting, output (nat, -100): fib daddr
-//   type local goto hostports masquerading (nat, 100): ct status dnat and saddr
-//   . daddr in @hairpins: masquerade
+//   map hostports      inet_proto . inet_service : addr . inet_service
+//                      (wildcard HostIP)
+//   map hostipports    addr . inet_proto . inet_service : addr . inet_service
+//   set hairpins       addr . addr (pod IP . DNAT target, hairpin masquerade)
+//   chain hostports    dnat to daddr . l4proto . dport via @hostipports, then
+//                      l4proto . dport via @hostports
+//   chain prerouting, output (nat, -100): fib daddr type local goto hostports
+//   chain masquerading (nat, 100): ct status dnat and saddr . daddr in
+//                      @hairpins: masquerade
 // IPv4 only, for localhost clients and loopback-bound mappings:
 //   set loopbackports  ipv4_addr . inet_proto . inet_service
 //   prerouting, first: iifname != "lo" and daddr . l4proto . dport in
-//   @loopbackports:
-//                      drop (before the DNAT would make the packet routable;
-//                      see iptables_renderer.h for why)
-//   set localhostpods  ifname . ipv4_addr   (NAT interface . pod IP, per pod
-//   with one) masquerading: ct status dnat, saddr 127.0.0.0/8 and oifname .
-//   daddr in
-//                 @localhostpods: masquerade (localhost clients)
+//                      @loopbackports: drop (before the DNAT would make the
+//                      packet routable; see iptables_renderer.h for why)
+//   set localhostpods  ifname . ipv4_addr (NAT interface . pod IP, per pod
+//                      with one)
+//   masquerading:      ct status dnat, saddr 127.0.0.0/8 and oifname . daddr
+//                      in @localhostpods: masquerade (localhost clients)
+//   chain localnet (filter, input, 0): iifname != "lo", daddr 127.0.0.0/8,
+//                      neither established/related nor DNATed: drop. The
+//                      localhost hostports need route_localnet, which would
+//                      otherwise let a neighbour reach any service bound to
+//                      127.0.0.1 (the CVE-2020-8558 class).
 // Each element carries its pod's owner comment (OwnerComment(id)), so a pod's
 // elements are found without its IPs. One map lookup per new connection,
 // whatever the number of mappings.
