@@ -16,8 +16,8 @@
 namespace sim {
 namespace {
 
-constexpr const char* kBuiltinChains[] = {"PREROUTING", "INPUT", "OUTPUT",
-                                          "POSTROUTING"};
+constexpr const char* kBuiltinChains[] = {"PREROUTING", "INPUT", "FORWARD",
+                                          "OUTPUT", "POSTROUTING"};
 
 // Targets iptables has that the simulator does not model: named so the error
 // says "unsupported target" instead of "no such chain".
@@ -44,12 +44,14 @@ bool IsBuiltinChain(absl::string_view name) {
 Hook BuiltinHook(absl::string_view name) {
   if (name == "PREROUTING") return Hook::kPrerouting;
   if (name == "INPUT") return Hook::kInput;
+  if (name == "FORWARD") return Hook::kForward;
   if (name == "OUTPUT") return Hook::kOutput;
   return Hook::kPostrouting;
 }
 
-// A fresh iptables table: nat (built-ins at the NAT priorities) or raw
-// (PREROUTING and OUTPUT at NF_IP_PRI_RAW, before conntrack and NAT).
+// A fresh iptables table: nat (built-ins at the NAT priorities), raw
+// (PREROUTING and OUTPUT at NF_IP_PRI_RAW, before conntrack and NAT) or
+// filter (INPUT, FORWARD and OUTPUT at NF_IP_PRI_FILTER).
 Table NewTable(absl::string_view name, IpFamily family,
                absl::string_view source) {
   Table t;
@@ -58,13 +60,23 @@ Table NewTable(absl::string_view name, IpFamily family,
   t.name = std::string(name);
   t.source = std::string(source);
   const bool raw = name == "raw";
+  const bool filter = name == "filter";
   for (const char* chain_name : kBuiltinChains) {
     Chain c;
     c.name = chain_name;
     c.is_base = true;
     c.hook = BuiltinHook(chain_name);
     const bool dst = c.hook == Hook::kPrerouting || c.hook == Hook::kOutput;
-    if (raw && !dst) continue;
+    if (filter) {
+      if (c.hook == Hook::kPrerouting || c.hook == Hook::kPostrouting) {
+        continue;
+      }
+      c.type = "filter";
+      c.priority = kFilterPriority;
+      t.chains.emplace(chain_name, std::move(c));
+      continue;
+    }
+    if (c.hook == Hook::kForward || (raw && !dst)) continue;
     c.type = raw ? "raw" : "nat";
     c.priority = raw ? kRawPriority : dst ? kDstNatPriority : kSrcNatPriority;
     t.chains.emplace(chain_name, std::move(c));
@@ -612,9 +624,9 @@ class Restore {
       }
       in_table_ = true;
       table_name_ = std::string(line.substr(1));
-      if (table_name_ != "nat" && table_name_ != "raw") {
-        static const std::set<std::string> kTables = {"filter", "mangle",
-                                                      "security"};
+      if (table_name_ != "nat" && table_name_ != "raw" &&
+          table_name_ != "filter") {
+        static const std::set<std::string> kTables = {"mangle", "security"};
         if (!kTables.count(table_name_)) {
           return absl::InvalidArgumentError(
               absl::StrCat("unknown table \"", table_name_, "\""));
@@ -623,8 +635,8 @@ class Restore {
         ruleset_->notes.push_back(
             absl::StrCat(options_.source, ":", line_, ": iptables table ",
                          table_name_, " (family ", FamilyName(family_),
-                         ") ignored: the simulator models the nat and raw "
-                         "tables"));
+                         ") ignored: the simulator models the nat, raw and "
+                         "filter tables"));
         return absl::OkStatus();
       }
       TableFamily tf =
@@ -750,6 +762,14 @@ class Restore {
         return absl::OkStatus();
       }
       absl::StatusOr<Rule> rule = BuildRule(spec, family_);
+      if (!rule.ok() && table_.name == "filter" && !is_delete) {
+        // Filter tables of real hosts hold much the simulator does not
+        // model; such a rule makes a walk refuse only when it reaches it.
+        Rule placeholder;
+        placeholder.text = absl::StrJoin(spec, " ");
+        placeholder.unsupported = std::string(rule.status().message());
+        rule = std::move(placeholder);
+      }
       if (!rule.ok()) return rule.status();
       if (is_delete) {
         for (auto it = rules.begin(); it != rules.end(); ++it) {

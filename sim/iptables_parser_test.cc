@@ -311,10 +311,16 @@ TEST(IptablesRestoreTest, ErrorsNameLineAndConstructAndChangeNothing) {
   }
 }
 
-TEST(IptablesRestoreTest, OtherTablesAreSkippedWithANote) {
-  absl::StatusOr<Ruleset> r = ParseIptablesSave(R"(*filter
+TEST(IptablesRestoreTest, FilterIsParsedOtherTablesAreSkippedWithANote) {
+  absl::StatusOr<Ruleset> r = ParseIptablesSave(R"(*mangle
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -j MARK --set-xmark 0x1/0x1
+COMMIT
+*filter
 :INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
 -A INPUT -m limit --limit 1/s -j LOG
+-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT
 COMMIT
 *nat
 :PREROUTING ACCEPT [0:0]
@@ -322,9 +328,24 @@ COMMIT
 )",
                                                 IpFamily::kV4);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->tables.size(), 1u);
+  ASSERT_EQ(r->tables.size(), 2u);
   ASSERT_EQ(r->notes.size(), 1u);
-  EXPECT_THAT(r->notes[0], HasSubstr("table filter (family 4) ignored"));
+  EXPECT_THAT(r->notes[0], HasSubstr("table mangle (family 4) ignored"));
+  const Table* filter =
+      r->FindTable(Syntax::kIptables, TableFamily::kIp, "filter");
+  ASSERT_NE(filter, nullptr);
+  EXPECT_EQ(filter->chains.count("PREROUTING"), 0u);
+  const Chain& forward = filter->chains.at("FORWARD");
+  EXPECT_TRUE(forward.policy_drop);
+  EXPECT_EQ(forward.hook, Hook::kForward);
+  EXPECT_EQ(forward.type, "filter");
+  ASSERT_EQ(forward.rules.size(), 1u);
+  EXPECT_TRUE(forward.rules[0].unsupported.empty());
+  // Unmodelled filter rules are kept as placeholders, refused when reached.
+  const Chain& input = filter->chains.at("INPUT");
+  ASSERT_EQ(input.rules.size(), 1u);
+  EXPECT_THAT(input.rules[0].unsupported, HasSubstr("limit"));
+  EXPECT_EQ(input.rules[0].text, "-m limit --limit 1/s -j LOG");
 }
 
 TEST(IptablesRestoreTest, FamilyMarkersAndCounters) {

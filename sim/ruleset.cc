@@ -317,6 +317,13 @@ bool Table::HasNatChain() const {
   return false;
 }
 
+bool Table::HasFilterChain() const {
+  for (const auto& [name, chain] : chains) {
+    if (chain.is_base && chain.type == "filter") return true;
+  }
+  return false;
+}
+
 std::string Table::Label() const {
   if (syntax == Syntax::kIptables) {
     return family == TableFamily::kIp ? name : absl::StrCat(name, "6");

@@ -48,6 +48,7 @@ std::string HookName(Hook hook);  // "prerouting"
 constexpr int kRawPriority = -300;  // NF_IP_PRI_RAW: before conntrack.
 constexpr int kDstNatPriority = -100;
 constexpr int kSrcNatPriority = 100;
+constexpr int kFilterPriority = 0;  // NF_IP_PRI_FILTER.
 
 // What a value of a field is, as nft names it.
 enum class ValueType : uint8_t {
@@ -243,6 +244,10 @@ struct Rule {
   // rule text. Also the identity `iptables -D` compares.
   std::string text;
   uint64_t handle = 0;  // nft only
+  // iptables filter table only: why this rule could not be modelled (its
+  // matches and actions are then empty). A walk that reaches it refuses to
+  // answer instead of guessing; one that never does is unaffected.
+  std::string unsupported;
 };
 
 struct Chain {
@@ -273,14 +278,18 @@ struct Table {
   std::map<std::string, Chain> chains;
   std::map<std::string, ElementSet> sets;
   // nft only: the first construct the simulator does not model. Harmless
-  // while the table is ignored (no NAT chain, or rendered by iptables-nft
-  // with iptables-save text at hand); an error if it would be evaluated.
+  // while the table is ignored (rendered by iptables-nft with iptables-save
+  // text at hand); an error at Create for a table with a NAT chain, and for
+  // a table of filter chains only, a refusal when a walk enters one of them.
   absl::Status unsupported;
   std::string source;  // file name, for messages
   uint64_t next_handle = 1;
 
   bool AppliesTo(IpFamily family) const;
   bool HasNatChain() const;
+  // A base chain of type "filter" (nft) or a built-in chain of iptables'
+  // filter table.
+  bool HasFilterChain() const;
   // "nat" / "nat (ip6tables)" for iptables, "ip crio-hostports" for nft.
   std::string Label() const;
 };

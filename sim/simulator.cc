@@ -125,6 +125,12 @@ std::string MessageLabel(const Table& table) {
 
 std::string Hex(uint32_t v) { return absl::StrFormat("0x%x", v); }
 
+// The base chains a walk runs: NAT, raw (iptables: DROP before conntrack and
+// NAT) and filter (accept/drop, policies).
+bool IsEvaluated(const Chain& chain) {
+  return chain.type == "nat" || chain.type == "raw" || chain.type == "filter";
+}
+
 }  // namespace
 
 Simulator::Simulator(Ruleset ruleset, HostModel host)
@@ -167,12 +173,15 @@ absl::Status Simulator::Bind() {
             "MASQUERADE rules as nothing; give its iptables-save text for an "
             "exact answer"));
       }
-      if (!table.HasNatChain()) {
-        ruleset_.notes.push_back(absl::StrCat(
-            MessageLabel(table), " ignored: it has no NAT base chain"));
+      if (!table.HasNatChain() && !table.HasFilterChain()) {
+        ruleset_.notes.push_back(
+            absl::StrCat(MessageLabel(table),
+                         " ignored: it has no NAT or filter base chain"));
         continue;
       }
-      if (!table.unsupported.ok()) {
+      // A table of filter chains only that holds something unmodelled is
+      // kept: a walk that enters it refuses (RunHook).
+      if (!table.unsupported.ok() && table.HasNatChain()) {
         return absl::InvalidArgumentError(absl::StrCat(
             MessageLabel(table), ": ", table.unsupported.message()));
       }
@@ -187,10 +196,11 @@ absl::Status Simulator::Bind() {
       // them, which clang 14 refuses for structured bindings in C++17.
       const std::string& chain_name = chain_entry.first;
       Chain& chain = chain_entry.second;
-      if (chain.is_base && chain.type != "nat" && chain.type != "raw") {
+      if (chain.is_base && !IsEvaluated(chain)) {
         ruleset_.notes.push_back(absl::StrCat(
             MessageLabel(table), ": base chain ", chain_name, " (type ",
-            chain.type, ") not evaluated: only NAT chains are modelled"));
+            chain.type,
+            ") not evaluated: only NAT, raw and filter chains are modelled"));
       }
       for (size_t r = 0; r < chain.rules.size(); ++r) {
         Rule& rule = chain.rules[r];
@@ -276,10 +286,7 @@ absl::Status Simulator::Bind() {
 
   for (const Table& table : ruleset_.tables) {
     for (const auto& [name, chain] : table.chains) {
-      // NAT chains, and iptables' raw table (DROP before conntrack and NAT).
-      if (!chain.is_base || (chain.type != "nat" && chain.type != "raw")) {
-        continue;
-      }
+      if (!chain.is_base || !IsEvaluated(chain)) continue;
       for (IpFamily f : {IpFamily::kV4, IpFamily::kV6}) {
         if (!table.AppliesTo(f)) continue;
         hooks_[FamilyIndex(f)][static_cast<int>(chain.hook)].push_back(
@@ -528,6 +535,9 @@ class Simulator::Walk {
     }
     if (tracing())
       Step("routing: ", dst_.ToString(), " → forward out ", oif_->name);
+    ok = RunHook(Hook::kForward);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) return absl::OkStatus();
     return Leave();
   }
 
@@ -569,6 +579,16 @@ class Simulator::Walk {
     ok = RunHook(Hook::kPostrouting);
     if (!ok.ok()) return ok.status();
     if (!*ok) return absl::OkStatus();
+    // Looped back: received on lo, through PREROUTING and INPUT again, where
+    // only raw and filter chains act (the connection's NAT is set up).
+    nat_done_ = true;
+    iif_ = oif_;
+    if (tracing()) Step("looped back: received on lo");
+    for (Hook hook : {Hook::kPrerouting, Hook::kInput}) {
+      ok = RunHook(hook);
+      if (!ok.ok()) return ok.status();
+      if (!*ok) return absl::OkStatus();
+    }
     if (tracing())
       Step("delivered over lo to a local socket on ", dst_.WithPort(dport_));
     result_->verdict = PacketVerdict::kLocal;
@@ -625,7 +645,18 @@ class Simulator::Walk {
     bool dst_manip = hook == Hook::kPrerouting || hook == Hook::kOutput;
     for (const BaseChain& bc :
          sim_.hooks_[FamilyIndex(family_)][static_cast<int>(hook)]) {
-      if (dst_manip ? dnat_ : snat_) break;
+      // NAT chains see only a connection's first packet, until one binds
+      // (and none on a looped-back packet, whose connection is set up).
+      if (bc.chain->type == "nat" &&
+          (nat_done_ || (dst_manip ? dnat_ : snat_))) {
+        continue;
+      }
+      if (!bc.table->unsupported.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            HookName(hook), " enters ", MessageLabel(*bc.table), " chain ",
+            bc.chain->name, ", which holds what the simulator does not model (",
+            bc.table->unsupported.message(), "): its verdict is unknown"));
+      }
       if (tracing())
         Step(HookName(hook), ": ", TraceLabel(*bc.table, *bc.chain),
              " (priority ", bc.chain->priority, ")");
@@ -681,6 +712,12 @@ class Simulator::Walk {
         continue;
       }
       const Rule& rule = frame.chain->rules[index];
+      if (!rule.unsupported.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            MessageLabel(*table_), " chain ", frame.chain->name, " rule ",
+            index + 1, " (", rule.text, ") is reached but not modelled (",
+            rule.unsupported, "): its verdict is unknown"));
+      }
       if (!Matches(rule)) continue;
       std::string label;
       rule_label_.clear();
@@ -767,9 +804,12 @@ class Simulator::Walk {
       case Field::kCtOrigDstPort:
         return put_num(ValueType::kInetService, orig_dport_);
       case Field::kInIface:
-        return put_iface(hook_ == Hook::kOutput                  ? nullptr
-                         : origin_ == PacketOrigin::Kind::kLocal ? nullptr
-                                                                 : iif_);
+        // A local packet has no input interface until it is looped back.
+        return put_iface(
+            hook_ == Hook::kOutput ||
+                    (origin_ == PacketOrigin::Kind::kLocal && !nat_done_)
+                ? nullptr
+                : iif_);
       case Field::kOutIface:
         return put_iface(hook_ == Hook::kPrerouting || hook_ == Hook::kInput
                              ? nullptr
@@ -1024,6 +1064,7 @@ class Simulator::Walk {
   uint32_t mark_ = 0;
   bool dnat_ = false;
   bool snat_ = false;
+  bool nat_done_ = false;  // looped back: NAT chains no longer run
   Hook hook_ = Hook::kPrerouting;
   const Table* table_ = nullptr;
   std::string rule_label_;  // "nat/X rule 3" while tracing

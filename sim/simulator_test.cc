@@ -835,7 +835,10 @@ TEST(CornerCasesTest, UnsupportedNftConstructInEvaluatedTableIsAnError) {
   EXPECT_THAT(sim.status().message(), HasSubstr("ip t"));
 }
 
-TEST(CornerCasesTest, FilterOnlyTableIsIgnoredWithANote) {
+// A filter-only table is evaluated at its hooks; what it holds that the
+// simulator does not model (here `log`) makes a walk that enters it refuse,
+// and leaves walks that never enter it alone.
+TEST(FilterHooksTest, UnmodelledFilterTableRefusesOnlyWhereEntered) {
   Ruleset ruleset;
   ASSERT_TRUE(ApplyNftScript(R"(table inet filter {
 	chain input {
@@ -850,9 +853,161 @@ TEST(CornerCasesTest, FilterOnlyTableIsIgnoredWithANote) {
   absl::StatusOr<std::unique_ptr<Simulator>> sim =
       Simulator::Create(ruleset, HostModel::Default());
   ASSERT_TRUE(sim.ok()) << sim.status();
-  EXPECT_THAT(
-      absl::StrJoin((*sim)->notes(), "\n"),
-      HasSubstr("inet filter (f.nft) ignored: it has no NAT base chain"));
+  Packet to_host;
+  to_host.dst = *IpAddress::Parse("192.0.2.10");
+  to_host.dst_port = 22;
+  absl::StatusOr<TraceResult> r = (*sim)->Trace(to_host);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(), HasSubstr("input enters nft table inet "
+                                              "filter (f.nft) chain input"));
+  EXPECT_THAT(r.status().message(), HasSubstr("log"));
+  Packet out = to_host;
+  out.dst = *IpAddress::Parse("198.51.100.9");
+  out.origin.kind = PacketOrigin::Kind::kLocal;
+  r = (*sim)->Trace(out);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->verdict, PacketVerdict::kDelivered);
+}
+
+// Docker sets iptables' FORWARD policy to DROP: a DNATed flow dies there
+// unless a rule accepts it first. The walk says which chain dropped it.
+constexpr char kDockerLikeFilter[] = R"(*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A DOCKER-USER -j RETURN
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 192.0.2.10/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.88.0.5:80
+COMMIT
+)";
+
+TEST(FilterHooksTest, IptablesForwardPolicyDropIsFinal) {
+  auto sim = MakeSimulator(kDockerLikeFilter, "", "", kBridgeHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim,
+              {
+                  {"DNATed, then FORWARD policy", "external:eth0", "",
+                   "192.0.2.10:8080", "tcp", "dropped", "", "",
+                   "policy drop of filter/FORWARD"},
+                  {"INPUT accepts", "external:eth0", "", "192.0.2.10:22", "tcp",
+                   "local", "", ""},
+                  {"local to the pod: OUTPUT accepts", "local", "",
+                   "10.88.0.5:80", "tcp", "delivered", "10.88.0.5:80", ""},
+              });
+  std::string opened(kDockerLikeFilter);
+  opened.replace(opened.find("-A FORWARD -j DOCKER-USER"),
+                 strlen("-A FORWARD -j DOCKER-USER"),
+                 "-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT\n"
+                 "-A FORWARD -j DOCKER-USER");
+  sim = MakeSimulator(opened, "", "", kBridgeHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim,
+      {
+          {"DNATed flows accepted first", "external:eth0", "",
+           "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80", ""},
+          {"the pod itself stays closed", "external:eth0", "", "10.88.0.5:80",
+           "tcp", "dropped", "", "", "policy drop of filter/FORWARD"},
+      });
+}
+
+// firewalld's forward chain drops by policy in its own table: an accept in
+// any other table cannot override it (drop in any base chain is final).
+TEST(FilterHooksTest, NftForwardDropInAnotherTableIsFinal) {
+  auto sim = MakeSimulator("", "", R"(table inet firewalld {
+	chain filter_FORWARD {
+		type filter hook forward priority filter + 10; policy drop;
+		ct state established,related accept
+	}
+}
+table ip hostports {
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr 192.0.2.10 tcp dport 8080 dnat to 10.88.0.5:80
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct status dnat accept
+	}
+}
+)",
+                           kBridgeHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim, {
+                {"accepted by ours, dropped by firewalld", "external:eth0", "",
+                 "192.0.2.10:8080", "tcp", "dropped", "", "",
+                 "policy drop of inet firewalld/filter_FORWARD"},
+            });
+}
+
+// An unmodelled rule in iptables' filter table is refused where a walk
+// reaches it, and nowhere else.
+TEST(FilterHooksTest, IptablesUnmodelledFilterRuleRefusesWhereReached) {
+  auto sim = MakeSimulator(
+      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
+      "[0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with "
+      "tcp-reset\nCOMMIT\n",
+      "", "", kBridgeHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim,
+              {
+                  {"forwarded: INPUT not reached", "external:eth0", "",
+                   "10.88.0.5:80", "tcp", "delivered", "10.88.0.5:80", ""},
+              });
+  Packet p;
+  p.dst = *IpAddress::Parse("192.0.2.10");
+  p.dst_port = 22;
+  absl::StatusOr<TraceResult> r = sim->Trace(p);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(), HasSubstr("chain INPUT rule 1"));
+  EXPECT_THAT(r.status().message(), HasSubstr("REJECT"));
+}
+
+// hostport's localnet guard, as both backends write it: route_localnet on
+// cni0 makes 127.0.0.0/8 routable from there, and the guard drops what
+// conntrack did not DNAT; a host process reaching a local port over lo is
+// not affected (the looped-back packet passes INPUT from lo).
+TEST(FilterHooksTest, LocalnetGuardDropsNeighboursTo127) {
+  const std::string iptables =
+      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
+      "[0:0]\n:CRIO-HOSTPORTS-LOCALNET - [0:0]\n-A INPUT -d 127.0.0.0/8 ! -i "
+      "lo -m comment --comment \"hostport localnet guard\" -j "
+      "CRIO-HOSTPORTS-LOCALNET\n-A CRIO-HOSTPORTS-LOCALNET -m conntrack ! "
+      "--ctstate RELATED,ESTABLISHED,DNAT -j DROP\nCOMMIT\n";
+  const std::string nft = R"(table ip crio-hostports {
+	chain localnet {
+		type filter hook input priority filter; policy accept;
+		iifname != "lo" ip daddr 127.0.0.0/8 ct state != { established, related } ct status & dnat != dnat drop
+	}
+}
+)";
+  const std::vector<Flow> guarded = {
+      {"neighbour to 127.0.0.1", "external:cni0", "10.88.0.5", "127.0.0.1:2379",
+       "tcp", "dropped", "", "", "CRIO-HOSTPORTS-LOCALNET"},
+      {"host process over lo", "local", "", "127.0.0.1:2379", "tcp", "local",
+       "", ""},
+  };
+  for (const auto& [iptables_v4, nft_script] :
+       std::vector<std::pair<std::string, std::string>>{{iptables, ""},
+                                                        {"", nft}}) {
+    auto open = MakeSimulator("", "", "", kBridgeHost);
+    ASSERT_NE(open, nullptr);
+    ExpectFlows(*open, {{"without the guard", "external:cni0", "10.88.0.5",
+                         "127.0.0.1:2379", "tcp", "local", "", ""}});
+    auto sim = MakeSimulator(iptables_v4, "", nft_script, kBridgeHost);
+    ASSERT_NE(sim, nullptr);
+    std::vector<Flow> flows = guarded;
+    if (!nft_script.empty()) flows[0].reason = "crio-hostports/localnet";
+    ExpectFlows(*sim, flows);
+  }
 }
 
 // hostport's localhost shape: a 127.0.0.1 HostIP mapping and masquerade of

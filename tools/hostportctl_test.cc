@@ -27,7 +27,8 @@ constexpr char kPods[] = "tools/examples/pods.json";
 TEST(HostportctlTest, RenderIptablesBothFamilies) {
   CommandResult r = Ctl({"render", "--pods", kPods});
   EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
-  EXPECT_THAT(r.stdout_text, StartsWith("# family 4\n*raw\n"));
+  EXPECT_THAT(r.stdout_text, StartsWith("# family 4\n*filter\n"));
+  EXPECT_THAT(r.stdout_text, HasSubstr("\nCOMMIT\n*raw\n"));
   EXPECT_THAT(r.stdout_text, HasSubstr("\n# family 6\n*nat\n"));
   EXPECT_THAT(r.stdout_text,
               HasSubstr("-j DNAT --to-destination [fd00:88::5]:80"));

@@ -14,6 +14,7 @@
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kFixture[] = "sim/testdata/cni-portmap-v4.iptables-save";
 
@@ -241,8 +242,9 @@ TEST(TraceCommandTest, LiveReadsRulesAddressesRoutesAndSysctls) {
   EXPECT_EQ(j["verdict"], "delivered");
   EXPECT_EQ(j["to"], "10.88.0.5:80");
   EXPECT_EQ(j["source_seen"], "10.88.0.1");
-  EXPECT_THAT(j["notes"].dump(), HasSubstr("inet filter"));
   EXPECT_THAT(j["notes"].dump(), HasSubstr("hairpin_mode"));
+  // The filter table is evaluated where the walk passes its hook.
+  EXPECT_THAT(j["trace"].dump(), Not(HasSubstr("inet filter")));
 
   // Without route_localnet on cni0 the kernel drops it as martian.
   host.files["/proc/sys/net/ipv4/conf/cni0/route_localnet"] = "0\n";
@@ -252,6 +254,38 @@ TEST(TraceCommandTest, LiveReadsRulesAddressesRoutesAndSysctls) {
                          out2, err2, host);
   ASSERT_EQ(code, 0) << err2.str();
   EXPECT_EQ(nlohmann::json::parse(out2.str())["verdict"], "dropped");
+}
+
+// A host whose forward chain drops by policy (firewalld, Docker): the live
+// trace says the DNATed packet dies there instead of "delivered".
+TEST(TraceCommandTest, LiveTellsAForwardPolicyDrop) {
+  FakeHost host = LiveHost();
+  auto trace = [&](std::string* reason) {
+    std::ostringstream out, err;
+    int code =
+        RunTraceCommand({"--live", "--from", "external", "--proto", "tcp",
+                         "--dst", "192.0.2.10:8080", "--output", "json"},
+                        out, err, host);
+    EXPECT_EQ(code, 0) << err.str();
+    if (code != 0) return std::string();
+    nlohmann::json j = nlohmann::json::parse(out.str());
+    *reason = j["reason"];
+    return j["verdict"].get<std::string>();
+  };
+  std::string reason;
+  EXPECT_EQ(trace(&reason), "delivered");
+  host.commands["nft list ruleset"] =
+      "table inet firewalld {\n\tchain filter_FORWARD {\n\t\ttype filter "
+      "hook forward priority filter + 10; policy drop;\n\t}\n}\n";
+  EXPECT_EQ(trace(&reason), "dropped");
+  EXPECT_THAT(reason,
+              HasSubstr("policy drop of inet firewalld/filter_FORWARD"));
+  host.commands["nft list ruleset"] = "";
+  host.commands["iptables-nft-save"] +=
+      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT "
+      "[0:0]\nCOMMIT\n";
+  EXPECT_EQ(trace(&reason), "dropped");
+  EXPECT_THAT(reason, HasSubstr("policy drop of filter/FORWARD"));
 }
 
 // iptables-legacy's tables are separate kernel tables: read too, and kept
