@@ -293,6 +293,95 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnGeneratedPodSets) {
             << " answered by a pod\n";
 }
 
+// Hosts that drop forwarded traffic by policy, beside our rules: Docker-like
+// (iptables-nft filter FORWARD policy DROP), the same with allow_forward, and
+// firewalld-like (an nft forward chain with policy drop in its own table).
+// The simulator, reading the live rules, must say what the kernel does.
+TEST_F(DifferentialTest, SimulatorPredictsTheKernelBehindForwardPolicies) {
+  Topology& t = *topology_;
+  Differential diff(&t);
+  absl::StatusOr<std::unique_ptr<Netns::Entered>> entered = t.host().Enter();
+  ASSERT_TRUE(entered.ok()) << entered.status();
+  struct Host {
+    const char* name;
+    std::vector<std::string> setup;  // argv; stdin for nft after "-f -"
+    std::string nft;
+    bool allow_forward;
+    bool reaches_pods;
+  };
+  const std::string firewalld =
+      "table inet firewalld {\n chain filter_FORWARD {\n type filter hook "
+      "forward priority filter + 10; policy drop;\n ct state "
+      "established,related accept\n }\n}\n";
+  const Host hosts[] = {
+      {"docker-like",
+       {"iptables-nft", "-P", "FORWARD", "DROP"},
+       "",
+       false,
+       false},
+      {"docker-like, allow_forward", {}, "", true, true},
+      {"firewalld-like",
+       {"iptables-nft", "-P", "FORWARD", "ACCEPT"},
+       firewalld,
+       true,
+       false},
+  };
+  int delivered_before = 0;
+  for (const Host& h : hosts) {
+    if (!h.setup.empty()) {
+      ASSERT_TRUE(t.host().Check(h.setup).ok());
+    }
+    if (!h.nft.empty()) {
+      ASSERT_TRUE(t.host().Check({"nft", "-f", "-"}, h.nft).ok());
+    }
+    MetaOptions options;
+    options.prefer = Backend::kIptablesNft;
+    options.allow_forward = h.allow_forward;
+    absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+        NewMetaHostportManager(options);
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    PodPortMapping pod;
+    pod.namespace_ = "diff";
+    pod.name = "pod0";
+    pod.ips = t.PodIps(0);
+    pod.port_mappings = {
+        {kHostPorts[0], kContainerPorts[0], Protocol::kTCP, ""},
+        {kHostPorts[1], kContainerPorts[1], Protocol::kUDP, ""}};
+    ASSERT_TRUE((*manager)->Sync({{"pod0", pod, Topology::kBridge}}).ok());
+    ASSERT_TRUE(t.host().Check({"conntrack", "-F"}).ok());
+    for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+      for (int i = 0; i < 2; ++i) {
+        const Protocol proto = i == 0 ? Protocol::kTCP : Protocol::kUDP;
+        diff.Check(
+            {"external:hp-ext", &t.client(), proto, Topology::HostAddress(f, 0),
+             kHostPorts[i], Topology::ClientAddress(f)},
+            h.name);
+        const std::string pod_b = Topology::PodAddress(f, 3);
+        diff.Check({absl::StrCat("pod:", pod_b), &t.pod(1), proto,
+                    Topology::HostAddress(f, 0), kHostPorts[i], pod_b},
+                   h.name);
+      }
+      if (f == IPFamily::kIPv4) {
+        diff.Check({"local", &t.host(), Protocol::kTCP, "127.0.0.1",
+                    kHostPorts[0], "127.0.0.1"},
+                   h.name);
+      }
+    }
+    ASSERT_TRUE((*manager)->Sync({}).ok());
+    // IPv6 forwarding has no DROP policy here: only IPv4 and firewalld's
+    // inet chain change the answers; count what reached a pod.
+    if (h.reaches_pods) {
+      EXPECT_GT(diff.delivered(), delivered_before) << h.name;
+    }
+    delivered_before = diff.delivered();
+    ASSERT_FALSE(HasFatalFailure());
+  }
+  ASSERT_TRUE(
+      t.host().Check({"nft", "delete", "table", "inet", "firewalld"}).ok());
+  std::cout << "differential behind forward policies: " << diff.packets()
+            << " packets, " << diff.delivered() << " answered by a pod\n";
+}
+
 // Rules we did not write: Debian's CNI portmap plugin (snat on), chained after
 // bridge + host-local for two pods, judged the same way.
 TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnCniPortmapRules) {
