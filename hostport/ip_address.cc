@@ -49,6 +49,22 @@ bool IpAddress::IsMulticast() const {
   return bytes_[0] == 0xff;
 }
 
+bool IpAddress::IsReservedV4() const {
+  return family_ == IPFamily::kIPv4 && (bytes_[0] == 0 || bytes_[0] >= 240);
+}
+
+bool IpAddress::IsNetworkOrBroadcastIn(int prefix_length) const {
+  if (family_ != IPFamily::kIPv4 || prefix_length < 0 || prefix_length > 30) {
+    return false;
+  }
+  const uint32_t value = (uint32_t{bytes_[0]} << 24) |
+                         (uint32_t{bytes_[1]} << 16) |
+                         (uint32_t{bytes_[2]} << 8) | bytes_[3];
+  const uint32_t host_mask =
+      prefix_length == 0 ? 0xffffffffu : (1u << (32 - prefix_length)) - 1;
+  return (value & host_mask) == 0 || (value & host_mask) == host_mask;
+}
+
 bool IpAddress::IsV4Mapped() const {
   if (family_ != IPFamily::kIPv6) return false;
   for (int i = 0; i < 10; ++i) {

@@ -38,6 +38,12 @@ class IpAddress {
   // 169.254.0.0/16 or fe80::/10.
   bool IsLinkLocal() const;
   bool IsMulticast() const;
+  // IPv4 0.0.0.0/8 ("this network") or 240.0.0.0/4 (reserved, with the
+  // limited broadcast 255.255.255.255): no host can hold one.
+  bool IsReservedV4() const;
+  // The network (all host bits 0) or broadcast (all 1) address of the IPv4
+  // subnet of `prefix_length` bits it is in; false for /31, /32 and IPv6.
+  bool IsNetworkOrBroadcastIn(int prefix_length) const;
   // ::ffff:a.b.c.d, an IPv4 address dressed as IPv6.
   bool IsV4Mapped() const;
 

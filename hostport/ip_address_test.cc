@@ -53,6 +53,28 @@ TEST(IpAddressTest, Classifies) {
   EXPECT_TRUE(IpAddress::Parse("224.0.0.1")->IsMulticast());
   EXPECT_TRUE(IpAddress::Parse("::ffff:10.0.0.1")->IsV4Mapped());
   EXPECT_FALSE(IpAddress::Parse("10.0.0.1")->IsV4Mapped());
+  for (const char* reserved :
+       {"255.255.255.255", "240.0.0.1", "0.1.2.3", "0.0.0.0"}) {
+    EXPECT_TRUE(IpAddress::Parse(reserved)->IsReservedV4()) << reserved;
+  }
+  for (const char* usable : {"239.255.255.255", "1.0.0.0", "10.88.0.5",
+                             "::ffff:255.255.255.255", "fd00::"}) {
+    EXPECT_FALSE(IpAddress::Parse(usable)->IsReservedV4()) << usable;
+  }
+}
+
+TEST(IpAddressTest, KnowsItsRoleInASubnet) {
+  EXPECT_TRUE(IpAddress::Parse("10.88.0.0")->IsNetworkOrBroadcastIn(16));
+  EXPECT_TRUE(IpAddress::Parse("10.88.255.255")->IsNetworkOrBroadcastIn(16));
+  EXPECT_FALSE(IpAddress::Parse("10.88.0.255")->IsNetworkOrBroadcastIn(16));
+  EXPECT_TRUE(IpAddress::Parse("10.88.0.255")->IsNetworkOrBroadcastIn(24));
+  EXPECT_TRUE(IpAddress::Parse("10.88.0.4")->IsNetworkOrBroadcastIn(30));
+  EXPECT_FALSE(IpAddress::Parse("10.88.0.5")->IsNetworkOrBroadcastIn(30));
+  // /31 (RFC 3021) and /32 have no network or broadcast address; nor IPv6.
+  EXPECT_FALSE(IpAddress::Parse("10.88.0.4")->IsNetworkOrBroadcastIn(31));
+  EXPECT_FALSE(IpAddress::Parse("10.88.0.4")->IsNetworkOrBroadcastIn(32));
+  EXPECT_FALSE(IpAddress::Parse("fd00::")->IsNetworkOrBroadcastIn(64));
+  EXPECT_FALSE(IpAddress::Parse("10.88.0.0")->IsNetworkOrBroadcastIn(-1));
 }
 
 TEST(IpAddressTest, EqualSpellingsCompareAndHashEqual) {

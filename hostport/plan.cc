@@ -128,11 +128,12 @@ absl::StatusOr<PodPlan> PlanPod(absl::string_view id, const PodPortMapping& pod,
           absl::StrCat(label, " ip ", i, ": ", ip.status().message()));
     }
     if (ip->IsUnspecified() || ip->IsLoopback() || ip->IsMulticast() ||
-        ip->IsV4Mapped()) {
+        ip->IsV4Mapped() || ip->IsReservedV4()) {
       return absl::InvalidArgumentError(absl::StrCat(
           label, " ip ", i, " \"", pod.ips[i],
           "\" cannot be a pod address: want a unicast address that is not "
-          "unspecified, loopback or IPv4-mapped"));
+          "unspecified, loopback, multicast, broadcast, IPv4-mapped or in "
+          "0.0.0.0/8 or 240.0.0.0/4"));
     }
     if (!seen_ips.insert(*ip).second) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -140,6 +141,13 @@ absl::StatusOr<PodPlan> PlanPod(absl::string_view id, const PodPortMapping& pod,
     }
     FamilyPlan& fp = ip->family() == IPFamily::kIPv4 ? plan.ipv4 : plan.ipv6;
     fp.pod_ips.push_back(*ip);
+  }
+
+  if (pod.ips.empty() && !pod.port_mappings.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        label, " has ", pod.port_mappings.size(),
+        " port mapping(s) but no ips: give the pod's addresses (or "
+        "host_network for a pod in the host's namespace)"));
   }
 
   struct Claimed {

@@ -1,5 +1,6 @@
 #include "hostport/plan.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hostport/naming.h"
@@ -86,6 +87,13 @@ TEST(PlanTest, MappingWithoutPodIpOfItsFamilyIsSkippedAndReported) {
       "the pod has no IPv6 address");
 }
 
+TEST(PlanTest, NoIpsIsFineWithoutMappingsOrInTheHostNetwork) {
+  EXPECT_TRUE(PlanPod("a", Pod({}, {})).ok());
+  PodPortMapping host = Pod({}, {Tcp(8080, 80)});
+  host.host_network = true;
+  EXPECT_TRUE(PlanPod("b", host).ok());
+}
+
 TEST(PlanTest, HostNetworkPodsPlanNothing) {
   PodPortMapping pod = Pod({"10.88.0.5"}, {Tcp(8080, 80)});
   pod.host_network = true;
@@ -133,6 +141,16 @@ TEST(PlanTest, ValidationMessagesNameTheValueAndTheValidRange) {
               HasSubstr("lists ip 10.88.0.5 twice"));
   EXPECT_THAT(Error(Pod({"127.0.0.1"}, {})),
               HasSubstr("\"127.0.0.1\" cannot be a pod address"));
+  for (const char* not_unicast :
+       {"255.255.255.255", "240.0.0.7", "0.1.2.3", "224.0.0.5", "ff02::1"}) {
+    EXPECT_THAT(
+        Error(Pod({not_unicast}, {Tcp(8080, 80)})),
+        HasSubstr(absl::StrCat("ip 0 \"", not_unicast,
+                               "\" cannot be a pod address: want a unicast")));
+  }
+  EXPECT_EQ(Error(Pod({}, {Tcp(8080, 80), Tcp(8081, 81)})),
+            "pod default/web has 2 port mapping(s) but no ips: give the pod's "
+            "addresses (or host_network for a pod in the host's namespace)");
   PortMapping bad_protocol = Tcp(80, 80);
   bad_protocol.protocol = static_cast<Protocol>(7);
   EXPECT_THAT(Error(Pod({"10.88.0.5"}, {bad_protocol})),

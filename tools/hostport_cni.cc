@@ -30,12 +30,15 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "hostport/command_runner.h"
 #include "hostport/hostport_manager.h"
+#include "hostport/ip_address.h"
 #include "hostport/plan.h"
 #include "tools/locked_host.h"
+#include "tools/pods_file.h"
 
 namespace hostport {
 namespace {
@@ -107,8 +110,15 @@ struct Request {
 };
 
 // Reads what every command needs; nullopt-like via error.
-absl::Status ParseRequest(const std::string& stdin_text, Request* r,
-                          CniError* error) {
+// DEL skips the value check (`check_values` false): it must clean up by id
+// whatever the rest of the request holds, prevResult or not.
+absl::Status ParseRequest(const std::string& stdin_text, bool check_values,
+                          Request* r, CniError* error) {
+  if (absl::Status deep = CheckJsonDepth(stdin_text); !deep.ok()) {
+    *error = {kDecodeFailure, "network configuration is not valid JSON",
+              std::string(deep.message())};
+    return absl::InvalidArgumentError("decode");
+  }
   r->config = json::parse(stdin_text, nullptr, false);
   if (r->config.is_discarded() || !r->config.is_object()) {
     *error = {kDecodeFailure, "network configuration is not a JSON object", ""};
@@ -165,7 +175,21 @@ absl::Status ParseRequest(const std::string& stdin_text, Request* r,
         return absl::InvalidArgumentError("config");
       }
       const std::string address = ip["address"].get<std::string>();
-      pod["ips"].push_back(address.substr(0, address.find('/')));
+      const size_t slash = address.find('/');
+      int prefix = -1;
+      absl::StatusOr<IpAddress> parsed =
+          IpAddress::Parse(address.substr(0, slash));
+      if (parsed.ok() && slash != std::string::npos &&
+          absl::SimpleAtoi(address.substr(slash + 1), &prefix) &&
+          parsed->IsNetworkOrBroadcastIn(prefix)) {
+        *error = {kInvalidConfig,
+                  absl::StrCat("prevResult.ips[] address \"", address,
+                               "\" is the network or broadcast address of "
+                               "its subnet, not a pod's"),
+                  "want a host address of the subnet"};
+        return absl::InvalidArgumentError("config");
+      }
+      pod["ips"].push_back(address.substr(0, slash));
     }
   }
   const json* mappings = nullptr;
@@ -198,6 +222,7 @@ absl::Status ParseRequest(const std::string& stdin_text, Request* r,
   }
   r->entry = std::move((*entries)[0]);
   r->entry.nat_interface = c.value("natInterface", "");
+  if (!check_values) return absl::OkStatus();
   // Values (ranges, addresses, overlaps) are checked before anything runs.
   absl::StatusOr<PodPlan> plan =
       PlanPod(r->id, r->entry.pod, r->entry.nat_interface);
@@ -246,7 +271,10 @@ int Run() {
   }
   Request r;
   CniError error;
-  if (!ParseRequest(input, &r, &error).ok()) return Report(r.version, error);
+  if (!ParseRequest(input, /*check_values=*/command != "DEL", &r, &error)
+           .ok()) {
+    return Report(r.version, error);
+  }
   if (command == "DEL") {
     // Whatever ADD recorded (intent included) and the config names: nothing
     // else is needed, not even prevResult.

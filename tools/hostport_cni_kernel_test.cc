@@ -30,6 +30,7 @@ namespace hostport {
 namespace {
 
 using nlohmann::json;
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -50,13 +51,21 @@ class HostportCniTest : public ::testing::Test {
 
   CommandResult Plugin(const std::string& plugin, const std::string& command,
                        const json& config, const std::string& id = "c1") {
+    return PluginText(plugin, command, config.dump(), id);
+  }
+
+  // The plugin with `stdin_text` as its input, verbatim.
+  CommandResult PluginText(const std::string& plugin,
+                           const std::string& command,
+                           const std::string& stdin_text,
+                           const std::string& id = "c1") {
     absl::StatusOr<CommandResult> r = host_->Run(
         {"env", "CNI_COMMAND=" + command, "CNI_CONTAINERID=" + id,
          "CNI_NETNS=/run/netns/" + pod_->name(), "CNI_IFNAME=eth0",
          "CNI_PATH=/usr/lib/cni",
          "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web",
          plugin},
-        config.dump());
+        stdin_text);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : CommandResult{-1, "", ""};
   }
@@ -202,6 +211,35 @@ TEST_F(HostportCniTest, VersionsAndErrors) {
   no_prev.erase("prevResult");
   r = Plugin(kPlugin, "ADD", no_prev);
   EXPECT_EQ(json::parse(r.stdout_text)["code"], 7);
+
+  // Hostile input: a prevResult nested 100000 deep crashed the plugin (exit
+  // 139); no addresses, or a subnet's network or broadcast address, mapped
+  // nothing or nonsense and exited 0.
+  std::string deep = HostportConfig(prev).dump();
+  deep.insert(deep.size() - 1, absl::StrCat(",\"x\":", std::string(100000, '['),
+                                            std::string(100000, ']')));
+  r = PluginText(kPlugin, "ADD", deep);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(json::parse(r.stdout_text)["code"], 6);
+  EXPECT_THAT(json::parse(r.stdout_text)["details"].get<std::string>(),
+              HasSubstr("nested deeper than 64"));
+  json no_ips = HostportConfig(prev);
+  no_ips["prevResult"]["ips"] = json::array();
+  r = Plugin(kPlugin, "ADD", no_ips);
+  EXPECT_EQ(json::parse(r.stdout_text)["code"], 7);
+  EXPECT_THAT(json::parse(r.stdout_text)["msg"].get<std::string>(),
+              HasSubstr("2 port mapping(s) but no ips"));
+  for (const char* address :
+       {"10.88.0.0/16", "10.88.255.255/16", "255.255.255.255/32"}) {
+    json odd = HostportConfig(prev);
+    odd["prevResult"]["ips"][0]["address"] = address;
+    r = Plugin(kPlugin, "ADD", odd);
+    EXPECT_EQ(json::parse(r.stdout_text)["code"], 7) << address;
+    EXPECT_THAT(json::parse(r.stdout_text)["msg"].get<std::string>(),
+                AnyOf(HasSubstr("network or broadcast address"),
+                      HasSubstr("cannot be a pod address")))
+        << address;
+  }
   EXPECT_THAT(Nft(), Not(HasSubstr("comment \"")));
 }
 

@@ -1,5 +1,6 @@
 // Runs the built hostportctl binary the way a person does, and checks its exit
 // codes and output (DESIGN §8).
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -95,6 +96,19 @@ TEST(HostportctlTest, InvalidPodsFileNamesTheField) {
   EXPECT_THAT(r.stderr_text,
               HasSubstr("tools/testdata/bad_port.json: host_port 70000 out of "
                         "range 1..65535 in mapping 0 of pod default/web"));
+  EXPECT_EQ(r.stdout_text, "");
+}
+
+// `[` x 100000 made render segfault (exit 139).
+TEST(HostportctlTest, DeeplyNestedPodsFileIsAUsageError) {
+  const std::string path = ::testing::TempDir() + "/deep.json";
+  {
+    std::ofstream out(path);
+    out << std::string(100000, '[') << std::string(100000, ']');
+  }
+  CommandResult r = Ctl({"render", "--pods", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.stderr_text, HasSubstr("JSON nested deeper than 64 levels"));
   EXPECT_EQ(r.stdout_text, "");
 }
 

@@ -168,7 +168,34 @@ absl::StatusOr<PodEntry> ParsePod(const json& object, int index) {
 
 }  // namespace
 
+absl::Status CheckJsonDepth(absl::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // The escaped character cannot end the string.
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "JSON nested deeper than ", kMaxJsonDepth, " levels at byte ", i,
+            " (at most ", kMaxJsonDepth, " nested arrays and objects)"));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text) {
+  if (absl::Status s = CheckJsonDepth(text); !s.ok()) return s;
   json doc;
   try {
     doc = json::parse(text.begin(), text.end());

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "hostport/types.h"
@@ -27,6 +28,16 @@ struct PodEntry {
   PodPortMapping pod;
   std::string nat_interface;  // "" when the file gives none.
 };
+
+// The deepest nesting of arrays and objects any JSON the tools read may have.
+// Deeper documents (`[` x 100000) would exhaust the stack of the JSON
+// library; no pods file, CNI request or record comes near it.
+constexpr int kMaxJsonDepth = 64;
+
+// OK when `text` nests arrays and objects at most kMaxJsonDepth deep
+// (brackets inside strings do not count); otherwise InvalidArgument naming
+// the byte offset and the limit. Cheap: one pass, no allocation.
+absl::Status CheckJsonDepth(absl::string_view text);
 
 // Parses the JSON text of a pods file.
 absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text);

@@ -81,6 +81,22 @@ TEST(PodsFileTest, ErrorsNameThePodTheFieldAndTheValue) {
               HasSubstr("\"id\": want a string, got 7"));
 }
 
+// `[` x 100000 crashed the JSON library (stack overflow, exit 139).
+TEST(PodsFileTest, DeepNestingIsRefusedNotACrash) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(Error(deep),
+            "JSON nested deeper than 64 levels at byte 64 (at most 64 nested "
+            "arrays and objects)");
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
+  EXPECT_THAT(Error(objects), HasSubstr("nested deeper than 64"));
+  // Brackets in strings do not nest; 64 levels are fine.
+  EXPECT_TRUE(CheckJsonDepth("[\"" + std::string(1000, '[') + "\\\"\"]").ok());
+  EXPECT_TRUE(CheckJsonDepth(std::string(64, '[') + std::string(64, ']')).ok());
+  EXPECT_FALSE(
+      CheckJsonDepth(std::string(65, '{') + std::string(65, '}')).ok());
+}
+
 TEST(PodsFileTest, ReadingNamesThePath) {
   absl::StatusOr<std::vector<PodEntry>> pods =
       ReadPodsFile("/nonexistent/pods.json");

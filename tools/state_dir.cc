@@ -85,7 +85,9 @@ nlohmann::json EntryToJson(const PodEntry& e) {
 absl::StatusOr<HeldPod> ReadRecord(const std::string& path) {
   absl::StatusOr<std::string> text = ReadTextFile(path);
   if (!text.ok()) return text.status();
-  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+  nlohmann::json doc = CheckJsonDepth(*text).ok()
+                           ? nlohmann::json::parse(*text, nullptr, false)
+                           : nlohmann::json(nlohmann::json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("pod") ||
       !doc.contains("backend") || !doc["backend"].is_string() ||
       (doc.contains("pending") && !doc["pending"].is_boolean()) ||
@@ -268,7 +270,9 @@ absl::StatusOr<std::map<std::string, std::string>> StateDir::ReadRouteLocalnet()
   if (access(path.c_str(), F_OK) != 0) return before;
   absl::StatusOr<std::string> text = ReadTextFile(path);
   if (!text.ok()) return text.status();
-  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+  nlohmann::json doc = CheckJsonDepth(*text).ok()
+                           ? nlohmann::json::parse(*text, nullptr, false)
+                           : nlohmann::json(nlohmann::json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object()) {
     return absl::DataLossError(
         absl::StrCat(path, ": not an object of interface: value"));
