@@ -121,6 +121,8 @@ class Manager : public HostPortManager {
                      absl::string_view nat_interface_name) const override;
   absl::Status Adopt(const HeldState& state) override;
   HeldState Held() const override;
+  std::map<std::string, std::string> RouteLocalnetBefore(
+      const std::vector<PodRequest>& requests) const override;
 
  private:
   struct PodRecord {
@@ -671,6 +673,23 @@ absl::Status Manager::Adopt(const HeldState& state) {
   if (refused.empty()) return absl::OkStatus();
   return absl::DataLossError(
       absl::StrCat("not adopted: ", absl::StrJoin(refused, "; ")));
+}
+
+std::map<std::string, std::string> Manager::RouteLocalnetBefore(
+    const std::vector<PodRequest>& requests) const {
+  std::map<std::string, std::string> before = route_localnet_before_;
+  for (const PodRequest& request : requests) {
+    absl::StatusOr<PodPlan> plan =
+        PlanPod(request.id, request.pod, request.nat_interface);
+    if (!plan.ok() || !NeedsRouteLocalnet(*plan) ||
+        before.count(plan->nat_interface) > 0) {
+      continue;
+    }
+    absl::StatusOr<std::string> value =
+        options_.env.sysctl->Read(RouteLocalnetSysctl(plan->nat_interface));
+    if (value.ok()) before.emplace(plan->nat_interface, *value);
+  }
+  return before;
 }
 
 HostPortManager::HeldState Manager::Held() const {

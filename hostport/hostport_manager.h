@@ -103,6 +103,15 @@ class HostPortManager {
   virtual absl::Status Adopt(const HeldState& state) = 0;
   // The pods held and the route_localnet values to put back, for Adopt().
   virtual HeldState Held() const = 0;
+  // Held().route_localnet_before as it will be once Add or Sync of
+  // `requests` has set route_localnet: the values now on the interfaces they
+  // would change are added. Changes nothing; a caller that keeps state across
+  // processes records this before the change, so that a process killed right
+  // after setting route_localnet leaves the value to put back on record.
+  // Requests that do not plan, or whose interface cannot be read, are left
+  // out (Add reports them).
+  virtual std::map<std::string, std::string> RouteLocalnetBefore(
+      const std::vector<PodRequest>& requests) const = 0;
 };
 
 // The operating-system seams a manager uses. Null members are replaced by the

@@ -252,9 +252,9 @@ class HostportCniConcurrencyTest
   // fd00:88::<index>) mapping `host_port`; DEL carries neither mappings nor
   // prevResult when `bare`.
   json Config(int index, int host_port, bool bare = false) {
-    json c = {{"cniVersion", "1.0.0"},  {"name", "hpnet"},
-              {"type", "hostport-cni"}, {"backend", GetParam()},
-              {"natInterface", ""},     {"stateDir", dir_ + "/state"}};
+    json c = {{"cniVersion", "1.0.0"},          {"name", "hpnet"},
+              {"type", "hostport-cni"},         {"backend", GetParam()},
+              {"natInterface", nat_interface_}, {"stateDir", dir_ + "/state"}};
     if (bare) return c;
     c["runtimeConfig"] = {{"portMappings",
                            {{{"hostPort", host_port},
@@ -267,6 +267,8 @@ class HostportCniConcurrencyTest
           {{"address", absl::StrCat("fd00:88::", index, "/64")}}}}};
     return c;
   }
+
+  std::string nat_interface_;  // natInterface of every config
 
   CommandResult Run(const std::string& command, int index, const json& c) {
     absl::StatusOr<CommandResult> r = host_->Run(
@@ -432,6 +434,15 @@ class HostportCniKillTest : public HostportCniConcurrencyTest {
 };
 
 TEST_P(HostportCniKillTest, DelFindsWhatAKilledAddLeft) {
+  // A NAT interface, so the killed ADD has set route_localnet: the value to
+  // put back must be on record before it did.
+  nat_interface_ = "hp-nat0";
+  ASSERT_TRUE(host_
+                  ->Check({"ip", "link", "add", nat_interface_, "type", "veth",
+                           "peer", "name", "hp-nat1"})
+                  .ok());
+  const std::vector<std::string> route_localnet = {
+      "sysctl", "-n", "net.ipv4.conf.hp-nat0.route_localnet"};
   for (bool after : {false, true}) {
     SCOPED_TRACE(after ? "killed after the IPv4 rules went in"
                        : "killed before the IPv4 rules went in");
@@ -448,6 +459,7 @@ TEST_P(HostportCniKillTest, DelFindsWhatAKilledAddLeft) {
     waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status));
     EXPECT_EQ(Mappings(8080), after ? 1 : 0) << Kernel();
+    EXPECT_EQ(host_->Check(route_localnet).value_or(""), "1\n");
 
     CommandResult del = Run("DEL", 2, Config(2, 0, /*bare=*/true));
     EXPECT_EQ(del.exit_code, 0) << del.stdout_text << del.stderr_text;
@@ -455,6 +467,8 @@ TEST_P(HostportCniKillTest, DelFindsWhatAKilledAddLeft) {
     EXPECT_EQ(Mappings(8080), 0) << kernel;
     EXPECT_THAT(kernel, Not(HasSubstr("web-2"))) << kernel;
     EXPECT_THAT(kernel, Not(HasSubstr("KUBE-HP-"))) << kernel;
+    EXPECT_EQ(host_->Check(route_localnet).value_or(""), "0\n")
+        << "route_localnet left on with nothing mapped";
     // And the port is free for another pod.
     CommandResult other = Run("ADD", 3, Config(3, 8080));
     EXPECT_EQ(other.exit_code, 0) << other.stdout_text;

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "hostport/conflict.h"
@@ -142,6 +143,17 @@ absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
       RestoreRecord(e.id);
     }
   };
+  // The route_localnet values to put back go on record before the change.
+  std::vector<HostPortManager::PodRequest> requests;
+  for (const PodEntry& e : entries) requests.push_back(Request(e));
+  if (absl::Status s =
+          state_.WriteRouteLocalnet(manager_->RouteLocalnetBefore(requests));
+      !s.ok()) {
+    return s;
+  }
+  // A failed call set nothing to keep: the record goes back to what is held.
+  auto resave =
+      absl::MakeCleanup([this] { SaveRouteLocalnet().IgnoreError(); });
   for (const PodEntry& e : entries) {
     auto old = records_.find(e.id);
     if (old != records_.end() && old->second.pending) {
@@ -171,6 +183,7 @@ absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
     }
   }
   for (const PodEntry& e : entries) records_[e.id] = HeldPod{e, backend()};
+  std::move(resave).Cancel();
   return SaveRouteLocalnet();
 }
 
@@ -210,12 +223,20 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
     claims.Claim(*plan);
   }
   std::vector<HostPortManager::PodRequest> requests;
+  for (const PodEntry& e : entries) requests.push_back(Request(e));
+  // The route_localnet values to put back go on record before the change.
+  if (absl::Status s =
+          state_.WriteRouteLocalnet(manager_->RouteLocalnetBefore(requests));
+      !s.ok()) {
+    return s;
+  }
+  auto resave =
+      absl::MakeCleanup([this] { SaveRouteLocalnet().IgnoreError(); });
   for (const PodEntry& e : entries) {
     if (absl::Status s = state_.Write(Intent(e)); !s.ok()) {
       for (const PodEntry& written : entries) RestoreRecord(written.id);
       return s;
     }
-    requests.push_back(Request(e));
   }
   if (absl::Status s = manager_->Sync(requests); !s.ok()) {
     for (const PodEntry& e : entries) RestoreRecord(e.id);
@@ -232,6 +253,7 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
     if (absl::Status s = state_.Delete(id); !s.ok()) return s;
   }
   records_ = std::move(now);
+  std::move(resave).Cancel();
   return SaveRouteLocalnet();
 }
 
