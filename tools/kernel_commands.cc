@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -87,7 +88,10 @@ absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(
   options.allow_forward = allow_forward;
   options.hold_ports = false;
   options.log = [&err](absl::string_view line) {
-    err << "hostportctl: note: " << line << "\n";
+    // The manager's warnings say so themselves; everything else is a note.
+    err << "hostportctl: "
+        << (absl::StartsWith(line, "warning: ") ? "" : "note: ") << line
+        << "\n";
   };
   return LockedHost::Open(state_dir, std::move(options));
 }
