@@ -1,20 +1,24 @@
-// Simulator: walks one packet through a host's netfilter NAT hooks the way
-// the kernel does, and says where it ends up.
+// Simulator: walks one packet through a host's netfilter hooks (raw, NAT and
+// filter chains) the way the kernel does, and says where it ends up.
 //
 // Promises: the walk follows DESIGN §5/§7 — received packets pass
 // PREROUTING → routing → INPUT (local) or FORWARD → POSTROUTING; locally
-// generated ones OUTPUT → reroute → POSTROUTING. At each hook the iptables
-// nat table and the nft NAT base chains run together in priority order; NAT
-// binds once per direction (the first binding wins and ends that hook),
-// accept in one base chain does not stop the next, drop is final. Routing
+// generated ones OUTPUT → reroute → POSTROUTING, and to a local address are
+// looped back through PREROUTING and INPUT on lo. At each hook the iptables
+// raw, nat and filter tables and the nft NAT and filter base chains run
+// together in priority order; NAT binds once per direction (the first binding
+// wins and later NAT chains of that hook are skipped), accept in one base
+// chain does not stop the next, drop and a drop policy are final. Routing
 // facts are applied: 127/8 on a non-loopback interface is martian unless
 // route_localnet; ::1 never leaves loopback; an unmasqueraded hairpin, a
 // bridge port without hairpin_mode, and an unmasqueraded reply bridged past
 // conntrack all fail, with the reason said. Evaluation is indexed: nft map
 // lookups are hash lookups and iptables chains keyed by `-p P --dport N`
 // are looked up by (P, N), preserving rule order.
-// Requires: a Ruleset whose evaluated tables hold only supported constructs
-// (Create checks) and a packet whose addresses share one family.
+// Requires: a Ruleset whose NAT tables hold only supported constructs (Create
+// checks) and a packet whose addresses share one family. What a filter-only
+// table or an iptables filter rule holds that is not modelled makes Trace
+// fail with FailedPrecondition when the walk reaches it, never guess.
 // A Simulator is immutable after Create and may be used from several threads.
 #ifndef SIM_SIMULATOR_H_
 #define SIM_SIMULATOR_H_
@@ -121,7 +125,8 @@ class Simulator {
   // Walks `packet`. Fails with InvalidArgument on a packet that cannot
   // exist (mixed families, port 0, an unknown interface, a pod address no
   // interface reaches), and with FailedPrecondition on a rule that is invalid
-  // where it is reached (DNAT in a source-NAT hook).
+  // where it is reached (DNAT in a source-NAT hook) or not modelled (a filter
+  // rule or table the parsers kept as unsupported).
   absl::StatusOr<TraceResult> Trace(const Packet& packet,
                                     const TraceOptions& options = {}) const;
 
@@ -141,7 +146,7 @@ class Simulator {
 
   Ruleset ruleset_;
   HostModel host_;
-  // [family][hook] → NAT base chains in priority order.
+  // [family][hook] → evaluated base chains in priority order.
   std::vector<BaseChain> hooks_[2][5];
 };
 
