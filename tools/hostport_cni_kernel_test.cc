@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -270,6 +271,21 @@ class HostportCniConcurrencyTest
 
   std::string nat_interface_;  // natInterface of every config
 
+  // Runs `command` for pods 2..n+1 as n concurrent plugin processes, with the
+  // config `config(index)`; the results in pod order.
+  std::vector<CommandResult> RunConcurrently(
+      const std::string& command, int n,
+      const std::function<json(int index)>& config) {
+    std::vector<CommandResult> results(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back(
+          [&, i] { results[i] = Run(command, i + 2, config(i + 2)); });
+    }
+    for (std::thread& t : threads) t.join();
+    return results;
+  }
+
   CommandResult Run(const std::string& command, int index, const json& c) {
     absl::StatusOr<CommandResult> r = host_->Run(
         {"env", "CNI_COMMAND=" + command,
@@ -314,26 +330,16 @@ class HostportCniConcurrencyTest
 
 TEST_P(HostportCniConcurrencyTest, FiftyConcurrentAddsOfDifferentPodsAllLand) {
   constexpr int kPods = 50;
-  std::vector<CommandResult> results(kPods);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kPods; ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = Run("ADD", i + 2, Config(i + 2, 10000 + i)); });
-  }
-  for (std::thread& t : threads) t.join();
+  std::vector<CommandResult> results = RunConcurrently(
+      "ADD", kPods, [&](int index) { return Config(index, 9998 + index); });
   for (int i = 0; i < kPods; ++i) {
     EXPECT_EQ(results[i].exit_code, 0)
         << "pod " << i << ": " << results[i].stdout_text
         << results[i].stderr_text;
     EXPECT_EQ(Mappings(10000 + i), 2) << "port " << 10000 + i;
   }
-  threads.clear();
-  for (int i = 0; i < kPods; ++i) {
-    threads.emplace_back([&, i] {
-      results[i] = Run("DEL", i + 2, Config(i + 2, 0, /*bare=*/true));
-    });
-  }
-  for (std::thread& t : threads) t.join();
+  results = RunConcurrently(
+      "DEL", kPods, [&](int index) { return Config(index, 0, /*bare=*/true); });
   for (int i = 0; i < kPods; ++i) {
     EXPECT_EQ(results[i].exit_code, 0) << results[i].stdout_text;
   }
@@ -342,13 +348,8 @@ TEST_P(HostportCniConcurrencyTest, FiftyConcurrentAddsOfDifferentPodsAllLand) {
 
 TEST_P(HostportCniConcurrencyTest, ConcurrentAddsForOnePortHaveOneWinner) {
   constexpr int kPods = 8;
-  std::vector<CommandResult> results(kPods);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kPods; ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = Run("ADD", i + 2, Config(i + 2, 8080)); });
-  }
-  for (std::thread& t : threads) t.join();
+  std::vector<CommandResult> results = RunConcurrently(
+      "ADD", kPods, [&](int index) { return Config(index, 8080); });
   int winners = 0;
   for (const CommandResult& r : results) {
     if (r.exit_code == 0) {

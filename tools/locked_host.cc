@@ -119,6 +119,13 @@ void LockedHost::RestoreRecord(const std::string& id) {
   }
 }
 
+absl::Status LockedHost::RecordRouteLocalnetBefore(
+    const std::vector<PodEntry>& entries) {
+  std::vector<HostPortManager::PodRequest> requests;
+  for (const PodEntry& e : entries) requests.push_back(Request(e));
+  return state_.WriteRouteLocalnet(manager_->RouteLocalnetBefore(requests));
+}
+
 absl::Status LockedHost::SaveRouteLocalnet() {
   return state_.WriteRouteLocalnet(manager_->Held().route_localnet_before);
 }
@@ -143,14 +150,7 @@ absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
       RestoreRecord(e.id);
     }
   };
-  // The route_localnet values to put back go on record before the change.
-  std::vector<HostPortManager::PodRequest> requests;
-  for (const PodEntry& e : entries) requests.push_back(Request(e));
-  if (absl::Status s =
-          state_.WriteRouteLocalnet(manager_->RouteLocalnetBefore(requests));
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = RecordRouteLocalnetBefore(entries); !s.ok()) return s;
   // A failed call set nothing to keep: the record goes back to what is held.
   auto resave =
       absl::MakeCleanup([this] { SaveRouteLocalnet().IgnoreError(); });
@@ -222,21 +222,16 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
     if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
     claims.Claim(*plan);
   }
-  std::vector<HostPortManager::PodRequest> requests;
-  for (const PodEntry& e : entries) requests.push_back(Request(e));
-  // The route_localnet values to put back go on record before the change.
-  if (absl::Status s =
-          state_.WriteRouteLocalnet(manager_->RouteLocalnetBefore(requests));
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = RecordRouteLocalnetBefore(entries); !s.ok()) return s;
   auto resave =
       absl::MakeCleanup([this] { SaveRouteLocalnet().IgnoreError(); });
+  std::vector<HostPortManager::PodRequest> requests;
   for (const PodEntry& e : entries) {
     if (absl::Status s = state_.Write(Intent(e)); !s.ok()) {
       for (const PodEntry& written : entries) RestoreRecord(written.id);
       return s;
     }
+    requests.push_back(Request(e));
   }
   if (absl::Status s = manager_->Sync(requests); !s.ok()) {
     for (const PodEntry& e : entries) RestoreRecord(e.id);

@@ -79,6 +79,10 @@ class LockedHost {
   HeldPod Intent(const PodEntry& entry) const;
   // Writes the record `id` had before this call (or deletes it).
   void RestoreRecord(const std::string& id);
+  // Puts on record, before the change, the route_localnet values that Add or
+  // Sync of `entries` would replace: a process killed right after setting
+  // route_localnet leaves what to put back.
+  absl::Status RecordRouteLocalnetBefore(const std::vector<PodEntry>& entries);
   absl::Status SaveRouteLocalnet();
 
   StateLock lock_;

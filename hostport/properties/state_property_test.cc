@@ -257,6 +257,8 @@ RC_GTEST_PROP(ConflictProperty, RefusedExactlyWhenTheyConflict, ()) {
     }
   }
   b.pod.ips = ips;
+  // A pod with mappings needs an IP (PlanPod refuses it otherwise).
+  RC_PRE(!b.pod.ips.empty() || b.pod.port_mappings.empty());
   const PodEntry& a = sa.pods[0];
   absl::StatusOr<PodPlan> pa = PlanPod(a.id, a.pod, a.nat_interface);
   absl::StatusOr<PodPlan> pb = PlanPod(b.id, b.pod, b.nat_interface);
