@@ -216,9 +216,11 @@ TEST_F(HostportCniTest, VersionsAndErrors) {
   // Hostile input: a prevResult nested 100000 deep crashed the plugin (exit
   // 139); no addresses, or a subnet's network or broadcast address, mapped
   // nothing or nonsense and exited 0.
-  std::string deep = HostportConfig(prev).dump();
-  deep.insert(deep.size() - 1, absl::StrCat(",\"x\":", std::string(100000, '['),
-                                            std::string(100000, ']')));
+  json deep_prev = HostportConfig(prev);
+  deep_prev["prevResult"]["dns"] = "@deep@";
+  std::string deep = deep_prev.dump();
+  deep.replace(deep.find("\"@deep@\""), 8,
+               std::string(100000, '[') + std::string(100000, ']'));
   r = PluginText(kPlugin, "ADD", deep);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(json::parse(r.stdout_text)["code"], 6);
