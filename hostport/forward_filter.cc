@@ -52,30 +52,13 @@ absl::StatusOr<std::string> ForwardFilter::SaveFilter(IptablesVariant variant,
     absl::StatusOr<std::string> chains = nft_->List("list chains");
     if (!chains.ok() || !HasNftFilter(*chains, family)) return std::string();
   }
-  const std::string program = IptablesProgram(family, variant, "save");
-  absl::StatusOr<CommandResult> r =
-      commands_->Run({program, "-t", "filter"}, "");
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        program, " -t filter failed (exit ", r->exit_code,
-        "): ", absl::StripTrailingAsciiWhitespace(r->stderr_text)));
-  }
-  return r->stdout_text;
+  return SaveIptablesTable(commands_, family, variant, "filter");
 }
 
 absl::Status ForwardFilter::Restore(IptablesVariant variant, IPFamily family,
                                     const std::string& input) const {
-  const std::string program = IptablesProgram(family, variant, "restore");
-  absl::StatusOr<CommandResult> r =
-      commands_->Run({program, "-w", "--noflush"}, input);
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        program, " refused the change to filter FORWARD (exit ", r->exit_code,
-        "): ", absl::StripTrailingAsciiWhitespace(r->stderr_text)));
-  }
-  return absl::OkStatus();
+  return RestoreIptables(commands_, family, variant, input,
+                         "the change to filter FORWARD");
 }
 
 absl::StatusOr<std::vector<ForwardDrop>> ForwardFilter::FindDrops() const {

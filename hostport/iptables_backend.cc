@@ -52,10 +52,13 @@ std::string IptablesBackend::name() const {
                                               : "iptables-nft";
 }
 
-absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
-  const std::string program = IptablesProgram(family_, variant_, "save");
+absl::StatusOr<std::string> SaveIptablesTable(CommandRunner* runner,
+                                              IPFamily family,
+                                              IptablesVariant variant,
+                                              absl::string_view table) {
+  const std::string program = IptablesProgram(family, variant, "save");
   absl::StatusOr<CommandResult> r =
-      runner_->Run({program, "-t", std::string(table)}, "");
+      runner->Run({program, "-t", std::string(table)}, "");
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
     return absl::UnavailableError(
@@ -65,17 +68,27 @@ absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
   return r->stdout_text;
 }
 
-absl::Status IptablesBackend::Restore(const std::string& input) {
-  const std::string program = IptablesProgram(family_, variant_, "restore");
+absl::Status RestoreIptables(CommandRunner* runner, IPFamily family,
+                             IptablesVariant variant, const std::string& input,
+                             absl::string_view what) {
+  const std::string program = IptablesProgram(family, variant, "restore");
   absl::StatusOr<CommandResult> r =
-      runner_->Run({program, "-w", "--noflush"}, input);
+      runner->Run({program, "-w", "--noflush"}, input);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        program, " refused the change (exit ", r->exit_code,
+        program, " refused ", what, " (exit ", r->exit_code,
         "): ", absl::StripTrailingAsciiWhitespace(r->stderr_text)));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
+  return SaveIptablesTable(runner_, family_, variant_, table);
+}
+
+absl::Status IptablesBackend::Restore(const std::string& input) {
+  return RestoreIptables(runner_, family_, variant_, input, "the change");
 }
 
 absl::Status IptablesBackend::Load() {

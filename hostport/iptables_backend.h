@@ -34,6 +34,19 @@ enum class IptablesVariant { kLegacy, kNft };
 std::string IptablesProgram(IPFamily family, IptablesVariant variant,
                             absl::string_view tool);
 
+// `<program>-save -t <table>` for one family and variant: its output, or
+// Unavailable naming the program, the table, the exit status and stderr.
+absl::StatusOr<std::string> SaveIptablesTable(CommandRunner* runner,
+                                              IPFamily family,
+                                              IptablesVariant variant,
+                                              absl::string_view table);
+
+// `<program>-restore -w --noflush` of `input`: OK, or FailedPrecondition
+// naming the program, `what` was being changed, the exit status and stderr.
+absl::Status RestoreIptables(CommandRunner* runner, IPFamily family,
+                             IptablesVariant variant, const std::string& input,
+                             absl::string_view what);
+
 class IptablesBackend : public FamilyBackend {
  public:
   // `runner` must outlive the backend. Call Load() before Replace().
