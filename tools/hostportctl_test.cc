@@ -168,12 +168,30 @@ TEST(HostportctlTest, TraceTheFixtureFromOutside) {
 }
 
 TEST(HostportctlTest, HelpExitsZero) {
-  CommandResult r = Ctl({"render", "--help"});
-  EXPECT_EQ(r.exit_code, 0);
-  EXPECT_THAT(r.stdout_text, HasSubstr("usage: hostportctl render"));
-  r = Ctl({"--help"});
+  for (const char* verb :
+       {"verify", "trace", "render", "add", "remove", "list", "sync", "run"}) {
+    CommandResult r = Ctl({verb, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << verb << ": " << r.stderr_text;
+    EXPECT_THAT(r.stdout_text,
+                HasSubstr(absl::StrCat("usage: hostportctl ", verb)));
+  }
+  CommandResult r = Ctl({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.stdout_text, HasSubstr("verbs:"));
+}
+
+// The benchmark prints its usage instead of running (and needing root).
+TEST(HostportctlTest, ManagerBenchAnswersHelp) {
+  RealCommandRunner runner;
+  absl::StatusOr<CommandResult> r =
+      runner.Run({"tools/manager_bench", "--help"}, "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->stderr_text;
+  EXPECT_THAT(r->stdout_text, HasSubstr("usage: manager_bench"));
+  r = runner.Run({"tools/manager_bench", "--bogus"}, "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_THAT(r->stderr_text, HasSubstr("--bogus"));
 }
 
 }  // namespace

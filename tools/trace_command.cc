@@ -339,6 +339,12 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
 
 int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
                     std::ostream& err, TraceHostAccess& access) {
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      out << kUsage << "\n";
+      return 0;
+    }
+  }
   TraceFlags flags;
   if (std::optional<Failure> f = ParseFlags(args, &flags)) {
     err << "hostportctl trace: " << f->message << "\n" << kUsage << "\n";
