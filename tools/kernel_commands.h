@@ -1,17 +1,22 @@
-// `hostportctl add`, `remove` and `list`: apply pods' mappings to the kernel of
-// the current network namespace, take them away again, and show what this host
-// holds (DESIGN §8). add and remove need root.
+// The hostportctl verbs that change or read this network namespace's kernel
+// (DESIGN §8): add, remove, list, sync and run. All but list need root.
 //
-//   add --pods FILE [--backend
-//   auto|iptables|iptables-legacy|iptables-nft|nftables] remove --id ID[,ID...]
-//   | remove --pods FILE list
+//   add --pods FILE [--backend auto|iptables|iptables-legacy|iptables-nft|
+//       nftables] [--allow-forward]
+//   remove --id ID[,ID...] | remove --pods FILE
+//   list
+//   sync --pods FILE [--allow-forward]
+//   run --pods FILE [--allow-forward]
 //
-// add validates every pod and checks conflicts (with each other and with the
-// pods the state directory records) before changing anything; if any pod then
-// fails, the pods this call already added are taken back, so nothing is
-// half-applied. Held pods are recorded under --state-dir (default
-// /run/hostport). A one-shot command cannot keep sockets open after it exits:
-// add installs rules only; `run` holds ports.
+// Every verb works through a LockedHost: the host-wide lock in --state-dir
+// (default /run/hostport, shared with hostport-cni) is held from reading the
+// records to writing them, so concurrent processes see each other's pods. add
+// validates every pod and checks conflicts (with each other and with every
+// recorded pod) before changing anything; if a pod then fails, the pods this
+// call added are taken back, so nothing is half-applied. A one-shot command
+// cannot keep sockets after it exits: add and sync install rules only; run
+// stays in the foreground holding the ports. Exit status: 0 success, 1 the
+// operation failed, 2 bad usage or invalid input.
 #ifndef TOOLS_KERNEL_COMMANDS_H_
 #define TOOLS_KERNEL_COMMANDS_H_
 
