@@ -677,6 +677,7 @@ absl::Status Manager::Adopt(const HeldState& state) {
 
 std::map<std::string, std::string> Manager::RouteLocalnetBefore(
     const std::vector<PodRequest>& requests) const {
+  std::lock_guard<std::mutex> lock(mu_);
   std::map<std::string, std::string> before = route_localnet_before_;
   for (const PodRequest& request : requests) {
     absl::StatusOr<PodPlan> plan =
