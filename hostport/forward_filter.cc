@@ -16,13 +16,6 @@ std::string VariantName(IptablesVariant v) {
   return v == IptablesVariant::kLegacy ? "iptables-legacy" : "iptables-nft";
 }
 
-// The filter tables of iptables-nft that `nft list chains` shows.
-bool HasNftFilter(absl::string_view chains, IPFamily family) {
-  return absl::StrContains(
-      chains, absl::StrCat("table ", family == IPFamily::kIPv4 ? "ip" : "ip6",
-                           " filter {\n"));
-}
-
 }  // namespace
 
 std::string ForwardFilter::AcceptRule() const {
@@ -37,8 +30,8 @@ std::string ForwardFilter::JumpRule() const {
       names_.forward_chain);
 }
 
-absl::StatusOr<std::string> ForwardFilter::SaveFilter(IptablesVariant variant,
-                                                      IPFamily family) const {
+absl::StatusOr<std::string> ForwardFilter::ReadForward(IptablesVariant variant,
+                                                       IPFamily family) const {
   if (variant == IptablesVariant::kLegacy) {
     absl::StatusOr<std::string> names = sysctl_->ReadProcNet(
         family == IPFamily::kIPv4 ? "ip_tables_names" : "ip6_tables_names");
@@ -48,11 +41,18 @@ absl::StatusOr<std::string> ForwardFilter::SaveFilter(IptablesVariant variant,
       present |= absl::StripAsciiWhitespace(line) == "filter";
     }
     if (!present) return std::string();
-  } else {
-    absl::StatusOr<std::string> chains = nft_->List("list chains");
-    if (!chains.ok() || !HasNftFilter(*chains, family)) return std::string();
   }
-  return SaveIptablesTable(commands_, family, variant, "filter");
+  // FORWARD and our chain only: a save would read the whole table (and, with
+  // iptables-nft, build a cache of every table).
+  std::string out;
+  for (const std::string& chain :
+       {std::string("FORWARD"), names_.forward_chain}) {
+    absl::StatusOr<std::optional<std::string>> listed =
+        ListIptablesChain(commands_, family, variant, "filter", chain);
+    if (!listed.ok()) return listed.status();
+    if (listed->has_value()) absl::StrAppend(&out, **listed);
+  }
+  return out;
 }
 
 absl::Status ForwardFilter::Restore(IptablesVariant variant, IPFamily family,
@@ -66,9 +66,9 @@ absl::StatusOr<std::vector<ForwardDrop>> ForwardFilter::FindDrops() const {
   // Legacy tables are not nftables: read their FORWARD policy from the save.
   for (IPFamily family : kFamilies) {
     absl::StatusOr<std::string> saved =
-        SaveFilter(IptablesVariant::kLegacy, family);
+        ReadForward(IptablesVariant::kLegacy, family);
     if (!saved.ok()) return saved.status();
-    if (absl::StrContains(*saved, "\n:FORWARD DROP ")) {
+    if (absl::StrContains(*saved, "-P FORWARD DROP\n")) {
       drops.push_back({IptablesVariant::kLegacy, family,
                        absl::StrCat("iptables-legacy filter FORWARD (",
                                     IPFamilyLabel(family), ")")});
@@ -107,7 +107,8 @@ absl::StatusOr<std::vector<ForwardDrop>> ForwardFilter::FindDrops() const {
 absl::Status ForwardFilter::Open(const std::vector<ForwardDrop>& drops) const {
   for (const ForwardDrop& drop : drops) {
     if (!drop.iptables.has_value()) continue;
-    absl::StatusOr<std::string> saved = SaveFilter(*drop.iptables, drop.family);
+    absl::StatusOr<std::string> saved =
+        ReadForward(*drop.iptables, drop.family);
     if (!saved.ok()) return saved.status();
     const bool has_accept = absl::StrContains(*saved, AcceptRule() + "\n");
     const bool has_jump = absl::StrContains(*saved, JumpRule() + "\n");
@@ -127,12 +128,19 @@ absl::Status ForwardFilter::Open(const std::vector<ForwardDrop>& drops) const {
 }
 
 absl::Status ForwardFilter::Close() const {
+  // iptables-nft's chains show in one listing: save only where ours is.
+  absl::StatusOr<std::string> chains = nft_->List("list chains");
+  const bool nft_has_ours =
+      chains.ok() &&
+      absl::StrContains(*chains,
+                        absl::StrCat("chain ", names_.forward_chain, " {"));
   for (IptablesVariant variant : kVariants) {
+    if (variant == IptablesVariant::kNft && !nft_has_ours) continue;
     for (IPFamily family : kFamilies) {
-      absl::StatusOr<std::string> saved = SaveFilter(variant, family);
+      absl::StatusOr<std::string> saved = ReadForward(variant, family);
       if (!saved.ok()) return saved.status();
       if (!absl::StrContains(*saved,
-                             absl::StrCat("\n:", names_.forward_chain, " "))) {
+                             absl::StrCat("-N ", names_.forward_chain, "\n"))) {
         continue;
       }
       std::string input =

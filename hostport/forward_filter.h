@@ -12,7 +12,8 @@
 // from our tables; callers name it in a warning instead.
 //
 // Reads: `nft list chains` (nftables and iptables-nft base chains, no rules)
-// and, where the legacy filter table exists, iptables-legacy-save -t filter.
+// and `-S FORWARD` / `-S CRIO-HOSTPORTS-FORWARD` of iptables' filter table
+// (legacy only where that table exists): never a whole table.
 #ifndef HOSTPORT_FORWARD_FILTER_H_
 #define HOSTPORT_FORWARD_FILTER_H_
 
@@ -68,10 +69,11 @@ class ForwardFilter {
   std::string JumpRule() const;
 
  private:
-  // iptables-save -t filter of one variant and family; "" when that table
-  // does not exist (reading it would create it).
-  absl::StatusOr<std::string> SaveFilter(IptablesVariant variant,
-                                         IPFamily family) const;
+  // FORWARD and our chain of one variant and family's filter table, as
+  // `-S` lists them ("-P FORWARD DROP", "-N CHAIN", "-A ..."); "" when a
+  // legacy table does not exist (reading it would create it).
+  absl::StatusOr<std::string> ReadForward(IptablesVariant variant,
+                                          IPFamily family) const;
   absl::Status Restore(IptablesVariant variant, IPFamily family,
                        const std::string& input) const;
 

@@ -83,6 +83,51 @@ absl::Status RestoreIptables(CommandRunner* runner, IPFamily family,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<std::string>> ListIptablesChain(
+    CommandRunner* runner, IPFamily family, IptablesVariant variant,
+    absl::string_view table, absl::string_view chain) {
+  const std::string program =
+      absl::StrCat(family == IPFamily::kIPv4 ? "iptables" : "ip6tables",
+                   variant == IptablesVariant::kLegacy ? "-legacy" : "-nft");
+  absl::StatusOr<CommandResult> r = runner->Run(
+      {program, "-w", "-t", std::string(table), "-S", std::string(chain)}, "");
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    // Legacy says so; iptables-nft 1.8.9 calls a missing chain
+    // "incompatible" (seen on the kernel, with and without the table).
+    if (absl::StrContains(r->stderr_text, "No chain/target/match") ||
+        absl::StrContains(r->stderr_text, "is incompatible")) {
+      return std::nullopt;
+    }
+    return absl::UnavailableError(absl::StrCat(
+        program, " -t ", table, " -S ", chain, " exited ", r->exit_code, ": ",
+        absl::StripTrailingAsciiWhitespace(r->stderr_text)));
+  }
+  return r->stdout_text;
+}
+
+absl::StatusOr<std::string> IptablesBackend::SaveChains(
+    absl::string_view table, const std::vector<std::string>& chains) {
+  std::string out;
+  for (const std::string& chain : chains) {
+    absl::StatusOr<std::optional<std::string>> listed =
+        ListIptablesChain(runner_, family_, variant_, table, chain);
+    if (!listed.ok()) return listed.status();
+    if (!listed->has_value()) continue;
+    for (absl::string_view line : absl::StrSplit(**listed, '\n')) {
+      std::vector<absl::string_view> w =
+          absl::StrSplit(line, absl::MaxSplits(' ', 2));
+      if (w.size() >= 2 && (w[0] == "-N" || w[0] == "-P")) {
+        absl::StrAppend(&out, ":", w[1], " ", w[0] == "-N" ? "-" : w[2],
+                        " [0:0]\n");
+      } else if (!line.empty()) {
+        absl::StrAppend(&out, line, "\n");
+      }
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
   return SaveIptablesTable(runner_, family_, variant_, table);
 }
@@ -101,13 +146,20 @@ absl::Status IptablesBackend::Load() {
   absl::flat_hash_set<std::string> chains;
   const std::string hp_prefix = names.hostport_chain_prefix;
   const std::string mq_prefix = names.masquerade_chain_prefix;
+  // nat whole (every pod's chains); of raw and filter only the guards and
+  // the built-in chains that jump to them.
   std::vector<std::string> tables = {"nat"};
   if (family_ == IPFamily::kIPv4) {
     tables.push_back("raw");
     tables.push_back("filter");
   }
   for (const std::string& table : tables) {
-    absl::StatusOr<std::string> saved = Save(table);
+    absl::StatusOr<std::string> saved =
+        table == "raw"
+            ? SaveChains(table, {"PREROUTING", names.loopback_guard_chain})
+        : table == "filter"
+            ? SaveChains(table, {"INPUT", names.localnet_guard_chain})
+            : Save(table);
     if (!saved.ok()) return saved.status();
     for (absl::string_view line : absl::StrSplit(*saved, '\n')) {
       if (absl::ConsumePrefix(&line, ":")) {

@@ -17,6 +17,7 @@
 #define HOSTPORT_IPTABLES_BACKEND_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,14 @@ enum class IptablesVariant { kLegacy, kNft };
 // "iptables-legacy-restore", "ip6tables-nft-save", ...
 std::string IptablesProgram(IPFamily family, IptablesVariant variant,
                             absl::string_view tool);
+
+// `ip[6]tables[-variant] -w -t TABLE -S CHAIN`: the chain as iptables-save
+// lists it, its "-P CHAIN POLICY" or "-N CHAIN" line first, then its "-A"
+// rules; nullopt when the chain does not exist. Reads one chain where a save
+// reads the table (iptables-nft-save builds a cache of every table).
+absl::StatusOr<std::optional<std::string>> ListIptablesChain(
+    CommandRunner* runner, IPFamily family, IptablesVariant variant,
+    absl::string_view table, absl::string_view chain);
 
 // `<program>-save -t <table>` for one family and variant: its output, or
 // Unavailable naming the program, the table, the exit status and stderr.
@@ -87,6 +96,11 @@ class IptablesBackend : public FamilyBackend {
               const std::vector<const PodPlan*>& plans);
 
   absl::StatusOr<std::string> Save(absl::string_view table);
+  // `chains` of `table` (ListIptablesChain) in iptables-save's form, the
+  // chains that do not exist left out: what Load needs of tables where only
+  // our chains and a built-in chain's jumps to them matter.
+  absl::StatusOr<std::string> SaveChains(
+      absl::string_view table, const std::vector<std::string>& chains);
   absl::Status Restore(const std::string& input);
 
   IPFamily family_;

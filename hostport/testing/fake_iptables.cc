@@ -70,7 +70,7 @@ bool IsNatTarget(absl::string_view target) {
          target == "REDIRECT" || target == "NETMAP";
 }
 
-enum class Tool { kRestore, kSave };
+enum class Tool { kRestore, kSave, kList };
 
 struct Program {
   IPFamily family;
@@ -103,6 +103,8 @@ std::optional<Program> ParseProgram(absl::string_view argv0,
     program.tool = Tool::kRestore;
   } else if (name == "-save") {
     program.tool = Tool::kSave;
+  } else if (name.empty()) {
+    program.tool = Tool::kList;  // ip[6]tables[-variant] -S CHAIN
   } else {
     return std::nullopt;
   }
@@ -653,6 +655,56 @@ std::string SaveTables(const Program& program, const Tables& tables,
   return out;
 }
 
+// `ip[6]tables -w [-t TABLE] -S CHAIN`, as the real tool prints it: "-P" for
+// a built-in chain's policy or "-N" for a user chain, then its rules; exit 1
+// for a chain that does not exist.
+CommandResult ListChain(const Program& program, const Tables& tables,
+                        const std::vector<std::string>& argv) {
+  std::string table = "filter";
+  std::optional<std::string> chain;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    if (arg == "-w" || arg == "--wait") {
+      if (i + 1 < argv.size() && AllDigits(argv[i + 1])) ++i;
+    } else if ((arg == "-t" || arg == "--table") && i + 1 < argv.size()) {
+      table = argv[++i];
+    } else if ((arg == "-S" || arg == "--list-rules") && i + 1 < argv.size()) {
+      chain = argv[++i];
+    } else {
+      CommandResult usage;
+      usage.exit_code = 2;
+      usage.stderr_text = absl::StrCat("FakeIptables: ", program.basename,
+                                       " supports only -w, -t and -S "
+                                       "CHAIN, not \"",
+                                       arg, "\"\n");
+      return usage;
+    }
+  }
+  CommandResult result;
+  if (!chain.has_value() || BuiltinChains(table) == nullptr) {
+    result.exit_code = 2;
+    result.stderr_text = "FakeIptables: want -S CHAIN of a known table\n";
+    return result;
+  }
+  auto t = tables.find(table);
+  const Table& found = t == tables.end() ? NewTable(table) : t->second;
+  auto c = found.chains.find(*chain);
+  if (c == found.chains.end()) {
+    result.exit_code = 1;
+    result.stderr_text = "iptables: No chain/target/match by that name.\n";
+    return result;
+  }
+  result.stdout_text =
+      IsBuiltin(table, *chain)
+          ? absl::StrCat("-P ", *chain, " ", c->second.policy, "\n")
+          : absl::StrCat("-N ", *chain, "\n");
+  for (const std::string& rule : c->second.rules) {
+    absl::StrAppend(&result.stdout_text, "-A ", *chain, rule.empty() ? "" : " ",
+                    rule, "\n");
+  }
+  return result;
+}
+
 CommandResult UsageError(const Program& program, absl::string_view message) {
   CommandResult result;
   result.exit_code = 2;
@@ -695,6 +747,7 @@ absl::StatusOr<CommandResult> FakeIptables::Run(
     }
   }
   Tables& tables = tables_[Index(program->family)];
+  if (program->tool == Tool::kList) return ListChain(*program, tables, argv);
   if (program->tool == Tool::kSave) {
     std::optional<std::string> table;
     for (size_t i = 1; i < argv.size(); ++i) {

@@ -71,9 +71,10 @@ class FakeIptables : public CommandRunner {
   FakeIptables(const FakeIptables&) = delete;
   FakeIptables& operator=(const FakeIptables&) = delete;
 
-  // Emulates argv[0] (its basename): ip[6]tables[-legacy|-nft]-restore and
-  // ip[6]tables[-legacy|-nft]-save, and ip[6]tables --version (whose variant
-  // is SetPlainVariant's). The result carries the exit code, stdout
+  // Emulates argv[0] (its basename): ip[6]tables[-legacy|-nft]-restore,
+  // ip[6]tables[-legacy|-nft]-save, ip[6]tables[-legacy|-nft] -w [-t TABLE]
+  // -S CHAIN, and ip[6]tables --version (whose variant is
+  // SetPlainVariant's). The result carries the exit code, stdout
   // and stderr the real tool would give. Any other program: NotFound naming
   // it, as when exec fails.
   //

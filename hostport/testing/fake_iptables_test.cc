@@ -414,8 +414,28 @@ TEST(FakeIptablesTest, OtherProgramsAreNotFound) {
   absl::StatusOr<CommandResult> r = fake.Run({"nft", "-f", "-"}, "");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(r.status().message(), HasSubstr("nft"));
-  EXPECT_EQ(fake.Run({"iptables"}, "").status().code(),
+  EXPECT_EQ(fake.Run({"iptables-xyz"}, "").status().code(),
             absl::StatusCode::kNotFound);
+  // The plain tools list one chain (-S) and nothing else.
+  EXPECT_EQ(MustRun(fake, {"iptables"}).exit_code, 2);
+}
+
+// `-S CHAIN` as the real tools print it (seen with iptables 1.8.9).
+TEST(FakeIptablesTest, ListsOneChain) {
+  FakeIptables fake;
+  ASSERT_TRUE(fake.Restore(IPFamily::kIPv4,
+                           "*filter\n:X - [0:0]\n-A X -j DROP\n-A INPUT -j "
+                           "X\nCOMMIT\n")
+                  .ok());
+  CommandResult r =
+      MustRun(fake, {"iptables-legacy", "-w", "-t", "filter", "-S", "INPUT"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.stdout_text, "-P INPUT ACCEPT\n-A INPUT -j X\n");
+  r = MustRun(fake, {"iptables-nft", "-w", "-S", "X"});
+  EXPECT_EQ(r.stdout_text, "-N X\n-A X -j DROP\n");
+  r = MustRun(fake, {"iptables", "-t", "filter", "-S", "NOPE"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_text, HasSubstr("No chain/target/match by that name"));
 }
 
 TEST(FakeIptablesTest, UnknownOptionIsAUsageError) {
