@@ -195,6 +195,7 @@ class Manager : public HostPortManager {
   std::optional<absl::StatusOr<std::vector<ForwardDrop>>> forward_drops_;
   bool forward_open_ = false;
   bool forward_warned_ = false;
+  bool adopted_ = false;  // Adopt() was given pods.
 };
 
 bool NeedsRouteLocalnet(const PodPlan& plan) {
@@ -434,7 +435,12 @@ void Manager::WarnOfForwardDrops() {
 }
 
 void Manager::CloseForwardIfUnused() {
-  if (!pods_.empty()) return;
+  // Only where an accept of ours can be: opened here, asked for, or left by
+  // the process whose pods were adopted. Otherwise no filter table is read.
+  if (!pods_.empty() ||
+      !(forward_open_ || options_.allow_forward || adopted_)) {
+    return;
+  }
   if (absl::Status s = forward_.Close(); !s.ok()) {
     Log(absl::StrCat("taking the FORWARD accept away failed: ", s.message()));
     return;
@@ -649,6 +655,8 @@ absl::Status Manager::Check(absl::string_view id, const PodPortMapping& pod,
 
 absl::Status Manager::Adopt(const HeldState& state) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Another process may have opened FORWARD for these pods.
+  if (!state.pods.empty()) adopted_ = true;
   std::vector<std::string> refused;
   for (const PodRequest& request : state.pods) {
     absl::StatusOr<PodPlan> plan =

@@ -636,6 +636,34 @@ TEST_F(ManagerTest, AllowForwardAcceptsDnatedFlowsUntilTheLastPodGoes) {
       iptables_.HasChain(IPFamily::kIPv4, "filter", "CRIO-HOSTPORTS-FORWARD"));
 }
 
+// The accept goes with the last pod also when a process without
+// allow_forward removes it, having adopted the pods of the one that opened
+// it; a manager that neither opened, asked for nor adopted reads no filter
+// table on Remove.
+TEST_F(ManagerTest, TheAcceptGoesWithTheLastPodWhoeverRemovesIt) {
+  DropForwardLikeDocker(this);
+  MetaOptions options = Options();
+  options.allow_forward = true;
+  auto opener = NewMetaHostportManager(options);
+  ASSERT_TRUE(opener.ok());
+  const PodPortMapping a = Pod(kDual, {M(8080, 80)}, "a");
+  ASSERT_TRUE((*opener)->Add("a", a, "").ok());
+  ASSERT_THAT(ForwardRules(this), SizeIs(2));
+  auto next = Meta();  // No allow_forward.
+  ASSERT_TRUE(next->Adopt((*opener)->Held()).ok());
+  ASSERT_TRUE(next->Remove("a", a).ok());
+  EXPECT_THAT(ForwardRules(this), ::testing::ElementsAre("-j DOCKER-USER"));
+
+  auto plain = Meta();
+  ASSERT_TRUE(plain->Add("b", Pod({"10.88.0.6"}, {M(8081, 80)}, "b"), "").ok());
+  const size_t calls = iptables_.calls().size();
+  ASSERT_TRUE(plain->Remove("b", Pod({}, {M(8081, 80)}, "b")).ok());
+  for (size_t i = calls; i < iptables_.calls().size(); ++i) {
+    const std::vector<std::string>& argv = iptables_.calls()[i].argv;
+    EXPECT_THAT(argv, Not(Contains("FORWARD"))) << absl::StrJoin(argv, " ");
+  }
+}
+
 TEST_F(ManagerTest, AllowForwardThatCannotOpenFailsTheAddAndChangesNothing) {
   DropForwardLikeDocker(this);
   MetaOptions options = Options();
