@@ -290,7 +290,7 @@ absl::Status Simulator::Bind() {
       for (IpFamily f : {IpFamily::kV4, IpFamily::kV6}) {
         if (!table.AppliesTo(f)) continue;
         hooks_[FamilyIndex(f)][static_cast<int>(chain.hook)].push_back(
-            {&table, &chain});
+            {&table, &chain, chain.type == "nat"});
       }
     }
   }
@@ -581,7 +581,7 @@ class Simulator::Walk {
     if (!*ok) return absl::OkStatus();
     // Looped back: received on lo, through PREROUTING and INPUT again, where
     // only raw and filter chains act (the connection's NAT is set up).
-    nat_done_ = true;
+    looped_back_ = true;
     iif_ = oif_;
     if (tracing()) Step("looped back: received on lo");
     for (Hook hook : {Hook::kPrerouting, Hook::kInput}) {
@@ -647,8 +647,7 @@ class Simulator::Walk {
          sim_.hooks_[FamilyIndex(family_)][static_cast<int>(hook)]) {
       // NAT chains see only a connection's first packet, until one binds
       // (and none on a looped-back packet, whose connection is set up).
-      if (bc.chain->type == "nat" &&
-          (nat_done_ || (dst_manip ? dnat_ : snat_))) {
+      if (bc.nat && (looped_back_ || (dst_manip ? dnat_ : snat_))) {
         continue;
       }
       if (!bc.table->unsupported.ok()) {
@@ -807,7 +806,7 @@ class Simulator::Walk {
         // A local packet has no input interface until it is looped back.
         return put_iface(
             hook_ == Hook::kOutput ||
-                    (origin_ == PacketOrigin::Kind::kLocal && !nat_done_)
+                    (origin_ == PacketOrigin::Kind::kLocal && !looped_back_)
                 ? nullptr
                 : iif_);
       case Field::kOutIface:
@@ -1064,7 +1063,7 @@ class Simulator::Walk {
   uint32_t mark_ = 0;
   bool dnat_ = false;
   bool snat_ = false;
-  bool nat_done_ = false;  // looped back: NAT chains no longer run
+  bool looped_back_ = false;  // received again on lo: its NAT is set up
   Hook hook_ = Hook::kPrerouting;
   const Table* table_ = nullptr;
   std::string rule_label_;  // "nat/X rule 3" while tracing

@@ -138,6 +138,7 @@ class Simulator {
   struct BaseChain {
     const Table* table;
     const Chain* chain;
+    bool nat;  // type "nat": runs only until a binding, not when looped back
   };
   class Walk;
 
