@@ -240,9 +240,7 @@ absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(const Request& r) {
   options.prefer = r.backend;
   options.allow_forward = r.allow_forward;
   options.hold_ports = false;  // The plugin exits; it cannot keep sockets.
-  options.log = [](absl::string_view line) {
-    std::cerr << "hostport-cni: note: " << line << "\n";
-  };
+  options.log = LogLinesTo(std::cerr, "hostport-cni");
   return LockedHost::Open(r.state_dir, std::move(options));
 }
 

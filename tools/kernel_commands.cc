@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -87,12 +86,7 @@ absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(
   options.prefer = backend;
   options.allow_forward = allow_forward;
   options.hold_ports = false;
-  options.log = [&err](absl::string_view line) {
-    // The manager's warnings say so themselves; everything else is a note.
-    err << "hostportctl: "
-        << (absl::StartsWith(line, "warning: ") ? "" : "note: ") << line
-        << "\n";
-  };
+  options.log = LogLinesTo(err, "hostportctl");
   return LockedHost::Open(state_dir, std::move(options));
 }
 
@@ -456,9 +450,7 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
   MetaOptions options;
   options.prefer = request.backend;
   options.allow_forward = request.flags.Has("allow-forward");
-  options.log = [&err](absl::string_view line) {
-    err << "hostportctl run: note: " << line << "\n";
-  };
+  options.log = LogLinesTo(err, "hostportctl run");
   absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
       NewMetaHostportManager(options);
   if (!manager.ok())

@@ -4,6 +4,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "hostport/conflict.h"
 #include "hostport/plan.h"
@@ -73,6 +74,15 @@ absl::Status LockedHost::ReadRecords(
     log(s.message());
   }
   return absl::OkStatus();
+}
+
+std::function<void(absl::string_view)> LogLinesTo(std::ostream& out,
+                                                  std::string who) {
+  return [&out, who = std::move(who)](absl::string_view line) {
+    // The manager's warnings say so themselves; everything else is a note.
+    out << who << ": " << (absl::StartsWith(line, "warning: ") ? "" : "note: ")
+        << line << "\n";
+  };
 }
 
 std::string BackendName(const HostPortManager& manager) {

@@ -21,10 +21,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "hostport/hostport_manager.h"
 #include "tools/pods_file.h"
 #include "tools/state_dir.h"
@@ -34,6 +36,12 @@ namespace hostport {
 // The backend a manager uses for its first family: "nftables",
 // "iptables-legacy", "iptables-nft", or "none".
 std::string BackendName(const HostPortManager& manager);
+
+// A ManagerOptions::log that prints each line to `out` as "<who>: warning: ..."
+// for the manager's warnings (which start "warning: ") and "<who>: note: ..."
+// otherwise. `out` must outlive the manager.
+std::function<void(absl::string_view)> LogLinesTo(std::ostream& out,
+                                                  std::string who);
 
 class LockedHost {
  public:
