@@ -109,14 +109,22 @@ TEST_F(SeamsKernelTest, ConntrackCleanerDeletesExactlyTheNamedUdpEntries) {
   };
   send_udp(15353);
   send_udp(15354);
+  send_udp(15355);
+  const int fd6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  sockaddr_in6 to6{};
+  to6.sin6_family = AF_INET6;
+  to6.sin6_port = htons(15355);
+  to6.sin6_addr = in6addr_loopback;
+  sendto(fd6, "x", 1, 0, reinterpret_cast<sockaddr*>(&to6), sizeof(to6));
+  close(fd6);
   absl::StatusOr<std::string> before =
       ns_->Check({"conntrack", "-L", "-p", "udp"});
   ASSERT_TRUE(before.ok()) << before.status();
   ASSERT_THAT(*before, HasSubstr("dport=15353"));
 
   NetlinkConntrackCleaner cleaner;
-  absl::StatusOr<int> deleted =
-      cleaner.DeleteUdp(IPFamily::kIPv4, *IpAddress::Parse("127.0.0.1"), 15353);
+  absl::StatusOr<int> deleted = cleaner.DeleteUdp(
+      IPFamily::kIPv4, {{*IpAddress::Parse("127.0.0.1"), 15353}});
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(*deleted, 1);
   absl::StatusOr<std::string> after =
@@ -124,11 +132,21 @@ TEST_F(SeamsKernelTest, ConntrackCleanerDeletesExactlyTheNamedUdpEntries) {
   ASSERT_TRUE(after.ok());
   EXPECT_THAT(*after, Not(HasSubstr("dport=15353")));
   EXPECT_THAT(*after, HasSubstr("dport=15354"));
-  // Another address does not match; any address (wildcard) does.
-  EXPECT_EQ(*cleaner.DeleteUdp(IPFamily::kIPv4, *IpAddress::Parse("127.0.0.2"),
-                               15354),
+  // Another address does not match; any address (wildcard) does, and one call
+  // takes several destinations of its family only: the IPv6 entry of 15355
+  // stays until an IPv6 call.
+  EXPECT_EQ(*cleaner.DeleteUdp(IPFamily::kIPv4,
+                               {{*IpAddress::Parse("127.0.0.2"), 15354}}),
             0);
-  EXPECT_EQ(*cleaner.DeleteUdp(IPFamily::kIPv4, std::nullopt, 15354), 1);
+  EXPECT_EQ(*cleaner.DeleteUdp(IPFamily::kIPv4,
+                               {{std::nullopt, 15354},
+                                {*IpAddress::Parse("127.0.0.1"), 15355}}),
+            2);
+  after = ns_->Check({"conntrack", "-L", "-f", "ipv6", "-p", "udp"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_THAT(*after, HasSubstr("dport=15355"));
+  EXPECT_EQ(*cleaner.DeleteUdp(IPFamily::kIPv6, {{std::nullopt, 15355}}), 1);
+  EXPECT_EQ(*cleaner.DeleteUdp(IPFamily::kIPv6, {}), 0);
 }
 
 TEST_F(SeamsKernelTest, NftRunnerAppliesAllOrNothing) {

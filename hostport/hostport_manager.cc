@@ -162,7 +162,8 @@ class Manager : public HostPortManager {
   absl::Status ChangeFamilies(
       const std::function<absl::Status(FamilyBackend*)>& change,
       const std::function<absl::Status(FamilyBackend*)>& back, UndoLog* undo);
-  absl::Status ClearUdpConntrack(const PodPlan& plan);
+  // One DeleteUdp per family for every UDP mapping of `plans`.
+  absl::Status ClearUdpConntrack(const std::vector<const PodPlan*>& plans);
 
   // route_localnet back to its value before us on every interface that no
   // held pod needs any more.
@@ -335,21 +336,37 @@ absl::Status Manager::ChangeFamilies(
   return absl::OkStatus();
 }
 
-absl::Status Manager::ClearUdpConntrack(const PodPlan& plan) {
+absl::Status Manager::ClearUdpConntrack(
+    const std::vector<const PodPlan*>& plans) {
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-    for (const PlannedMapping& m : plan.family(f).mappings) {
-      if (m.protocol != Protocol::kUDP) continue;
-      absl::StatusOr<int> deleted =
-          options_.env.conntrack->DeleteUdp(f, m.host_ip, m.host_port);
-      if (!deleted.ok()) {
-        return absl::Status(
-            deleted.status().code(),
-            absl::StrCat("clearing UDP conntrack entries for ",
-                         DescribeMapping(m.index, m.host_port, m.protocol,
-                                         m.host_ip_text),
-                         " of pod ", plan.owner, ": ",
-                         deleted.status().message()));
+    std::vector<UdpDestination> destinations;
+    std::vector<std::string> owners;  // The first few, for the error.
+    size_t pods = 0;
+    for (const PodPlan* plan : plans) {
+      const size_t before = destinations.size();
+      for (const PlannedMapping& m : plan->family(f).mappings) {
+        if (m.protocol == Protocol::kUDP) {
+          destinations.push_back({m.host_ip, m.host_port});
+        }
       }
+      if (destinations.size() == before) continue;
+      if (++pods <= 3) owners.push_back(plan->owner);
+    }
+    if (destinations.empty()) continue;
+    absl::StatusOr<int> deleted =
+        options_.env.conntrack->DeleteUdp(f, destinations);
+    if (!deleted.ok()) {
+      return absl::Status(
+          deleted.status().code(),
+          absl::StrCat("clearing ", FamilyLabel(f),
+                       " UDP conntrack entries of pod ",
+                       absl::StrJoin(owners, ", "),
+                       pods > owners.size()
+                           ? absl::StrCat(" and ", pods - owners.size(),
+                                          " others")
+                           : "",
+                       " (", destinations.size(),
+                       " destinations): ", deleted.status().message()));
     }
   }
   return absl::OkStatus();
@@ -504,7 +521,7 @@ absl::Status Manager::Add(absl::string_view id, const PodPortMapping& pod,
     }
   }
   // Stale UDP conntrack entries, now that the rules are in place.
-  if (absl::Status s = ClearUdpConntrack(plan); !s.ok()) return s;
+  if (absl::Status s = ClearUdpConntrack({&plan}); !s.ok()) return s;
 
   undo.Commit();
   claims_.Claim(plan);
@@ -541,7 +558,7 @@ absl::Status Manager::Remove(absl::string_view id, const PodPortMapping& pod) {
   if (!first_error.ok()) return first_error;
 
   if (record != nullptr) {
-    if (absl::Status s = ClearUdpConntrack(record->plan); !s.ok()) {
+    if (absl::Status s = ClearUdpConntrack({&record->plan}); !s.ok()) {
       first_error = s;
     }
     pods_.erase(it);
@@ -552,7 +569,7 @@ absl::Status Manager::Remove(absl::string_view id, const PodPortMapping& pod) {
     stripped.ips = {"192.0.2.1",
                     "2001:db8::1"};  // Any IPs: only the keys matter.
     if (absl::StatusOr<PodPlan> plan = PlanPod(id, stripped); plan.ok()) {
-      if (absl::Status s = ClearUdpConntrack(*plan); !s.ok()) first_error = s;
+      if (absl::Status s = ClearUdpConntrack({&*plan}); !s.ok()) first_error = s;
     }
   }
   claims_.Release(id);
@@ -620,9 +637,7 @@ absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
     }
   }
   // 3. Stale UDP conntrack entries of the mappings now in place.
-  for (const PodPlan& plan : plans) {
-    if (absl::Status s = ClearUdpConntrack(plan); !s.ok()) Log(s.message());
-  }
+  if (absl::Status s = ClearUdpConntrack(desired); !s.ok()) Log(s.message());
 
   pods_.clear();
   for (size_t i = 0; i < plans.size(); ++i) {

@@ -56,14 +56,14 @@ class ObservingConntrack : public ConntrackCleaner {
  public:
   ObservingConntrack(FakeConntrack* inner, FakeNft* nft)
       : inner_(inner), nft_(nft) {}
-  absl::StatusOr<int> DeleteUdp(IPFamily family,
-                                const std::optional<IpAddress>& address,
-                                int port) override {
+  absl::StatusOr<int> DeleteUdp(
+      IPFamily family,
+      const std::vector<UdpDestination>& destinations) override {
     const char* f = family == IPFamily::kIPv4 ? "ip" : "ip6";
     elements_at_call.push_back(
         nft_->Elements(f, "crio-hostports", "hostports").size() +
         nft_->Elements(f, "crio-hostports", "hostipports").size());
-    return inner_->DeleteUdp(family, address, port);
+    return inner_->DeleteUdp(family, destinations);
   }
   std::vector<size_t> elements_at_call;
 

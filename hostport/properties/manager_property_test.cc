@@ -65,7 +65,7 @@ void Drain(FakeHost& h) {
       !h.ports.Hold(PortKey{IPFamily::kIPv4, Protocol::kTCP, std::nullopt, 1})
            .ok()) {
   }
-  while (!h.conntrack.DeleteUdp(IPFamily::kIPv4, std::nullopt, 1).ok()) {
+  while (!h.conntrack.DeleteUdp(IPFamily::kIPv4, {{std::nullopt, 1}}).ok()) {
   }
 }
 

@@ -119,18 +119,23 @@ int FakePortHolder::hold_calls() const {
 }
 
 absl::StatusOr<int> FakeConntrack::DeleteUdp(
-    IPFamily family, const std::optional<IpAddress>& address, int port) {
+    IPFamily family, const std::vector<UdpDestination>& destinations) {
   std::lock_guard<std::mutex> lock(mu_);
-  calls_.push_back(DeleteCall{family, address, port});
+  calls_.push_back(DeleteCall{family, destinations});
   if (!failures_.empty()) {
     absl::Status injected = std::move(failures_.front());
     failures_.pop_front();
     return injected;
   }
   const auto matches = [&](const Entry& e) {
-    return e.family == family && e.protocol == Protocol::kUDP &&
-           e.orig_dst_port == port &&
-           (!address.has_value() || e.orig_dst == *address);
+    if (e.family != family || e.protocol != Protocol::kUDP) return false;
+    for (const UdpDestination& d : destinations) {
+      if (e.orig_dst_port == d.port &&
+          (!d.address.has_value() || e.orig_dst == *d.address)) {
+        return true;
+      }
+    }
+    return false;
   };
   const auto end = std::remove_if(entries_.begin(), entries_.end(), matches);
   const int deleted = static_cast<int>(entries_.end() - end);

@@ -80,20 +80,18 @@ class FakeConntrack : public ConntrackCleaner {
   };
   struct DeleteCall {
     IPFamily family;
-    std::optional<IpAddress> address;
-    int port;
+    std::vector<UdpDestination> destinations;
   };
 
   FakeConntrack() = default;
   FakeConntrack(const FakeConntrack&) = delete;
   FakeConntrack& operator=(const FakeConntrack&) = delete;
 
-  // Deletes the UDP entries of `family` with original destination port `port`
-  // and address `address` (any when nullopt); returns how many. An injected
-  // failure deletes nothing.
-  absl::StatusOr<int> DeleteUdp(IPFamily family,
-                                const std::optional<IpAddress>& address,
-                                int port) override;
+  // Deletes the UDP entries of `family` whose original destination is one of
+  // `destinations`; returns how many. An injected failure deletes nothing.
+  absl::StatusOr<int> DeleteUdp(
+      IPFamily family,
+      const std::vector<UdpDestination>& destinations) override;
 
   void Add(const Entry& entry);
   std::vector<Entry> Entries() const;

@@ -139,25 +139,28 @@ TEST(FakeConntrackTest, DeletesMatchingUdpEntries) {
   ct.Add({kV4, kTcp, Ip("192.0.2.1"), 53});
   ct.Add({kV6, kUdp, Ip("fd00::1"), 53});
   ct.Add({kV4, kUdp, Ip("192.0.2.1"), 54});
-  absl::StatusOr<int> n = ct.DeleteUdp(kV4, Ip("192.0.2.1"), 53);
+  ct.Add({kV4, kUdp, Ip("192.0.2.3"), 55});
+  absl::StatusOr<int> n = ct.DeleteUdp(kV4, {{Ip("192.0.2.1"), 53}});
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 1);
-  EXPECT_THAT(ct.Entries(), SizeIs(4));
-  n = ct.DeleteUdp(kV4, std::nullopt, 53);
+  EXPECT_THAT(ct.Entries(), SizeIs(5));
+  // Several destinations in one call: 192.0.2.2:53 (any address) and
+  // 192.0.2.3:55; the TCP entry and 192.0.2.1:54 stay.
+  n = ct.DeleteUdp(kV4, {{std::nullopt, 53}, {Ip("192.0.2.3"), 55}});
   ASSERT_TRUE(n.ok());
-  EXPECT_EQ(*n, 1);  // 192.0.2.2; the TCP entry stays.
+  EXPECT_EQ(*n, 2);
   EXPECT_THAT(ct.Entries(), SizeIs(3));
   ct.FailNext(absl::UnavailableError("netlink"));
-  EXPECT_EQ(ct.DeleteUdp(kV6, std::nullopt, 53).status().code(),
+  EXPECT_EQ(ct.DeleteUdp(kV6, {{std::nullopt, 53}}).status().code(),
             absl::StatusCode::kUnavailable);
   EXPECT_THAT(ct.Entries(), SizeIs(3));
-  n = ct.DeleteUdp(kV6, std::nullopt, 53);
+  n = ct.DeleteUdp(kV6, {{std::nullopt, 53}});
   EXPECT_EQ(*n, 1);
   ASSERT_THAT(ct.calls(), SizeIs(4));
-  EXPECT_EQ(ct.calls()[0].address, Ip("192.0.2.1"));
-  EXPECT_EQ(ct.calls()[1].address, std::nullopt);
+  EXPECT_EQ(ct.calls()[0].destinations[0].address, Ip("192.0.2.1"));
+  EXPECT_THAT(ct.calls()[1].destinations, SizeIs(2));
   EXPECT_EQ(ct.calls()[3].family, kV6);
-  EXPECT_EQ(ct.calls()[3].port, 53);
+  EXPECT_EQ(ct.calls()[3].destinations[0].port, 53);
 }
 
 TEST(FakeSysctlTest, ReadsAndWritesExistingNamesOnly) {
