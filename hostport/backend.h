@@ -3,8 +3,12 @@
 //
 // A backend learns what is installed once (Load: one dump of its own table or
 // chains), then changes the kernel only by deltas whose size depends on the pod
-// being changed, one kernel transaction each. Implementations: IptablesBackend
-// (iptables-legacy or iptables-nft) and NftBackend (libnftables).
+// being changed, one kernel transaction each. A caller that keeps records of
+// what it installed (ManagerOptions::trust_records) skips the dump: LoadBase()
+// reads only whether the base objects are in place and Assume() takes the
+// records' pods as installed; a delta the kernel refuses loads everything.
+// Implementations: IptablesBackend (iptables-legacy or iptables-nft) and
+// NftBackend (libnftables).
 #ifndef HOSTPORT_BACKEND_H_
 #define HOSTPORT_BACKEND_H_
 
@@ -31,6 +35,20 @@ class FamilyBackend {
   // when the backend is created and after the kernel refused a delta (someone
   // changed our rules underneath).
   virtual absl::Status Load() = 0;
+
+  // Forgets the index and learns only whether the base objects (nftables: the
+  // table's chains; iptables: the jumps from the built-in chains to ours) are
+  // in place, reading nothing whose size grows with the mappings installed.
+  // The index is then partial (see Assume).
+  virtual absl::Status LoadBase() = 0;
+
+  // Adds `plans` (pods that records say are installed) to the index. With
+  // `whole`, they are all there is and the index is complete; otherwise it
+  // stays partial, and the last mapping of a partial index going leaves the
+  // base objects in place. Returns false, changing nothing, when a plan has
+  // mappings of this family but the base objects are missing: the kernel
+  // changed behind the records' back.
+  virtual bool Assume(const std::vector<const PodPlan*>& plans, bool whole) = 0;
 
   // In one kernel transaction: removes every installed mapping of pod `id`
   // (found by chain hash in `hashes` for iptables, by the owner comment
@@ -69,6 +87,10 @@ class FamilyBackend {
   absl::Status ApplyWithReload(
       absl::string_view what, const std::function<std::string()>& rebuild,
       const std::function<absl::Status(const std::string&)>& run);
+
+  // Whether the index may lack mappings that are installed (after LoadBase,
+  // until a Load or an Assume with `whole`).
+  bool partial_ = false;
 };
 
 // The chain hashes of every mapping `pod` could have installed under `id`,

@@ -110,6 +110,8 @@ class Manager : public HostPortManager {
                  options_.names) {
     primary_[0] = std::move(ipv4);
     primary_[1] = std::move(ipv6);
+    // Trusting records, the manager knows nothing of the host until Adopt.
+    whole_host_ = !options_.trust_records;
   }
 
   absl::Status Add(absl::string_view id, const PodPortMapping& pod,
@@ -197,6 +199,9 @@ class Manager : public HostPortManager {
   bool forward_open_ = false;
   bool forward_warned_ = false;
   bool adopted_ = false;  // Adopt() was given pods.
+  // pods_ is every pod of the host (see HeldState::whole_host).
+  bool whole_host_ = true;
+  std::set<std::string> interfaces_in_use_;  // By pods not in pods_.
 };
 
 bool NeedsRouteLocalnet(const PodPlan& plan) {
@@ -358,22 +363,22 @@ absl::Status Manager::ClearUdpConntrack(
     if (!deleted.ok()) {
       return absl::Status(
           deleted.status().code(),
-          absl::StrCat("clearing ", FamilyLabel(f),
-                       " UDP conntrack entries of pod ",
-                       absl::StrJoin(owners, ", "),
-                       pods > owners.size()
-                           ? absl::StrCat(" and ", pods - owners.size(),
-                                          " others")
-                           : "",
-                       " (", destinations.size(),
-                       " destinations): ", deleted.status().message()));
+          absl::StrCat(
+              "clearing ", FamilyLabel(f), " UDP conntrack entries of pod ",
+              absl::StrJoin(owners, ", "),
+              pods > owners.size()
+                  ? absl::StrCat(" and ", pods - owners.size(), " others")
+                  : "",
+              " (", destinations.size(),
+              " destinations): ", deleted.status().message()));
     }
   }
   return absl::OkStatus();
 }
 
 void Manager::RestoreUnusedRouteLocalnet() {
-  absl::flat_hash_set<std::string> used;
+  absl::flat_hash_set<std::string> used(interfaces_in_use_.begin(),
+                                        interfaces_in_use_.end());
   for (const auto& [id, record] : pods_) {
     if (NeedsRouteLocalnet(record.plan)) used.insert(record.plan.nat_interface);
   }
@@ -454,7 +459,7 @@ void Manager::WarnOfForwardDrops() {
 void Manager::CloseForwardIfUnused() {
   // Only where an accept of ours can be: opened here, asked for, or left by
   // the process whose pods were adopted. Otherwise no filter table is read.
-  if (!pods_.empty() ||
+  if (!pods_.empty() || !whole_host_ ||
       !(forward_open_ || options_.allow_forward || adopted_)) {
     return;
   }
@@ -569,7 +574,8 @@ absl::Status Manager::Remove(absl::string_view id, const PodPortMapping& pod) {
     stripped.ips = {"192.0.2.1",
                     "2001:db8::1"};  // Any IPs: only the keys matter.
     if (absl::StatusOr<PodPlan> plan = PlanPod(id, stripped); plan.ok()) {
-      if (absl::Status s = ClearUdpConntrack({&*plan}); !s.ok()) first_error = s;
+      if (absl::Status s = ClearUdpConntrack({&*plan}); !s.ok())
+        first_error = s;
     }
   }
   claims_.Release(id);
@@ -649,6 +655,8 @@ absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
     pods_.insert_or_assign(plans[i].id, std::move(record));
   }
   claims_ = std::move(claims);
+  whole_host_ = true;  // The kernel now holds exactly these pods.
+  interfaces_in_use_.clear();
   RestoreUnusedRouteLocalnet();
   CloseForwardIfUnused();
   WarnOfForwardDrops();
@@ -663,6 +671,10 @@ absl::Status Manager::Check(absl::string_view id, const PodPortMapping& pod,
   if (!plan.ok()) return plan.status();
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     if (plan->family(f).mappings.empty()) continue;
+    // Records say what should be there; only the kernel says what is.
+    if (options_.trust_records) {
+      if (absl::Status s = Primary(f)->Load(); !s.ok()) return s;
+    }
     if (absl::Status s = Primary(f)->Verify(*plan); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -692,6 +704,28 @@ absl::Status Manager::Adopt(const HeldState& state) {
   }
   for (const auto& [iface, value] : state.route_localnet_before) {
     route_localnet_before_.emplace(iface, value);
+  }
+  whole_host_ = state.whole_host;
+  interfaces_in_use_ =
+      state.whole_host ? std::set<std::string>() : state.interfaces_in_use;
+  if (options_.trust_records) {
+    std::vector<const PodPlan*> plans;
+    for (const auto& [id, record] : pods_) plans.push_back(&record.plan);
+    for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+      FamilyBackend* b = Primary(f);
+      if (b == nullptr || b->Assume(plans, state.whole_host)) continue;
+      Log(absl::StrCat(
+          "warning: the records hold pods with ", FamilyLabel(f),
+          " mappings, but ", b->name(),
+          " lacks their base objects (changed "
+          "behind hostport's back): reading what it holds; `hostportctl "
+          "sync` puts the records' mappings back"));
+      if (absl::Status s = b->Load(); !s.ok()) {
+        return absl::Status(
+            s.code(), absl::StrCat("reading what ", b->name(), " ",
+                                   FamilyLabel(f), " holds: ", s.message()));
+      }
+    }
   }
   if (refused.empty()) return absl::OkStatus();
   return absl::DataLossError(
@@ -741,9 +775,11 @@ std::vector<std::string> Manager::Backends() const {
   return names;
 }
 
+// `backend` after Load(), or LoadBase() when `base_only`.
 absl::StatusOr<std::unique_ptr<FamilyBackend>> Loaded(
-    std::unique_ptr<FamilyBackend> backend) {
-  if (absl::Status s = backend->Load(); !s.ok()) {
+    std::unique_ptr<FamilyBackend> backend, bool base_only = false) {
+  if (absl::Status s = base_only ? backend->LoadBase() : backend->Load();
+      !s.ok()) {
     return absl::Status(
         s.code(),
         absl::StrCat("reading what ", backend->name(), " ",
@@ -793,8 +829,12 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
                  ? Backend::kIptablesLegacy
                  : Backend::kIptablesNft;
   }
+  // The chains only: `list tables` reads every element of every set (nft
+  // 1.0.6), and listing rules would make libnftables complain about
+  // iptables-nft's xtables targets.
+  const absl::StatusOr<std::string> tables = env.nft->List("list chains");
   if (choice == Backend::kAuto) {
-    if (env.nft->List("list tables").ok()) {
+    if (tables.ok()) {
       choice = Backend::kNftables;
     } else {
       absl::StatusOr<CommandResult> probe =
@@ -818,16 +858,14 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
   std::unique_ptr<FamilyBackend> primary[2];
   std::vector<std::unique_ptr<FamilyBackend>> cleanup;
   const bool ipv6 = HasIPv6(env.sysctl);
-  // Listing only the table names: listing iptables-nft's tables would make
-  // libnftables complain about their xtables targets.
-  const absl::StatusOr<std::string> tables = env.nft->List("list tables");
 
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     if (f == IPFamily::kIPv6 && !ipv6) continue;
-    absl::StatusOr<std::unique_ptr<FamilyBackend>> b = Loaded(make(f));
+    absl::StatusOr<std::unique_ptr<FamilyBackend>> b =
+        Loaded(make(f), options.trust_records);
     if (!b.ok()) return b.status();
     primary[f == IPFamily::kIPv4 ? 0 : 1] = std::move(*b);
-    if (!options.cleanup_other_backends) continue;
+    if (!options.cleanup_other_backends || options.trust_records) continue;
     // Every other backend whose tables exist on this host; only those, since
     // reading iptables tables that do not exist would create them.
     const std::string ip = f == IPFamily::kIPv4 ? "ip" : "ip6";
@@ -835,7 +873,7 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
     if (choice != Backend::kNftables &&
         absl::StrContains(
             listed,
-            absl::StrCat("table ", ip, " ", options.names.nft_table, "\n"))) {
+            absl::StrCat("table ", ip, " ", options.names.nft_table, " {"))) {
       cleanup.push_back(
           std::make_unique<NftBackend>(f, env.nft, options.names));
     }
@@ -848,7 +886,7 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
     }
     // iptables-nft keeps its tables in nftables, as "table ip nat".
     if (choice != Backend::kIptablesNft &&
-        absl::StrContains(listed, absl::StrCat("table ", ip, " nat\n"))) {
+        absl::StrContains(listed, absl::StrCat("table ", ip, " nat {"))) {
       cleanup.push_back(std::make_unique<IptablesBackend>(
           f, IptablesVariant::kNft, env.commands, options.names));
     }

@@ -34,6 +34,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,13 +94,26 @@ class HostPortManager {
   struct HeldState {
     std::vector<PodRequest> pods;
     std::map<std::string, std::string> route_localnet_before;
+    // False when `pods` holds only the pods the coming calls concern (their
+    // own ids and every pod sharing a host port with them), as a caller that
+    // reads its records by index gives them: the manager then never concludes
+    // from `pods` that no pod is left (the shared chains, the table and the
+    // FORWARD accept stay).
+    bool whole_host = true;
+    // With !whole_host: NAT interfaces that pods outside `pods` use for IPv4
+    // mappings; route_localnet stays on them.
+    std::set<std::string> interfaces_in_use;
   };
   // Takes `state` (as another process's Held() left it) as held, without
   // touching the kernel and without holding ports: its pods count for
   // conflicts, their mappings are replaced or removed by a later Add or
   // Remove of their id, and route_localnet goes back when the last of them on
   // an interface goes. Pods that do not plan (damaged records) are skipped and
-  // named in the error, the others adopted. REQUIRES: nothing held yet.
+  // named in the error, the others adopted. With trust_records, the backends
+  // take the adopted pods as installed; when a family's base objects are
+  // missing although adopted pods have mappings there, the kernel changed
+  // behind the records' back: that is logged as a warning and the family is
+  // read whole. REQUIRES: nothing held yet.
   virtual absl::Status Adopt(const HeldState& state) = 0;
   // The pods held and the route_localnet values to put back, for Adopt().
   virtual HeldState Held() const = 0;
@@ -139,6 +153,17 @@ struct ManagerOptions {
   HostportEnv env;
   // Notes a person may want: skipped mappings, ports not held and why.
   std::function<void(absl::string_view)> log;
+  // For callers that keep records of what they installed, under a host-wide
+  // lock (hostportctl, hostport-cni): the backends do not read what is
+  // installed at creation, only whether their base objects are in place (see
+  // FamilyBackend::LoadBase), and take the pods given to Adopt() as
+  // installed, so that a fresh process costs O(its change), not O(mappings
+  // on the host). A delta the kernel refuses makes the backend read
+  // everything and retry once; Sync() and Check() always read everything.
+  // The records are then the only way to find a pod's mappings: Remove of an
+  // id not adopted finds nothing. NewMetaHostportManager creates no cleanup
+  // backends in this mode (they would have to read everything).
+  bool trust_records = false;
 };
 
 // One family through iptables (the seed's NewHostportManager(iptables)).

@@ -16,7 +16,9 @@ namespace hostport {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::AnyOf;
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using testing::FakeConntrack;
 using testing::FakeIptables;
 using testing::FakeNft;
@@ -735,6 +737,138 @@ TEST_F(ManagerTest, StaleIndexIsReloadedAndTheDeltaRetried) {
   EXPECT_GT(nft_.list_commands().size(), lists) << "no reload happened";
   EXPECT_THAT(Elements("ip", "hairpins"), IsEmpty());
   EXPECT_THAT(Elements("ip6", "hostports"), IsEmpty());
+}
+
+// hostportctl and hostport-cni keep records under a lock and pass the
+// manager only the pods a change concerns: a fresh process must then read
+// nothing whose size grows with the mappings on the host.
+TEST(TrustRecordsTest, AFreshProcessReadsOnlyTheBaseAndLeavesOthersAlone) {
+  for (auto backend :
+       {MetaOptions::Backend::kNftables, MetaOptions::Backend::kIptablesLegacy,
+        MetaOptions::Backend::kIptablesNft}) {
+    SCOPED_TRACE(static_cast<int>(backend));
+    FakeHost h;
+    HostPortManager::HeldState state;
+    {
+      auto first = h.Meta(backend);
+      ASSERT_TRUE(
+          first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "hp-br0").ok());
+      ASSERT_TRUE(
+          first->Add("b", Pod({"10.88.0.6"}, {M(9090, 80)}, "b"), "hp-br0")
+              .ok());
+      state = first->Held();
+    }
+    ASSERT_THAT(state.pods, SizeIs(2));
+    const size_t nft_lists = h.nft_.list_commands().size();
+    const size_t iptables_calls = h.iptables_.calls().size();
+
+    MetaOptions options = h.Options(backend);
+    options.trust_records = true;
+    absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+        NewMetaHostportManager(options);
+    ASSERT_TRUE(m.ok()) << m.status();
+    // Only "a" concerns this process; "b" lives elsewhere on hp-br0.
+    HostPortManager::HeldState partial;
+    partial.pods = {state.pods[0]};
+    partial.route_localnet_before = state.route_localnet_before;
+    partial.whole_host = false;
+    partial.interfaces_in_use = {"hp-br0"};
+    ASSERT_TRUE((*m)->Adopt(partial).ok());
+    ASSERT_TRUE((*m)->Add("a", Pod(kDual, {M(8090, 80)}, "a"), "hp-br0").ok());
+    ASSERT_TRUE((*m)->Remove("a", PodPortMapping()).ok());
+
+    const std::vector<std::string> lists = h.nft_.list_commands();
+    for (size_t i = nft_lists; i < lists.size(); ++i) {
+      EXPECT_EQ(lists[i], "list chains") << "read more than the chains";
+    }
+    const std::vector<FakeIptables::Call> calls = h.iptables_.calls();
+    int chain_lists = 0;
+    for (size_t i = iptables_calls; i < calls.size(); ++i) {
+      const std::vector<std::string>& argv = calls[i].argv;
+      EXPECT_THAT(argv[0], Not(HasSubstr("-save"))) << absl::StrJoin(argv, " ");
+      if (argv.size() == 6 && argv[4] == "-S") {
+        ++chain_lists;
+        EXPECT_THAT(argv[5],
+                    Not(AnyOf("KUBE-HOSTPORTS", "CRIO-HOSTPORTS-MASQ")))
+            << "listed a chain that grows with the mappings";
+      }
+    }
+    if (backend != MetaOptions::Backend::kNftables) {
+      EXPECT_GT(chain_lists, 0) << "the base was not read at all";
+    }
+    // "a" came and went; "b", which this process never read, is untouched,
+    // and so are the shared objects and route_localnet it needs.
+    const std::string kernel = h.KernelState();
+    EXPECT_THAT(kernel, Not(HasSubstr("8080")));
+    EXPECT_THAT(kernel, Not(HasSubstr("8090")));
+    EXPECT_THAT(kernel, HasSubstr("9090"));
+    EXPECT_EQ(*h.sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "1");
+  }
+}
+
+TEST(TrustRecordsTest, RecordsTheKernelLostAreNamedAndTheKernelReadWhole) {
+  FakeHost h;
+  HostPortManager::HeldState state;
+  {
+    auto first = h.Meta();
+    ASSERT_TRUE(first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "").ok());
+    state = first->Held();
+  }
+  // An operator's `nft flush ruleset`.
+  ASSERT_TRUE(h.nft_
+                  .Run("delete table ip crio-hostports\n"
+                       "delete table ip6 crio-hostports\n")
+                  .ok());
+  MetaOptions options = h.Options();
+  options.trust_records = true;
+  absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+      NewMetaHostportManager(options);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE((*m)->Adopt(state).ok());
+  EXPECT_THAT(h.log_, Contains(AllOf(HasSubstr("warning: "),
+                                     HasSubstr("lacks their base objects"),
+                                     HasSubstr("hostportctl sync"))));
+  EXPECT_THAT(h.nft_.list_commands(), Contains("list table ip crio-hostports"));
+  // The next change starts from what the kernel holds.
+  ASSERT_TRUE((*m)->Add("b", Pod({"10.88.0.6"}, {M(9090, 80)}, "b"), "").ok());
+  EXPECT_THAT(h.Elements("ip", "hostports"),
+              ElementsAre(HasSubstr("tcp . 9090")));
+}
+
+TEST(TrustRecordsTest, ARecordTheKernelContradictsMakesTheDeltaReadEverything) {
+  for (auto backend :
+       {MetaOptions::Backend::kNftables, MetaOptions::Backend::kIptablesNft}) {
+    SCOPED_TRACE(static_cast<int>(backend));
+    FakeHost h;
+    HostPortManager::HeldState state;
+    {
+      auto first = h.Meta(backend);
+      ASSERT_TRUE(first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "").ok());
+      ASSERT_TRUE(
+          first->Add("b", Pod({"10.88.0.6"}, {M(9090, 80)}, "b"), "").ok());
+      state = first->Held();
+    }
+    // Someone removed "a" behind the records' back.
+    {
+      auto other = h.Meta(backend);
+      ASSERT_TRUE(other->Remove("a", PodPortMapping()).ok());
+    }
+    MetaOptions options = h.Options(backend);
+    options.trust_records = true;
+    absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+        NewMetaHostportManager(options);
+    ASSERT_TRUE(m.ok()) << m.status();
+    state.pods.resize(1);  // "a" only.
+    state.whole_host = false;
+    ASSERT_TRUE((*m)->Adopt(state).ok());
+    // Removing what the kernel no longer holds is refused, read, and retried.
+    ASSERT_TRUE((*m)->Remove("a", PodPortMapping()).ok());
+    ASSERT_TRUE((*m)->Add("a", Pod(kDual, {M(8081, 80)}, "a"), "").ok());
+    const std::string kernel = h.KernelState();
+    EXPECT_THAT(kernel, HasSubstr("8081"));
+    EXPECT_THAT(kernel, HasSubstr("9090"));
+    EXPECT_THAT(kernel, Not(HasSubstr("8080")));
+  }
 }
 
 TEST_F(ManagerTest, IptablesManagerForOneFamily) {

@@ -140,6 +140,7 @@ absl::Status IptablesBackend::Load() {
   const ObjectNames& names = renderer_.names();
   installed_.clear();
   base_present_.clear();
+  partial_ = false;
   // rule lines of each chain we read, by table.
   absl::flat_hash_map<std::string, std::vector<std::string>> dnat_rules;
   absl::flat_hash_set<std::string> loopback_rules;
@@ -227,6 +228,69 @@ absl::Status IptablesBackend::Load() {
   return absl::OkStatus();
 }
 
+absl::Status IptablesBackend::LoadBase() {
+  const ObjectNames& names = renderer_.names();
+  installed_.clear();
+  base_present_.clear();
+  partial_ = true;
+  std::vector<std::pair<std::string, std::vector<std::string>>> reads = {
+      {"nat", {"PREROUTING", "OUTPUT", "POSTROUTING"}}};
+  if (family_ == IPFamily::kIPv4) {
+    reads.push_back({"raw", {"PREROUTING"}});
+    reads.push_back({"filter", {"INPUT", names.localnet_guard_chain}});
+  }
+  for (const auto& [table, chains] : reads) {
+    absl::StatusOr<std::string> saved = SaveChains(table, chains);
+    if (!saved.ok()) return saved.status();
+    for (absl::string_view line : absl::StrSplit(*saved, '\n')) {
+      if (absl::ConsumePrefix(&line, ":")) {
+        base_present_.insert(
+            absl::StrCat(table, " :", line.substr(0, line.find(' ')), " "));
+        continue;
+      }
+      if (!absl::ConsumePrefix(&line, "-A ")) continue;
+      const size_t space = line.find(' ');
+      if (space == absl::string_view::npos) continue;
+      const std::string rule(line.substr(space + 1));
+      base_present_.insert(
+          absl::StrCat(table, " -A ", line.substr(0, space), " ", rule));
+      // iptables refuses a jump to a missing chain: the target exists.
+      const std::string target = FlagValue(rule, "-j");
+      if (target == names.hostports_chain || target == names.masquerade_chain ||
+          target == names.loopback_guard_chain) {
+        base_present_.insert(absl::StrCat(table, " :", target, " "));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool IptablesBackend::BaseComplete() const {
+  IptablesTransaction base = renderer_.Base(family_);
+  for (const IptablesTransaction::Table& table : base.tables()) {
+    for (const IptablesTransaction::Op& op : table.ops) {
+      if (!base_present_.contains(BaseKey(table.name, op))) return false;
+    }
+  }
+  return true;
+}
+
+bool IptablesBackend::Assume(const std::vector<const PodPlan*>& plans,
+                             bool whole) {
+  bool any = false;
+  for (const PodPlan* plan : plans) {
+    any = any || !plan->family(family_).mappings.empty();
+  }
+  if (any && !BaseComplete()) return false;
+  for (const PodPlan* plan : plans) {
+    for (const PlannedMapping& m : plan->family(family_).mappings) {
+      installed_[m.hash] = renderer_.SharedRulesOf(m);
+    }
+  }
+  if (whole) partial_ = false;
+  return true;
+}
+
 IptablesTransaction IptablesBackend::Delta(
     const absl::flat_hash_set<std::string>& hashes,
     const std::vector<const PodPlan*>& plans) const {
@@ -312,7 +376,7 @@ absl::Status IptablesBackend::Replace(
 }
 
 void IptablesBackend::RemoveBaseIfUnused() {
-  if (!installed_.empty() || base_present_.empty()) return;
+  if (partial_ || !installed_.empty() || base_present_.empty()) return;
   // Undo the base, last operation first, in its own transaction: should anyone
   // else's rule sit in a shared chain, -X refuses, nothing changes, and the
   // base simply stays.

@@ -8,7 +8,9 @@
 // `iptables-restore -w --noflush` input holding only the change, never
 // redeclaring (and so never flushing) a chain it does not own wholly. If the
 // kernel refuses a delta (someone changed our rules underneath), it loads again
-// once and retries.
+// once and retries. LoadBase() lists only the built-in chains that jump to ours
+// and the localnet guard (`-S CHAIN`), never a chain whose length grows with
+// the mappings.
 //
 // REQUIRES: the iptables binaries of the chosen variant are installed
 // ("iptables-legacy-restore" etc.); the runner acts in the intended network
@@ -65,6 +67,8 @@ class IptablesBackend : public FamilyBackend {
   IPFamily family() const override { return family_; }
   std::string name() const override;
   absl::Status Load() override;
+  absl::Status LoadBase() override;
+  bool Assume(const std::vector<const PodPlan*>& plans, bool whole) override;
   absl::Status Replace(absl::string_view id,
                        const absl::flat_hash_set<std::string>& hashes,
                        const PodPlan* plan) override;
@@ -88,6 +92,8 @@ class IptablesBackend : public FamilyBackend {
   // When no mapping is left, takes the shared chains and their jumps away
   // again (best effort: if someone else's rule sits in them, they stay).
   void RemoveBaseIfUnused();
+  // Whether every operation of the base is present.
+  bool BaseComplete() const;
   // Runs `delta()` with ApplyWithReload.
   absl::Status Apply(absl::string_view what,
                      const std::function<IptablesTransaction()>& delta);

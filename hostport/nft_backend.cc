@@ -63,6 +63,7 @@ std::string NftBackend::Table() const {
 absl::Status NftBackend::Load() {
   owners_.clear();
   base_complete_ = false;
+  partial_ = false;
   absl::StatusOr<std::string> listing = runner_->List("list table " + Table());
   if (absl::IsNotFound(listing.status())) return absl::OkStatus();
   if (!listing.ok()) return listing.status();
@@ -78,6 +79,52 @@ absl::Status NftBackend::Load() {
     owners_[e.comment].push_back({std::move(e.set), std::move(e.key)});
   }
   return absl::OkStatus();
+}
+
+absl::Status NftBackend::LoadBase() {
+  owners_.clear();
+  base_complete_ = false;
+  partial_ = true;
+  const std::string family = family_ == IPFamily::kIPv4 ? "ip" : "ip6";
+  absl::StatusOr<std::string> listing = runner_->List("list chains");
+  if (!listing.ok()) return listing.status();
+  // Only our table's block; the chains only: the sets and maps are created in
+  // the same transaction as the chains, and a missing one makes a delta fail
+  // (and so load everything).
+  const std::string header =
+      absl::StrCat("table ", family, " ", renderer_.names().nft_table, " {");
+  std::vector<std::string> chains;
+  bool ours = false;
+  for (absl::string_view line : absl::StrSplit(*listing, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (absl::StartsWith(line, "table ")) ours = line == header;
+    if (ours && absl::StartsWith(line, "chain ") && absl::EndsWith(line, "{")) {
+      chains.push_back(std::string(
+          absl::StripAsciiWhitespace(line.substr(0, line.size() - 1))));
+    }
+  }
+  base_complete_ = true;
+  for (const std::string& object : renderer_.BaseObjects(family_)) {
+    if (absl::StartsWith(object, "chain ") &&
+        std::find(chains.begin(), chains.end(), object) == chains.end()) {
+      base_complete_ = false;
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool NftBackend::Assume(const std::vector<const PodPlan*>& plans, bool whole) {
+  for (const PodPlan* plan : plans) {
+    if (!plan->family(family_).mappings.empty() && !base_complete_) {
+      return false;
+    }
+  }
+  for (const PodPlan* plan : plans) {
+    if (plan->family(family_).mappings.empty()) continue;
+    owners_[plan->owner_comment] = renderer_.ElementKeys(family_, *plan);
+  }
+  if (whole) partial_ = false;
+  return true;
 }
 
 NftTransaction NftBackend::Delta(
@@ -135,7 +182,7 @@ absl::Status NftBackend::Replace(absl::string_view id,
 }
 
 void NftBackend::RemoveTableIfUnused() {
-  if (!owners_.empty() || !base_complete_) return;
+  if (partial_ || !owners_.empty() || !base_complete_) return;
   // Its own transaction, best effort: an element of anyone keeps the table.
   if (runner_->Run(absl::StrCat("delete table ", Table(), "\n")).ok()) {
     base_complete_ = false;

@@ -1,7 +1,9 @@
 // NftBackend: one family's hostport table (`ip`/`ip6 crio-hostports`) through
 // libnftables, with an index of whose elements are installed.
 //
-// Load() lists the table once and indexes its elements by owner comment.
+// Load() lists the table once and indexes its elements by owner comment;
+// LoadBase() lists only the chains of the family (`list chains`), whose cost
+// does not grow with the elements.
 // Replace() then runs one nft transaction holding only the pod's element
 // deletes and adds (and the table's objects when some are missing). A key that
 // another pod holds with another value is refused by the kernel and nothing
@@ -29,6 +31,8 @@ class NftBackend : public FamilyBackend {
   IPFamily family() const override { return family_; }
   std::string name() const override { return "nftables"; }
   absl::Status Load() override;
+  absl::Status LoadBase() override;
+  bool Assume(const std::vector<const PodPlan*>& plans, bool whole) override;
   absl::Status Replace(absl::string_view id,
                        const absl::flat_hash_set<std::string>& hashes,
                        const PodPlan* plan) override;
