@@ -10,6 +10,15 @@ using ::testing::HasSubstr;
 
 // The vectors CRI-O's chains were named with (DESIGN §4).
 TEST(NamingTest, MatchesCrioVectors) {
+  // The first 80 bits of SHA-256, base32: at the padding's edges (55, 56,
+  // 63, 64 bytes), past a block (119) and over many blocks (1000).
+  EXPECT_EQ(Hash16(""), "4OYMIQUY7QOBJGX3");
+  EXPECT_EQ(Hash16(std::string(55, 'a')), "T5BZB6GTBQW5SLWJ");
+  EXPECT_EQ(Hash16(std::string(56, 'a')), "WNKDTJFMN4EURNWW");
+  EXPECT_EQ(Hash16(std::string(63, 'a')), "PU7HJIC5PWYVXTSK");
+  EXPECT_EQ(Hash16(std::string(64, 'a')), "77QFJ7T24DFW3RS4");
+  EXPECT_EQ(Hash16(std::string(119, 'a')), "GHV2KHBRHJOAQITK");
+  EXPECT_EQ(Hash16(std::string(1000, 'x')), "IT4DKREUUW5AHOQX");
   EXPECT_EQ(Hash16("id8080TCP"), "IJHALPHTORMHHPPK");
   EXPECT_EQ(Hash16("id8080TCP127.0.0.1"), "SKQ6QP2DHJ7ZIKME");
   EXPECT_EQ(MappingHash("id", 8080, Protocol::kTCP, ""), "IJHALPHTORMHHPPK");

@@ -239,7 +239,8 @@ absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(const Request& r) {
   MetaOptions options;
   options.prefer = r.backend;
   options.allow_forward = r.allow_forward;
-  options.hold_ports = false;  // The plugin exits; it cannot keep sockets.
+  options.hold_ports = false;    // The plugin exits; it cannot keep sockets.
+  options.trust_records = true;  // Read only the records the change concerns.
   options.log = LogLinesTo(std::cerr, "hostport-cni");
   return LockedHost::Open(r.state_dir, std::move(options));
 }

@@ -78,7 +78,8 @@ int Parse(const std::vector<std::string>& args, std::vector<FlagSpec> extra,
 }
 
 // Waits for the host-wide lock of `state_dir` and opens the host with a
-// manager that does not hold ports (a one-shot command cannot keep sockets).
+// manager that does not hold ports (a one-shot command cannot keep sockets)
+// and trusts the records, so that a change reads only what it concerns.
 absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(
     const std::string& state_dir, MetaOptions::Backend backend,
     bool allow_forward, std::ostream& err) {
@@ -86,6 +87,7 @@ absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(
   options.prefer = backend;
   options.allow_forward = allow_forward;
   options.hold_ports = false;
+  options.trust_records = true;
   options.log = LogLinesTo(err, "hostportctl");
   return LockedHost::Open(state_dir, std::move(options));
 }
@@ -281,6 +283,9 @@ int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
                MetaOptions::Backend::kAuto, /*allow_forward=*/false, err);
   if (!host.ok()) {
     return Fail(err, "remove", host.status().message(), kExitFailed);
+  }
+  if (absl::Status s = (*host)->Prepare(targets); !s.ok()) {
+    return Fail(err, "remove", s.message(), kExitFailed);
   }
   int code = kExitOk;
   nlohmann::json removed = nlohmann::json::array();

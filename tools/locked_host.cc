@@ -26,13 +26,82 @@ absl::StatusOr<std::unique_ptr<LockedHost>> LockedHost::Open(
   std::unique_ptr<LockedHost> host(
       new LockedHost(std::move(*lock), std::move(state)));
   host->log_ = options.log;
+  host->options_ = options;
+  host->trusting_ = options.trust_records;
   absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
       NewMetaHostportManager(std::move(options));
   if (!manager.ok()) return manager.status();
   host->owned_ = std::move(*manager);
   host->manager_ = host->owned_.get();
+  if (host->trusting_) return host;  // Prepare() reads what a change needs.
   if (absl::Status s = host->ReadRecords(host->log_); !s.ok()) return s;
   return host;
+}
+
+absl::Status LockedHost::ReadAll(absl::string_view why) {
+  if (!trusting_) return absl::OkStatus();
+  if (log_ && !why.empty()) log_(absl::StrCat("reading every record: ", why));
+  MetaOptions full = options_;
+  full.trust_records = false;
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+      NewMetaHostportManager(std::move(full));
+  if (!manager.ok()) return manager.status();
+  owned_ = std::move(*manager);
+  manager_ = owned_.get();
+  trusting_ = false;
+  records_.clear();
+  damaged_.clear();
+  return ReadRecords(log_);
+}
+
+absl::Status LockedHost::Prepare(const std::vector<PodEntry>& entries) {
+  if (!trusting_) return absl::OkStatus();
+  if (prepared_.has_value()) {
+    for (const PodEntry& e : entries) {
+      if (prepared_->count(e.id) == 0) {
+        return ReadAll(
+            absl::StrCat("pod ", e.id, " was not among those prepared"));
+      }
+    }
+    return absl::OkStatus();
+  }
+  prepared_.emplace();
+  for (const PodEntry& e : entries) prepared_->insert(e.id);
+  HostPortManager::HeldState held;
+  absl::StatusOr<std::map<std::string, std::string>> before =
+      state_.ReadRouteLocalnet();
+  std::set<std::string> interfaces;
+  if (before.ok()) {
+    for (const auto& [iface, value] : *before) interfaces.insert(iface);
+    held.route_localnet_before = std::move(*before);
+  } else if (log_) {
+    log_(absl::StrCat("not restoring route_localnet: ",
+                      before.status().message()));
+  }
+  absl::StatusOr<StateDir::Related> related =
+      state_.ListRelated(entries, interfaces);
+  if (!related.ok()) return related.status();
+  damaged_ = std::move(related->damaged);
+  for (const DamagedRecord& d : damaged_) {
+    if (log_) log_(absl::StrCat("skipping damaged record ", d.error));
+  }
+  const std::string mine = backend();
+  for (const HeldPod& pod : related->pods) {
+    if (pod.backend != mine) {
+      return ReadAll(absl::StrCat("pod ", pod.entry.id, " was added by ",
+                                  pod.backend, ", this host now uses ", mine));
+    }
+  }
+  for (HeldPod& pod : related->pods) {
+    held.pods.push_back(Request(pod.entry));
+    records_.emplace(pod.entry.id, std::move(pod));
+  }
+  held.whole_host = related->whole_host;
+  held.interfaces_in_use = std::move(related->interfaces_in_use);
+  if (absl::Status s = manager_->Adopt(held); !s.ok() && log_) {
+    log_(s.message());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<LockedHost>> LockedHost::OpenWith(
@@ -142,6 +211,7 @@ absl::Status LockedHost::SaveRouteLocalnet() {
 
 absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
                              const std::function<void(size_t)>& progress) {
+  if (absl::Status s = Prepare(entries); !s.ok()) return s;
   if (absl::Status s = CheckEntries(entries); !s.ok()) return s;
   // Undo, newest first, of the pods this call added.
   std::vector<const PodEntry*> done;
@@ -198,6 +268,7 @@ absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
 }
 
 absl::Status LockedHost::Remove(const PodEntry& target) {
+  if (absl::Status s = Prepare({target}); !s.ok()) return s;
   PodPortMapping pod = target.pod;
   auto it = records_.find(target.id);
   if (it != records_.end()) {
@@ -217,6 +288,8 @@ absl::Status LockedHost::Remove(const PodEntry& target) {
 }
 
 absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
+  // Sync makes the host hold exactly its pods: every record matters.
+  if (absl::Status s = ReadAll(""); !s.ok()) return s;
   absl::flat_hash_set<std::string> ids;
   for (const PodEntry& e : entries) {
     if (!ids.insert(e.id).second) {

@@ -12,6 +12,15 @@
 // a process killed in between leaves a record from which a later Remove finds
 // every rule of the id, on every backend.
 //
+// Opened with MetaOptions::trust_records (hostport-cni, hostportctl add and
+// remove), it reads nothing up front: the first change reads, through the
+// state directory's index, only the records it concerns (its ids and every
+// pod sharing a host port with them), and the manager takes them as what the
+// kernel holds. A fresh process then costs O(its change). It reads everything
+// instead (as without trust_records) for Sync, for a change to ids outside
+// the first change's, and when a concerned record was written by another
+// backend (whose rules a full manager cleans up).
+//
 // Errors: InvalidArgument for a pod that does not plan, AlreadyExists for a
 // conflict (naming both pods), others from the kernel or the state directory.
 // On any error nothing is half-applied.
@@ -21,7 +30,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,7 +58,8 @@ class LockedHost {
  public:
   // Takes the lock of `state_dir`, reads its records (damaged ones are named
   // through options.log and skipped), creates a manager with `options` and
-  // has it adopt the records.
+  // has it adopt the records; with options.trust_records, the reading waits
+  // for the first change (see above).
   static absl::StatusOr<std::unique_ptr<LockedHost>> Open(
       const std::string& state_dir, MetaOptions options);
   // The same with a manager the caller keeps (hostportctl run, which holds
@@ -58,6 +70,11 @@ class LockedHost {
 
   LockedHost(const LockedHost&) = delete;
   LockedHost& operator=(const LockedHost&) = delete;
+
+  // With trust_records: reads the records that changing `entries` concerns,
+  // once; Add and Remove call it for their own entries. Call it first with
+  // every entry of several Removes.
+  absl::Status Prepare(const std::vector<PodEntry>& entries);
 
   // Checks every entry (against the others and every other recorded pod),
   // then adds them one by one, each with its intent recorded first. If one
@@ -80,6 +97,9 @@ class LockedHost {
   LockedHost(StateLock lock, StateDir state)
       : lock_(std::move(lock)), state_(std::move(state)) {}
   absl::Status ReadRecords(std::function<void(absl::string_view)> log);
+  // Leaves trust_records: a manager that reads the kernel whole adopts every
+  // record. `why`, when not empty, is logged.
+  absl::Status ReadAll(absl::string_view why);
   // InvalidArgument or AlreadyExists for the first entry that does not plan
   // or conflicts with another entry or a recorded pod of another id.
   absl::Status CheckEntries(const std::vector<PodEntry>& entries) const;
@@ -100,6 +120,12 @@ class LockedHost {
   std::map<std::string, HeldPod> records_;  // By id, as on disk.
   std::vector<DamagedRecord> damaged_;
   std::function<void(absl::string_view)> log_;
+  // Opened with trust_records and not yet fallen back to reading everything.
+  bool trusting_ = false;
+  MetaOptions options_;  // For ReadAll().
+  // With trusting_: the ids whose concerned records were read; nullopt
+  // before the first change.
+  std::optional<std::set<std::string>> prepared_;
 };
 
 }  // namespace hostport

@@ -11,10 +11,13 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "hostport/naming.h"
+#include "hostport/plan.h"
 
 namespace hostport {
 namespace {
@@ -165,7 +168,82 @@ absl::StatusOr<StateLock> StateDir::Lock() const {
   while (flock(fd, LOCK_EX) != 0) {
     if (errno != EINTR) return Errno("cannot lock", path);
   }
+  if (absl::Status s = EnsureIndex(); !s.ok()) return s;
   return lock;
+}
+
+std::set<std::string> StateDir::IndexKeys(const HeldPod& pod) {
+  std::set<std::string> keys;
+  for (const PortMapping& m : pod.AllMappings().port_mappings) {
+    keys.insert(absl::StrCat("port/",
+                             absl::AsciiStrToLower(ProtocolName(m.protocol)),
+                             "-", m.host_port));
+  }
+  const std::string& iface = pod.entry.nat_interface;
+  if (!iface.empty() && iface != "lo" && ValidateInterfaceName(iface).ok()) {
+    // A record that does not plan keeps its interface, to be safe.
+    absl::StatusOr<PodPlan> plan =
+        PlanPod(pod.entry.id, pod.entry.pod, pod.entry.nat_interface);
+    if (!plan.ok() || !plan->ipv4.mappings.empty()) {
+      keys.insert(absl::StrCat("natif/", iface));
+    }
+  }
+  return keys;
+}
+
+absl::Status StateDir::AddMarkers(const std::set<std::string>& keys,
+                                  const std::string& comment) const {
+  for (const std::string& key : keys) {
+    const std::string dir = absl::StrCat(path_, "/index/", key);
+    if (absl::Status s = MakeDirs(dir); !s.ok()) return s;
+    const std::string marker = absl::StrCat(dir, "/", comment);
+    const int fd =
+        open(marker.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return Errno("cannot create", marker);
+    close(fd);
+  }
+  return absl::OkStatus();
+}
+
+void StateDir::RemoveMarkers(const std::set<std::string>& keys,
+                             const std::string& comment) const {
+  for (const std::string& key : keys) {
+    // A marker left behind is harmless: readers skip it.
+    unlink(absl::StrCat(path_, "/index/", key, "/", comment).c_str());
+  }
+}
+
+std::vector<std::string> StateDir::Marked(
+    const std::string& key,
+    const std::function<bool(const std::string&)>& stop) const {
+  std::vector<std::string> comments;
+  const std::string dir_path = absl::StrCat(path_, "/index/", key);
+  DIR* dir = opendir(dir_path.c_str());
+  if (dir == nullptr) return comments;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    comments.push_back(e->d_name);
+    if (stop && stop(comments.back())) break;
+  }
+  closedir(dir);
+  return comments;
+}
+
+absl::Status StateDir::EnsureIndex() const {
+  const std::string version = absl::StrCat(path_, "/index/version");
+  if (access(version.c_str(), F_OK) == 0) return absl::OkStatus();
+  absl::StatusOr<Listing> listing = List();
+  if (!listing.ok()) return listing.status();
+  for (const HeldPod& pod : listing->pods) {
+    if (absl::Status s = AddMarkers(IndexKeys(pod), OwnerComment(pod.entry.id));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = MakeDirs(absl::StrCat(path_, "/index")); !s.ok()) {
+    return s;
+  }
+  return WriteFile(version, "1\n");
 }
 
 absl::Status StateDir::WriteFile(const std::string& final_path,
@@ -212,7 +290,23 @@ absl::Status StateDir::Write(const HeldPod& pod) const {
     doc["pending"] = true;
     doc["previous_mappings"] = MappingsToJson(pod.previous_mappings);
   }
-  return WriteFile(PodPath(pod.entry.id), doc.dump(2) + "\n");
+  // The index first: it may name more than the records, never less.
+  const std::string comment = OwnerComment(pod.entry.id);
+  const std::set<std::string> keys = IndexKeys(pod);
+  if (absl::Status s = AddMarkers(keys, comment); !s.ok()) return s;
+  absl::StatusOr<std::optional<HeldPod>> old = Read(pod.entry.id);
+  if (absl::Status s = WriteFile(PodPath(pod.entry.id), doc.dump(2) + "\n");
+      !s.ok()) {
+    return s;
+  }
+  if (old.ok() && old->has_value()) {
+    std::set<std::string> stale;
+    for (const std::string& key : IndexKeys(**old)) {
+      if (keys.count(key) == 0) stale.insert(key);
+    }
+    RemoveMarkers(stale, comment);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<HeldPod>> StateDir::Read(
@@ -225,11 +319,105 @@ absl::StatusOr<std::optional<HeldPod>> StateDir::Read(
 }
 
 absl::Status StateDir::Delete(const std::string& id) const {
+  absl::StatusOr<std::optional<HeldPod>> old = Read(id);
   const std::string path = PodPath(id);
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     return Errno("cannot delete", path);
   }
+  if (old.ok() && old->has_value()) {
+    RemoveMarkers(IndexKeys(**old), OwnerComment(id));
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<StateDir::Related> StateDir::ListRelated(
+    const std::vector<PodEntry>& entries,
+    const std::set<std::string>& interfaces) const {
+  Related related;
+  std::set<std::string> keys;
+  std::set<std::string> comments;    // Of the records read (or found missing).
+  std::vector<std::string> pending;  // Owner comments still to read.
+  auto read = [&](const std::string& comment) -> absl::Status {
+    if (!comments.insert(comment).second) return absl::OkStatus();
+    const std::string path = absl::StrCat(path_, "/pods/", comment, ".json");
+    if (access(path.c_str(), F_OK) != 0) return absl::OkStatus();
+    absl::StatusOr<HeldPod> record = ReadRecord(path);
+    if (!record.ok()) {
+      related.damaged.push_back({path, std::string(record.status().message())});
+      return absl::OkStatus();
+    }
+    for (const std::string& key : IndexKeys(*record)) {
+      if (absl::StartsWith(key, "port/")) keys.insert(key);
+    }
+    related.pods.push_back(*std::move(record));
+    return absl::OkStatus();
+  };
+  for (const PodEntry& e : entries) {
+    for (const std::string& key : IndexKeys(HeldPod{e, "", false, {}})) {
+      if (absl::StartsWith(key, "port/")) keys.insert(key);
+    }
+    if (absl::Status s = read(OwnerComment(e.id)); !s.ok()) return s;
+  }
+  for (const std::string& key : keys) {
+    for (const std::string& comment : Marked(key)) {
+      if (absl::Status s = read(comment); !s.ok()) return s;
+    }
+  }
+  // Markers of records that are gone: left by a process killed between
+  // deleting a record and its markers.
+  std::set<std::string> present;
+  for (const HeldPod& pod : related.pods) {
+    present.insert(OwnerComment(pod.entry.id));
+  }
+  for (const std::string& key : keys) {
+    for (const std::string& comment : Marked(key)) {
+      if (present.count(comment) == 0 &&
+          access(absl::StrCat(path_, "/pods/", comment, ".json").c_str(),
+                 F_OK) != 0) {
+        RemoveMarkers({key}, comment);
+      }
+    }
+  }
+  std::set<std::string> ifaces = interfaces;
+  for (const PodEntry& e : entries) {
+    if (!e.nat_interface.empty()) ifaces.insert(e.nat_interface);
+  }
+  for (const HeldPod& pod : related.pods) {
+    if (!pod.entry.nat_interface.empty()) {
+      ifaces.insert(pod.entry.nat_interface);
+    }
+  }
+  for (const std::string& iface : ifaces) {
+    if (!ValidateInterfaceName(iface).ok()) continue;
+    // Stops at the first other user: a busy bridge has thousands.
+    Marked(absl::StrCat("natif/", iface), [&](const std::string& comment) {
+      if (present.count(comment) > 0 ||
+          access(absl::StrCat(path_, "/pods/", comment, ".json").c_str(),
+                 F_OK) != 0) {
+        return false;
+      }
+      related.interfaces_in_use.insert(iface);
+      return true;
+    });
+  }
+  // Any record beyond those read? Stops at the first one found.
+  const std::string dir_path = absl::StrCat(path_, "/pods");
+  if (DIR* dir = opendir(dir_path.c_str())) {
+    while (dirent* e = readdir(dir)) {
+      absl::string_view name = e->d_name;
+      if (!absl::ConsumeSuffix(&name, ".json")) continue;
+      if (comments.count(std::string(name)) == 0) {
+        related.whole_host = false;
+        break;
+      }
+    }
+    closedir(dir);
+  }
+  std::sort(related.pods.begin(), related.pods.end(),
+            [](const HeldPod& a, const HeldPod& b) {
+              return a.entry.id < b.entry.id;
+            });
+  return related;
 }
 
 absl::StatusOr<StateDir::Listing> StateDir::List() const {

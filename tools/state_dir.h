@@ -11,13 +11,26 @@
 // reader sees the old record or the new one, never half. Besides the records,
 // `route_localnet.json` keeps the values to put back per interface.
 //
+// An index beside the records lets a change read only the records it
+// concerns: `index/port/<protocol>-<host port>/<OwnerComment(id)>` for every
+// mapping a record names (previous mappings included), and
+// `index/natif/<interface>/<OwnerComment(id)>` for a pod that needs
+// route_localnet there (empty files). Markers are created before the record
+// they index is written and removed after it is deleted or rewritten without
+// them, so the index never misses a record; a marker without its record is
+// ignored and removed. Lock() builds the index once for a directory written
+// before it existed. Markers are not fsynced: the directory is meant for
+// /run, which does not outlive the kernel's rules.
+//
 // REQUIRES: changes happen under Lock(). The directory must belong to the
 // caller and be writable by no one else; otherwise every call refuses it.
 #ifndef TOOLS_STATE_DIR_H_
 #define TOOLS_STATE_DIR_H_
 
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,6 +95,25 @@ class StateDir {
   // the others still listed. An error only when the directory cannot be read.
   absl::StatusOr<Listing> List() const;
 
+  // What a change to `entries` needs of the records, read through the index
+  // at a cost that does not grow with the number of records.
+  struct Related {
+    // The records of the entries' ids and of every pod that uses a host port
+    // (protocol and port) that they or their records use. Ordered by id.
+    std::vector<HeldPod> pods;
+    std::vector<DamagedRecord> damaged;
+    // No record exists beyond `pods`.
+    bool whole_host = true;
+    // Of `interfaces`, the entries' and the records' NAT interfaces: those
+    // that a pod beyond `pods` needs route_localnet on.
+    std::set<std::string> interfaces_in_use;
+  };
+  // `interfaces`: further NAT interfaces whose other users matter (those
+  // route_localnet.json names).
+  absl::StatusOr<Related> ListRelated(
+      const std::vector<PodEntry>& entries,
+      const std::set<std::string>& interfaces) const;
+
   // Interface → route_localnet value to put back (empty when none recorded).
   absl::StatusOr<std::map<std::string, std::string>> ReadRouteLocalnet() const;
   absl::Status WriteRouteLocalnet(
@@ -91,6 +123,19 @@ class StateDir {
 
  private:
   std::string PodPath(const std::string& id) const;
+  // Markers of `pod` (relative paths "port/tcp-8080", "natif/hp-br0").
+  static std::set<std::string> IndexKeys(const HeldPod& pod);
+  absl::Status AddMarkers(const std::set<std::string>& keys,
+                          const std::string& comment) const;
+  void RemoveMarkers(const std::set<std::string>& keys,
+                     const std::string& comment) const;
+  // The owner comments marked under index/`key`, up to the first for which
+  // `stop` (when given) returns true.
+  std::vector<std::string> Marked(
+      const std::string& key,
+      const std::function<bool(const std::string&)>& stop = nullptr) const;
+  // Builds the index when the directory has records but no index yet.
+  absl::Status EnsureIndex() const;
   absl::Status CheckDirectory() const;
   absl::Status WriteFile(const std::string& final_path,
                          const std::string& text) const;
