@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -48,7 +49,10 @@ PortMapping M(int host_port, int container_port, std::string host_ip = "") {
 }
 
 // One host (fake kernel and a state directory) that processes come and go on.
-class LockedHostTest : public ::testing::TestWithParam<MetaOptions::Backend> {
+// Parameters: the backend, and whether processes trust their records (as
+// hostport-cni and hostportctl add/remove do) or read everything.
+class LockedHostTest
+    : public ::testing::TestWithParam<std::tuple<MetaOptions::Backend, bool>> {
  protected:
   LockedHostTest() {
     static int n = 0;
@@ -59,7 +63,8 @@ class LockedHostTest : public ::testing::TestWithParam<MetaOptions::Backend> {
 
   MetaOptions Options() {
     MetaOptions o;
-    o.prefer = GetParam();
+    o.prefer = std::get<0>(GetParam());
+    o.trust_records = trusting();
     o.hold_ports = false;
     o.env = HostportEnv{&iptables_, &nft_, &ports_, &conntrack_, &sysctl_};
     o.log = [this](absl::string_view line) {
@@ -92,6 +97,8 @@ class LockedHostTest : public ::testing::TestWithParam<MetaOptions::Backend> {
     }
     return out;
   }
+
+  bool trusting() const { return std::get<1>(GetParam()); }
 
   std::string dir_;
   FakeIptables iptables_;
@@ -208,22 +215,85 @@ TEST_P(LockedHostTest, ADamagedRecordIsReportedAndSkipped) {
   std::ofstream(damaged) << "{\"backend\": \"nftables\", \"pod\": [";
   std::unique_ptr<LockedHost> host = Process();
   ASSERT_NE(host, nullptr);
-  ASSERT_THAT(host->damaged(), SizeIs(1));
-  EXPECT_EQ(host->damaged()[0].path, damaged);
-  EXPECT_THAT(log_, ::testing::Contains(HasSubstr(damaged)));
+  if (!trusting()) {
+    ASSERT_THAT(host->damaged(), SizeIs(1));
+    EXPECT_EQ(host->damaged()[0].path, damaged);
+    EXPECT_THAT(log_, ::testing::Contains(HasSubstr(damaged)));
+  }
   // The others keep working: add, conflicts, sync.
   ASSERT_TRUE(host->Add({Entry("b", {"10.88.0.6"}, {M(8081, 80)})}).ok());
   EXPECT_EQ(host->Add({Entry("c", {"10.88.0.7"}, {M(8080, 80)})}).code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_TRUE(host->Sync({Entry("b", {"10.88.0.6"}, {M(8081, 80)})}).ok());
   EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
+  // Whoever reads every record names the damaged one.
+  ASSERT_THAT(host->damaged(), SizeIs(1));
+  EXPECT_EQ(host->damaged()[0].path, damaged);
+  EXPECT_THAT(log_, ::testing::Contains(HasSubstr(damaged)));
+}
+
+// Through the index, a trusting process reads only the records its change
+// concerns, and still sees every conflict and every other user of its
+// interface.
+TEST_P(LockedHostTest, TheIndexFindsEveryRecordAChangeConcerns) {
+  const std::string name = RouteLocalnetSysctl("hp-br0");
+  ASSERT_TRUE(Process()
+                  ->Add({Entry("a", {"10.88.0.5"}, {M(8080, 80)}, "hp-br0"),
+                         Entry("b", {"10.88.0.6"}, {M(9090, 80)}, "hp-br0")})
+                  .ok());
+  // A record nothing concerns, damaged: a trusting change never reads it.
+  const std::string unrelated = absl::StrCat(dir_, "/pods/UNRELATED.json");
+  std::ofstream(unrelated) << "{";
+  {
+    std::unique_ptr<LockedHost> host = Process();
+    ASSERT_TRUE(host->Add({Entry("c", {"10.88.0.7"}, {M(7070, 80)})}).ok());
+    EXPECT_EQ(host->damaged().empty(), trusting());
+  }
+  absl::Status s =
+      Process()->Add({Entry("d", {"10.88.0.8"}, {M(9090, 80, "192.0.2.1")})});
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_THAT(s.message(), HasSubstr("default/b"));
+  // b still needs route_localnet on hp-br0 when a goes, whoever reads what.
+  ASSERT_TRUE(Process()->Remove(PodEntry{"a", {}, ""}).ok());
+  EXPECT_EQ(*sysctl_.Read(name), "1");
+  // A record rewritten on another port leaves no marker on the old one.
+  ASSERT_TRUE(Process()
+                  ->Add({Entry("b", {"10.88.0.6"}, {M(9091, 80)}, "hp-br0")})
+                  .ok());
+  EXPECT_TRUE(Process()->Add({Entry("d", {"10.88.0.8"}, {M(9090, 80)})}).ok());
+  ASSERT_TRUE(Process()->Remove(PodEntry{"b", {}, ""}).ok());
+  EXPECT_EQ(*sysctl_.Read(name), "0");
+  unlink(unrelated.c_str());
+  ASSERT_TRUE(Process()->Remove(PodEntry{"c", {}, ""}).ok());
+  ASSERT_TRUE(Process()->Remove(PodEntry{"d", {}, ""}).ok());
+  // The last pod gone, nothing of ours is left in the kernel.
+  EXPECT_EQ(Kernel().find("crio-hostports"), std::string::npos) << Kernel();
+  EXPECT_THAT(nft_.List("list chains").value_or(""),
+              Not(HasSubstr("crio-hostports")));
+}
+
+// A state directory written before the index existed gets one, once, and a
+// marker whose record is gone is dropped when read.
+TEST_P(LockedHostTest, AnIndexIsBuiltForRecordsWrittenWithoutOne) {
+  ASSERT_TRUE(Process()->Add({Entry("a", {"10.88.0.5"}, {M(8080, 80)})}).ok());
+  ASSERT_EQ(std::system(absl::StrCat("rm -r ", dir_, "/index").c_str()), 0);
+  absl::Status s = Process()->Add({Entry("b", {"10.88.0.6"}, {M(8080, 80)})});
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_EQ(access(absl::StrCat(dir_, "/index/version").c_str(), F_OK), 0);
+  const std::string stale =
+      absl::StrCat(dir_, "/index/port/tcp-8080/", OwnerComment("gone"));
+  std::ofstream(stale) << "";
+  ASSERT_TRUE(Process()->Add({Entry("a", {"10.88.0.5"}, {M(8080, 80)})}).ok());
+  // Read through the index only when trusting.
+  EXPECT_EQ(access(stale.c_str(), F_OK) != 0, trusting());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, LockedHostTest,
-    ::testing::Values(MetaOptions::Backend::kNftables,
-                      MetaOptions::Backend::kIptablesLegacy,
-                      MetaOptions::Backend::kIptablesNft));
+    ::testing::Combine(::testing::Values(MetaOptions::Backend::kNftables,
+                                         MetaOptions::Backend::kIptablesLegacy,
+                                         MetaOptions::Backend::kIptablesNft),
+                       ::testing::Bool()));
 
 TEST(StateDirTest, RefusesADirectoryOthersMayWrite) {
   const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/open");
