@@ -175,7 +175,8 @@ class Manager : public HostPortManager {
   // flows (undo: closes them again when no pod was held before).
   absl::Status OpenForward(UndoLog* undo);
   // Once per manager, with pods held: warns of every forward drop that is
-  // not opened.
+  // not opened. With trust_records, Add calls it only for the host's first
+  // pod.
   void WarnOfForwardDrops();
   // When no pod is left: takes our FORWARD accept away.
   void CloseForwardIfUnused();
@@ -530,9 +531,14 @@ absl::Status Manager::Add(absl::string_view id, const PodPortMapping& pod,
 
   undo.Commit();
   claims_.Claim(plan);
+  // A process that trusts records (one per CNI ADD) reads the forward hook
+  // only for the host's first pod, not on every ADD.
+  const bool first_on_host =
+      whole_host_ &&
+      (pods_.empty() || (pods_.size() == 1 && pods_.contains(plan.id)));
   pods_.insert_or_assign(plan.id, PodRecord{request, plan, std::move(held)});
   RestoreUnusedRouteLocalnet();  // The pod may have left an interface.
-  WarnOfForwardDrops();
+  if (!options_.trust_records || first_on_host) WarnOfForwardDrops();
   return absl::OkStatus();
 }
 
@@ -832,9 +838,15 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
   // The chains only: `list tables` reads every element of every set (nft
   // 1.0.6), and listing rules would make libnftables complain about
   // iptables-nft's xtables targets.
-  const absl::StatusOr<std::string> tables = env.nft->List("list chains");
+  std::optional<absl::StatusOr<std::string>> chains_listed;
+  auto chains = [&]() -> const absl::StatusOr<std::string>& {
+    if (!chains_listed.has_value()) {
+      chains_listed = env.nft->List("list chains");
+    }
+    return *chains_listed;
+  };
   if (choice == Backend::kAuto) {
-    if (tables.ok()) {
+    if (chains().ok()) {
       choice = Backend::kNftables;
     } else {
       absl::StatusOr<CommandResult> probe =
@@ -861,15 +873,28 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
 
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     if (f == IPFamily::kIPv6 && !ipv6) continue;
-    absl::StatusOr<std::unique_ptr<FamilyBackend>> b =
-        Loaded(make(f), options.trust_records);
+    absl::StatusOr<std::unique_ptr<FamilyBackend>> b;
+    if (options.trust_records && choice == Backend::kNftables) {
+      // One listing of the chains serves detection and both families.
+      auto nft = std::make_unique<NftBackend>(f, env.nft, options.names);
+      absl::Status s = chains().status();
+      if (s.ok()) s = nft->LoadBaseFrom(*chains());
+      if (!s.ok()) {
+        return absl::Status(
+            s.code(), absl::StrCat("reading what nftables ", FamilyLabel(f),
+                                   " holds: ", s.message()));
+      }
+      b = std::move(nft);
+    } else {
+      b = Loaded(make(f), options.trust_records);
+    }
     if (!b.ok()) return b.status();
     primary[f == IPFamily::kIPv4 ? 0 : 1] = std::move(*b);
     if (!options.cleanup_other_backends || options.trust_records) continue;
     // Every other backend whose tables exist on this host; only those, since
     // reading iptables tables that do not exist would create them.
     const std::string ip = f == IPFamily::kIPv4 ? "ip" : "ip6";
-    const std::string listed = tables.ok() ? *tables : "";
+    const std::string listed = chains().ok() ? *chains() : "";
     if (choice != Backend::kNftables &&
         absl::StrContains(
             listed,

@@ -148,7 +148,8 @@ struct ManagerOptions {
   // FORWARD (Docker does), accept DNATed flows there first (our chain
   // CRIO-HOSTPORTS-FORWARD, taken away with the last pod). Without it, or for
   // a drop in another owner's nftables table (which no accept of ours can
-  // override), Add logs a warning naming the chain and its policy.
+  // override), Add logs a warning naming the chain and its policy (with
+  // trust_records: the Add of the host's first pod).
   bool allow_forward = false;
   HostportEnv env;
   // Notes a person may want: skipped mappings, ports not held and why.

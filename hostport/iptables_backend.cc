@@ -240,20 +240,28 @@ absl::Status IptablesBackend::LoadBase() {
     reads.push_back({"filter", {"INPUT", names.localnet_guard_chain}});
   }
   for (const auto& [table, chains] : reads) {
-    absl::StatusOr<std::string> saved = SaveChains(table, chains);
+    // iptables-legacy fetches the whole table for any listing: one save of
+    // nat costs less than three listings of its chains.
+    const bool whole = variant_ == IptablesVariant::kLegacy && table == "nat";
+    absl::StatusOr<std::string> saved =
+        whole ? Save(table) : SaveChains(table, chains);
     if (!saved.ok()) return saved.status();
+    const absl::flat_hash_set<std::string> wanted(chains.begin(), chains.end());
     for (absl::string_view line : absl::StrSplit(*saved, '\n')) {
       if (absl::ConsumePrefix(&line, ":")) {
-        base_present_.insert(
-            absl::StrCat(table, " :", line.substr(0, line.find(' ')), " "));
+        const std::string chain(line.substr(0, line.find(' ')));
+        if (wanted.contains(chain)) {
+          base_present_.insert(absl::StrCat(table, " :", chain, " "));
+        }
         continue;
       }
       if (!absl::ConsumePrefix(&line, "-A ")) continue;
       const size_t space = line.find(' ');
       if (space == absl::string_view::npos) continue;
+      const std::string chain(line.substr(0, space));
+      if (!wanted.contains(chain)) continue;
       const std::string rule(line.substr(space + 1));
-      base_present_.insert(
-          absl::StrCat(table, " -A ", line.substr(0, space), " ", rule));
+      base_present_.insert(absl::StrCat(table, " -A ", chain, " ", rule));
       // iptables refuses a jump to a missing chain: the target exists.
       const std::string target = FlagValue(rule, "-j");
       if (target == names.hostports_chain || target == names.masquerade_chain ||

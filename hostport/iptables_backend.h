@@ -10,7 +10,8 @@
 // kernel refuses a delta (someone changed our rules underneath), it loads again
 // once and retries. LoadBase() lists only the built-in chains that jump to ours
 // and the localnet guard (`-S CHAIN`), never a chain whose length grows with
-// the mappings.
+// the mappings; on iptables-legacy, which fetches the whole table for any
+// listing, it saves nat once instead of listing three of its chains.
 //
 // REQUIRES: the iptables binaries of the chosen variant are installed
 // ("iptables-legacy-restore" etc.); the runner acts in the intended network

@@ -82,12 +82,16 @@ absl::Status NftBackend::Load() {
 }
 
 absl::Status NftBackend::LoadBase() {
+  absl::StatusOr<std::string> listing = runner_->List("list chains");
+  if (!listing.ok()) return listing.status();
+  return LoadBaseFrom(*listing);
+}
+
+absl::Status NftBackend::LoadBaseFrom(absl::string_view listing) {
   owners_.clear();
   base_complete_ = false;
   partial_ = true;
   const std::string family = family_ == IPFamily::kIPv4 ? "ip" : "ip6";
-  absl::StatusOr<std::string> listing = runner_->List("list chains");
-  if (!listing.ok()) return listing.status();
   // Only our table's block; the chains only: the sets and maps are created in
   // the same transaction as the chains, and a missing one makes a delta fail
   // (and so load everything).
@@ -95,7 +99,7 @@ absl::Status NftBackend::LoadBase() {
       absl::StrCat("table ", family, " ", renderer_.names().nft_table, " {");
   std::vector<std::string> chains;
   bool ours = false;
-  for (absl::string_view line : absl::StrSplit(*listing, '\n')) {
+  for (absl::string_view line : absl::StrSplit(listing, '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (absl::StartsWith(line, "table ")) ours = line == header;
     if (ours && absl::StartsWith(line, "chain ") && absl::EndsWith(line, "{")) {

@@ -32,6 +32,8 @@ class NftBackend : public FamilyBackend {
   std::string name() const override { return "nftables"; }
   absl::Status Load() override;
   absl::Status LoadBase() override;
+  // LoadBase() from the output of `nft list chains` the caller already has.
+  absl::Status LoadBaseFrom(absl::string_view chains_listing);
   bool Assume(const std::vector<const PodPlan*>& plans, bool whole) override;
   absl::Status Replace(absl::string_view id,
                        const absl::flat_hash_set<std::string>& hashes,

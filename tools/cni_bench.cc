@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -67,8 +68,46 @@ json PrevResult(int i) {
 }
 
 struct Backend {
-  std::string name;  // "portmap", "nftables", "iptables-nft", ...
-  bool portmap() const { return name == "portmap"; }
+  // "portmap" (through `iptables`, iptables-nft on Debian),
+  // "portmap-legacy" (through iptables-legacy), "nftables", "iptables-nft",
+  // "iptables-legacy".
+  std::string name;
+  bool portmap() const { return absl::StartsWith(name, "portmap"); }
+  // The iptables variant portmap's rules are filled with.
+  std::string portmap_variant() const {
+    return name == "portmap-legacy" ? "-legacy" : "";
+  }
+};
+
+// A directory whose iptables, ip6tables and their -save and -restore are
+// iptables-legacy, first in portmap-legacy's PATH; removed when destroyed.
+class LegacyPath {
+ public:
+  LegacyPath() {
+    char dir[] = "/tmp/cni-bench-legacy-XXXXXX";
+    if (mkdtemp(dir) == nullptr) return;
+    path_ = dir;
+    for (const char* family : {"iptables", "ip6tables"}) {
+      for (const char* tool : {"", "-save", "-restore"}) {
+        const std::string link = absl::StrCat(path_, "/", family, tool);
+        links_.push_back(link);
+        if (symlink(absl::StrCat("/usr/sbin/", family, "-legacy", tool).c_str(),
+                    link.c_str()) != 0) {
+          std::fprintf(stderr, "cni_bench: %s: %s\n", link.c_str(),
+                       std::strerror(errno));
+        }
+      }
+    }
+  }
+  ~LegacyPath() {
+    for (const std::string& link : links_) unlink(link.c_str());
+    if (!path_.empty()) rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> links_;
 };
 
 // The plugin's stdin for one ADD or DEL of pod `i`.
@@ -104,7 +143,7 @@ struct Timed {
 // it has exited.
 Timed RunPlugin(const std::string& plugin, const std::string& netns,
                 const std::string& command, const std::string& id,
-                const std::string& input) {
+                const std::string& input, const std::string& path_prefix = "") {
   Timed t;
   char in_path[] = "/tmp/cni-bench-in-XXXXXX";
   char out_path[] = "/tmp/cni-bench-out-XXXXXX";
@@ -127,7 +166,7 @@ Timed RunPlugin(const std::string& plugin, const std::string& netns,
       "CNI_IFNAME=eth0",
       "CNI_PATH=/usr/lib/cni",
       "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=" + id,
-      "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+      "PATH=" + path_prefix + "/usr/sbin:/usr/bin:/sbin:/bin"};
   std::vector<char*> envp;
   for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
@@ -217,18 +256,20 @@ absl::Status MakeBridge(e2e::Netns& ns) {
 
 // portmap's rules for `existing` pods: one real ADD of a template pod, its
 // per-pod lines copied with each pod's chain, id, port and addresses.
-absl::Status FillPortmap(Host& host, int existing) {
+absl::Status FillPortmap(Host& host, int existing,
+                         const std::string& path_prefix) {
   constexpr int kTemplate = 59999;
   const std::string id = "template";
+  const std::string variant = host.backend.portmap_variant();
   Timed add = RunPlugin(kPortmap, host.ns->name(), "ADD", id,
-                        Config(host.backend, "", kTemplate));
+                        Config(host.backend, "", kTemplate), path_prefix);
   if (add.exit_code != 0) {
     return absl::InternalError(
         absl::StrCat("portmap ADD of the template: ", add.output));
   }
   for (const char* family : {"iptables", "ip6tables"}) {
     absl::StatusOr<std::string> saved =
-        host.ns->Check({absl::StrCat(family, "-save"), "-t", "nat"});
+        host.ns->Check({absl::StrCat(family, variant, "-save"), "-t", "nat"});
     if (!saved.ok()) return saved.status();
     std::vector<std::string> own;  // The template pod's lines.
     std::string chain;
@@ -261,11 +302,11 @@ absl::Status FillPortmap(Host& host, int existing) {
     }
     absl::StrAppend(&input, rules, "COMMIT\n");
     absl::StatusOr<std::string> r = host.ns->Check(
-        {absl::StrCat(family, "-restore"), "-w", "--noflush"}, input);
+        {absl::StrCat(family, variant, "-restore"), "-w", "--noflush"}, input);
     if (!r.ok()) return r.status();
   }
   Timed del = RunPlugin(kPortmap, host.ns->name(), "DEL", id,
-                        Config(host.backend, "", kTemplate));
+                        Config(host.backend, "", kTemplate), path_prefix);
   if (del.exit_code != 0) {
     return absl::InternalError(
         absl::StrCat("portmap DEL of the template: ", del.output));
@@ -324,8 +365,11 @@ std::string SelfDir() {
 
 struct Options {
   std::vector<int> sizes = {0, 1000, 10000};
-  std::vector<Backend> backends = {
-      {"portmap"}, {"nftables"}, {"iptables-nft"}, {"iptables-legacy"}};
+  std::vector<Backend> backends = {{"portmap"},
+                                   {"portmap-legacy"},
+                                   {"nftables"},
+                                   {"iptables-nft"},
+                                   {"iptables-legacy"}};
   int rounds = 9;
 };
 
@@ -336,6 +380,10 @@ int Run(const Options& options) {
     return 1;
   }
   const std::string plugin = SelfDir() + "/hostport-cni";
+  const LegacyPath legacy;
+  auto path_prefix = [&](const Backend& b) {
+    return b.name == "portmap-legacy" ? legacy.path() + ":" : std::string();
+  };
   const std::string hostportctl = SelfDir() + "/hostportctl";
   std::vector<Backend> backends;
   for (const Backend& b : options.backends) {
@@ -355,8 +403,9 @@ int Run(const Options& options) {
       options.rounds);
   std::printf("| existing | op |");
   for (const Backend& b : backends) {
-    std::printf(" %s |", b.portmap() ? "portmap (iptables)"
-                                     : ("hostport-cni " + b.name).c_str());
+    std::printf(" %s |", b.name == "portmap" ? "portmap (iptables-nft)"
+                         : b.portmap()       ? "portmap (iptables-legacy)"
+                                       : ("hostport-cni " + b.name).c_str());
   }
   std::printf("\n| ---: | --- |");
   for (size_t i = 0; i < backends.size(); ++i) std::printf(" ---: |");
@@ -381,7 +430,7 @@ int Run(const Options& options) {
       const auto t0 = Clock::now();
       absl::Status filled = MakeBridge(*host.ns);
       if (filled.ok()) {
-        filled = b.portmap() ? FillPortmap(host, size)
+        filled = b.portmap() ? FillPortmap(host, size, path_prefix(b))
                              : FillHostport(host, size, hostportctl);
       }
       if (!filled.ok()) {
@@ -405,7 +454,8 @@ int Run(const Options& options) {
         const std::string config =
             Config(host.backend, host.state_dir, kBenchPod);
         for (const char* command : {"ADD", "DEL"}) {
-          Timed t = RunPlugin(path, host.ns->name(), command, "bench", config);
+          Timed t = RunPlugin(path, host.ns->name(), command, "bench", config,
+                              path_prefix(host.backend));
           if (t.exit_code != 0) {
             std::fprintf(stderr, "cni_bench: %s %s exited %d: %s\n",
                          host.backend.name.c_str(), command, t.exit_code,
@@ -443,8 +493,10 @@ constexpr char kUsage[] =
     "existing mappings, hostport-cni per backend and Debian's CNI portmap,\n"
     "interleaved, in network namespaces it creates and deletes (root).\n"
     "  --sizes     existing mappings per row (default 0,1000,10000)\n"
-    "  --backends  of portmap, nftables, iptables-nft, iptables-legacy\n"
-    "              (default all; portmap only when installed)\n"
+    "  --backends  of portmap (through iptables-nft, Debian's `iptables`),\n"
+    "              portmap-legacy (through iptables-legacy), nftables,\n"
+    "              iptables-nft, iptables-legacy (default all; portmap\n"
+    "              only when installed)\n"
     "  --rounds    ADD/DEL pairs timed per backend and size (default 9)\n";
 
 int Usage(const std::string& problem) {
@@ -479,11 +531,12 @@ int main(int argc, char** argv) {
     } else if (arg == "--backends") {
       options.backends.clear();
       for (absl::string_view s : absl::StrSplit(value, ',')) {
-        if (s != "portmap" && s != "nftables" && s != "iptables-nft" &&
-            s != "iptables-legacy") {
+        if (s != "portmap" && s != "portmap-legacy" && s != "nftables" &&
+            s != "iptables-nft" && s != "iptables-legacy") {
           return Usage(absl::StrCat("--backends: \"", s,
-                                    "\" is not portmap, nftables, "
-                                    "iptables-nft or iptables-legacy"));
+                                    "\" is not portmap, portmap-legacy, "
+                                    "nftables, iptables-nft or "
+                                    "iptables-legacy"));
         }
         options.backends.push_back({std::string(s)});
       }
