@@ -1001,6 +1001,43 @@ TEST_F(ManagerTest, SyncHoldsExactlyTheGivenPods) {
   EXPECT_THAT(ports_.Held(), IsEmpty());
 }
 
+// A sync that adds one pod sends the kernel only that pod: pods installed
+// exactly as given (keys and values) are left alone; a pod whose address
+// changed is rewritten.
+TEST_F(ManagerTest, SyncSendsOnlyWhatChanges) {
+  auto m = Meta();
+  std::vector<HostPortManager::PodRequest> want = {
+      {"a", Pod(kDual, {M(8080, 80)}, "a"), ""},
+      {"b", Pod({"10.88.0.6"}, {M(9090, 80)}, "b"), ""}};
+  ASSERT_TRUE(m->Sync(want).ok());
+  auto sent_since = [&](size_t first) {
+    std::string sent;
+    const std::vector<std::string> scripts = nft_.scripts();
+    for (size_t i = first; i < scripts.size(); ++i) sent += scripts[i];
+    return sent;
+  };
+  size_t first = nft_.scripts().size();
+  want.push_back({"c", Pod({"10.88.0.7"}, {M(7070, 80)}, "c"), ""});
+  ASSERT_TRUE(m->Sync(want).ok());
+  std::string sent = sent_since(first);
+  EXPECT_THAT(sent, HasSubstr("7070"));
+  EXPECT_THAT(sent, Not(HasSubstr("8080")));
+  EXPECT_THAT(sent, Not(HasSubstr("9090")));
+
+  first = nft_.scripts().size();
+  want[1] = {"b", Pod({"10.88.0.16"}, {M(9090, 80)}, "b"), ""};
+  ASSERT_TRUE(m->Sync(want).ok());
+  sent = sent_since(first);
+  EXPECT_THAT(sent, HasSubstr("10.88.0.16"));
+  EXPECT_THAT(sent, Not(HasSubstr("8080")));
+  EXPECT_THAT(Elements("ip", "hostports"),
+              Contains(HasSubstr("tcp . 9090 comment")));
+  EXPECT_THAT(Elements("ip", "hostports"),
+              Contains(HasSubstr("10.88.0.16 . 80")));
+  EXPECT_THAT(Elements("ip", "hostports"),
+              Not(Contains(HasSubstr("10.88.0.6 "))));
+}
+
 TEST_F(ManagerTest, SyncThroughIptablesRemovesLeftoverChains) {
   auto m = Meta(MetaOptions::Backend::kIptablesLegacy);
   ASSERT_TRUE(m->Add("old", Pod(kDual, {M(8080, 80)}, "old"), "").ok());

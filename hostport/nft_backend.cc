@@ -37,20 +37,41 @@ ListedTable ParseNftListing(absl::string_view text) {
     for (absl::string_view item : absl::StrSplit(elements, ',')) {
       item = absl::StripAsciiWhitespace(item);
       if (item.empty()) continue;
-      ListedElement e{set, "", ""};
+      ListedElement e{set, "", "", ""};
       const size_t comment = item.find(" comment \"");
+      absl::string_view after;  // What follows key and comment.
       if (comment != absl::string_view::npos) {
         e.key = std::string(item.substr(0, comment));
         absl::string_view rest = item.substr(comment + strlen(" comment \""));
-        e.comment = std::string(rest.substr(0, rest.find('"')));
+        const size_t end = rest.find('"');
+        e.comment = std::string(rest.substr(0, end));
+        if (end != absl::string_view::npos) after = rest.substr(end + 1);
       } else {
-        e.key = std::string(item.substr(0, item.find(" : ")));
+        const size_t colon = item.find(" : ");
+        e.key = std::string(item.substr(0, colon));
+        if (colon != absl::string_view::npos) after = item.substr(colon);
       }
+      if (absl::ConsumePrefix(&after, " : ")) e.value = std::string(after);
       table.elements.push_back(std::move(e));
     }
   }
   return table;
 }
+
+namespace {
+
+// `elements` as sorted "set key : value" lines, to compare.
+std::vector<std::string> Texts(
+    const std::vector<NftRenderer::ElementKey>& elements) {
+  std::vector<std::string> texts;
+  for (const NftRenderer::ElementKey& e : elements) {
+    texts.push_back(absl::StrCat(e.set, " ", e.key, " : ", e.value));
+  }
+  std::sort(texts.begin(), texts.end());
+  return texts;
+}
+
+}  // namespace
 
 NftBackend::NftBackend(IPFamily family, NftRunner* runner, ObjectNames names)
     : family_(family), runner_(runner), renderer_(std::move(names)) {}
@@ -76,7 +97,8 @@ absl::Status NftBackend::Load() {
     }
   }
   for (ListedElement& e : table.elements) {
-    owners_[e.comment].push_back({std::move(e.set), std::move(e.key)});
+    owners_[e.comment].push_back(
+        {std::move(e.set), std::move(e.key), std::move(e.value)});
   }
   return absl::OkStatus();
 }
@@ -203,16 +225,34 @@ absl::Status NftBackend::Sync(const std::vector<const PodPlan*>& desired) {
     }
     return owners;
   };
+  // Pods whose elements are installed exactly (keys and values) stay as they
+  // are: the transaction holds only what changes.
+  auto changed = [&] {
+    if (!base_complete_) return desired;
+    std::vector<const PodPlan*> plans;
+    for (const PodPlan* plan : desired) {
+      auto it = owners_.find(plan->owner_comment);
+      const std::vector<ElementKey> want =
+          renderer_.ElementKeys(family_, *plan);
+      if (want.empty() && it == owners_.end()) continue;
+      if (it == owners_.end() || Texts(it->second) != Texts(want)) {
+        plans.push_back(plan);
+      }
+    }
+    return plans;
+  };
   absl::flat_hash_set<std::string> removed;
+  std::vector<const PodPlan*> plans;
   if (absl::Status s = Apply("sync",
                              [&] {
                                removed = stale();
-                               return Delta(removed, desired);
+                               plans = changed();
+                               return Delta(removed, plans);
                              });
       !s.ok()) {
     return s;
   }
-  Record(removed, desired);
+  Record(removed, plans);
   RemoveTableIfUnused();
   return absl::OkStatus();
 }

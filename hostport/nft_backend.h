@@ -74,6 +74,7 @@ struct ListedElement {
   std::string set;
   std::string key;
   std::string comment;
+  std::string value;  // A map element's value; "" in a set.
 };
 struct ListedTable {
   std::vector<std::string> objects;  // "map hostports", "chain prerouting", ...

@@ -158,7 +158,7 @@ std::vector<NftRenderer::ElementKey> NftRenderer::ElementKeys(
     IPFamily family, const PodPlan& pod) const {
   std::vector<ElementKey> keys;
   for (PodElement& e : ElementsOf(pod, family)) {
-    keys.push_back({std::string(e.set), std::move(e.key)});
+    keys.push_back({std::string(e.set), std::move(e.key), std::move(e.value)});
   }
   return keys;
 }

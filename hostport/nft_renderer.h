@@ -66,9 +66,12 @@ class NftRenderer {
   NftTransaction Full(IPFamily family, absl::Span<const PodPlan> pods) const;
 
   // One element of a pod: the set or map and the key, as `nft list` prints it.
+  // An element's set and key, which name it, and its value in a map ("" in
+  // a set), as `nft list` prints them. Equal when set and key are.
   struct ElementKey {
     std::string set;
     std::string key;
+    std::string value;
     friend bool operator==(const ElementKey& a, const ElementKey& b) {
       return a.set == b.set && a.key == b.key;
     }

@@ -308,13 +308,23 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
   if (absl::Status s = RecordRouteLocalnetBefore(entries); !s.ok()) return s;
   auto resave =
       absl::MakeCleanup([this] { SaveRouteLocalnet().IgnoreError(); });
+  // A pod recorded exactly as given, and settled, keeps its record: its
+  // rules do not change, and a sync that adds one pod writes one record.
+  const std::string mine = backend();
+  auto unchanged = [&](const PodEntry& e) {
+    auto it = records_.find(e.id);
+    return it != records_.end() && !it->second.pending &&
+           it->second.backend == mine &&
+           PodEntryJson(it->second.entry) == PodEntryJson(e);
+  };
   std::vector<HostPortManager::PodRequest> requests;
   for (const PodEntry& e : entries) {
+    requests.push_back(Request(e));
+    if (unchanged(e)) continue;
     if (absl::Status s = state_.Write(Intent(e)); !s.ok()) {
       for (const PodEntry& written : entries) RestoreRecord(written.id);
       return s;
     }
-    requests.push_back(Request(e));
   }
   if (absl::Status s = manager_->Sync(requests); !s.ok()) {
     for (const PodEntry& e : entries) RestoreRecord(e.id);
@@ -322,8 +332,10 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
   }
   std::map<std::string, HeldPod> now;
   for (const PodEntry& e : entries) {
-    HeldPod record{e, backend()};
-    if (absl::Status s = state_.Write(record); !s.ok()) return s;
+    HeldPod record{e, mine};
+    if (!unchanged(e)) {
+      if (absl::Status s = state_.Write(record); !s.ok()) return s;
+    }
     now.emplace(e.id, std::move(record));
   }
   for (const auto& [id, record] : records_) {
