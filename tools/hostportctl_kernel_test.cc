@@ -236,6 +236,20 @@ TEST_F(HostportctlKernelTest, SyncMakesTheKernelHoldExactlyTheFile) {
       nlohmann::json::parse(Ctl({"list", "--output", "json"}).stdout_text);
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0]["id"], "runner");
+  // An element of ours that no record names, added by hand: sync trusts the
+  // records and leaves it; --read-kernel reads the kernel and removes it.
+  ASSERT_TRUE(ns_->Check({"nft",
+                          "add element ip crio-hostports hostports { "
+                          "udp . 5000 comment \"STALEOWNER000000\" : "
+                          "10.88.9.9 . 50 }"})
+                  .ok());
+  ASSERT_EQ(Ctl({"sync", "--pods", pods}).exit_code, 0);
+  EXPECT_THAT(Nft(), HasSubstr("udp . 5000"));
+  sync = Ctl({"sync", "--read-kernel", "--pods", pods});
+  ASSERT_EQ(sync.exit_code, 0) << sync.stderr_text;
+  EXPECT_THAT(Nft(), Not(HasSubstr("udp . 5000")));
+  EXPECT_THAT(Nft(), HasSubstr("tcp . 7070 comment"));
+  EXPECT_EQ(Ctl({"add", "--read-kernel", "--pods", pods}).exit_code, 2);
 }
 
 // 0 when the port can be bound in the calling thread's namespace, else errno.

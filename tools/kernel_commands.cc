@@ -79,15 +79,16 @@ int Parse(const std::vector<std::string>& args, std::vector<FlagSpec> extra,
 
 // Waits for the host-wide lock of `state_dir` and opens the host with a
 // manager that does not hold ports (a one-shot command cannot keep sockets)
-// and trusts the records, so that a change reads only what it concerns.
+// and, unless told otherwise, trusts the records, so that a change reads only
+// what it concerns.
 absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(
     const std::string& state_dir, MetaOptions::Backend backend,
-    bool allow_forward, std::ostream& err) {
+    bool allow_forward, std::ostream& err, bool trust_records = true) {
   MetaOptions options;
   options.prefer = backend;
   options.allow_forward = allow_forward;
   options.hold_ports = false;
-  options.trust_records = true;
+  options.trust_records = trust_records;
   options.log = LogLinesTo(err, "hostportctl");
   return LockedHost::Open(state_dir, std::move(options));
 }
@@ -151,13 +152,21 @@ int ReadPodsRequest(const std::vector<std::string>& args,
                     absl::string_view verb, const char* usage,
                     std::ostream& out, std::ostream& err,
                     PodsRequest* request) {
-  if (int code = Parse(
-          args, {{"pods", true}, {"backend", true}, {"allow-forward", false}},
-          verb, usage, out, err, &request->flags, &request->json);
+  if (int code = Parse(args,
+                       {{"pods", true},
+                        {"backend", true},
+                        {"allow-forward", false},
+                        {"read-kernel", false}},
+                       verb, usage, out, err, &request->flags, &request->json);
       code >= 0) {
     return code;
   }
   const ParsedFlags& flags = request->flags;
+  if (verb != "sync" && flags.Has("read-kernel")) {
+    return Fail(err, verb,
+                absl::StrCat("--read-kernel is a flag of sync only\n", usage),
+                kExitUsage);
+  }
   if (!flags.Has("pods")) {
     return Fail(err, verb, absl::StrCat("--pods FILE is required\n", usage),
                 kExitUsage);
@@ -354,11 +363,13 @@ namespace {
 constexpr char kSyncUsage[] =
     "usage: hostportctl sync --pods FILE\n"
     "         [--backend auto|iptables|iptables-legacy|iptables-nft|nftables]\n"
-    "         [--allow-forward]\n"
+    "         [--allow-forward] [--read-kernel]\n"
     "         [--state-dir DIR] [--nat-interface IF] [--output text|json]\n"
-    "Makes the kernel hold exactly FILE's pods: stale pods and rules of ours\n"
-    "that no pod owns are removed, missing ones added, one transaction per\n"
-    "family (root).\n";
+    "Makes the host hold exactly FILE's pods (root). Compares them with the\n"
+    "records and changes only what differs: recorded pods FILE lacks are\n"
+    "removed, then pods not recorded exactly are added (the removed come back\n"
+    "if that fails). --read-kernel reads the kernel whole instead: rules of\n"
+    "ours that no pod owns go too, one transaction per family.\n";
 constexpr char kRunUsage[] =
     "usage: hostportctl run --pods FILE\n"
     "         [--backend auto|iptables|iptables-legacy|iptables-nft|nftables]\n"
@@ -414,7 +425,8 @@ int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   absl::StatusOr<std::unique_ptr<LockedHost>> host =
       OpenHost(request.flags.Get("state-dir", kDefaultStateDir),
-               request.backend, request.flags.Has("allow-forward"), err);
+               request.backend, request.flags.Has("allow-forward"), err,
+               /*trust_records=*/!request.flags.Has("read-kernel"));
   if (!host.ok())
     return Fail(err, "sync", host.status().message(), kExitFailed);
   if (isatty(STDERR_FILENO) && request.entries.size() >= Progress::kMinPods) {

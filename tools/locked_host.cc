@@ -287,9 +287,52 @@ absl::Status LockedHost::Remove(const PodEntry& target) {
   return SaveRouteLocalnet();
 }
 
+absl::Status LockedHost::SyncByRecords(const std::vector<PodEntry>& entries) {
+  absl::StatusOr<StateDir::Diff> diff = state_.DiffAgainst(entries, backend());
+  if (!diff.ok()) return diff.status();
+  for (const DamagedRecord& d : diff->damaged) {
+    if (log_) log_(absl::StrCat("skipping damaged record ", d.error));
+    damaged_.push_back(d);
+  }
+  if (diff->changed.empty() && diff->stale.empty()) return absl::OkStatus();
+  // Pod by pod costs a transaction per pod and family: past a few hundred
+  // changes, one transaction per family for everything costs less.
+  constexpr size_t kMostChangesPodByPod = 256;
+  if (diff->changed.size() + diff->stale.size() > kMostChangesPodByPod) {
+    return SyncAll(entries);
+  }
+  std::vector<PodEntry> concerned = diff->changed;
+  for (const HeldPod& pod : diff->stale) {
+    concerned.push_back(PodEntry{pod.entry.id, {}, ""});
+  }
+  if (absl::Status s = Prepare(concerned); !s.ok()) return s;
+  if (!trusting_) return SyncAll(entries);  // Prepare read everything.
+  // The pods that go first, so that those that come may take their ports;
+  // should one that comes fail, those that went come back.
+  std::vector<const HeldPod*> removed;
+  auto take_back = [&]() {
+    for (auto it = removed.rbegin(); it != removed.rend(); ++it) {
+      if (absl::Status s = Add({(*it)->entry}); !s.ok() && log_) {
+        log_(absl::StrCat("could not put back pod ", (*it)->entry.id, ": ",
+                          s.message()));
+      }
+    }
+  };
+  for (const HeldPod& pod : diff->stale) {
+    if (absl::Status s = Remove(PodEntry{pod.entry.id, {}, ""}); !s.ok()) {
+      take_back();
+      return s;
+    }
+    removed.push_back(&pod);
+  }
+  if (absl::Status s = Add(diff->changed); !s.ok()) {
+    take_back();
+    return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
-  // Sync makes the host hold exactly its pods: every record matters.
-  if (absl::Status s = ReadAll(""); !s.ok()) return s;
   absl::flat_hash_set<std::string> ids;
   for (const PodEntry& e : entries) {
     if (!ids.insert(e.id).second) {
@@ -305,6 +348,14 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
     if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
     claims.Claim(*plan);
   }
+  if (trusting_ && !prepared_.has_value()) return SyncByRecords(entries);
+  return SyncAll(entries);
+}
+
+absl::Status LockedHost::SyncAll(const std::vector<PodEntry>& entries) {
+  // The host is made to hold exactly `entries`: every record matters, and
+  // the kernel is read whole.
+  if (absl::Status s = ReadAll(""); !s.ok()) return s;
   if (absl::Status s = RecordRouteLocalnetBefore(entries); !s.ok()) return s;
   auto resave =
       absl::MakeCleanup([this] { SaveRouteLocalnet().IgnoreError(); });
@@ -322,12 +373,16 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
     requests.push_back(Request(e));
     if (unchanged(e)) continue;
     if (absl::Status s = state_.Write(Intent(e)); !s.ok()) {
-      for (const PodEntry& written : entries) RestoreRecord(written.id);
+      for (const PodEntry& written : entries) {
+        if (!unchanged(written)) RestoreRecord(written.id);
+      }
       return s;
     }
   }
   if (absl::Status s = manager_->Sync(requests); !s.ok()) {
-    for (const PodEntry& e : entries) RestoreRecord(e.id);
+    for (const PodEntry& e : entries) {
+      if (!unchanged(e)) RestoreRecord(e.id);
+    }
     return s;
   }
   std::map<std::string, HeldPod> now;

@@ -16,10 +16,11 @@
 // remove), it reads nothing up front: the first change reads, through the
 // state directory's index, only the records it concerns (its ids and every
 // pod sharing a host port with them), and the manager takes them as what the
-// kernel holds. A fresh process then costs O(its change). It reads everything
-// instead (as without trust_records) for Sync, for a change to ids outside
-// the first change's, and when a concerned record was written by another
-// backend (whose rules a full manager cleans up).
+// kernel holds. A fresh process then costs O(its change). Sync compares the
+// entries with the records (reading each as bytes) and changes only what
+// differs. It reads everything instead (as without trust_records) for a
+// change to ids outside the first change's, and when a concerned record was
+// written by another backend (whose rules a full manager cleans up).
 //
 // Errors: InvalidArgument for a pod that does not plan, AlreadyExists for a
 // conflict (naming both pods), others from the kernel or the state directory.
@@ -85,7 +86,13 @@ class LockedHost {
   // Removes every mapping the kernel may hold for `target.id`: those its
   // record names and those `target` names; then the record. Needs no pod IP.
   absl::Status Remove(const PodEntry& target);
-  // Makes the kernel and the records hold exactly `entries`.
+  // Makes the kernel and the records hold exactly `entries`. Trusting the
+  // records, only what differs from them changes: the records that no entry
+  // names are removed, then the entries not recorded exactly are added (and
+  // should that fail, the removed come back); the kernel is not read whole,
+  // so rules of ours that no record names stay (open without trust_records
+  // to reconcile with the kernel). Past 256 differences it syncs as without
+  // trust_records: one transaction per family beats one per pod.
   absl::Status Sync(const std::vector<PodEntry>& entries);
   // Whether the kernel holds `entry` as Add would install it.
   absl::Status Check(const PodEntry& entry) const;
@@ -97,6 +104,10 @@ class LockedHost {
   LockedHost(StateLock lock, StateDir state)
       : lock_(std::move(lock)), state_(std::move(state)) {}
   absl::Status ReadRecords(std::function<void(absl::string_view)> log);
+  // Sync trusting the records: changes only what differs from them.
+  absl::Status SyncByRecords(const std::vector<PodEntry>& entries);
+  // Sync reading every record and the whole kernel.
+  absl::Status SyncAll(const std::vector<PodEntry>& entries);
   // Leaves trust_records: a manager that reads the kernel whole adopts every
   // record. `why`, when not empty, is logged.
   absl::Status ReadAll(absl::string_view why);

@@ -272,6 +272,45 @@ TEST_P(LockedHostTest, TheIndexFindsEveryRecordAChangeConcerns) {
               Not(HasSubstr("crio-hostports")));
 }
 
+// sync changes only what differs from the records: an unchanged pod keeps
+// its record (the same file), a pod the file lacks goes, a new one comes; if
+// the new one fails, the one that went comes back.
+TEST_P(LockedHostTest, SyncChangesOnlyWhatDiffersFromTheRecords) {
+  const PodEntry a = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
+  const PodEntry b = Entry("b", {"10.88.0.6"}, {M(9090, 80)});
+  const PodEntry c = Entry("c", {"10.88.0.7"}, {M(7070, 80)}, "hp-br0");
+  ASSERT_TRUE(Process()->Sync({a, b}).ok());
+  const std::string record_a =
+      absl::StrCat(dir_, "/pods/", OwnerComment("a"), ".json");
+  struct stat before;
+  ASSERT_EQ(stat(record_a.c_str(), &before), 0);
+
+  sysctl_.FailNextWrite(absl::PermissionDeniedError("read-only /proc"));
+  EXPECT_EQ(Process()->Sync({a, c}).code(),
+            absl::StatusCode::kPermissionDenied);
+  std::string kernel = Kernel();
+  EXPECT_THAT(kernel, HasSubstr("8080"));
+  EXPECT_THAT(kernel, HasSubstr("9090"));
+  EXPECT_THAT(kernel, Not(HasSubstr("7070")));
+  EXPECT_EQ(
+      access(absl::StrCat(dir_, "/pods/", OwnerComment("b"), ".json").c_str(),
+             F_OK),
+      0);
+
+  ASSERT_TRUE(Process()->Sync({a, c}).ok());
+  kernel = Kernel();
+  EXPECT_THAT(kernel, HasSubstr("8080"));
+  EXPECT_THAT(kernel, HasSubstr("7070"));
+  EXPECT_THAT(kernel, Not(HasSubstr("9090")));
+  EXPECT_EQ(*sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "1");
+  struct stat after;
+  ASSERT_EQ(stat(record_a.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "a's record was rewritten";
+  ASSERT_TRUE(Process()->Sync({}).ok());
+  EXPECT_EQ(*sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "0");
+  EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
+}
+
 // A state directory written before the index existed gets one, once, and a
 // marker whose record is gone is dropped when read.
 TEST_P(LockedHostTest, AnIndexIsBuiltForRecordsWrittenWithoutOne) {

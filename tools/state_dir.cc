@@ -283,19 +283,65 @@ absl::Status StateDir::WriteFile(const std::string& final_path,
   return absl::OkStatus();
 }
 
-absl::Status StateDir::Write(const HeldPod& pod) const {
+namespace {
+
+// The text Write() puts in a record.
+std::string RecordText(const HeldPod& pod) {
   nlohmann::json doc = {{"backend", pod.backend},
                         {"pod", EntryToJson(pod.entry)}};
   if (pod.pending) {
     doc["pending"] = true;
     doc["previous_mappings"] = MappingsToJson(pod.previous_mappings);
   }
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace
+
+absl::StatusOr<StateDir::Diff> StateDir::DiffAgainst(
+    const std::vector<PodEntry>& entries, const std::string& backend) const {
+  Diff diff;
+  std::set<std::string> left;  // Owner comments of records not yet matched.
+  const std::string dir_path = absl::StrCat(path_, "/pods");
+  if (DIR* dir = opendir(dir_path.c_str())) {
+    while (dirent* e = readdir(dir)) {
+      absl::string_view name = e->d_name;
+      if (absl::ConsumeSuffix(&name, ".json")) left.insert(std::string(name));
+    }
+    closedir(dir);
+  } else if (errno != ENOENT) {
+    return Errno("cannot read", dir_path);
+  }
+  for (const PodEntry& e : entries) {
+    const std::string comment = OwnerComment(e.id);
+    if (left.erase(comment) == 0) {
+      diff.changed.push_back(e);
+      continue;
+    }
+    absl::StatusOr<std::string> text = ReadTextFile(PodPath(e.id));
+    if (!text.ok() || *text != RecordText(HeldPod{e, backend, false, {}})) {
+      diff.changed.push_back(e);
+    }
+  }
+  for (const std::string& comment : left) {
+    const std::string path = absl::StrCat(dir_path, "/", comment, ".json");
+    absl::StatusOr<HeldPod> record = ReadRecord(path);
+    if (!record.ok()) {
+      diff.damaged.push_back({path, std::string(record.status().message())});
+      continue;
+    }
+    diff.stale.push_back(*std::move(record));
+  }
+  return diff;
+}
+
+absl::Status StateDir::Write(const HeldPod& pod) const {
   // The index first: it may name more than the records, never less.
   const std::string comment = OwnerComment(pod.entry.id);
   const std::set<std::string> keys = IndexKeys(pod);
   if (absl::Status s = AddMarkers(keys, comment); !s.ok()) return s;
   absl::StatusOr<std::optional<HeldPod>> old = Read(pod.entry.id);
-  if (absl::Status s = WriteFile(PodPath(pod.entry.id), doc.dump(2) + "\n");
+  if (absl::Status s = WriteFile(PodPath(pod.entry.id), RecordText(pod));
       !s.ok()) {
     return s;
   }

@@ -114,6 +114,18 @@ class StateDir {
       const std::vector<PodEntry>& entries,
       const std::set<std::string>& interfaces) const;
 
+  // How the records differ from `entries` as `backend` would record them:
+  // the entries whose record is missing or not exactly theirs (settled,
+  // same backend, same pod), and the records no entry names. Reads each
+  // entry's record as bytes, parsing only the records that go.
+  struct Diff {
+    std::vector<PodEntry> changed;
+    std::vector<HeldPod> stale;
+    std::vector<DamagedRecord> damaged;  // Records that go, unreadable.
+  };
+  absl::StatusOr<Diff> DiffAgainst(const std::vector<PodEntry>& entries,
+                                   const std::string& backend) const;
+
   // Interface → route_localnet value to put back (empty when none recorded).
   absl::StatusOr<std::map<std::string, std::string>> ReadRouteLocalnet() const;
   absl::Status WriteRouteLocalnet(
