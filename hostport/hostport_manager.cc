@@ -580,8 +580,9 @@ absl::Status Manager::Remove(absl::string_view id, const PodPortMapping& pod) {
     stripped.ips = {"192.0.2.1",
                     "2001:db8::1"};  // Any IPs: only the keys matter.
     if (absl::StatusOr<PodPlan> plan = PlanPod(id, stripped); plan.ok()) {
-      if (absl::Status s = ClearUdpConntrack({&*plan}); !s.ok())
+      if (absl::Status s = ClearUdpConntrack({&*plan}); !s.ok()) {
         first_error = s;
+      }
     }
   }
   claims_.Release(id);
