@@ -726,7 +726,7 @@ absl::Status Manager::Adopt(const HeldState& state) {
           " mappings, but ", b->name(),
           " lacks their base objects (changed "
           "behind hostport's back): reading what it holds; `hostportctl "
-          "sync` puts the records' mappings back"));
+          "sync --read-kernel` puts the records' mappings back"));
       if (absl::Status s = b->Load(); !s.ok()) {
         return absl::Status(
             s.code(), absl::StrCat("reading what ", b->name(), " ",

@@ -833,9 +833,10 @@ TEST(TrustRecordsTest, RecordsTheKernelLostAreNamedAndTheKernelReadWhole) {
       NewMetaHostportManager(options);
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_TRUE((*m)->Adopt(state).ok());
-  EXPECT_THAT(h.log_, Contains(AllOf(HasSubstr("warning: "),
-                                     HasSubstr("lacks their base objects"),
-                                     HasSubstr("hostportctl sync"))));
+  EXPECT_THAT(h.log_,
+              Contains(AllOf(HasSubstr("warning: "),
+                             HasSubstr("lacks their base objects"),
+                             HasSubstr("hostportctl sync --read-kernel"))));
   EXPECT_THAT(h.nft_.list_commands(), Contains("list table ip crio-hostports"));
   // The next change starts from what the kernel holds.
   ASSERT_TRUE((*m)->Add("b", Pod({"10.88.0.6"}, {M(9090, 80)}, "b"), "").ok());
