@@ -180,18 +180,30 @@ TEST(HostportctlTest, HelpExitsZero) {
   EXPECT_THAT(r.stdout_text, HasSubstr("verbs:"));
 }
 
-// The benchmark prints its usage instead of running (and needing root).
-TEST(HostportctlTest, ManagerBenchAnswersHelp) {
+// The benchmarks print their usage instead of running (and needing root),
+// and refuse what they do not take with exit status 2, naming it.
+TEST(HostportctlTest, BenchmarksAnswerHelp) {
   RealCommandRunner runner;
+  for (const std::string bench : {"manager_bench", "cni_bench"}) {
+    absl::StatusOr<CommandResult> r =
+        runner.Run({"tools/" + bench, "--help"}, "");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->exit_code, 0) << r->stderr_text;
+    EXPECT_THAT(r->stdout_text, HasSubstr("usage: " + bench));
+    r = runner.Run({"tools/" + bench, "--bogus"}, "");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->exit_code, 2);
+    EXPECT_THAT(r->stderr_text, HasSubstr("--bogus"));
+  }
   absl::StatusOr<CommandResult> r =
-      runner.Run({"tools/manager_bench", "--help"}, "");
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->exit_code, 0) << r->stderr_text;
-  EXPECT_THAT(r->stdout_text, HasSubstr("usage: manager_bench"));
-  r = runner.Run({"tools/manager_bench", "--bogus"}, "");
+      runner.Run({"tools/cni_bench", "--sizes", "1,x"}, "");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 2);
-  EXPECT_THAT(r->stderr_text, HasSubstr("--bogus"));
+  EXPECT_THAT(r->stderr_text, HasSubstr("1,x"));
+  r = runner.Run({"tools/cni_bench", "--backends", "calico"}, "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_THAT(r->stderr_text, HasSubstr("calico"));
 }
 
 }  // namespace
