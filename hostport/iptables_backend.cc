@@ -31,6 +31,25 @@ std::string FlagValue(absl::string_view rule, absl::string_view flag) {
   return std::string(rest.substr(0, rest.find(' ')));
 }
 
+// Walks iptables-save output: `on_chain(chain)` for each ":CHAIN POLICY"
+// line, `on_rule(chain, rule)` for each "-A CHAIN RULE" line.
+void ForEachSaved(absl::string_view saved,
+                  const std::function<void(const std::string&)>& on_chain,
+                  const std::function<void(const std::string&,
+                                           const std::string&)>& on_rule) {
+  for (absl::string_view line : absl::StrSplit(saved, '\n')) {
+    if (absl::ConsumePrefix(&line, ":")) {
+      on_chain(std::string(line.substr(0, line.find(' '))));
+      continue;
+    }
+    if (!absl::ConsumePrefix(&line, "-A ")) continue;
+    const size_t space = line.find(' ');
+    if (space == absl::string_view::npos) continue;
+    on_rule(std::string(line.substr(0, space)),
+            std::string(line.substr(space + 1)));
+  }
+}
+
 }  // namespace
 
 std::string IptablesProgram(IPFamily family, IptablesVariant variant,
@@ -162,38 +181,33 @@ absl::Status IptablesBackend::Load() {
             ? SaveChains(table, {"INPUT", names.localnet_guard_chain})
             : Save(table);
     if (!saved.ok()) return saved.status();
-    for (absl::string_view line : absl::StrSplit(*saved, '\n')) {
-      if (absl::ConsumePrefix(&line, ":")) {
-        const std::string chain(line.substr(0, line.find(' ')));
-        chains.insert(absl::StrCat(table, " ", chain));
-        continue;
-      }
-      if (!absl::ConsumePrefix(&line, "-A ")) continue;
-      const size_t space = line.find(' ');
-      if (space == absl::string_view::npos) continue;
-      const std::string chain(line.substr(0, space));
-      const std::string rule(line.substr(space + 1));
-      base_present_.insert(absl::StrCat(table, " -A ", chain, " ", rule));
-      if (table == "raw" && chain == names.loopback_guard_chain) {
-        loopback_rules.insert(rule);
-      } else if (table == "nat" && chain == names.hostports_chain) {
-        const std::string target = FlagValue(rule, "-j");
-        if (absl::StartsWith(target, hp_prefix)) {
-          SharedRules& s = installed_[target.substr(hp_prefix.size())];
-          s.hash = target.substr(hp_prefix.size());
-          s.hostport_jump = rule;
-        }
-      } else if (table == "nat" && chain == names.masquerade_chain) {
-        const std::string target = FlagValue(rule, "-j");
-        if (absl::StartsWith(target, mq_prefix)) {
-          SharedRules& s = installed_[target.substr(mq_prefix.size())];
-          s.hash = target.substr(mq_prefix.size());
-          s.masquerade_jump = rule;
-        }
-      } else if (table == "nat" && absl::StartsWith(chain, hp_prefix)) {
-        dnat_rules[chain.substr(hp_prefix.size())].push_back(rule);
-      }
-    }
+    ForEachSaved(
+        *saved,
+        [&](const std::string& chain) {
+          chains.insert(absl::StrCat(table, " ", chain));
+        },
+        [&](const std::string& chain, const std::string& rule) {
+          base_present_.insert(absl::StrCat(table, " -A ", chain, " ", rule));
+          if (table == "raw" && chain == names.loopback_guard_chain) {
+            loopback_rules.insert(rule);
+          } else if (table == "nat" && chain == names.hostports_chain) {
+            const std::string target = FlagValue(rule, "-j");
+            if (absl::StartsWith(target, hp_prefix)) {
+              SharedRules& s = installed_[target.substr(hp_prefix.size())];
+              s.hash = target.substr(hp_prefix.size());
+              s.hostport_jump = rule;
+            }
+          } else if (table == "nat" && chain == names.masquerade_chain) {
+            const std::string target = FlagValue(rule, "-j");
+            if (absl::StartsWith(target, mq_prefix)) {
+              SharedRules& s = installed_[target.substr(mq_prefix.size())];
+              s.hash = target.substr(mq_prefix.size());
+              s.masquerade_jump = rule;
+            }
+          } else if (table == "nat" && absl::StartsWith(chain, hp_prefix)) {
+            dnat_rules[chain.substr(hp_prefix.size())].push_back(rule);
+          }
+        });
   }
   for (const std::string& chain : chains) {
     // Chains of ours without jumps (a half-removed mapping) are indexed too, so
@@ -247,28 +261,24 @@ absl::Status IptablesBackend::LoadBase() {
         whole ? Save(table) : SaveChains(table, chains);
     if (!saved.ok()) return saved.status();
     const absl::flat_hash_set<std::string> wanted(chains.begin(), chains.end());
-    for (absl::string_view line : absl::StrSplit(*saved, '\n')) {
-      if (absl::ConsumePrefix(&line, ":")) {
-        const std::string chain(line.substr(0, line.find(' ')));
-        if (wanted.contains(chain)) {
-          base_present_.insert(absl::StrCat(table, " :", chain, " "));
-        }
-        continue;
-      }
-      if (!absl::ConsumePrefix(&line, "-A ")) continue;
-      const size_t space = line.find(' ');
-      if (space == absl::string_view::npos) continue;
-      const std::string chain(line.substr(0, space));
-      if (!wanted.contains(chain)) continue;
-      const std::string rule(line.substr(space + 1));
-      base_present_.insert(absl::StrCat(table, " -A ", chain, " ", rule));
-      // iptables refuses a jump to a missing chain: the target exists.
-      const std::string target = FlagValue(rule, "-j");
-      if (target == names.hostports_chain || target == names.masquerade_chain ||
-          target == names.loopback_guard_chain) {
-        base_present_.insert(absl::StrCat(table, " :", target, " "));
-      }
-    }
+    ForEachSaved(
+        *saved,
+        [&](const std::string& chain) {
+          if (wanted.contains(chain)) {
+            base_present_.insert(absl::StrCat(table, " :", chain, " "));
+          }
+        },
+        [&](const std::string& chain, const std::string& rule) {
+          if (!wanted.contains(chain)) return;
+          base_present_.insert(absl::StrCat(table, " -A ", chain, " ", rule));
+          // iptables refuses a jump to a missing chain: the target exists.
+          const std::string target = FlagValue(rule, "-j");
+          if (target == names.hostports_chain ||
+              target == names.masquerade_chain ||
+              target == names.loopback_guard_chain) {
+            base_present_.insert(absl::StrCat(table, " :", target, " "));
+          }
+        });
   }
   return absl::OkStatus();
 }
