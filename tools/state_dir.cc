@@ -142,7 +142,11 @@ std::string PodEntryJson(const PodEntry& entry) {
 }
 
 std::string StateDir::PodPath(const std::string& id) const {
-  return absl::StrCat(path_, "/pods/", OwnerComment(id), ".json");
+  return RecordPath(OwnerComment(id));
+}
+
+std::string StateDir::RecordPath(const std::string& comment) const {
+  return absl::StrCat(path_, "/pods/", comment, ".json");
 }
 
 absl::Status StateDir::CheckDirectory() const {
@@ -324,7 +328,7 @@ absl::StatusOr<StateDir::Diff> StateDir::DiffAgainst(
     }
   }
   for (const std::string& comment : left) {
-    const std::string path = absl::StrCat(dir_path, "/", comment, ".json");
+    const std::string path = RecordPath(comment);
     absl::StatusOr<HeldPod> record = ReadRecord(path);
     if (!record.ok()) {
       diff.damaged.push_back({path, std::string(record.status().message())});
@@ -380,48 +384,41 @@ absl::StatusOr<StateDir::Related> StateDir::ListRelated(
     const std::vector<PodEntry>& entries,
     const std::set<std::string>& interfaces) const {
   Related related;
-  std::set<std::string> keys;
-  std::set<std::string> comments;    // Of the records read (or found missing).
-  std::vector<std::string> pending;  // Owner comments still to read.
-  auto read = [&](const std::string& comment) -> absl::Status {
-    if (!comments.insert(comment).second) return absl::OkStatus();
-    const std::string path = absl::StrCat(path_, "/pods/", comment, ".json");
-    if (access(path.c_str(), F_OK) != 0) return absl::OkStatus();
+  std::set<std::string> comments;  // Of the records read or tried.
+  std::set<std::string> missing;   // Of those, the ones that do not exist.
+  // Reads the record of `comment` once; the record, or null.
+  auto read = [&](const std::string& comment) -> const HeldPod* {
+    if (!comments.insert(comment).second) return nullptr;
+    const std::string path = RecordPath(comment);
+    if (access(path.c_str(), F_OK) != 0) {
+      missing.insert(comment);
+      return nullptr;
+    }
     absl::StatusOr<HeldPod> record = ReadRecord(path);
     if (!record.ok()) {
       related.damaged.push_back({path, std::string(record.status().message())});
-      return absl::OkStatus();
-    }
-    for (const std::string& key : IndexKeys(*record)) {
-      if (absl::StartsWith(key, "port/")) keys.insert(key);
+      return nullptr;
     }
     related.pods.push_back(*std::move(record));
-    return absl::OkStatus();
+    return &related.pods.back();
   };
-  for (const PodEntry& e : entries) {
-    for (const std::string& key : IndexKeys(HeldPod{e, "", false, {}})) {
+  // The host ports of the entries and of their own records (what the ids
+  // may hold now): the pods marked on them are the ones that can conflict.
+  std::set<std::string> keys;
+  auto add_ports = [&](const HeldPod& pod) {
+    for (const std::string& key : IndexKeys(pod)) {
       if (absl::StartsWith(key, "port/")) keys.insert(key);
     }
-    if (absl::Status s = read(OwnerComment(e.id)); !s.ok()) return s;
+  };
+  for (const PodEntry& e : entries) {
+    add_ports(HeldPod{e, "", false, {}});
+    if (const HeldPod* own = read(OwnerComment(e.id))) add_ports(*own);
   }
   for (const std::string& key : keys) {
     for (const std::string& comment : Marked(key)) {
-      if (absl::Status s = read(comment); !s.ok()) return s;
-    }
-  }
-  // Markers of records that are gone: left by a process killed between
-  // deleting a record and its markers.
-  std::set<std::string> present;
-  for (const HeldPod& pod : related.pods) {
-    present.insert(OwnerComment(pod.entry.id));
-  }
-  for (const std::string& key : keys) {
-    for (const std::string& comment : Marked(key)) {
-      if (present.count(comment) == 0 &&
-          access(absl::StrCat(path_, "/pods/", comment, ".json").c_str(),
-                 F_OK) != 0) {
-        RemoveMarkers({key}, comment);
-      }
+      read(comment);
+      // Left by a process killed between deleting a record and its markers.
+      if (missing.count(comment) > 0) RemoveMarkers({key}, comment);
     }
   }
   std::set<std::string> ifaces = interfaces;
@@ -437,9 +434,8 @@ absl::StatusOr<StateDir::Related> StateDir::ListRelated(
     if (!ValidateInterfaceName(iface).ok()) continue;
     // Stops at the first other user: a busy bridge has thousands.
     Marked(absl::StrCat("natif/", iface), [&](const std::string& comment) {
-      if (present.count(comment) > 0 ||
-          access(absl::StrCat(path_, "/pods/", comment, ".json").c_str(),
-                 F_OK) != 0) {
+      if (comments.count(comment) > 0 ||
+          access(RecordPath(comment).c_str(), F_OK) != 0) {
         return false;
       }
       related.interfaces_in_use.insert(iface);

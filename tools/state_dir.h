@@ -135,6 +135,8 @@ class StateDir {
 
  private:
   std::string PodPath(const std::string& id) const;
+  // The record whose file is named by owner comment `comment`.
+  std::string RecordPath(const std::string& comment) const;
   // Markers of `pod` (relative paths "port/tcp-8080", "natif/hp-br0").
   static std::set<std::string> IndexKeys(const HeldPod& pod);
   absl::Status AddMarkers(const std::set<std::string>& keys,
