@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<LockedHost>> LockedHost::Open(
   host->owned_ = std::move(*manager);
   host->manager_ = host->owned_.get();
   if (host->trusting_) return host;  // Prepare() reads what a change needs.
-  if (absl::Status s = host->ReadRecords(host->log_); !s.ok()) return s;
+  if (absl::Status s = host->ReadRecords(); !s.ok()) return s;
   return host;
 }
 
@@ -51,7 +51,7 @@ absl::Status LockedHost::ReadAll(absl::string_view why) {
   trusting_ = false;
   records_.clear();
   damaged_.clear();
-  return ReadRecords(log_);
+  return ReadRecords();
 }
 
 absl::Status LockedHost::Prepare(const std::vector<PodEntry>& entries) {
@@ -68,23 +68,14 @@ absl::Status LockedHost::Prepare(const std::vector<PodEntry>& entries) {
   prepared_.emplace();
   for (const PodEntry& e : entries) prepared_->insert(e.id);
   HostPortManager::HeldState held;
-  absl::StatusOr<std::map<std::string, std::string>> before =
-      state_.ReadRouteLocalnet();
+  held.route_localnet_before = RouteLocalnetOnRecord();
   std::set<std::string> interfaces;
-  if (before.ok()) {
-    for (const auto& [iface, value] : *before) interfaces.insert(iface);
-    held.route_localnet_before = std::move(*before);
-  } else if (log_) {
-    log_(absl::StrCat("not restoring route_localnet: ",
-                      before.status().message()));
+  for (const auto& [iface, value] : held.route_localnet_before) {
+    interfaces.insert(iface);
   }
   absl::StatusOr<StateDir::Related> related =
       state_.ListRelated(entries, interfaces);
   if (!related.ok()) return related.status();
-  damaged_ = std::move(related->damaged);
-  for (const DamagedRecord& d : damaged_) {
-    if (log_) log_(absl::StrCat("skipping damaged record ", d.error));
-  }
   const std::string mine = backend();
   for (const HeldPod& pod : related->pods) {
     if (pod.backend != mine) {
@@ -92,15 +83,10 @@ absl::Status LockedHost::Prepare(const std::vector<PodEntry>& entries) {
                                   pod.backend, ", this host now uses ", mine));
     }
   }
-  for (HeldPod& pod : related->pods) {
-    held.pods.push_back(Request(pod.entry));
-    records_.emplace(pod.entry.id, std::move(pod));
-  }
   held.whole_host = related->whole_host;
   held.interfaces_in_use = std::move(related->interfaces_in_use);
-  if (absl::Status s = manager_->Adopt(held); !s.ok() && log_) {
-    log_(s.message());
-  }
+  AdoptRecords(std::move(related->pods), std::move(related->damaged),
+               std::move(held));
   return absl::OkStatus();
 }
 
@@ -114,35 +100,49 @@ absl::StatusOr<std::unique_ptr<LockedHost>> LockedHost::OpenWith(
       new LockedHost(std::move(*lock), std::move(state)));
   host->log_ = std::move(log);
   host->manager_ = manager;
-  if (absl::Status s = host->ReadRecords(host->log_); !s.ok()) return s;
+  if (absl::Status s = host->ReadRecords(); !s.ok()) return s;
   return host;
 }
 
-absl::Status LockedHost::ReadRecords(
-    std::function<void(absl::string_view)> log) {
+absl::Status LockedHost::ReadRecords() {
   absl::StatusOr<StateDir::Listing> listing = state_.List();
   if (!listing.ok()) return listing.status();
-  damaged_ = std::move(listing->damaged);
-  for (const DamagedRecord& d : damaged_) {
-    if (log) log(absl::StrCat("skipping damaged record ", d.error));
-  }
   HostPortManager::HeldState held;
-  for (HeldPod& pod : listing->pods) {
+  held.route_localnet_before = RouteLocalnetOnRecord();
+  AdoptRecords(std::move(listing->pods), std::move(listing->damaged),
+               std::move(held));
+  return absl::OkStatus();
+}
+
+std::map<std::string, std::string> LockedHost::RouteLocalnetOnRecord() {
+  absl::StatusOr<std::map<std::string, std::string>> before =
+      state_.ReadRouteLocalnet();
+  if (before.ok()) return *std::move(before);
+  if (log_) {
+    log_(absl::StrCat("not restoring route_localnet: ",
+                      before.status().message()));
+  }
+  return {};
+}
+
+void LockedHost::NoteDamaged(std::vector<DamagedRecord> damaged) {
+  for (DamagedRecord& d : damaged) {
+    if (log_) log_(absl::StrCat("skipping damaged record ", d.error));
+    damaged_.push_back(std::move(d));
+  }
+}
+
+void LockedHost::AdoptRecords(std::vector<HeldPod> pods,
+                              std::vector<DamagedRecord> damaged,
+                              HostPortManager::HeldState held) {
+  NoteDamaged(std::move(damaged));
+  for (HeldPod& pod : pods) {
     held.pods.push_back(Request(pod.entry));
     records_.emplace(pod.entry.id, std::move(pod));
   }
-  absl::StatusOr<std::map<std::string, std::string>> before =
-      state_.ReadRouteLocalnet();
-  if (before.ok()) {
-    held.route_localnet_before = std::move(*before);
-  } else if (log) {
-    log(absl::StrCat("not restoring route_localnet: ",
-                     before.status().message()));
+  if (absl::Status s = manager_->Adopt(held); !s.ok() && log_) {
+    log_(s.message());
   }
-  if (absl::Status s = manager_->Adopt(held); !s.ok() && log) {
-    log(s.message());
-  }
-  return absl::OkStatus();
 }
 
 std::function<void(absl::string_view)> LogLinesTo(std::ostream& out,
@@ -290,10 +290,7 @@ absl::Status LockedHost::Remove(const PodEntry& target) {
 absl::Status LockedHost::SyncByRecords(const std::vector<PodEntry>& entries) {
   absl::StatusOr<StateDir::Diff> diff = state_.DiffAgainst(entries, backend());
   if (!diff.ok()) return diff.status();
-  for (const DamagedRecord& d : diff->damaged) {
-    if (log_) log_(absl::StrCat("skipping damaged record ", d.error));
-    damaged_.push_back(d);
-  }
+  NoteDamaged(std::move(diff->damaged));
   if (diff->changed.empty() && diff->stale.empty()) return absl::OkStatus();
   // Pod by pod costs a transaction per pod and family: past a few hundred
   // changes, one transaction per family for everything costs less.

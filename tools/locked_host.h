@@ -103,7 +103,18 @@ class LockedHost {
  private:
   LockedHost(StateLock lock, StateDir state)
       : lock_(std::move(lock)), state_(std::move(state)) {}
-  absl::Status ReadRecords(std::function<void(absl::string_view)> log);
+  // Reads every record and has the manager adopt them.
+  absl::Status ReadRecords();
+  // route_localnet.json; empty (and logged) when it cannot be read.
+  std::map<std::string, std::string> RouteLocalnetOnRecord();
+  // Adds `damaged` to damaged() and names them through the log.
+  void NoteDamaged(std::vector<DamagedRecord> damaged);
+  // Keeps `pods` as the records read and has the manager adopt them, with
+  // `held`'s other fields; adds `damaged` to damaged() and names them through
+  // the log.
+  void AdoptRecords(std::vector<HeldPod> pods,
+                    std::vector<DamagedRecord> damaged,
+                    HostPortManager::HeldState held);
   // Sync trusting the records: changes only what differs from them.
   absl::Status SyncByRecords(const std::vector<PodEntry>& entries);
   // Sync reading every record and the whole kernel.
