@@ -18,9 +18,9 @@
 #include "e2e/traffic.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "hostport/conflict.h"
 #include "hostport/hostport_manager.h"
-#include "hostport/plan.h"
+#include "hostport/model/conflict.h"
+#include "hostport/model/plan.h"
 
 namespace hostport::e2e {
 namespace {

@@ -1,7 +1,7 @@
 // Loadability, checked on the real kernel: every golden ruleset of
-// hostport/testdata/golden is fed to iptables-restore (legacy and nft variants,
-// both families) and to nft inside a fresh network namespace. Beyond "it
-// loads", each step is compared with what the kernel then holds:
+// hostport/render/testdata/golden is fed to iptables-restore (legacy and nft
+// variants, both families) and to nft inside a fresh network namespace. Beyond
+// "it loads", each step is compared with what the kernel then holds:
 //   full    --test passes, loads, and iptables-save shows exactly the rendered
 //   rules
 //           (byte for byte, per chain, in order); nft lists every rendered rule

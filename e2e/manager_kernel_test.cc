@@ -20,7 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hostport/hostport_manager.h"
-#include "hostport/sysctl.h"
+#include "hostport/os/sysctl.h"
 #include "hostport/testing/fake_iptables.h"
 
 namespace hostport::e2e {

@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hostport/command_runner.h"
+#include "hostport/os/command_runner.h"
 
 namespace hostport::e2e {
 

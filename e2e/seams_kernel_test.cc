@@ -16,9 +16,9 @@
 #include "e2e/netns.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "hostport/conntrack.h"
-#include "hostport/nft_runner.h"
-#include "hostport/port_holder.h"
+#include "hostport/os/conntrack.h"
+#include "hostport/os/nft_runner.h"
+#include "hostport/os/port_holder.h"
 
 namespace hostport::e2e {
 namespace {

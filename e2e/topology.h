@@ -23,7 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "e2e/netns.h"
-#include "hostport/types.h"
+#include "hostport/model/types.h"
 
 namespace hostport::e2e {
 

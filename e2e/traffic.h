@@ -20,7 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "e2e/netns.h"
-#include "hostport/types.h"
+#include "hostport/model/types.h"
 
 namespace hostport::e2e {
 

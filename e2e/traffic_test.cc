@@ -27,8 +27,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hostport/hostport_manager.h"
-#include "hostport/ip_address.h"
-#include "hostport/naming.h"
+#include "hostport/model/ip_address.h"
+#include "hostport/model/naming.h"
 
 namespace hostport::e2e {
 namespace {

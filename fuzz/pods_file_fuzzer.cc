@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "hostport/plan.h"
+#include "hostport/model/plan.h"
 #include "tools/pods_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "hostport/ip_address.h"
-#include "hostport/plan.h"
+#include "hostport/model/ip_address.h"
+#include "hostport/model/plan.h"
 #include "hostport/properties/scenario.h"
 
 namespace hostport::properties {

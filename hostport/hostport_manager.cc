@@ -9,11 +9,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "hostport/backend.h"
-#include "hostport/conflict.h"
-#include "hostport/forward_filter.h"
-#include "hostport/nft_backend.h"
-#include "hostport/plan.h"
+#include "hostport/backends/backend.h"
+#include "hostport/backends/forward_filter.h"
+#include "hostport/backends/iptables_backend.h"
+#include "hostport/backends/nft_backend.h"
+#include "hostport/model/conflict.h"
+#include "hostport/model/plan.h"
 
 namespace hostport {
 namespace {

@@ -40,14 +40,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hostport/command_runner.h"
-#include "hostport/conntrack.h"
-#include "hostport/iptables_backend.h"
-#include "hostport/naming.h"
-#include "hostport/nft_runner.h"
-#include "hostport/port_holder.h"
-#include "hostport/sysctl.h"
-#include "hostport/types.h"
+#include "hostport/model/naming.h"
+#include "hostport/model/types.h"
+#include "hostport/os/command_runner.h"
+#include "hostport/os/conntrack.h"
+#include "hostport/os/iptables_tools.h"
+#include "hostport/os/nft_runner.h"
+#include "hostport/os/port_holder.h"
+#include "hostport/os/sysctl.h"
 
 namespace hostport {
 

@@ -33,10 +33,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "hostport/command_runner.h"
 #include "hostport/hostport_manager.h"
-#include "hostport/ip_address.h"
-#include "hostport/plan.h"
+#include "hostport/model/ip_address.h"
+#include "hostport/model/plan.h"
+#include "hostport/os/command_runner.h"
 #include "tools/locked_host.h"
 #include "tools/pods_file.h"
 

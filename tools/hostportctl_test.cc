@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "hostport/command_runner.h"
+#include "hostport/os/command_runner.h"
 
 namespace hostport {
 namespace {

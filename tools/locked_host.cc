@@ -6,8 +6,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "hostport/conflict.h"
-#include "hostport/plan.h"
+#include "hostport/model/conflict.h"
+#include "hostport/model/plan.h"
 
 namespace hostport {
 namespace {

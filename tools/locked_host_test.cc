@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "hostport/naming.h"
+#include "hostport/model/naming.h"
 #include "hostport/testing/fakes.h"
 
 namespace hostport {

@@ -15,9 +15,9 @@
 #include "absl/strings/str_format.h"
 #include "e2e/netns.h"
 #include "hostport/hostport_manager.h"
-#include "hostport/iptables_renderer.h"
-#include "hostport/nft_renderer.h"
-#include "hostport/plan.h"
+#include "hostport/model/plan.h"
+#include "hostport/render/iptables_renderer.h"
+#include "hostport/render/nft_renderer.h"
 
 namespace hostport {
 namespace {

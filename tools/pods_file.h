@@ -19,7 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hostport/types.h"
+#include "hostport/model/types.h"
 
 namespace hostport {
 

@@ -4,10 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "hostport/conflict.h"
-#include "hostport/iptables_renderer.h"
-#include "hostport/nft_renderer.h"
-#include "hostport/plan.h"
+#include "hostport/model/conflict.h"
+#include "hostport/model/plan.h"
+#include "hostport/render/iptables_renderer.h"
+#include "hostport/render/nft_renderer.h"
 #include "tools/cli.h"
 #include "tools/pods_file.h"
 

@@ -16,8 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "hostport/naming.h"
-#include "hostport/plan.h"
+#include "hostport/model/naming.h"
+#include "hostport/model/plan.h"
 
 namespace hostport {
 namespace {

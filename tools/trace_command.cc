@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "hostport/command_runner.h"
+#include "hostport/os/command_runner.h"
 #include "nlohmann/json.hpp"
 #include "sim/host_model.h"
 #include "sim/ruleset_text.h"

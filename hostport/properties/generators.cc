@@ -7,9 +7,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "hostport/conflict.h"
-#include "hostport/ip_address.h"
-#include "hostport/plan.h"
+#include "hostport/model/conflict.h"
+#include "hostport/model/ip_address.h"
+#include "hostport/model/plan.h"
 
 namespace hostport::properties {
 

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "hostport/model/types.h"
 #include "hostport/properties/scenario.h"
-#include "hostport/types.h"
 #include "rapidcheck.h"
 #include "sim/host_model.h"
 #include "sim/simulator.h"

@@ -5,9 +5,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "hostport/iptables_renderer.h"
-#include "hostport/nft_renderer.h"
-#include "hostport/sysctl.h"
+#include "hostport/os/sysctl.h"
+#include "hostport/render/iptables_renderer.h"
+#include "hostport/render/nft_renderer.h"
 #include "sim/ruleset_text.h"
 
 namespace hostport::properties {

@@ -14,8 +14,8 @@
 
 #include "absl/status/statusor.h"
 #include "hostport/hostport_manager.h"
-#include "hostport/plan.h"
-#include "hostport/port_holder.h"
+#include "hostport/model/plan.h"
+#include "hostport/os/port_holder.h"
 #include "hostport/properties/generators.h"
 #include "hostport/properties/scenario.h"
 #include "hostport/testing/fakes.h"

@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "hostport/ip_address.h"
-#include "hostport/plan.h"
+#include "hostport/model/ip_address.h"
+#include "hostport/model/plan.h"
 #include "hostport/properties/generators.h"
 #include "hostport/properties/harness.h"
 #include "rapidcheck.h"

@@ -7,10 +7,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "hostport/conflict.h"
-#include "hostport/ip_address.h"
-#include "hostport/iptables_renderer.h"
-#include "hostport/nft_renderer.h"
+#include "hostport/model/conflict.h"
+#include "hostport/model/ip_address.h"
+#include "hostport/render/iptables_renderer.h"
+#include "hostport/render/nft_renderer.h"
 #include "sim/ruleset_text.h"
 
 namespace hostport::properties {

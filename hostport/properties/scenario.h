@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "hostport/plan.h"
-#include "hostport/types.h"
+#include "hostport/model/plan.h"
+#include "hostport/model/types.h"
 #include "sim/host_model.h"
 #include "sim/simulator.h"
 #include "tools/pods_file.h"

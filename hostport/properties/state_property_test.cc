@@ -10,13 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "hostport/conflict.h"
-#include "hostport/ip_address.h"
-#include "hostport/iptables_renderer.h"
-#include "hostport/nft_renderer.h"
-#include "hostport/plan.h"
+#include "hostport/model/conflict.h"
+#include "hostport/model/ip_address.h"
+#include "hostport/model/plan.h"
 #include "hostport/properties/generators.h"
 #include "hostport/properties/harness.h"
+#include "hostport/render/iptables_renderer.h"
+#include "hostport/render/nft_renderer.h"
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
 

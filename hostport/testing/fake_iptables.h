@@ -39,8 +39,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hostport/command_runner.h"
-#include "hostport/types.h"
+#include "hostport/model/types.h"
+#include "hostport/os/command_runner.h"
 
 namespace hostport::testing {
 

@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "hostport/ip_address.h"
+#include "hostport/model/ip_address.h"
 
 namespace hostport::testing {
 namespace {

@@ -42,7 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hostport/nft_runner.h"
+#include "hostport/os/nft_runner.h"
 
 namespace hostport::testing {
 

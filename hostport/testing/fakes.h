@@ -21,13 +21,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "hostport/conntrack.h"
-#include "hostport/ip_address.h"
-#include "hostport/port_holder.h"
-#include "hostport/sysctl.h"
+#include "hostport/model/ip_address.h"
+#include "hostport/model/types.h"
+#include "hostport/os/conntrack.h"
+#include "hostport/os/port_holder.h"
+#include "hostport/os/sysctl.h"
 #include "hostport/testing/fake_iptables.h"
 #include "hostport/testing/fake_nft.h"
-#include "hostport/types.h"
 
 namespace hostport::testing {
 

@@ -1,7 +1,7 @@
-// The golden rulesets of hostport/testdata/golden load into the fakes exactly
-// as e2e/loadability_test.cc loads them into the kernel: full, then remove
-// (the scenario's last pod), then add (the same pod again), each on top of
-// the last, with an unrelated rule present throughout. Every step succeeds,
+// The golden rulesets of hostport/render/testdata/golden load into the fakes
+// exactly as e2e/loadability_test.cc loads them into the kernel: full, then
+// remove (the scenario's last pod), then add (the same pod again), each on top
+// of the last, with an unrelated rule present throughout. Every step succeeds,
 // and after remove+add the state equals the state after full. Where the
 // kernel refuses a second load (full again, remove again, a second value for
 // a map key) the fakes refuse too and change nothing.

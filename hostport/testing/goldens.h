@@ -1,8 +1,8 @@
-// Reading the golden rulesets of hostport/testdata/golden in tests (the fakes'
-// golden test and e2e/loadability_test load them the same way).
+// Reading the golden rulesets of hostport/render/testdata/golden in tests (the
+// fakes' golden test and e2e/loadability_test load them the same way).
 //
 // REQUIRES: data = ["//hostport:goldens"] on the test, so the files are in its
-// runfiles under hostport/testdata/golden.
+// runfiles under hostport/render/testdata/golden.
 #ifndef HOSTPORT_TESTING_GOLDENS_H_
 #define HOSTPORT_TESTING_GOLDENS_H_
 
@@ -14,7 +14,7 @@
 
 namespace hostport::testing {
 
-inline constexpr char kGoldenDir[] = "hostport/testdata/golden";
+inline constexpr char kGoldenDir[] = "hostport/render/testdata/golden";
 
 // The text of golden `file` ("localhost.4.nft.add"); "" when it is missing or
 // empty (a pod without addresses of a family has no delta there).

@@ -1,0 +1,103 @@
+// FamilyBackend: one address family's rules in the kernel, with an in-memory
+// index of what hostport owns there.
+//
+// A backend learns what is installed once (Load: one dump of its own table or
+// chains), then changes the kernel only by deltas whose size depends on the pod
+// being changed, one kernel transaction each. A caller that keeps records of
+// what it installed (ManagerOptions::trust_records) skips the dump: LoadBase()
+// reads only whether the base objects are in place and Assume() takes the
+// records' pods as installed; a delta the kernel refuses loads everything.
+// Implementations: IptablesBackend (iptables-legacy or iptables-nft) and
+// NftBackend (libnftables).
+#ifndef HOSTPORT_BACKENDS_BACKEND_H_
+#define HOSTPORT_BACKENDS_BACKEND_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "hostport/model/plan.h"
+
+namespace hostport {
+
+class FamilyBackend {
+ public:
+  virtual ~FamilyBackend() = default;
+
+  virtual IPFamily family() const = 0;
+  // "iptables-legacy", "iptables-nft" or "nftables".
+  virtual std::string name() const = 0;
+
+  // Forgets the index and learns again what of ours the kernel holds. Called
+  // when the backend is created and after the kernel refused a delta (someone
+  // changed our rules underneath).
+  virtual absl::Status Load() = 0;
+
+  // Forgets the index and learns only whether the base objects (nftables: the
+  // table's chains; iptables: the jumps from the built-in chains to ours) are
+  // in place, reading nothing whose size grows with the mappings installed.
+  // The index is then partial (see Assume).
+  virtual absl::Status LoadBase() = 0;
+
+  // Adds `plans` (pods that records say are installed) to the index. With
+  // `whole`, they are all there is and the index is complete; otherwise it
+  // stays partial, and the last mapping of a partial index going leaves the
+  // base objects in place. Returns false, changing nothing, when a plan has
+  // mappings of this family but the base objects are missing: the kernel
+  // changed behind the records' back.
+  virtual bool Assume(const std::vector<const PodPlan*>& plans, bool whole) = 0;
+
+  // In one kernel transaction: removes every installed mapping of pod `id`
+  // (found by chain hash in `hashes` for iptables, by the owner comment
+  // OwnerComment(id) for nftables) and installs `plan`'s mappings of this
+  // family (nothing when `plan` is null). Creates the shared chains or table
+  // first when they are missing, and takes them away again (best effort, in a
+  // second transaction) when no mapping is left. On error the kernel and the
+  // index are as before.
+  virtual absl::Status Replace(absl::string_view id,
+                               const absl::flat_hash_set<std::string>& hashes,
+                               const PodPlan* plan) = 0;
+
+  // Whether the index holds anything of pod `id`.
+  virtual bool Holds(absl::string_view id,
+                     const absl::flat_hash_set<std::string>& hashes) const = 0;
+
+  // Mappings the index holds, all pods together.
+  virtual int InstalledMappings() const = 0;
+
+  // Reconciles: loads the kernel's state again, then in one kernel transaction
+  // removes every mapping of ours that no plan in `desired` owns and
+  // (re)installs every desired plan's mappings of this family. On error the
+  // kernel is as before.
+  virtual absl::Status Sync(const std::vector<const PodPlan*>& desired) = 0;
+
+  // Whether the index holds every mapping of `plan` in this family, as `plan`
+  // would install it: OK, or NotFound naming the first one missing or
+  // different.
+  virtual absl::Status Verify(const PodPlan& plan) const = 0;
+
+ protected:
+  // Runs the script `rebuild()` renders ("" when there is nothing to do) with
+  // `run`. When the kernel refuses it, our index may be stale (someone changed
+  // our rules underneath): loads again, rebuilds and retries once. The error
+  // names the backend, the family and `what`.
+  absl::Status ApplyWithReload(
+      absl::string_view what, const std::function<std::string()>& rebuild,
+      const std::function<absl::Status(const std::string&)>& run);
+
+  // Whether the index may lack mappings that are installed (after LoadBase,
+  // until a Load or an Assume with `whole`).
+  bool partial_ = false;
+};
+
+// The chain hashes of every mapping `pod` could have installed under `id`,
+// whatever its IPs: what Remove() needs when the pod has no IP left.
+absl::flat_hash_set<std::string> MappingHashes(absl::string_view id,
+                                               const PodPortMapping& pod);
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_BACKENDS_BACKEND_H_

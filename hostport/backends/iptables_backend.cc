@@ -1,0 +1,424 @@
+#include "hostport/backends/iptables_backend.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace hostport {
+namespace {
+
+using OpKind = IptablesTransaction::OpKind;
+
+// How an operation of the base is named in base_present_.
+std::string BaseKey(absl::string_view table,
+                    const IptablesTransaction::Op& op) {
+  return absl::StrCat(table, " ", op.kind == OpKind::kNewChain ? ":" : "-A ",
+                      op.chain, " ", op.rule);
+}
+
+// The value of `flag` in an iptables-save rule ("-p tcp ... --dport 80" →
+// "80"), or "" when absent. Quoted values (comments) are returned without
+// quotes.
+std::string FlagValue(absl::string_view rule, absl::string_view flag) {
+  const std::string needle = absl::StrCat(flag, " ");
+  size_t pos = rule.find(needle);
+  if (pos == absl::string_view::npos) return "";
+  absl::string_view rest = rule.substr(pos + needle.size());
+  if (absl::ConsumePrefix(&rest, "\"")) {
+    return std::string(rest.substr(0, rest.find('"')));
+  }
+  return std::string(rest.substr(0, rest.find(' ')));
+}
+
+// Walks iptables-save output: `on_chain(chain)` for each ":CHAIN POLICY"
+// line, `on_rule(chain, rule)` for each "-A CHAIN RULE" line.
+void ForEachSaved(absl::string_view saved,
+                  const std::function<void(const std::string&)>& on_chain,
+                  const std::function<void(const std::string&,
+                                           const std::string&)>& on_rule) {
+  for (absl::string_view line : absl::StrSplit(saved, '\n')) {
+    if (absl::ConsumePrefix(&line, ":")) {
+      on_chain(std::string(line.substr(0, line.find(' '))));
+      continue;
+    }
+    if (!absl::ConsumePrefix(&line, "-A ")) continue;
+    const size_t space = line.find(' ');
+    if (space == absl::string_view::npos) continue;
+    on_rule(std::string(line.substr(0, space)),
+            std::string(line.substr(space + 1)));
+  }
+}
+
+}  // namespace
+
+IptablesBackend::IptablesBackend(IPFamily family, IptablesVariant variant,
+                                 CommandRunner* runner, ObjectNames names)
+    : family_(family),
+      variant_(variant),
+      runner_(runner),
+      renderer_(std::move(names)) {}
+
+std::string IptablesBackend::name() const {
+  return variant_ == IptablesVariant::kLegacy ? "iptables-legacy"
+                                              : "iptables-nft";
+}
+
+absl::StatusOr<std::string> IptablesBackend::SaveChains(
+    absl::string_view table, const std::vector<std::string>& chains) {
+  std::string out;
+  for (const std::string& chain : chains) {
+    absl::StatusOr<std::optional<std::string>> listed =
+        ListIptablesChain(runner_, family_, variant_, table, chain);
+    if (!listed.ok()) return listed.status();
+    if (!listed->has_value()) continue;
+    for (absl::string_view line : absl::StrSplit(**listed, '\n')) {
+      std::vector<absl::string_view> w =
+          absl::StrSplit(line, absl::MaxSplits(' ', 2));
+      if (w.size() >= 2 && (w[0] == "-N" || w[0] == "-P")) {
+        absl::StrAppend(&out, ":", w[1], " ", w[0] == "-N" ? "-" : w[2],
+                        " [0:0]\n");
+      } else if (!line.empty()) {
+        absl::StrAppend(&out, line, "\n");
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
+  return SaveIptablesTable(runner_, family_, variant_, table);
+}
+
+absl::Status IptablesBackend::Restore(const std::string& input) {
+  return RestoreIptables(runner_, family_, variant_, input, "the change");
+}
+
+absl::Status IptablesBackend::Load() {
+  const ObjectNames& names = renderer_.names();
+  installed_.clear();
+  base_present_.clear();
+  partial_ = false;
+  // rule lines of each chain we read, by table.
+  absl::flat_hash_map<std::string, std::vector<std::string>> dnat_rules;
+  absl::flat_hash_set<std::string> loopback_rules;
+  absl::flat_hash_set<std::string> chains;
+  const std::string hp_prefix = names.hostport_chain_prefix;
+  const std::string mq_prefix = names.masquerade_chain_prefix;
+  // nat whole (every pod's chains); of raw and filter only the guards and
+  // the built-in chains that jump to them.
+  std::vector<std::string> tables = {"nat"};
+  if (family_ == IPFamily::kIPv4) {
+    tables.push_back("raw");
+    tables.push_back("filter");
+  }
+  for (const std::string& table : tables) {
+    absl::StatusOr<std::string> saved =
+        table == "raw"
+            ? SaveChains(table, {"PREROUTING", names.loopback_guard_chain})
+        : table == "filter"
+            ? SaveChains(table, {"INPUT", names.localnet_guard_chain})
+            : Save(table);
+    if (!saved.ok()) return saved.status();
+    ForEachSaved(
+        *saved,
+        [&](const std::string& chain) {
+          chains.insert(absl::StrCat(table, " ", chain));
+        },
+        [&](const std::string& chain, const std::string& rule) {
+          base_present_.insert(absl::StrCat(table, " -A ", chain, " ", rule));
+          if (table == "raw" && chain == names.loopback_guard_chain) {
+            loopback_rules.insert(rule);
+          } else if (table == "nat" && chain == names.hostports_chain) {
+            const std::string target = FlagValue(rule, "-j");
+            if (absl::StartsWith(target, hp_prefix)) {
+              SharedRules& s = installed_[target.substr(hp_prefix.size())];
+              s.hash = target.substr(hp_prefix.size());
+              s.hostport_jump = rule;
+            }
+          } else if (table == "nat" && chain == names.masquerade_chain) {
+            const std::string target = FlagValue(rule, "-j");
+            if (absl::StartsWith(target, mq_prefix)) {
+              SharedRules& s = installed_[target.substr(mq_prefix.size())];
+              s.hash = target.substr(mq_prefix.size());
+              s.masquerade_jump = rule;
+            }
+          } else if (table == "nat" && absl::StartsWith(chain, hp_prefix)) {
+            dnat_rules[chain.substr(hp_prefix.size())].push_back(rule);
+          }
+        });
+  }
+  for (const std::string& chain : chains) {
+    // Chains of ours without jumps (a half-removed mapping) are indexed too, so
+    // a Replace() naming their hash deletes them.
+    for (const std::string& prefix : {hp_prefix, mq_prefix}) {
+      const std::string nat_prefix = absl::StrCat("nat ", prefix);
+      if (absl::StartsWith(chain, nat_prefix)) {
+        const std::string hash = chain.substr(nat_prefix.size());
+        installed_[hash].hash = hash;
+      }
+    }
+  }
+  // A loopback-bound mapping's guard is the drop rule for its DNAT's address,
+  // port and comment, rendered as AddPod() writes it.
+  for (auto& [hash, shared] : installed_) {
+    const std::string& jump = shared.hostport_jump;
+    for (const std::string& dnat : dnat_rules[hash]) {
+      const std::string address = FlagValue(dnat, "-d");
+      if (!absl::StartsWith(address, "127.")) continue;
+      const std::string proto = FlagValue(jump, "-p");
+      const std::string drop = absl::StrCat(
+          "-d ", address, " -p ", proto, " -m comment --comment \"",
+          FlagValue(jump, "--comment"), "\" -m ", proto, " --dport ",
+          FlagValue(jump, "--dport"), " -j DROP");
+      if (loopback_rules.contains(drop)) shared.loopback_drop = drop;
+    }
+  }
+  for (const std::string& chain : chains) {
+    base_present_.insert(absl::StrCat(chain.substr(0, chain.find(' ')), " :",
+                                      chain.substr(chain.find(' ') + 1), " "));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IptablesBackend::LoadBase() {
+  const ObjectNames& names = renderer_.names();
+  installed_.clear();
+  base_present_.clear();
+  partial_ = true;
+  std::vector<std::pair<std::string, std::vector<std::string>>> reads = {
+      {"nat", {"PREROUTING", "OUTPUT", "POSTROUTING"}}};
+  if (family_ == IPFamily::kIPv4) {
+    reads.push_back({"raw", {"PREROUTING"}});
+    reads.push_back({"filter", {"INPUT", names.localnet_guard_chain}});
+  }
+  for (const auto& [table, chains] : reads) {
+    // iptables-legacy fetches the whole table for any listing: one save of
+    // nat costs less than three listings of its chains.
+    const bool whole = variant_ == IptablesVariant::kLegacy && table == "nat";
+    absl::StatusOr<std::string> saved =
+        whole ? Save(table) : SaveChains(table, chains);
+    if (!saved.ok()) return saved.status();
+    const absl::flat_hash_set<std::string> wanted(chains.begin(), chains.end());
+    ForEachSaved(
+        *saved,
+        [&](const std::string& chain) {
+          if (wanted.contains(chain)) {
+            base_present_.insert(absl::StrCat(table, " :", chain, " "));
+          }
+        },
+        [&](const std::string& chain, const std::string& rule) {
+          if (!wanted.contains(chain)) return;
+          base_present_.insert(absl::StrCat(table, " -A ", chain, " ", rule));
+          // iptables refuses a jump to a missing chain: the target exists.
+          const std::string target = FlagValue(rule, "-j");
+          if (target == names.hostports_chain ||
+              target == names.masquerade_chain ||
+              target == names.loopback_guard_chain) {
+            base_present_.insert(absl::StrCat(table, " :", target, " "));
+          }
+        });
+  }
+  return absl::OkStatus();
+}
+
+bool IptablesBackend::BaseComplete() const {
+  IptablesTransaction base = renderer_.Base(family_);
+  for (const IptablesTransaction::Table& table : base.tables()) {
+    for (const IptablesTransaction::Op& op : table.ops) {
+      if (!base_present_.contains(BaseKey(table.name, op))) return false;
+    }
+  }
+  return true;
+}
+
+bool IptablesBackend::Assume(const std::vector<const PodPlan*>& plans,
+                             bool whole) {
+  bool any = false;
+  for (const PodPlan* plan : plans) {
+    any = any || !plan->family(family_).mappings.empty();
+  }
+  if (any && !BaseComplete()) return false;
+  for (const PodPlan* plan : plans) {
+    for (const PlannedMapping& m : plan->family(family_).mappings) {
+      installed_[m.hash] = renderer_.SharedRulesOf(m);
+    }
+  }
+  if (whole) partial_ = false;
+  return true;
+}
+
+IptablesTransaction IptablesBackend::Delta(
+    const absl::flat_hash_set<std::string>& hashes,
+    const std::vector<const PodPlan*>& plans) const {
+  IptablesTransaction tx(family_);
+  absl::flat_hash_set<std::string> readded;
+  bool adds_loopback = false;
+  for (const PodPlan* plan : plans) {
+    for (const PlannedMapping& m : plan->family(family_).mappings) {
+      readded.insert(m.hash);
+      adds_loopback = adds_loopback || m.IsLoopbackBound();
+    }
+  }
+  // The loopback guard commits before the DNAT it guards (iptables-restore
+  // commits table by table).
+  if (adds_loopback) tx.Touch("raw");
+  if (!readded.empty()) {
+    IptablesTransaction base = renderer_.Base(family_);
+    for (const IptablesTransaction::Table& table : base.tables()) {
+      for (const IptablesTransaction::Op& op : table.ops) {
+        if (base_present_.contains(BaseKey(table.name, op))) continue;
+        if (op.kind == OpKind::kNewChain) {
+          tx.NewChain(table.name, op.chain);
+        } else if (op.kind == OpKind::kInsert) {
+          tx.Insert(table.name, op.chain, op.rule);
+        } else {
+          tx.Append(table.name, op.chain, op.rule);
+        }
+      }
+    }
+  }
+  absl::flat_hash_set<std::string> removed = hashes;
+  removed.insert(readded.begin(), readded.end());
+  for (const std::string& hash : removed) {
+    auto it = installed_.find(hash);
+    if (it == installed_.end()) continue;
+    renderer_.RemoveRules(it->second, /*keep_chains=*/readded.contains(hash),
+                          &tx);
+  }
+  for (const PodPlan* plan : plans) renderer_.AddPod(*plan, &tx);
+  return tx;
+}
+
+void IptablesBackend::Record(const absl::flat_hash_set<std::string>& removed,
+                             const std::vector<const PodPlan*>& plans) {
+  for (const std::string& hash : removed) installed_.erase(hash);
+  bool added = false;
+  for (const PodPlan* plan : plans) {
+    for (const PlannedMapping& m : plan->family(family_).mappings) {
+      installed_[m.hash] = renderer_.SharedRulesOf(m);
+      added = true;
+    }
+  }
+  if (added) {
+    IptablesTransaction base = renderer_.Base(family_);
+    for (const IptablesTransaction::Table& table : base.tables()) {
+      for (const IptablesTransaction::Op& op : table.ops) {
+        base_present_.insert(BaseKey(table.name, op));
+      }
+    }
+  }
+}
+
+absl::Status IptablesBackend::Apply(
+    absl::string_view what, const std::function<IptablesTransaction()>& delta) {
+  return ApplyWithReload(
+      what, [&] { return delta().Render(); },
+      [&](const std::string& script) { return Restore(script); });
+}
+
+absl::Status IptablesBackend::Replace(
+    absl::string_view id, const absl::flat_hash_set<std::string>& hashes,
+    const PodPlan* plan) {
+  std::vector<const PodPlan*> plans;
+  if (plan != nullptr) plans.push_back(plan);
+  if (absl::Status s =
+          Apply(absl::StrCat("pod ", id), [&] { return Delta(hashes, plans); });
+      !s.ok()) {
+    return s;
+  }
+  Record(hashes, plans);
+  RemoveBaseIfUnused();
+  return absl::OkStatus();
+}
+
+void IptablesBackend::RemoveBaseIfUnused() {
+  if (partial_ || !installed_.empty() || base_present_.empty()) return;
+  // Undo the base, last operation first, in its own transaction: should anyone
+  // else's rule sit in a shared chain, -X refuses, nothing changes, and the
+  // base simply stays.
+  IptablesTransaction base = renderer_.Base(family_);
+  IptablesTransaction undo(family_);
+  std::vector<std::pair<std::string, IptablesTransaction::Op>> ops;
+  for (const IptablesTransaction::Table& table : base.tables()) {
+    for (const IptablesTransaction::Op& op : table.ops) {
+      if (base_present_.contains(BaseKey(table.name, op))) {
+        ops.push_back({table.name, op});
+      }
+    }
+  }
+  // nat before raw and filter: the DNAT chains go before the guards.
+  for (const char* table : {"nat", "raw", "filter"}) {
+    for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+      if (it->first != table) continue;
+      if (it->second.kind == OpKind::kNewChain) {
+        undo.DeleteChain(it->first, it->second.chain);
+      } else {
+        undo.Delete(it->first, it->second.chain, it->second.rule);
+      }
+    }
+  }
+  if (undo.empty() || !Restore(undo.Render()).ok()) return;
+  base_present_.clear();
+}
+
+absl::Status IptablesBackend::Sync(const std::vector<const PodPlan*>& desired) {
+  if (absl::Status s = Load(); !s.ok()) return s;
+  // Everything installed that no desired plan owns goes.
+  auto stale = [&] {
+    absl::flat_hash_set<std::string> wanted, hashes;
+    for (const PodPlan* plan : desired) {
+      for (const PlannedMapping& m : plan->family(family_).mappings) {
+        wanted.insert(m.hash);
+      }
+    }
+    for (const auto& [hash, rules] : installed_) {
+      if (!wanted.contains(hash)) hashes.insert(hash);
+    }
+    return hashes;
+  };
+  absl::flat_hash_set<std::string> removed = stale();
+  if (absl::Status s = Apply("sync",
+                             [&] {
+                               removed = stale();
+                               return Delta(removed, desired);
+                             });
+      !s.ok()) {
+    return s;
+  }
+  Record(removed, desired);
+  RemoveBaseIfUnused();
+  return absl::OkStatus();
+}
+
+bool IptablesBackend::Holds(
+    absl::string_view, const absl::flat_hash_set<std::string>& hashes) const {
+  for (const std::string& hash : hashes) {
+    if (installed_.contains(hash)) return true;
+  }
+  return false;
+}
+
+}  // namespace hostport
+
+namespace hostport {
+
+absl::Status IptablesBackend::Verify(const PodPlan& plan) const {
+  for (const PlannedMapping& m : plan.family(family_).mappings) {
+    auto it = installed_.find(m.hash);
+    const SharedRules want = renderer_.SharedRulesOf(m);
+    if (it == installed_.end() ||
+        it->second.hostport_jump != want.hostport_jump ||
+        it->second.masquerade_jump != want.masquerade_jump ||
+        it->second.loopback_drop != want.loopback_drop) {
+      return absl::NotFoundError(absl::StrCat(
+          name(), " ", IPFamilyLabel(family_), " lacks ",
+          DescribeMapping(m.index, m.host_port, m.protocol, m.host_ip_text),
+          " of pod ", plan.owner, " (chain ",
+          renderer_.names().hostport_chain_prefix, m.hash, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hostport

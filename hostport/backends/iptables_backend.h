@@ -1,0 +1,99 @@
+// IptablesBackend: one family's hostport rules through iptables-restore and
+// iptables-save (legacy or nf_tables variant), with an index of what is
+// installed.
+//
+// Load() runs iptables-save once per table it uses (nat, and raw for IPv4) and
+// keeps only what is ours: the shared chains and their jumps, and per mapping
+// hash the exact rules in the shared chains. Replace() then sends
+// `iptables-restore -w --noflush` input holding only the change, never
+// redeclaring (and so never flushing) a chain it does not own wholly. If the
+// kernel refuses a delta (someone changed our rules underneath), it loads again
+// once and retries. LoadBase() lists only the built-in chains that jump to ours
+// and the localnet guard (`-S CHAIN`), never a chain whose length grows with
+// the mappings; on iptables-legacy, which fetches the whole table for any
+// listing, it saves nat once instead of listing three of its chains.
+//
+// REQUIRES: the iptables binaries of the chosen variant are installed
+// ("iptables-legacy-restore" etc.); the runner acts in the intended network
+// namespace.
+#ifndef HOSTPORT_BACKENDS_IPTABLES_BACKEND_H_
+#define HOSTPORT_BACKENDS_IPTABLES_BACKEND_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "hostport/backends/backend.h"
+#include "hostport/os/command_runner.h"
+#include "hostport/os/iptables_tools.h"
+#include "hostport/render/iptables_renderer.h"
+
+namespace hostport {
+
+class IptablesBackend : public FamilyBackend {
+ public:
+  // `runner` must outlive the backend. Call Load() before Replace().
+  IptablesBackend(IPFamily family, IptablesVariant variant,
+                  CommandRunner* runner, ObjectNames names = ObjectNames());
+
+  IPFamily family() const override { return family_; }
+  std::string name() const override;
+  absl::Status Load() override;
+  absl::Status LoadBase() override;
+  bool Assume(const std::vector<const PodPlan*>& plans, bool whole) override;
+  absl::Status Replace(absl::string_view id,
+                       const absl::flat_hash_set<std::string>& hashes,
+                       const PodPlan* plan) override;
+  bool Holds(absl::string_view id,
+             const absl::flat_hash_set<std::string>& hashes) const override;
+  int InstalledMappings() const override {
+    return static_cast<int>(installed_.size());
+  }
+  absl::Status Sync(const std::vector<const PodPlan*>& desired) override;
+  absl::Status Verify(const PodPlan& plan) const override;
+
+ private:
+  using SharedRules = IptablesRenderer::SharedRules;
+
+  // The delta for Replace() against the current index.
+  // The delta for Replace() against the current index: remove the mappings in
+  // `hashes`, then install `plans` (their own hashes are replaced, not
+  // removed).
+  IptablesTransaction Delta(const absl::flat_hash_set<std::string>& hashes,
+                            const std::vector<const PodPlan*>& plans) const;
+  // When no mapping is left, takes the shared chains and their jumps away
+  // again (best effort: if someone else's rule sits in them, they stay).
+  void RemoveBaseIfUnused();
+  // Whether every operation of the base is present.
+  bool BaseComplete() const;
+  // Runs `delta()` with ApplyWithReload.
+  absl::Status Apply(absl::string_view what,
+                     const std::function<IptablesTransaction()>& delta);
+  // Brings the index along after a delta the kernel accepted.
+  void Record(const absl::flat_hash_set<std::string>& removed,
+              const std::vector<const PodPlan*>& plans);
+
+  absl::StatusOr<std::string> Save(absl::string_view table);
+  // `chains` of `table` (ListIptablesChain) in iptables-save's form, the
+  // chains that do not exist left out: what Load needs of tables where only
+  // our chains and a built-in chain's jumps to them matter.
+  absl::StatusOr<std::string> SaveChains(
+      absl::string_view table, const std::vector<std::string>& chains);
+  absl::Status Restore(const std::string& input);
+
+  IPFamily family_;
+  IptablesVariant variant_;
+  CommandRunner* runner_;
+  IptablesRenderer renderer_;
+  // By mapping hash: the rules the mapping has in shared chains.
+  absl::flat_hash_map<std::string, SharedRules> installed_;
+  // Base operations (-N chain / -A rule) already present, as rendered text.
+  absl::flat_hash_set<std::string> base_present_;
+};
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_BACKENDS_IPTABLES_BACKEND_H_
