@@ -9,10 +9,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "hostport/backend_choice.h"
 #include "hostport/backends/backend.h"
 #include "hostport/backends/forward_filter.h"
 #include "hostport/backends/iptables_backend.h"
-#include "hostport/backends/nft_backend.h"
 #include "hostport/model/conflict.h"
 #include "hostport/model/plan.h"
 
@@ -165,6 +165,19 @@ class Manager : public HostPortManager {
   absl::Status ChangeFamilies(
       const std::function<absl::Status(FamilyBackend*)>& change,
       const std::function<absl::Status(FamilyBackend*)>& back, UndoLog* undo);
+  // What Add and Sync change, as their steps see it.
+  struct Change {
+    std::vector<std::string> leaving;   // Ids whose mappings it replaces.
+    std::vector<const PodPlan*> plans;  // The pods it puts in place.
+    std::function<absl::Status(FamilyBackend*)> apply;  // Per family.
+    std::function<absl::Status(FamilyBackend*)> back;   // apply's undo.
+  };
+  // The one sequence of steps Add and Sync take: ports (SwapPorts),
+  // route_localnet, the forward accept (when pods are put in place), then
+  // each family. Each step pushes its undo onto `undo`, so a caller that
+  // returns on an error leaves the host as it was. Errors of a change of one
+  // pod name the pod.
+  absl::Status Install(const Change& change, PortMap* held, UndoLog* undo);
   // One DeleteUdp per family for every UDP mapping of `plans`.
   absl::Status ClearUdpConntrack(const std::vector<const PodPlan*>& plans);
 
@@ -343,6 +356,30 @@ absl::Status Manager::ChangeFamilies(
   return absl::OkStatus();
 }
 
+absl::Status Manager::Install(const Change& change, PortMap* held,
+                              UndoLog* undo) {
+  auto named = [&](absl::Status s) {
+    if (s.ok() || change.plans.size() != 1) return s;
+    return absl::Status(s.code(), absl::StrCat("pod ", change.plans[0]->owner,
+                                               ": ", s.message()));
+  };
+  std::vector<PortKey> keys;
+  if (options_.hold_ports) {
+    for (const PodPlan* plan : change.plans) {
+      for (const PortKey& key : PortKeys(*plan)) keys.push_back(key);
+    }
+  }
+  if (absl::Status s = SwapPorts(change.leaving, keys, held, undo); !s.ok()) {
+    return named(s);
+  }
+  // Its errors name the pod already.
+  if (absl::Status s = SetRouteLocalnet(change.plans, undo); !s.ok()) return s;
+  if (!change.plans.empty()) {
+    if (absl::Status s = OpenForward(undo); !s.ok()) return named(s);
+  }
+  return named(ChangeFamilies(change.apply, change.back, undo));
+}
+
 absl::Status Manager::ClearUdpConntrack(
     const std::vector<const PodPlan*>& plans) {
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
@@ -483,39 +520,23 @@ absl::Status Manager::Add(absl::string_view id, const PodPortMapping& pod,
   if (plan.host_network) return absl::OkStatus();
   for (const SkippedMapping& s : plan.skipped) Log(s.reason);
   if (absl::Status s = claims_.Check(plan); !s.ok()) return s;
-  auto in_pod = [&](absl::Status s) {
-    return absl::Status(s.code(),
-                        absl::StrCat("pod ", plan.owner, ": ", s.message()));
-  };
-
   auto old_it = pods_.find(plan.id);
   const PodPlan* old = old_it == pods_.end() ? nullptr : &old_it->second.plan;
-  PortMap held;  // Outlives `undo`, whose steps use it.
-  UndoLog undo;
-  std::vector<PortKey> keys;
-  if (options_.hold_ports) keys = PortKeys(plan);
-  if (absl::Status s = SwapPorts({plan.id}, keys, &held, &undo); !s.ok()) {
-    return in_pod(s);
-  }
-  if (absl::Status s = SetRouteLocalnet({&plan}, &undo); !s.ok()) return s;
-  if (absl::Status s = OpenForward(&undo); !s.ok()) return in_pod(s);
-
   // The id's mappings are found by their chain hashes: those it held and
   // those it will hold.
   const absl::flat_hash_set<std::string> old_hashes =
       old != nullptr ? PlanHashes(*old) : absl::flat_hash_set<std::string>{};
   const absl::flat_hash_set<std::string> new_hashes = PlanHashes(plan);
-  if (absl::Status s = ChangeFamilies(
-          [&](FamilyBackend* b) {
-            return b->Replace(plan.id, old_hashes, &plan);
-          },
-          [&plan, new_hashes, old](FamilyBackend* b) {
-            return b->Replace(plan.id, new_hashes, old);
-          },
-          &undo);
-      !s.ok()) {
-    return in_pod(s);
-  }
+  const Change change{
+      {plan.id},
+      {&plan},
+      [&](FamilyBackend* b) { return b->Replace(plan.id, old_hashes, &plan); },
+      [&plan, new_hashes, old](FamilyBackend* b) {
+        return b->Replace(plan.id, new_hashes, old);
+      }};
+  PortMap held;  // Outlives `undo`, whose steps use it.
+  UndoLog undo;
+  if (absl::Status s = Install(change, &held, &undo); !s.ok()) return s;
   // Rules of this id that an earlier backend left behind would shadow the new
   // ones.
   absl::flat_hash_set<std::string> all_hashes = old_hashes;
@@ -623,27 +644,12 @@ absl::Status Manager::Sync(const std::vector<PodRequest>& pods) {
   }
 
   // 2. The steps Add takes, for every pod at once.
+  const Change change{
+      leaving, desired, [&](FamilyBackend* b) { return b->Sync(desired); },
+      [previous](FamilyBackend* b) { return b->Sync(previous); }};
   PortMap held;  // Outlives `undo`, whose steps use it.
   UndoLog undo;
-  std::vector<PortKey> keys;
-  if (options_.hold_ports) {
-    for (const PodPlan& plan : plans) {
-      for (const PortKey& key : PortKeys(plan)) keys.push_back(key);
-    }
-  }
-  if (absl::Status s = SwapPorts(leaving, keys, &held, &undo); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = SetRouteLocalnet(desired, &undo); !s.ok()) return s;
-  if (!plans.empty()) {
-    if (absl::Status s = OpenForward(&undo); !s.ok()) return s;
-  }
-  if (absl::Status s = ChangeFamilies(
-          [&](FamilyBackend* b) { return b->Sync(desired); },
-          [previous](FamilyBackend* b) { return b->Sync(previous); }, &undo);
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = Install(change, &held, &undo); !s.ok()) return s;
   undo.Commit();
   for (const auto& b : cleanup_) {
     if (absl::Status s = b->Sync({}); !s.ok()) {
@@ -783,19 +789,6 @@ std::vector<std::string> Manager::Backends() const {
   return names;
 }
 
-// `backend` after Load(), or LoadBase() when `base_only`.
-absl::StatusOr<std::unique_ptr<FamilyBackend>> Loaded(
-    std::unique_ptr<FamilyBackend> backend, bool base_only = false) {
-  if (absl::Status s = base_only ? backend->LoadBase() : backend->Load();
-      !s.ok()) {
-    return absl::Status(
-        s.code(),
-        absl::StrCat("reading what ", backend->name(), " ",
-                     FamilyLabel(backend->family()), " holds: ", s.message()));
-  }
-  return backend;
-}
-
 bool HasIPv6(Sysctl* sysctl) {
   absl::StatusOr<std::string> disabled =
       sysctl->Read("net/ipv6/conf/all/disable_ipv6");
@@ -823,130 +816,29 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
   if (absl::Status s = options.names.Validate(); !s.ok()) return s;
   OwnedEnv owned = FillRealDefaults(&options.env);
   const HostportEnv& env = options.env;
-  using Backend = MetaOptions::Backend;
-  Backend choice = options.prefer;
-  if (choice == Backend::kIptables) {
-    absl::StatusOr<CommandResult> version =
-        env.commands->Run({"iptables", "--version"}, "");
-    if (!version.ok() || version->exit_code != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "backend iptables: cannot tell which variant `iptables` is: ",
-          version.ok() ? version->stderr_text : version.status().message()));
-    }
-    choice = absl::StrContains(version->stdout_text, "legacy")
-                 ? Backend::kIptablesLegacy
-                 : Backend::kIptablesNft;
-  }
-  // The chains only: `list tables` reads every element of every set (nft
-  // 1.0.6), and listing rules would make libnftables complain about
-  // iptables-nft's xtables targets.
-  std::optional<absl::StatusOr<std::string>> chains_listed;
-  auto chains = [&]() -> const absl::StatusOr<std::string>& {
-    if (!chains_listed.has_value()) {
-      chains_listed = env.nft->List("list chains");
-    }
-    return *chains_listed;
-  };
-  if (choice == Backend::kAuto) {
-    if (chains().ok()) {
-      choice = Backend::kNftables;
-    } else {
-      absl::StatusOr<CommandResult> probe =
-          env.commands->Run({"iptables-nft-save", "--version"}, "");
-      choice = probe.ok() && probe->exit_code == 0 ? Backend::kIptablesNft
-                                                   : Backend::kIptablesLegacy;
-    }
-  }
-  auto make = [&](IPFamily f) -> std::unique_ptr<FamilyBackend> {
-    switch (choice) {
-      case Backend::kNftables:
-        return std::make_unique<NftBackend>(f, env.nft, options.names);
-      case Backend::kIptablesNft:
-        return std::make_unique<IptablesBackend>(f, IptablesVariant::kNft,
-                                                 env.commands, options.names);
-      default:
-        return std::make_unique<IptablesBackend>(f, IptablesVariant::kLegacy,
-                                                 env.commands, options.names);
-    }
-  };
+  ChainListing chains(env.nft);
+  absl::StatusOr<MetaOptions::Backend> choice =
+      ResolveBackend(options.prefer, env.commands, &chains);
+  if (!choice.ok()) return choice.status();
   std::unique_ptr<FamilyBackend> primary[2];
   std::vector<std::unique_ptr<FamilyBackend>> cleanup;
   const bool ipv6 = HasIPv6(env.sysctl);
-
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     if (f == IPFamily::kIPv6 && !ipv6) continue;
-    absl::StatusOr<std::unique_ptr<FamilyBackend>> b;
-    if (options.trust_records && choice == Backend::kNftables) {
-      // One listing of the chains serves detection and both families.
-      auto nft = std::make_unique<NftBackend>(f, env.nft, options.names);
-      absl::Status s = chains().status();
-      if (s.ok()) s = nft->LoadBaseFrom(*chains());
-      if (!s.ok()) {
-        return absl::Status(
-            s.code(), absl::StrCat("reading what nftables ", FamilyLabel(f),
-                                   " holds: ", s.message()));
-      }
-      b = std::move(nft);
-    } else {
-      b = Loaded(make(f), options.trust_records);
-    }
+    absl::StatusOr<std::unique_ptr<FamilyBackend>> b = OpenFamilyBackend(
+        *choice, f, env, options.names, options.trust_records, &chains);
     if (!b.ok()) return b.status();
     primary[f == IPFamily::kIPv4 ? 0 : 1] = std::move(*b);
+    // Trusting records, no cleanup backends: they would read everything.
     if (!options.cleanup_other_backends || options.trust_records) continue;
-    // Every other backend whose tables exist on this host; only those, since
-    // reading iptables tables that do not exist would create them.
-    const std::string ip = f == IPFamily::kIPv4 ? "ip" : "ip6";
-    const std::string listed = chains().ok() ? *chains() : "";
-    if (choice != Backend::kNftables &&
-        absl::StrContains(
-            listed,
-            absl::StrCat("table ", ip, " ", options.names.nft_table, " {"))) {
-      cleanup.push_back(
-          std::make_unique<NftBackend>(f, env.nft, options.names));
+    for (auto& other : OtherBackendsPresent(*choice, f, env, options.names,
+                                            &chains, options.log)) {
+      cleanup.push_back(std::move(other));
     }
-    absl::StatusOr<std::string> legacy = env.sysctl->ReadProcNet(
-        f == IPFamily::kIPv4 ? "ip_tables_names" : "ip6_tables_names");
-    if (choice != Backend::kIptablesLegacy && legacy.ok() &&
-        absl::StrContains(*legacy, "nat")) {
-      cleanup.push_back(std::make_unique<IptablesBackend>(
-          f, IptablesVariant::kLegacy, env.commands, options.names));
-    }
-    // iptables-nft keeps its tables in nftables, as "table ip nat".
-    if (choice != Backend::kIptablesNft &&
-        absl::StrContains(listed, absl::StrCat("table ", ip, " nat {"))) {
-      cleanup.push_back(std::make_unique<IptablesBackend>(
-          f, IptablesVariant::kNft, env.commands, options.names));
-    }
-  }
-
-  std::vector<std::unique_ptr<FamilyBackend>> loaded;
-  for (auto& b : cleanup) {
-    const std::string label =
-        absl::StrCat(b->name(), " ", FamilyLabel(b->family()));
-    if (absl::Status s = b->Load(); !s.ok()) {
-      if (options.log) {
-        options.log(absl::StrCat("not cleaning up ", label, ": ", s.message()));
-      }
-      continue;
-    }
-    loaded.push_back(std::move(b));
   }
   return std::unique_ptr<HostPortManager>(
       new Manager(std::move(options), std::move(owned), std::move(primary[0]),
-                  std::move(primary[1]), std::move(loaded)));
-}
-
-absl::StatusOr<MetaOptions::Backend> ParseBackendName(absl::string_view name) {
-  using Backend = MetaOptions::Backend;
-  if (name == "auto") return Backend::kAuto;
-  if (name == "nftables") return Backend::kNftables;
-  if (name == "iptables") return Backend::kIptables;
-  if (name == "iptables-legacy") return Backend::kIptablesLegacy;
-  if (name == "iptables-nft") return Backend::kIptablesNft;
-  return absl::InvalidArgumentError(
-      absl::StrCat("backend \"", name,
-                   "\" is not a backend: want auto, nftables, iptables, "
-                   "iptables-legacy or iptables-nft"));
+                  std::move(primary[1]), std::move(cleanup)));
 }
 
 }  // namespace hostport
