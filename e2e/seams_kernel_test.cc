@@ -85,6 +85,22 @@ TEST_F(SeamsKernelTest, HeldTcpPortRefusesBindsAndNeverCompletesAConnection) {
       holder.Hold({IPFamily::kIPv4, Protocol::kTCP, std::nullopt, 18080}).ok());
 }
 
+TEST_F(SeamsKernelTest, AHeldPortOutlivesItsHolder) {
+  const PortKey key{IPFamily::kIPv4, Protocol::kUDP, std::nullopt, 18081};
+  std::unique_ptr<HeldPort> held;
+  {
+    SocketPortHolder holder;
+    absl::StatusOr<std::unique_ptr<HeldPort>> h = holder.Hold(key);
+    ASSERT_TRUE(h.ok()) << h.status();
+    held = *std::move(h);
+  }
+  // The holder is gone; its socket still keeps the port.
+  SocketPortHolder other;
+  EXPECT_EQ(other.Hold(key).status().code(), absl::StatusCode::kAlreadyExists);
+  held.reset();
+  EXPECT_TRUE(other.Hold(key).ok());
+}
+
 TEST_F(SeamsKernelTest, HoldingAnAddressTheHostLacksFailsClearly) {
   SocketPortHolder holder;
   absl::StatusOr<std::unique_ptr<HeldPort>> held = holder.Hold(

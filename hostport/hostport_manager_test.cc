@@ -285,6 +285,38 @@ TEST_F(ManagerTest, ReAddReplacesTheMappings) {
       m->Add("s2", Pod({"10.88.0.6"}, {M(9090, 90)}, "other"), "").ok());
 }
 
+TEST(ManagerRemoveTest, APodConflictingWithARemovedOneIsAdded) {
+  for (MetaOptions::Backend backend :
+       {MetaOptions::Backend::kNftables, MetaOptions::Backend::kIptablesNft,
+        MetaOptions::Backend::kIptablesLegacy}) {
+    FakeHost host;
+    auto m = host.Meta(backend);
+    ASSERT_NE(m, nullptr);
+    const PodPortMapping a =
+        Pod(kDual, {M(8080, 80), M(53, 53, Protocol::kUDP)});
+    ASSERT_TRUE(m->Add("a", a, "").ok());
+    ASSERT_TRUE(m->Remove("a", WithoutIps(a)).ok());
+    // Each mapping of b conflicts with one of a: same port on an address the
+    // wildcard held, same wildcard.
+    const PodPortMapping b = Pod({"10.88.0.6"},
+                                 {M(8080, 81, Protocol::kTCP, "192.0.2.10"),
+                                  M(53, 5353, Protocol::kUDP, "0.0.0.0")},
+                                 "b");
+    absl::Status s = m->Add("b", b, "");
+    ASSERT_TRUE(s.ok()) << s;
+    EXPECT_THAT(
+        host.ports_.Held(),
+        ElementsAre(
+            ::testing::Property(&PortKey::ToString, "tcp 192.0.2.10:8080"),
+            ::testing::Property(&PortKey::ToString, "udp 0.0.0.0:53")));
+    // The kernel holds b's rules and nothing of a's.
+    const std::string state = host.KernelState();
+    EXPECT_THAT(state, HasSubstr("10.88.0.6"));
+    EXPECT_THAT(state, Not(HasSubstr("10.88.0.5")));
+    EXPECT_THAT(state, Not(HasSubstr("fd00:88::5")));
+  }
+}
+
 TEST_F(ManagerTest, MappingWithoutAPodIpOfItsFamilyIsSkippedAndLogged) {
   auto m = Meta();
   ASSERT_TRUE(

@@ -123,6 +123,23 @@ TEST(PlanTest, LongOwnersAreCutToFitARuleComment) {
   EXPECT_THAT(comment, testing::EndsWith("nnn hostport 65535"));
 }
 
+TEST(PlanTest, PortsFromOneTo65535AreValidAndNothingBeyond) {
+  for (int port : {1, 65535}) {
+    EXPECT_TRUE(PlanPod("s", Pod({"10.88.0.5"}, {Tcp(port, 80)})).ok()) << port;
+    EXPECT_TRUE(PlanPod("s", Pod({"10.88.0.5"}, {Tcp(80, port)})).ok()) << port;
+  }
+  for (int port : {-1, 0, 65536, 70000}) {
+    EXPECT_EQ(Error(Pod({"10.88.0.5"}, {Tcp(port, 80)})),
+              absl::StrCat("host_port ", port,
+                           " out of range 1..65535 in mapping 0 of pod "
+                           "default/web"));
+    EXPECT_EQ(Error(Pod({"10.88.0.5"}, {Tcp(80, port)})),
+              absl::StrCat("container_port ", port,
+                           " out of range 1..65535 in mapping 0 of pod "
+                           "default/web"));
+  }
+}
+
 TEST(PlanTest, ValidationMessagesNameTheValueAndTheValidRange) {
   EXPECT_EQ(Error(Pod({"10.88.0.5"}, {Tcp(8080, 80), Tcp(70000, 80)})),
             "host_port 70000 out of range 1..65535 in mapping 1 of pod "
