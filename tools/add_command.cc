@@ -30,7 +30,7 @@ int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
       code >= 0) {
     return code;
   }
-  const std::vector<PodEntry>& entries = request.entries;
+  const std::vector<PodRequest>& entries = request.entries;
   absl::StatusOr<std::unique_ptr<LockedHost>> host =
       OpenHost(request.flags.Get("state-dir", kDefaultStateDir),
                request.backend, request.flags.Has("allow-forward"), err);
@@ -43,11 +43,11 @@ int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
   const std::string backend_name = (*host)->backend();
   if (request.json) {
     nlohmann::json ids = nlohmann::json::array();
-    for (const PodEntry& e : entries) ids.push_back(e.id);
+    for (const PodRequest& e : entries) ids.push_back(e.id);
     out << nlohmann::json({{"added", ids}, {"backend", backend_name}}).dump(2)
         << "\n";
   } else {
-    for (const PodEntry& e : entries) {
+    for (const PodRequest& e : entries) {
       out << "added " << e.id << " (" << backend_name << ")\n";
     }
   }

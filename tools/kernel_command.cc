@@ -116,16 +116,16 @@ int ReadPodsRequest(const std::vector<std::string>& args,
   }
   request->backend = *backend;
   request->path = flags.Get("pods");
-  absl::StatusOr<std::vector<PodEntry>> entries = ReadPodsFile(request->path);
+  absl::StatusOr<std::vector<PodRequest>> entries = ReadPodsFile(request->path);
   if (!entries.ok()) {
     return Fail(err, verb, entries.status().message(), kExitUsage);
   }
   request->entries = std::move(*entries);
-  for (PodEntry& e : request->entries) {
+  for (PodRequest& e : request->entries) {
     if (e.nat_interface.empty()) e.nat_interface = flags.Get("nat-interface");
   }
   PortClaims claims;
-  for (const PodEntry& e : request->entries) {
+  for (const PodRequest& e : request->entries) {
     absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
     if (!plan.ok()) {
       return Fail(err, verb,

@@ -83,7 +83,7 @@ struct PodsRequest {
   MetaOptions::Backend backend = MetaOptions::Backend::kAuto;
   std::string path;
   // The file's pods; those without a nat_interface take --nat-interface.
-  std::vector<PodEntry> entries;
+  std::vector<PodRequest> entries;
 };
 
 // Parses `args` (--pods, --backend, --allow-forward and, for sync only,

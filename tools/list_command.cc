@@ -18,7 +18,7 @@ constexpr char kUsage[] =
     "Shows the pods and mappings this host holds.\n";
 
 // "8080/TCP on all addresses -> 80; 5353/UDP on 10.0.0.1 -> 53"
-std::string DescribeMappings(const PodEntry& e) {
+std::string DescribeMappings(const PodRequest& e) {
   std::vector<std::string> mappings;
   for (const PortMapping& m : e.pod.port_mappings) {
     mappings.push_back(
@@ -52,7 +52,7 @@ int RunListCommand(const std::vector<std::string>& args, std::ostream& out,
   if (json) {
     nlohmann::json pods = nlohmann::json::array();
     for (const HeldPod& h : held) {
-      nlohmann::json pod = nlohmann::json::parse(PodEntryJson(h.entry));
+      nlohmann::json pod = nlohmann::json::parse(PodRequestJson(h.entry));
       pod["backend"] = h.backend;
       if (h.pending) pod["pending"] = true;
       pods.push_back(pod);

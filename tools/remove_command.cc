@@ -34,7 +34,7 @@ int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
                 absl::StrCat("give exactly one of --id and --pods\n", kUsage),
                 kExitUsage);
   }
-  std::vector<PodEntry> targets;
+  std::vector<PodRequest> targets;
   if (flags.Has("id")) {
     for (absl::string_view id : absl::StrSplit(flags.Get("id"), ',')) {
       if (id.empty()) {
@@ -43,10 +43,10 @@ int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
                                  "\" has an empty id: want ID[,ID...]"),
                     kExitUsage);
       }
-      targets.push_back(PodEntry{std::string(id), {}, ""});
+      targets.push_back(PodRequest{std::string(id), {}, ""});
     }
   } else {
-    absl::StatusOr<std::vector<PodEntry>> entries =
+    absl::StatusOr<std::vector<PodRequest>> entries =
         ReadPodsFile(flags.Get("pods"));
     if (!entries.ok()) {
       return Fail(err, "remove", entries.status().message(), kExitUsage);
@@ -65,7 +65,7 @@ int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   int code = kExitOk;
   nlohmann::json removed = nlohmann::json::array();
-  for (const PodEntry& target : targets) {
+  for (const PodRequest& target : targets) {
     if (absl::Status s = (*host)->Remove(target); !s.ok()) {
       err << "hostportctl remove: " << s.message() << "\n";
       code = kExitFailed;

@@ -97,7 +97,7 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   // Each sync takes the host's lock for its duration, so that the CNI plugin
   // and other hostportctl calls may work in between.
-  auto sync = [&](const std::vector<PodEntry>& entries) -> absl::Status {
+  auto sync = [&](const std::vector<PodRequest>& entries) -> absl::Status {
     absl::StatusOr<std::unique_ptr<LockedHost>> host =
         LockedHost::OpenWith(dir, manager->get(), options.log);
     if (!host.ok()) return host.status();
@@ -111,7 +111,7 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
   err << "hostportctl run: holding " << request.entries.size() << " pods ("
       << backend << "); SIGHUP re-reads " << request.path
       << ", SIGTERM removes everything\n";
-  std::vector<PodEntry> current = request.entries;
+  std::vector<PodRequest> current = request.entries;
   while (true) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;

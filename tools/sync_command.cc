@@ -45,7 +45,7 @@ int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
   const std::string backend = (*host)->backend();
   if (request.json) {
     nlohmann::json ids = nlohmann::json::array();
-    for (const PodEntry& e : request.entries) ids.push_back(e.id);
+    for (const PodRequest& e : request.entries) ids.push_back(e.id);
     out << nlohmann::json({{"synced", ids}, {"backend", backend}}).dump(2)
         << "\n";
   } else {
