@@ -25,29 +25,29 @@ constexpr char kUsage[] =
 
 int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err) {
-  PodsRequest request;
-  if (int code = ReadPodsRequest(args, "add", kUsage, out, err, &request);
+  PodsFileInput input;
+  if (int code = ReadPodsFileInput(args, "add", kUsage, out, err, &input);
       code >= 0) {
     return code;
   }
-  const std::vector<PodRequest>& entries = request.entries;
+  const std::vector<PodRequest>& pods = input.pods;
   absl::StatusOr<std::unique_ptr<LockedHost>> host =
-      OpenHost(request.flags.Get("state-dir", kDefaultStateDir),
-               request.backend, request.flags.Has("allow-forward"), err);
+      OpenHost(input.flags.Get("state-dir", kDefaultStateDir), input.backend,
+               input.flags.Has("allow-forward"), err);
   if (!host.ok()) return Fail(err, "add", host.status().message(), kExitFailed);
-  Progress progress(err, "add", entries.size());
+  Progress progress(err, "add", pods.size());
   absl::Status added =
-      (*host)->Add(entries, [&](size_t done) { progress.Step(done); });
+      (*host)->Add(pods, [&](size_t done) { progress.Step(done); });
   progress.Done();
-  if (!added.ok()) return FailChange(err, "add", request, added);
+  if (!added.ok()) return FailChange(err, "add", input, added);
   const std::string backend_name = (*host)->backend();
-  if (request.json) {
+  if (input.json) {
     nlohmann::json ids = nlohmann::json::array();
-    for (const PodRequest& e : entries) ids.push_back(e.id);
+    for (const PodRequest& e : pods) ids.push_back(e.id);
     out << nlohmann::json({{"added", ids}, {"backend", backend_name}}).dump(2)
         << "\n";
   } else {
-    for (const PodRequest& e : entries) {
+    for (const PodRequest& e : pods) {
       out << "added " << e.id << " (" << backend_name << ")\n";
     }
   }

@@ -84,21 +84,21 @@ void NoteLongSync(std::ostream& err, size_t pods) {
   }
 }
 
-int ReadPodsRequest(const std::vector<std::string>& args,
-                    absl::string_view verb, const char* usage,
-                    std::ostream& out, std::ostream& err,
-                    PodsRequest* request) {
-  if (int code = ParseVerbFlags(args,
-                                {{"pods", true},
-                                 {"backend", true},
-                                 {"allow-forward", false},
-                                 {"read-kernel", false}},
-                                verb, usage, out, err, &request->flags,
-                                &request->json);
+int ReadPodsFileInput(const std::vector<std::string>& args,
+                      absl::string_view verb, const char* usage,
+                      std::ostream& out, std::ostream& err,
+                      PodsFileInput* input) {
+  if (int code =
+          ParseVerbFlags(args,
+                         {{"pods", true},
+                          {"backend", true},
+                          {"allow-forward", false},
+                          {"read-kernel", false}},
+                         verb, usage, out, err, &input->flags, &input->json);
       code >= 0) {
     return code;
   }
-  const ParsedFlags& flags = request->flags;
+  const ParsedFlags& flags = input->flags;
   if (verb != "sync" && flags.Has("read-kernel")) {
     return Fail(err, verb,
                 absl::StrCat("--read-kernel is a flag of sync only\n", usage),
@@ -114,26 +114,24 @@ int ReadPodsRequest(const std::vector<std::string>& args,
     return Fail(err, verb, absl::StrCat("--", backend.status().message()),
                 kExitUsage);
   }
-  request->backend = *backend;
-  request->path = flags.Get("pods");
-  absl::StatusOr<std::vector<PodRequest>> entries = ReadPodsFile(request->path);
-  if (!entries.ok()) {
-    return Fail(err, verb, entries.status().message(), kExitUsage);
-  }
-  request->entries = std::move(*entries);
-  for (PodRequest& e : request->entries) {
+  input->backend = *backend;
+  input->path = flags.Get("pods");
+  absl::StatusOr<std::vector<PodRequest>> pods = ReadPodsFile(input->path);
+  if (!pods.ok()) return Fail(err, verb, pods.status().message(), kExitUsage);
+  input->pods = std::move(*pods);
+  for (PodRequest& e : input->pods) {
     if (e.nat_interface.empty()) e.nat_interface = flags.Get("nat-interface");
   }
   PortClaims claims;
-  for (const PodRequest& e : request->entries) {
+  for (const PodRequest& e : input->pods) {
     absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
     if (!plan.ok()) {
       return Fail(err, verb,
-                  absl::StrCat(request->path, ": ", plan.status().message()),
+                  absl::StrCat(input->path, ": ", plan.status().message()),
                   kExitUsage);
     }
     if (absl::Status s = claims.Check(*plan); !s.ok()) {
-      return Fail(err, verb, absl::StrCat(request->path, ": ", s.message()),
+      return Fail(err, verb, absl::StrCat(input->path, ": ", s.message()),
                   kExitFailed);
     }
     claims.Claim(*plan);
@@ -142,9 +140,9 @@ int ReadPodsRequest(const std::vector<std::string>& args,
 }
 
 int FailChange(std::ostream& err, absl::string_view verb,
-               const PodsRequest& request, const absl::Status& s) {
+               const PodsFileInput& input, const absl::Status& s) {
   if (absl::IsAlreadyExists(s) || absl::IsInvalidArgument(s)) {
-    return Fail(err, verb, absl::StrCat(request.path, ": ", s.message()),
+    return Fail(err, verb, absl::StrCat(input.path, ": ", s.message()),
                 absl::IsInvalidArgument(s) ? kExitUsage : kExitFailed);
   }
   return Fail(err, verb, s.message(), kExitFailed);

@@ -77,29 +77,30 @@ void NoteLongSync(std::ostream& err, size_t pods);
 
 // What the verbs that apply a pods file (add, sync, run) share: flags, the
 // file, and every check that can be made before the kernel is touched.
-struct PodsRequest {
+struct PodsFileInput {
   ParsedFlags flags;
   bool json = false;
   MetaOptions::Backend backend = MetaOptions::Backend::kAuto;
   std::string path;
   // The file's pods; those without a nat_interface take --nat-interface.
-  std::vector<PodRequest> entries;
+  std::vector<PodRequest> pods;
 };
 
 // Parses `args` (--pods, --backend, --allow-forward and, for sync only,
 // --read-kernel), reads the pods file and checks what needs no kernel: each
 // pod plans, the file's pods do not conflict with each other, the process is
-// root. Returns an exit code, or -1 to go on with *request filled in.
+// root. Returns an exit code, or -1 to go on with *input filled in.
 // Conflicts with the pods the host holds are checked under the host's lock.
-int ReadPodsRequest(const std::vector<std::string>& args,
-                    absl::string_view verb, const char* usage,
-                    std::ostream& out, std::ostream& err, PodsRequest* request);
+int ReadPodsFileInput(const std::vector<std::string>& args,
+                      absl::string_view verb, const char* usage,
+                      std::ostream& out, std::ostream& err,
+                      PodsFileInput* input);
 
 // A failure of a change to the host: a conflict or an invalid pod names the
 // pods file it came from. Returns kExitUsage for an invalid pod, kExitFailed
 // otherwise.
 int FailChange(std::ostream& err, absl::string_view verb,
-               const PodsRequest& request, const absl::Status& s);
+               const PodsFileInput& input, const absl::Status& s);
 
 }  // namespace hostport
 

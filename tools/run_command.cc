@@ -71,12 +71,12 @@ absl::StatusOr<int> LockStateDir(const std::string& dir) {
 
 int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err) {
-  PodsRequest request;
-  if (int code = ReadPodsRequest(args, "run", kUsage, out, err, &request);
+  PodsFileInput input;
+  if (int code = ReadPodsFileInput(args, "run", kUsage, out, err, &input);
       code >= 0) {
     return code;
   }
-  const std::string dir = request.flags.Get("state-dir", kDefaultStateDir);
+  const std::string dir = input.flags.Get("state-dir", kDefaultStateDir);
   absl::StatusOr<int> lock = LockStateDir(dir);
   if (!lock.ok()) return Fail(err, "run", lock.status().message(), kExitFailed);
 
@@ -87,8 +87,8 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   MetaOptions options;
-  options.prefer = request.backend;
-  options.allow_forward = request.flags.Has("allow-forward");
+  options.prefer = input.backend;
+  options.allow_forward = input.flags.Has("allow-forward");
   options.log = LogLinesTo(err, "hostportctl run");
   absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
       NewMetaHostportManager(options);
@@ -97,37 +97,37 @@ int RunRunCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   // Each sync takes the host's lock for its duration, so that the CNI plugin
   // and other hostportctl calls may work in between.
-  auto sync = [&](const std::vector<PodRequest>& entries) -> absl::Status {
+  auto sync = [&](const std::vector<PodRequest>& pods) -> absl::Status {
     absl::StatusOr<std::unique_ptr<LockedHost>> host =
         LockedHost::OpenWith(dir, manager->get(), options.log);
     if (!host.ok()) return host.status();
-    return (*host)->Sync(entries);
+    return (*host)->Sync(pods);
   };
   const std::string backend = BackendName(**manager);
-  NoteLongSync(err, request.entries.size());
-  if (absl::Status s = sync(request.entries); !s.ok()) {
-    return FailChange(err, "run", request, s);
+  NoteLongSync(err, input.pods.size());
+  if (absl::Status s = sync(input.pods); !s.ok()) {
+    return FailChange(err, "run", input, s);
   }
-  err << "hostportctl run: holding " << request.entries.size() << " pods ("
-      << backend << "); SIGHUP re-reads " << request.path
+  err << "hostportctl run: holding " << input.pods.size() << " pods ("
+      << backend << "); SIGHUP re-reads " << input.path
       << ", SIGTERM removes everything\n";
-  std::vector<PodRequest> current = request.entries;
+  std::vector<PodRequest> current = input.pods;
   while (true) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      PodsRequest reread;
+      PodsFileInput reread;
       std::ostringstream quiet;
-      if (ReadPodsRequest(args, "run", kUsage, quiet, err, &reread) >= 0) {
+      if (ReadPodsFileInput(args, "run", kUsage, quiet, err, &reread) >= 0) {
         err << "hostportctl run: keeping the previous pods\n";
         continue;
       }
-      if (absl::Status s = sync(reread.entries); !s.ok()) {
+      if (absl::Status s = sync(reread.pods); !s.ok()) {
         err << "hostportctl run: sync failed, keeping the previous pods: "
             << s.message() << "\n";
         continue;
       }
-      current = reread.entries;
+      current = reread.pods;
       err << "hostportctl run: holding " << current.size() << " pods\n";
       continue;
     }

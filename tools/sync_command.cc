@@ -26,30 +26,30 @@ constexpr char kUsage[] =
 
 int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err) {
-  PodsRequest request;
-  if (int code = ReadPodsRequest(args, "sync", kUsage, out, err, &request);
+  PodsFileInput input;
+  if (int code = ReadPodsFileInput(args, "sync", kUsage, out, err, &input);
       code >= 0) {
     return code;
   }
   absl::StatusOr<std::unique_ptr<LockedHost>> host =
-      OpenHost(request.flags.Get("state-dir", kDefaultStateDir),
-               request.backend, request.flags.Has("allow-forward"), err,
-               /*trust_records=*/!request.flags.Has("read-kernel"));
+      OpenHost(input.flags.Get("state-dir", kDefaultStateDir), input.backend,
+               input.flags.Has("allow-forward"), err,
+               /*trust_records=*/!input.flags.Has("read-kernel"));
   if (!host.ok()) {
     return Fail(err, "sync", host.status().message(), kExitFailed);
   }
-  NoteLongSync(err, request.entries.size());
-  if (absl::Status s = (*host)->Sync(request.entries); !s.ok()) {
-    return FailChange(err, "sync", request, s);
+  NoteLongSync(err, input.pods.size());
+  if (absl::Status s = (*host)->Sync(input.pods); !s.ok()) {
+    return FailChange(err, "sync", input, s);
   }
   const std::string backend = (*host)->backend();
-  if (request.json) {
+  if (input.json) {
     nlohmann::json ids = nlohmann::json::array();
-    for (const PodRequest& e : request.entries) ids.push_back(e.id);
+    for (const PodRequest& e : input.pods) ids.push_back(e.id);
     out << nlohmann::json({{"synced", ids}, {"backend", backend}}).dump(2)
         << "\n";
   } else {
-    out << "synced " << request.entries.size() << " pods (" << backend << ")\n";
+    out << "synced " << input.pods.size() << " pods (" << backend << ")\n";
   }
   return kExitOk;
 }
