@@ -9,13 +9,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  absl::StatusOr<std::vector<hostport::PodEntry>> pods =
+  absl::StatusOr<std::vector<hostport::PodRequest>> pods =
       hostport::ParsePodsJson(text);
   if (!pods.ok()) {
     if (pods.status().message().empty()) std::abort();
     return 0;
   }
-  for (const hostport::PodEntry& e : *pods) {
+  for (const hostport::PodRequest& e : *pods) {
     absl::StatusOr<hostport::PodPlan> plan =
         hostport::PlanPod(e.id, e.pod, e.nat_interface);
     if (!plan.ok() && plan.status().message().empty()) std::abort();

@@ -44,7 +44,7 @@ class ByteReader {
 [[noreturn]] void Violation(const Scenario& s, const std::string& what) {
   std::fprintf(stderr, "render_fuzzer: %s\nhost interfaces: %zu\n",
                what.c_str(), s.host.interfaces.size());
-  for (const PodEntry& e : s.pods) {
+  for (const PodRequest& e : s.pods) {
     std::string line = e.id + " ips [";
     for (const std::string& ip : e.pod.ips) line += ip + " ";
     line += "] nat \"" + e.nat_interface + "\" {";
@@ -75,9 +75,9 @@ Scenario Decode(ByteReader& in) {
                         "127.0.0.2", "::ffff:10.0.0.1", "fe80::1", "bogus"}) {
     host_ips.push_back(a);
   }
-  std::vector<PodEntry> pods(1 + in.Below(4));
+  std::vector<PodRequest> pods(1 + in.Below(4));
   for (size_t p = 0; p < pods.size(); ++p) {
-    PodEntry& e = pods[p];
+    PodRequest& e = pods[p];
     e.id = "pod" + std::to_string(p);
     e.pod.namespace_ = "ns";
     e.pod.name = "p" + std::to_string(p);

@@ -69,12 +69,9 @@ class HostPortManager {
   // "iptables-legacy IPv4 (cleanup)"}.
   virtual std::vector<std::string> Backends() const = 0;
 
-  // One pod as Sync() wants it.
-  struct PodRequest {
-    std::string id;
-    PodPortMapping pod;
-    std::string nat_interface;
-  };
+  // One pod as Sync() and RouteLocalnetBefore() take it and Held() gives it
+  // (types.h).
+  using PodRequest = ::hostport::PodRequest;
   // Makes the kernel hold exactly `pods`: every pod is validated and checked
   // for conflicts with the others first (an error changes nothing); then one
   // transaction per family removes every mapping of ours that none of `pods`

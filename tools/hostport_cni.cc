@@ -103,7 +103,7 @@ struct Request {
   std::string version;
   json config;
   std::string id;
-  PodEntry entry;
+  PodRequest entry;
   MetaOptions::Backend backend = MetaOptions::Backend::kAuto;
   std::string state_dir = "/run/hostport";
   bool allow_forward = false;
@@ -215,7 +215,7 @@ absl::Status ParseRequest(const std::string& stdin_text, bool check_values,
       pod["port_mappings"].push_back(pm);
     }
   }
-  absl::StatusOr<std::vector<PodEntry>> entries = ParsePodsJson(pod.dump());
+  absl::StatusOr<std::vector<PodRequest>> entries = ParsePodsJson(pod.dump());
   if (!entries.ok()) {
     *error = {kInvalidConfig, std::string(entries.status().message()), ""};
     return entries.status();

@@ -1,13 +1,16 @@
 // hostportctl: the command line for people (DESIGN §8). Each verb lives in its
-// own
-// *_command.cc; this file only dispatches.
+// own *_command.cc; this file only dispatches.
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "tools/add_command.h"
 #include "tools/cli.h"
-#include "tools/kernel_commands.h"
+#include "tools/list_command.h"
+#include "tools/remove_command.h"
 #include "tools/render_command.h"
+#include "tools/run_command.h"
+#include "tools/sync_command.h"
 #include "tools/trace_command.h"
 #include "tools/verify_command.h"
 

@@ -10,13 +10,6 @@
 #include "hostport/model/plan.h"
 
 namespace hostport {
-namespace {
-
-HostPortManager::PodRequest Request(const PodEntry& e) {
-  return {e.id, e.pod, e.nat_interface};
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<LockedHost>> LockedHost::Open(
     const std::string& state_dir, MetaOptions options) {
@@ -54,10 +47,10 @@ absl::Status LockedHost::ReadAll(absl::string_view why) {
   return ReadRecords();
 }
 
-absl::Status LockedHost::Prepare(const std::vector<PodEntry>& entries) {
+absl::Status LockedHost::Prepare(const std::vector<PodRequest>& entries) {
   if (!trusting_) return absl::OkStatus();
   if (prepared_.has_value()) {
-    for (const PodEntry& e : entries) {
+    for (const PodRequest& e : entries) {
       if (prepared_->count(e.id) == 0) {
         return ReadAll(
             absl::StrCat("pod ", e.id, " was not among those prepared"));
@@ -66,7 +59,7 @@ absl::Status LockedHost::Prepare(const std::vector<PodEntry>& entries) {
     return absl::OkStatus();
   }
   prepared_.emplace();
-  for (const PodEntry& e : entries) prepared_->insert(e.id);
+  for (const PodRequest& e : entries) prepared_->insert(e.id);
   HostPortManager::HeldState held;
   held.route_localnet_before = RouteLocalnetOnRecord();
   std::set<std::string> interfaces;
@@ -137,7 +130,7 @@ void LockedHost::AdoptRecords(std::vector<HeldPod> pods,
                               HostPortManager::HeldState held) {
   NoteDamaged(std::move(damaged));
   for (HeldPod& pod : pods) {
-    held.pods.push_back(Request(pod.entry));
+    held.pods.push_back(pod.entry);
     records_.emplace(pod.entry.id, std::move(pod));
   }
   if (absl::Status s = manager_->Adopt(held); !s.ok() && log_) {
@@ -161,9 +154,9 @@ std::string BackendName(const HostPortManager& manager) {
 }
 
 absl::Status LockedHost::CheckEntries(
-    const std::vector<PodEntry>& entries) const {
+    const std::vector<PodRequest>& entries) const {
   absl::flat_hash_set<std::string> ids;
-  for (const PodEntry& e : entries) ids.insert(e.id);
+  for (const PodRequest& e : entries) ids.insert(e.id);
   PortClaims claims;
   for (const auto& [id, record] : records_) {
     if (ids.contains(id)) continue;
@@ -171,7 +164,7 @@ absl::Status LockedHost::CheckEntries(
         PlanPod(id, record.entry.pod, record.entry.nat_interface);
     if (plan.ok()) claims.Claim(*plan);
   }
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
     if (!plan.ok()) return plan.status();
     if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
@@ -180,7 +173,7 @@ absl::Status LockedHost::CheckEntries(
   return absl::OkStatus();
 }
 
-HeldPod LockedHost::Intent(const PodEntry& entry) const {
+HeldPod LockedHost::Intent(const PodRequest& entry) const {
   HeldPod intent{entry, backend(), /*pending=*/true, {}};
   auto it = records_.find(entry.id);
   if (it != records_.end()) {
@@ -199,25 +192,23 @@ void LockedHost::RestoreRecord(const std::string& id) {
 }
 
 absl::Status LockedHost::RecordRouteLocalnetBefore(
-    const std::vector<PodEntry>& entries) {
-  std::vector<HostPortManager::PodRequest> requests;
-  for (const PodEntry& e : entries) requests.push_back(Request(e));
-  return state_.WriteRouteLocalnet(manager_->RouteLocalnetBefore(requests));
+    const std::vector<PodRequest>& entries) {
+  return state_.WriteRouteLocalnet(manager_->RouteLocalnetBefore(entries));
 }
 
 absl::Status LockedHost::SaveRouteLocalnet() {
   return state_.WriteRouteLocalnet(manager_->Held().route_localnet_before);
 }
 
-absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
+absl::Status LockedHost::Add(const std::vector<PodRequest>& entries,
                              const std::function<void(size_t)>& progress) {
   if (absl::Status s = Prepare(entries); !s.ok()) return s;
   if (absl::Status s = CheckEntries(entries); !s.ok()) return s;
   // Undo, newest first, of the pods this call added.
-  std::vector<const PodEntry*> done;
+  std::vector<const PodRequest*> done;
   auto take_back = [&]() {
     for (auto it = done.rbegin(); it != done.rend(); ++it) {
-      const PodEntry& e = **it;
+      const PodRequest& e = **it;
       auto old = records_.find(e.id);
       absl::Status s = old == records_.end()
                            ? manager_->Remove(e.id, e.pod)
@@ -234,7 +225,7 @@ absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
   // A failed call set nothing to keep: the record goes back to what is held.
   auto resave =
       absl::MakeCleanup([this] { SaveRouteLocalnet().IgnoreError(); });
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     auto old = records_.find(e.id);
     if (old != records_.end() && old->second.pending) {
       // A change a killed process left unsettled: clear all it may hold.
@@ -256,18 +247,18 @@ absl::Status LockedHost::Add(const std::vector<PodEntry>& entries,
     done.push_back(&e);
     if (progress) progress(done.size());
   }
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     if (absl::Status s = state_.Write(HeldPod{e, backend()}); !s.ok()) {
       take_back();
       return s;
     }
   }
-  for (const PodEntry& e : entries) records_[e.id] = HeldPod{e, backend()};
+  for (const PodRequest& e : entries) records_[e.id] = HeldPod{e, backend()};
   std::move(resave).Cancel();
   return SaveRouteLocalnet();
 }
 
-absl::Status LockedHost::Remove(const PodEntry& target) {
+absl::Status LockedHost::Remove(const PodRequest& target) {
   if (absl::Status s = Prepare({target}); !s.ok()) return s;
   PodPortMapping pod = target.pod;
   auto it = records_.find(target.id);
@@ -287,7 +278,7 @@ absl::Status LockedHost::Remove(const PodEntry& target) {
   return SaveRouteLocalnet();
 }
 
-absl::Status LockedHost::SyncByRecords(const std::vector<PodEntry>& entries) {
+absl::Status LockedHost::SyncByRecords(const std::vector<PodRequest>& entries) {
   absl::StatusOr<StateDir::Diff> diff = state_.DiffAgainst(entries, backend());
   if (!diff.ok()) return diff.status();
   NoteDamaged(std::move(diff->damaged));
@@ -298,9 +289,9 @@ absl::Status LockedHost::SyncByRecords(const std::vector<PodEntry>& entries) {
   if (diff->changed.size() + diff->stale.size() > kMostChangesPodByPod) {
     return SyncAll(entries);
   }
-  std::vector<PodEntry> concerned = diff->changed;
+  std::vector<PodRequest> concerned = diff->changed;
   for (const HeldPod& pod : diff->stale) {
-    concerned.push_back(PodEntry{pod.entry.id, {}, ""});
+    concerned.push_back(PodRequest{pod.entry.id, {}, ""});
   }
   if (absl::Status s = Prepare(concerned); !s.ok()) return s;
   if (!trusting_) return SyncAll(entries);  // Prepare read everything.
@@ -316,7 +307,7 @@ absl::Status LockedHost::SyncByRecords(const std::vector<PodEntry>& entries) {
     }
   };
   for (const HeldPod& pod : diff->stale) {
-    if (absl::Status s = Remove(PodEntry{pod.entry.id, {}, ""}); !s.ok()) {
+    if (absl::Status s = Remove(PodRequest{pod.entry.id, {}, ""}); !s.ok()) {
       take_back();
       return s;
     }
@@ -329,9 +320,9 @@ absl::Status LockedHost::SyncByRecords(const std::vector<PodEntry>& entries) {
   return absl::OkStatus();
 }
 
-absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
+absl::Status LockedHost::Sync(const std::vector<PodRequest>& entries) {
   absl::flat_hash_set<std::string> ids;
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     if (!ids.insert(e.id).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("pod id ", e.id, " is given twice"));
@@ -339,7 +330,7 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
   }
   // Only the entries count: the records of other pods are what sync removes.
   PortClaims claims;
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
     if (!plan.ok()) return plan.status();
     if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
@@ -349,7 +340,7 @@ absl::Status LockedHost::Sync(const std::vector<PodEntry>& entries) {
   return SyncAll(entries);
 }
 
-absl::Status LockedHost::SyncAll(const std::vector<PodEntry>& entries) {
+absl::Status LockedHost::SyncAll(const std::vector<PodRequest>& entries) {
   // The host is made to hold exactly `entries`: every record matters, and
   // the kernel is read whole.
   if (absl::Status s = ReadAll(""); !s.ok()) return s;
@@ -359,31 +350,29 @@ absl::Status LockedHost::SyncAll(const std::vector<PodEntry>& entries) {
   // A pod recorded exactly as given, and settled, keeps its record: its
   // rules do not change, and a sync that adds one pod writes one record.
   const std::string mine = backend();
-  auto unchanged = [&](const PodEntry& e) {
+  auto unchanged = [&](const PodRequest& e) {
     auto it = records_.find(e.id);
     return it != records_.end() && !it->second.pending &&
            it->second.backend == mine &&
-           PodEntryJson(it->second.entry) == PodEntryJson(e);
+           PodRequestJson(it->second.entry) == PodRequestJson(e);
   };
-  std::vector<HostPortManager::PodRequest> requests;
-  for (const PodEntry& e : entries) {
-    requests.push_back(Request(e));
+  for (const PodRequest& e : entries) {
     if (unchanged(e)) continue;
     if (absl::Status s = state_.Write(Intent(e)); !s.ok()) {
-      for (const PodEntry& written : entries) {
+      for (const PodRequest& written : entries) {
         if (!unchanged(written)) RestoreRecord(written.id);
       }
       return s;
     }
   }
-  if (absl::Status s = manager_->Sync(requests); !s.ok()) {
-    for (const PodEntry& e : entries) {
+  if (absl::Status s = manager_->Sync(entries); !s.ok()) {
+    for (const PodRequest& e : entries) {
       if (!unchanged(e)) RestoreRecord(e.id);
     }
     return s;
   }
   std::map<std::string, HeldPod> now;
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     HeldPod record{e, mine};
     if (!unchanged(e)) {
       if (absl::Status s = state_.Write(record); !s.ok()) return s;
@@ -399,7 +388,7 @@ absl::Status LockedHost::SyncAll(const std::vector<PodEntry>& entries) {
   return SaveRouteLocalnet();
 }
 
-absl::Status LockedHost::Check(const PodEntry& entry) const {
+absl::Status LockedHost::Check(const PodRequest& entry) const {
   return manager_->Check(entry.id, entry.pod, entry.nat_interface);
 }
 

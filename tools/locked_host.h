@@ -75,17 +75,17 @@ class LockedHost {
   // With trust_records: reads the records that changing `entries` concerns,
   // once; Add and Remove call it for their own entries. Call it first with
   // every entry of several Removes.
-  absl::Status Prepare(const std::vector<PodEntry>& entries);
+  absl::Status Prepare(const std::vector<PodRequest>& entries);
 
   // Checks every entry (against the others and every other recorded pod),
   // then adds them one by one, each with its intent recorded first. If one
   // fails, those added before it are taken back and their records restored.
   // `progress`, when given, is told how many are added so far.
-  absl::Status Add(const std::vector<PodEntry>& entries,
+  absl::Status Add(const std::vector<PodRequest>& entries,
                    const std::function<void(size_t)>& progress = nullptr);
   // Removes every mapping the kernel may hold for `target.id`: those its
   // record names and those `target` names; then the record. Needs no pod IP.
-  absl::Status Remove(const PodEntry& target);
+  absl::Status Remove(const PodRequest& target);
   // Makes the kernel and the records hold exactly `entries`. Trusting the
   // records, only what differs from them changes: the records that no entry
   // names are removed, then the entries not recorded exactly are added (and
@@ -93,9 +93,9 @@ class LockedHost {
   // so rules of ours that no record names stay (open without trust_records
   // to reconcile with the kernel). Past 256 differences it syncs as without
   // trust_records: one transaction per family beats one per pod.
-  absl::Status Sync(const std::vector<PodEntry>& entries);
+  absl::Status Sync(const std::vector<PodRequest>& entries);
   // Whether the kernel holds `entry` as Add would install it.
-  absl::Status Check(const PodEntry& entry) const;
+  absl::Status Check(const PodRequest& entry) const;
 
   std::string backend() const { return BackendName(*manager_); }
   const std::vector<DamagedRecord>& damaged() const { return damaged_; }
@@ -116,23 +116,24 @@ class LockedHost {
                     std::vector<DamagedRecord> damaged,
                     HostPortManager::HeldState held);
   // Sync trusting the records: changes only what differs from them.
-  absl::Status SyncByRecords(const std::vector<PodEntry>& entries);
+  absl::Status SyncByRecords(const std::vector<PodRequest>& entries);
   // Sync reading every record and the whole kernel.
-  absl::Status SyncAll(const std::vector<PodEntry>& entries);
+  absl::Status SyncAll(const std::vector<PodRequest>& entries);
   // Leaves trust_records: a manager that reads the kernel whole adopts every
   // record. `why`, when not empty, is logged.
   absl::Status ReadAll(absl::string_view why);
   // InvalidArgument or AlreadyExists for the first entry that does not plan
   // or conflicts with another entry or a recorded pod of another id.
-  absl::Status CheckEntries(const std::vector<PodEntry>& entries) const;
+  absl::Status CheckEntries(const std::vector<PodRequest>& entries) const;
   // The pending record of `entry`, carrying what the id held before.
-  HeldPod Intent(const PodEntry& entry) const;
+  HeldPod Intent(const PodRequest& entry) const;
   // Writes the record `id` had before this call (or deletes it).
   void RestoreRecord(const std::string& id);
   // Puts on record, before the change, the route_localnet values that Add or
   // Sync of `entries` would replace: a process killed right after setting
   // route_localnet leaves what to put back.
-  absl::Status RecordRouteLocalnetBefore(const std::vector<PodEntry>& entries);
+  absl::Status RecordRouteLocalnetBefore(
+      const std::vector<PodRequest>& entries);
   absl::Status SaveRouteLocalnet();
 
   StateLock lock_;

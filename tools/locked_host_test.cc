@@ -31,9 +31,9 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
 
-PodEntry Entry(std::string id, std::vector<std::string> ips,
-               std::vector<PortMapping> mappings, std::string nat = "") {
-  PodEntry e;
+PodRequest Entry(std::string id, std::vector<std::string> ips,
+                 std::vector<PortMapping> mappings, std::string nat = "") {
+  PodRequest e;
   e.id = id;
   e.pod.namespace_ = "default";
   e.pod.name = std::move(id);
@@ -122,7 +122,7 @@ TEST_P(LockedHostTest, AnotherProcessCannotTakeARecordedPort) {
   // The same id again replaces its own mappings.
   ASSERT_TRUE(Process()->Add({Entry("a", {"10.88.0.5"}, {M(9090, 80)})}).ok());
   EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
-  ASSERT_TRUE(Process()->Remove(PodEntry{"a", {}, ""}).ok());
+  ASSERT_TRUE(Process()->Remove(PodRequest{"a", {}, ""}).ok());
   EXPECT_THAT(Kernel(), Not(HasSubstr("9090")));
 }
 
@@ -148,9 +148,9 @@ TEST_P(LockedHostTest, AFailedPodTakesBackTheOthersAndTheirRecords) {
 // with only the id leaves nothing, whichever side of the kernel change the
 // process died on.
 TEST_P(LockedHostTest, RemoveByIdCleansWhatAKilledAddLeft) {
-  const PodEntry old_entry =
+  const PodRequest old_entry =
       Entry("a", {"10.88.0.5", "fd00::5"}, {M(8080, 80)});
-  const PodEntry new_entry =
+  const PodRequest new_entry =
       Entry("a", {"10.88.0.5", "fd00::5"}, {M(9090, 90)});
   for (bool kernel_changed : {false, true}) {
     SCOPED_TRACE(kernel_changed ? "killed after the kernel changed"
@@ -169,7 +169,7 @@ TEST_P(LockedHostTest, RemoveByIdCleansWhatAKilledAddLeft) {
       ASSERT_TRUE((*m)->Add("a", new_entry.pod, "").ok());
     }
     ASSERT_THAT(Kernel(), HasSubstr(kernel_changed ? "9090" : "8080"));
-    ASSERT_TRUE(Process()->Remove(PodEntry{"a", {}, ""}).ok());
+    ASSERT_TRUE(Process()->Remove(PodRequest{"a", {}, ""}).ok());
     EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
     EXPECT_THAT(Kernel(), Not(HasSubstr("9090")));
     EXPECT_THAT(Kernel(), Not(HasSubstr("default/a")));
@@ -178,7 +178,7 @@ TEST_P(LockedHostTest, RemoveByIdCleansWhatAKilledAddLeft) {
 }
 
 TEST_P(LockedHostTest, AddOverAnInterruptedAddClearsWhatItMayHaveLeft) {
-  const PodEntry first = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
+  const PodRequest first = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
   StateDir state(dir_);
   ASSERT_TRUE(state.Lock().ok());  // Creates the directory.
   ASSERT_TRUE(state.Write(HeldPod{first, "x", true, {}}).ok());
@@ -203,9 +203,9 @@ TEST_P(LockedHostTest, RouteLocalnetGoesBackWhenAnotherProcessRemovesTheLast) {
                   ->Add({Entry("b", {"10.88.0.6"}, {M(8081, 80)}, "hp-br0")})
                   .ok());
   EXPECT_EQ(*sysctl_.Read(name), "1");
-  ASSERT_TRUE(Process()->Remove(PodEntry{"a", {}, ""}).ok());
+  ASSERT_TRUE(Process()->Remove(PodRequest{"a", {}, ""}).ok());
   EXPECT_EQ(*sysctl_.Read(name), "1");
-  ASSERT_TRUE(Process()->Remove(PodEntry{"b", {}, ""}).ok());
+  ASSERT_TRUE(Process()->Remove(PodRequest{"b", {}, ""}).ok());
   EXPECT_EQ(*sysctl_.Read(name), "0");
 }
 
@@ -254,18 +254,18 @@ TEST_P(LockedHostTest, TheIndexFindsEveryRecordAChangeConcerns) {
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
   EXPECT_THAT(s.message(), HasSubstr("default/b"));
   // b still needs route_localnet on hp-br0 when a goes, whoever reads what.
-  ASSERT_TRUE(Process()->Remove(PodEntry{"a", {}, ""}).ok());
+  ASSERT_TRUE(Process()->Remove(PodRequest{"a", {}, ""}).ok());
   EXPECT_EQ(*sysctl_.Read(name), "1");
   // A record rewritten on another port leaves no marker on the old one.
   ASSERT_TRUE(Process()
                   ->Add({Entry("b", {"10.88.0.6"}, {M(9091, 80)}, "hp-br0")})
                   .ok());
   EXPECT_TRUE(Process()->Add({Entry("d", {"10.88.0.8"}, {M(9090, 80)})}).ok());
-  ASSERT_TRUE(Process()->Remove(PodEntry{"b", {}, ""}).ok());
+  ASSERT_TRUE(Process()->Remove(PodRequest{"b", {}, ""}).ok());
   EXPECT_EQ(*sysctl_.Read(name), "0");
   unlink(unrelated.c_str());
-  ASSERT_TRUE(Process()->Remove(PodEntry{"c", {}, ""}).ok());
-  ASSERT_TRUE(Process()->Remove(PodEntry{"d", {}, ""}).ok());
+  ASSERT_TRUE(Process()->Remove(PodRequest{"c", {}, ""}).ok());
+  ASSERT_TRUE(Process()->Remove(PodRequest{"d", {}, ""}).ok());
   // The last pod gone, nothing of ours is left in the kernel.
   EXPECT_EQ(Kernel().find("crio-hostports"), std::string::npos) << Kernel();
   EXPECT_THAT(nft_.List("list chains").value_or(""),
@@ -276,9 +276,9 @@ TEST_P(LockedHostTest, TheIndexFindsEveryRecordAChangeConcerns) {
 // its record (the same file), a pod the file lacks goes, a new one comes; if
 // the new one fails, the one that went comes back.
 TEST_P(LockedHostTest, SyncChangesOnlyWhatDiffersFromTheRecords) {
-  const PodEntry a = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
-  const PodEntry b = Entry("b", {"10.88.0.6"}, {M(9090, 80)});
-  const PodEntry c = Entry("c", {"10.88.0.7"}, {M(7070, 80)}, "hp-br0");
+  const PodRequest a = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
+  const PodRequest b = Entry("b", {"10.88.0.6"}, {M(9090, 80)});
+  const PodRequest c = Entry("c", {"10.88.0.7"}, {M(7070, 80)}, "hp-br0");
   ASSERT_TRUE(Process()->Sync({a, b}).ok());
   const std::string record_a =
       absl::StrCat(dir_, "/pods/", OwnerComment("a"), ".json");
@@ -357,7 +357,7 @@ TEST(StateDirTest, APlantedLinkAtTheTemporaryNameIsNotFollowed) {
   const std::string tmp =
       absl::StrCat(dir, "/pods/", OwnerComment("a"), ".json.tmp.", getpid());
   ASSERT_EQ(symlink(victim.c_str(), tmp.c_str()), 0);
-  PodEntry e = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
+  PodRequest e = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
   ASSERT_TRUE(state.Write(HeldPod{e, "nftables"}).ok());
   std::ifstream in(victim);
   std::string content((std::istreambuf_iterator<char>(in)),

@@ -68,13 +68,13 @@ absl::Status GetPort(const json& object, absl::string_view where,
   return absl::OkStatus();
 }
 
-absl::StatusOr<PodEntry> ParsePod(const json& object, int index) {
+absl::StatusOr<PodRequest> ParsePod(const json& object, int index) {
   std::string where = absl::StrCat("pod ", index);
   if (!object.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": want an object, got ", object.dump()));
   }
-  PodEntry entry;
+  PodRequest entry;
   if (absl::Status s = GetString(object, where, "id", &entry.id); !s.ok()) {
     return s;
   }
@@ -194,7 +194,7 @@ absl::Status CheckJsonDepth(absl::string_view text) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text) {
+absl::StatusOr<std::vector<PodRequest>> ParsePodsJson(absl::string_view text) {
   if (absl::Status s = CheckJsonDepth(text); !s.ok()) return s;
   json doc;
   try {
@@ -209,15 +209,15 @@ absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text) {
     }
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", what));
   }
-  std::vector<PodEntry> pods;
+  std::vector<PodRequest> pods;
   if (doc.is_object()) {
-    absl::StatusOr<PodEntry> pod = ParsePod(doc, 0);
+    absl::StatusOr<PodRequest> pod = ParsePod(doc, 0);
     if (!pod.ok()) return pod.status();
     pods.push_back(std::move(*pod));
   } else if (doc.is_array()) {
     absl::flat_hash_set<std::string> ids;
     for (size_t i = 0; i < doc.size(); ++i) {
-      absl::StatusOr<PodEntry> pod = ParsePod(doc[i], static_cast<int>(i));
+      absl::StatusOr<PodRequest> pod = ParsePod(doc[i], static_cast<int>(i));
       if (!pod.ok()) return pod.status();
       if (!ids.insert(pod->id).second) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -257,10 +257,10 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
   return contents.str();
 }
 
-absl::StatusOr<std::vector<PodEntry>> ReadPodsFile(const std::string& path) {
+absl::StatusOr<std::vector<PodRequest>> ReadPodsFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadTextFile(path);
   if (!text.ok()) return text.status();
-  absl::StatusOr<std::vector<PodEntry>> pods = ParsePodsJson(*text);
+  absl::StatusOr<std::vector<PodRequest>> pods = ParsePodsJson(*text);
   if (!pods.ok()) {
     return absl::Status(pods.status().code(),
                         absl::StrCat(path, ": ", pods.status().message()));

@@ -23,12 +23,6 @@
 
 namespace hostport {
 
-struct PodEntry {
-  std::string id;
-  PodPortMapping pod;
-  std::string nat_interface;  // "" when the file gives none.
-};
-
 // The deepest nesting of arrays and objects any JSON the tools read may have.
 // Deeper documents (`[` x 100000) would exhaust the stack of the JSON
 // library; no pods file, CNI request or record comes near it.
@@ -39,11 +33,12 @@ constexpr int kMaxJsonDepth = 64;
 // the byte offset and the limit. Cheap: one pass, no allocation.
 absl::Status CheckJsonDepth(absl::string_view text);
 
-// Parses the JSON text of a pods file.
-absl::StatusOr<std::vector<PodEntry>> ParsePodsJson(absl::string_view text);
+// Parses the JSON text of a pods file: one PodRequest per pod, in the file's
+// order, with nat_interface "" where the file gives none.
+absl::StatusOr<std::vector<PodRequest>> ParsePodsJson(absl::string_view text);
 
 // Reads and parses `path`; errors start with the path.
-absl::StatusOr<std::vector<PodEntry>> ReadPodsFile(const std::string& path);
+absl::StatusOr<std::vector<PodRequest>> ReadPodsFile(const std::string& path);
 
 // Reads a whole file. A relative path is taken from the directory `bazel run`
 // was started in (BUILD_WORKING_DIRECTORY) when set, so `bazel run

@@ -9,13 +9,13 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string Error(absl::string_view json) {
-  absl::StatusOr<std::vector<PodEntry>> pods = ParsePodsJson(json);
+  absl::StatusOr<std::vector<PodRequest>> pods = ParsePodsJson(json);
   EXPECT_FALSE(pods.ok()) << json;
   return std::string(pods.status().message());
 }
 
 TEST(PodsFileTest, ParsesOnePodAndArrays) {
-  absl::StatusOr<std::vector<PodEntry>> pods = ParsePodsJson(R"({
+  absl::StatusOr<std::vector<PodRequest>> pods = ParsePodsJson(R"({
     "id": "sandbox-1", "namespace": "default", "name": "web",
     "ips": ["10.88.0.5", "fd00:88::5"], "host_network": false,
     "nat_interface": "hp-br0",
@@ -24,7 +24,7 @@ TEST(PodsFileTest, ParsesOnePodAndArrays) {
                       {"host_port": 9, "container_port": 9}]})");
   ASSERT_TRUE(pods.ok()) << pods.status();
   ASSERT_EQ(pods->size(), 1u);
-  const PodEntry& e = (*pods)[0];
+  const PodRequest& e = (*pods)[0];
   EXPECT_EQ(e.id, "sandbox-1");
   EXPECT_EQ(e.nat_interface, "hp-br0");
   EXPECT_EQ(e.pod.namespace_, "default");
@@ -98,7 +98,7 @@ TEST(PodsFileTest, DeepNestingIsRefusedNotACrash) {
 }
 
 TEST(PodsFileTest, ReadingNamesThePath) {
-  absl::StatusOr<std::vector<PodEntry>> pods =
+  absl::StatusOr<std::vector<PodRequest>> pods =
       ReadPodsFile("/nonexistent/pods.json");
   ASSERT_FALSE(pods.ok());
   EXPECT_THAT(std::string(pods.status().message()),
@@ -110,7 +110,7 @@ TEST(PodsFileTest, ReadingNamesThePath) {
 }
 
 TEST(PodsFileTest, TheExampleParsesAndIsDualStack) {
-  absl::StatusOr<std::vector<PodEntry>> pods =
+  absl::StatusOr<std::vector<PodRequest>> pods =
       ReadPodsFile("tools/examples/pods.json");
   ASSERT_TRUE(pods.ok()) << pods.status();
   EXPECT_GE(pods->size(), 3u);

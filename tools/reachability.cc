@@ -25,7 +25,7 @@ sim::Protocol SimProtocol(Protocol p) {
 }
 
 // The first pod IP of `family`, if any.
-std::optional<IpAddress> FirstIp(const PodEntry& pod, IpFamily family) {
+std::optional<IpAddress> FirstIp(const PodRequest& pod, IpFamily family) {
   for (const std::string& text : pod.pod.ips) {
     absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
     if (ip.ok() && ip->family() == family) return *ip;
@@ -33,7 +33,7 @@ std::optional<IpAddress> FirstIp(const PodEntry& pod, IpFamily family) {
   return std::nullopt;
 }
 
-bool OwnsIp(const PodEntry& pod, const IpAddress& address) {
+bool OwnsIp(const PodRequest& pod, const IpAddress& address) {
   for (const std::string& text : pod.pod.ips) {
     absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
     if (ip.ok() && *ip == address) return true;
@@ -72,14 +72,14 @@ std::string MasqueradeSource(const sim::HostModel& host,
 
 }  // namespace
 
-Expected Expect(const std::vector<PodEntry>& pods, const sim::HostModel& host,
+Expected Expect(const std::vector<PodRequest>& pods, const sim::HostModel& host,
                 const sim::Packet& packet) {
   const IpAddress& dst = packet.dst;
   const IpAddress& src = *packet.src;
   const IpFamily family = dst.family();
-  const PodEntry* owner = nullptr;
+  const PodRequest* owner = nullptr;
   const PortMapping* mapping = nullptr;
-  for (const PodEntry& pod : pods) {
+  for (const PodRequest& pod : pods) {
     if (pod.pod.host_network || !FirstIp(pod, family)) continue;
     for (const PortMapping& m : pod.pod.port_mappings) {
       if (SimProtocol(m.protocol) == packet.protocol &&
@@ -182,10 +182,10 @@ std::string Describe(const PortMapping& m) {
 }  // namespace
 
 absl::StatusOr<std::vector<Row>> VerifyReachability(
-    const std::vector<PodEntry>& pods, const sim::Simulator& simulator) {
+    const std::vector<PodRequest>& pods, const sim::Simulator& simulator) {
   const sim::HostModel& host = simulator.host();
   std::vector<Row> rows;
-  for (const PodEntry& pod : pods) {
+  for (const PodRequest& pod : pods) {
     if (pod.pod.host_network) continue;
     const std::string owner =
         pod.pod.namespace_.empty() && pod.pod.name.empty()
@@ -301,7 +301,7 @@ absl::StatusOr<std::vector<Row>> VerifyReachability(
               !s.ok()) {
             return s;
           }
-          for (const PodEntry& other : pods) {
+          for (const PodRequest& other : pods) {
             if (&other == &pod) continue;
             std::optional<IpAddress> other_ip = FirstIp(other, family);
             if (!other_ip) continue;

@@ -28,7 +28,7 @@ struct Expected {
 };
 
 // What the semantics say `packet` does. REQUIRES: packet.src is set.
-Expected Expect(const std::vector<PodEntry>& pods, const sim::HostModel& host,
+Expected Expect(const std::vector<PodRequest>& pods, const sim::HostModel& host,
                 const sim::Packet& packet);
 
 // One cell of the verify table.
@@ -61,7 +61,7 @@ struct Row {
 // ::1, the pod itself, another pod) through `simulator`, and compares with
 // Expect.
 absl::StatusOr<std::vector<Row>> VerifyReachability(
-    const std::vector<PodEntry>& pods, const sim::Simulator& simulator);
+    const std::vector<PodRequest>& pods, const sim::Simulator& simulator);
 
 }  // namespace hostport
 

@@ -68,7 +68,7 @@ int RunRenderCommand(const std::vector<std::string>& args, std::ostream& out,
   }
 
   const std::string path = flags->Get("pods");
-  absl::StatusOr<std::vector<PodEntry>> entries = ReadPodsFile(path);
+  absl::StatusOr<std::vector<PodRequest>> entries = ReadPodsFile(path);
   if (!entries.ok()) {
     err << "hostportctl render: " << entries.status().message() << "\n";
     return entries.status().code() == absl::StatusCode::kDataLoss ? kExitFailed
@@ -76,7 +76,7 @@ int RunRenderCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   std::vector<PodPlan> plans;
   PortClaims claims;
-  for (const PodEntry& entry : *entries) {
+  for (const PodRequest& entry : *entries) {
     const std::string nat_interface = entry.nat_interface.empty()
                                           ? flags->Get("nat-interface")
                                           : entry.nat_interface;

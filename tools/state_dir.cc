@@ -75,7 +75,7 @@ nlohmann::json MappingsToJson(const std::vector<PortMapping>& mappings) {
   return out;
 }
 
-nlohmann::json EntryToJson(const PodEntry& e) {
+nlohmann::json EntryToJson(const PodRequest& e) {
   return {{"id", e.id},
           {"namespace", e.pod.namespace_},
           {"name", e.pod.name},
@@ -100,7 +100,7 @@ absl::StatusOr<HeldPod> ReadRecord(const std::string& path) {
   }
   HeldPod held;
   held.backend = doc["backend"].get<std::string>();
-  absl::StatusOr<std::vector<PodEntry>> entries =
+  absl::StatusOr<std::vector<PodRequest>> entries =
       ParsePodsJson(doc["pod"].dump());
   if (!entries.ok() || entries->size() != 1) {
     return absl::DataLossError(absl::StrCat(
@@ -112,7 +112,7 @@ absl::StatusOr<HeldPod> ReadRecord(const std::string& path) {
     held.pending = true;
     nlohmann::json previous = {{"id", held.entry.id},
                                {"port_mappings", doc["previous_mappings"]}};
-    absl::StatusOr<std::vector<PodEntry>> parsed =
+    absl::StatusOr<std::vector<PodRequest>> parsed =
         ParsePodsJson(previous.dump());
     if (!parsed.ok()) {
       return absl::DataLossError(absl::StrCat(
@@ -137,7 +137,7 @@ StateLock::~StateLock() {
   if (fd_ >= 0) close(fd_);  // Closing the last descriptor releases the flock.
 }
 
-std::string PodEntryJson(const PodEntry& entry) {
+std::string PodRequestJson(const PodRequest& entry) {
   return EntryToJson(entry).dump();
 }
 
@@ -303,7 +303,7 @@ std::string RecordText(const HeldPod& pod) {
 }  // namespace
 
 absl::StatusOr<StateDir::Diff> StateDir::DiffAgainst(
-    const std::vector<PodEntry>& entries, const std::string& backend) const {
+    const std::vector<PodRequest>& entries, const std::string& backend) const {
   Diff diff;
   std::set<std::string> left;  // Owner comments of records not yet matched.
   const std::string dir_path = absl::StrCat(path_, "/pods");
@@ -316,7 +316,7 @@ absl::StatusOr<StateDir::Diff> StateDir::DiffAgainst(
   } else if (errno != ENOENT) {
     return Errno("cannot read", dir_path);
   }
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     const std::string comment = OwnerComment(e.id);
     if (left.erase(comment) == 0) {
       diff.changed.push_back(e);
@@ -381,7 +381,7 @@ absl::Status StateDir::Delete(const std::string& id) const {
 }
 
 absl::StatusOr<StateDir::Related> StateDir::ListRelated(
-    const std::vector<PodEntry>& entries,
+    const std::vector<PodRequest>& entries,
     const std::set<std::string>& interfaces) const {
   Related related;
   std::set<std::string> comments;  // Of the records read or tried.
@@ -410,7 +410,7 @@ absl::StatusOr<StateDir::Related> StateDir::ListRelated(
       if (absl::StartsWith(key, "port/")) keys.insert(key);
     }
   };
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     add_ports(HeldPod{e, "", false, {}});
     if (const HeldPod* own = read(OwnerComment(e.id))) add_ports(*own);
   }
@@ -422,7 +422,7 @@ absl::StatusOr<StateDir::Related> StateDir::ListRelated(
     }
   }
   std::set<std::string> ifaces = interfaces;
-  for (const PodEntry& e : entries) {
+  for (const PodRequest& e : entries) {
     if (!e.nat_interface.empty()) ifaces.insert(e.nat_interface);
   }
   for (const HeldPod& pod : related.pods) {

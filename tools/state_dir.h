@@ -40,7 +40,7 @@
 namespace hostport {
 
 struct HeldPod {
-  PodEntry entry;
+  PodRequest entry;
   std::string backend;  // "nftables", "iptables-legacy", ...
   // Written before the kernel change and not yet settled: the kernel may hold
   // the entry's mappings, `previous_mappings`, both or neither.
@@ -111,7 +111,7 @@ class StateDir {
   // `interfaces`: further NAT interfaces whose other users matter (those
   // route_localnet.json names).
   absl::StatusOr<Related> ListRelated(
-      const std::vector<PodEntry>& entries,
+      const std::vector<PodRequest>& entries,
       const std::set<std::string>& interfaces) const;
 
   // How the records differ from `entries` as `backend` would record them:
@@ -119,11 +119,11 @@ class StateDir {
   // same backend, same pod), and the records no entry names. Reads each
   // entry's record as bytes, parsing only the records that go.
   struct Diff {
-    std::vector<PodEntry> changed;
+    std::vector<PodRequest> changed;
     std::vector<HeldPod> stale;
     std::vector<DamagedRecord> damaged;  // Records that go, unreadable.
   };
-  absl::StatusOr<Diff> DiffAgainst(const std::vector<PodEntry>& entries,
+  absl::StatusOr<Diff> DiffAgainst(const std::vector<PodRequest>& entries,
                                    const std::string& backend) const;
 
   // Interface → route_localnet value to put back (empty when none recorded).
@@ -157,8 +157,8 @@ class StateDir {
   std::string path_;
 };
 
-// The JSON of one pod entry, as a pods file holds it.
-std::string PodEntryJson(const PodEntry& entry);
+// The JSON of one pod, as a pods file holds it.
+std::string PodRequestJson(const PodRequest& entry);
 
 }  // namespace hostport
 

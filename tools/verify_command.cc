@@ -67,9 +67,9 @@ int RunVerifyCommand(const std::vector<std::string>& args, std::ostream& out,
                     ? "host.json"
                     : absl::StrCat(pods_path.substr(0, slash), "/host.json");
   }
-  absl::StatusOr<std::vector<PodEntry>> pods = ReadPodsFile(pods_path);
+  absl::StatusOr<std::vector<PodRequest>> pods = ReadPodsFile(pods_path);
   if (!pods.ok()) return Fail(err, pods.status().message(), kExitUsage);
-  for (PodEntry& e : *pods) {
+  for (PodRequest& e : *pods) {
     if (e.nat_interface.empty()) e.nat_interface = flags->Get("nat-interface");
   }
   absl::StatusOr<std::string> host_text = ReadTextFile(host_path);
@@ -86,7 +86,7 @@ int RunVerifyCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   std::vector<PodPlan> plans;
   PortClaims claims;
-  for (const PodEntry& e : *pods) {
+  for (const PodRequest& e : *pods) {
     absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
     if (!plan.ok()) {
       return Fail(err, absl::StrCat(pods_path, ": ", plan.status().message()),

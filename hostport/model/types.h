@@ -58,6 +58,17 @@ struct PodPortMapping {
   std::vector<std::string> ips;
 };
 
+// One pod as the managers take it and the tools read, record and apply it:
+// the pod under its sandbox id, with the interface localhost reaches it
+// through.
+struct PodRequest {
+  std::string id;  // The sandbox id; a host holds each id once.
+  PodPortMapping pod;
+  // The interface localhost uses to reach the pod; "" (a pods file that gives
+  // none) or "lo": none.
+  std::string nat_interface;
+};
+
 }  // namespace hostport
 
 #endif  // HOSTPORT_MODEL_TYPES_H_

@@ -44,7 +44,7 @@ rc::Gen<HostSpec> GenHostSpec() {
       rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>());
 }
 
-rc::Gen<std::vector<PodEntry>> GenRawPods(const HostSpec& host) {
+rc::Gen<std::vector<PodRequest>> GenRawPods(const HostSpec& host) {
   std::vector<std::string> host_ips = {"", "0.0.0.0", "::"};
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     for (const std::string& a : host.Addresses(f)) host_ips.push_back(a);
@@ -67,7 +67,7 @@ rc::Gen<std::vector<PodEntry>> GenRawPods(const HostSpec& host) {
   auto pod = rc::gen::apply(
       [](std::vector<std::string> ips, std::vector<PortMapping> mappings,
          std::string nat) {
-        PodEntry e;
+        PodRequest e;
         e.pod.namespace_ = "ns";
         e.pod.ips = std::move(ips);
         e.pod.port_mappings = std::move(mappings);
@@ -83,9 +83,9 @@ rc::Gen<std::vector<PodEntry>> GenRawPods(const HostSpec& host) {
       Unsized(
           rc::gen::elementOf(std::vector<std::string>{kPodBridge, "", "lo"})));
   return rc::gen::map(
-      rc::gen::resize(
-          4, rc::gen::nonEmpty(rc::gen::container<std::vector<PodEntry>>(pod))),
-      [](std::vector<PodEntry> pods) {
+      rc::gen::resize(4, rc::gen::nonEmpty(
+                             rc::gen::container<std::vector<PodRequest>>(pod))),
+      [](std::vector<PodRequest> pods) {
         for (size_t i = 0; i < pods.size(); ++i) {
           pods[i].id = absl::StrCat("pod", i);
           pods[i].pod.name = absl::StrCat("p", i);
@@ -96,7 +96,7 @@ rc::Gen<std::vector<PodEntry>> GenRawPods(const HostSpec& host) {
 
 rc::Gen<Scenario> GenScenario() {
   return rc::gen::mapcat(GenHostSpec(), [](HostSpec host) {
-    return rc::gen::map(GenRawPods(host), [host](std::vector<PodEntry> raw) {
+    return rc::gen::map(GenRawPods(host), [host](std::vector<PodRequest> raw) {
       return MakeValid(host, std::move(raw));
     });
   });
@@ -122,7 +122,7 @@ void showValue(const HostSpec& v, std::ostream& os) {
 void showValue(const Scenario& v, std::ostream& os) {
   showValue(v.host, os);
   os << "\n";
-  for (const PodEntry& p : v.pods) {
+  for (const PodRequest& p : v.pods) {
     os << "  ";
     hostport::showValue(p, os);
     os << "\n";
@@ -141,7 +141,7 @@ void showValue(const PortMapping& v, std::ostream& os) {
      << (v.host_ip.empty() ? "\"\"" : v.host_ip) << " -> " << v.container_port;
 }
 
-void showValue(const PodEntry& v, std::ostream& os) {
+void showValue(const PodRequest& v, std::ostream& os) {
   os << v.id << " ips [" << absl::StrJoin(v.pod.ips, " ") << "] nat \""
      << v.nat_interface << "\" {";
   for (size_t i = 0; i < v.pod.port_mappings.size(); ++i) {

@@ -31,7 +31,7 @@ rc::Gen<HostSpec> GenHostSpec();
 // 1..4 raw pods (ids pod0, pod1, ...) for `host`: 1..4 IPs of either or both
 // families from a pool of eight, 0..8 mappings, nat_interface "", "lo" or
 // the pod bridge. Not yet valid: see MakeValid.
-rc::Gen<std::vector<PodEntry>> GenRawPods(const HostSpec& host);
+rc::Gen<std::vector<PodRequest>> GenRawPods(const HostSpec& host);
 rc::Gen<Scenario> GenScenario();
 
 void showValue(const ExternalInterface& v, std::ostream& os);
@@ -44,7 +44,7 @@ void showValue(const Probe& v, std::ostream& os);
 namespace hostport {
 // RapidCheck finds these by argument-dependent lookup.
 void showValue(const PortMapping& v, std::ostream& os);
-void showValue(const PodEntry& v, std::ostream& os);
+void showValue(const PodRequest& v, std::ostream& os);
 }  // namespace hostport
 
 #endif  // HOSTPORT_PROPERTIES_GENERATORS_H_

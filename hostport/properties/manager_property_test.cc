@@ -106,16 +106,16 @@ void CheckInterleavings() {
   // Two versions of up to four pods; each version valid on its own, the pods'
   // IPs disjoint (a re-Add keeps the pod's IPs).
   const Scenario v0 = MakeValid(host, *GenRawPods(host));
-  std::vector<PodEntry> second = v0.pods;
-  const std::vector<PodEntry> raw = *GenRawPods(host);
+  std::vector<PodRequest> second = v0.pods;
+  const std::vector<PodRequest> raw = *GenRawPods(host);
   for (size_t i = 0; i < second.size() && i < raw.size(); ++i) {
-    PodEntry alt = raw[i];
+    PodRequest alt = raw[i];
     alt.id = second[i].id;
     alt.pod.ips = second[i].pod.ips;
     alt.pod.name = second[i].pod.name;
     second[i] = MakeValid(host, {alt}).pods.at(0);
   }
-  const std::vector<std::vector<PodEntry>> variants = {v0.pods, second};
+  const std::vector<std::vector<PodRequest>> variants = {v0.pods, second};
   const Backend b = *rc::gen::element(Backend::kIptables, Backend::kNftables);
   // At most 12 steps; each step's fields drawn at the nominal size (inRange
   // scales its range with the size).
@@ -123,17 +123,17 @@ void CheckInterleavings() {
       12, rc::gen::nonEmpty(rc::gen::container<std::vector<Step>>(
               rc::gen::resize(rc::kNominalSize, GenStep()))));
 
-  std::vector<PodEntry> all_pods = v0.pods;
+  std::vector<PodRequest> all_pods = v0.pods;
   const sim::HostModel model = host.Model(all_pods);
   FakeHost h;
   std::unique_ptr<HostPortManager> m = h.NewManager(b);
   RC_ASSERT(m != nullptr);
-  std::map<std::string, PodEntry> installed;  // The manager's view.
+  std::map<std::string, PodRequest> installed;  // The manager's view.
   bool failed_by_fault = false, refused_conflict = false;
 
   for (size_t n = 0; n < steps.size(); ++n) {
     const Step& step = steps[n];
-    const PodEntry& e =
+    const PodRequest& e =
         variants[step.variant][step.pod % static_cast<int>(v0.pods.size())];
     const std::string where = absl::StrCat("step ", n, ": ");
     Inject(h, step.fault);
@@ -186,7 +186,7 @@ void CheckInterleavings() {
     Scenario now;
     now.host = host;
     for (const auto& [id, pod] : installed) now.pods.push_back(pod);
-    for (const PodEntry& p : now.pods) {
+    for (const PodRequest& p : now.pods) {
       const absl::Status c = m->Check(p.id, p.pod, p.nat_interface);
       if (!c.ok()) RC_FAIL(where + "Check: " + std::string(c.message()));
     }

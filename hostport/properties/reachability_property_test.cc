@@ -20,7 +20,7 @@ namespace {
 
 void CheckReachability(Backend b, const Scenario& s) {
   size_t mappings = 0;
-  for (const PodEntry& e : s.pods) mappings += e.pod.port_mappings.size();
+  for (const PodRequest& e : s.pods) mappings += e.pod.port_mappings.size();
   RC_CLASSIFY(mappings == 0, "no mapping kept");
   RC_CLASSIFY(mappings >= 4, "4+ mappings kept");
   RC_CLASSIFY(s.pods.size() >= 3, "3+ pods");
@@ -63,9 +63,9 @@ RC_GTEST_PROP(ReachabilityProperty, LoopbackDestinationsFromOutside, ()) {
 
 // Which mapping (pod, index) claims `p`, per DESIGN §4; nullptr if none.
 const PortMapping* Claimant(const Scenario& s, const sim::Packet& p,
-                            const PodEntry** owner) {
+                            const PodRequest** owner) {
   const IPFamily f = p.dst.is_v4() ? IPFamily::kIPv4 : IPFamily::kIPv6;
-  for (const PodEntry& e : s.pods) {
+  for (const PodRequest& e : s.pods) {
     bool has_family = false;
     for (const std::string& ip : e.pod.ips) {
       has_family |= IpAddress::Parse(ip)->family() == f;
@@ -103,7 +103,7 @@ void CheckIsolation(Backend b, const Scenario& s) {
     absl::StatusOr<sim::TraceResult> r = (*simulator)->Trace(p.packet, fast);
     RC_ASSERT(r.ok());
     const Outcome o = OutcomeOf(*r);
-    const PodEntry* owner = nullptr;
+    const PodRequest* owner = nullptr;
     const PortMapping* m = Claimant(s, p.packet, &owner);
     if (m == nullptr) {
       // Unclaimed (address, port, protocol) — including a bound mapping's
@@ -162,7 +162,7 @@ void CheckFamilies(Backend b, const Scenario& s) {
     }
   }
   for (size_t i = 0; i < s.pods.size(); ++i) {
-    const PodEntry& e = s.pods[i];
+    const PodRequest& e = s.pods[i];
     const PodPlan& plan = plans[i];
     for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
       bool pod_has = false;

@@ -66,7 +66,7 @@ std::vector<std::string> HostSpec::Addresses(IPFamily family) const {
   return out;
 }
 
-sim::HostModel HostSpec::Model(const std::vector<PodEntry>& pods) const {
+sim::HostModel HostSpec::Model(const std::vector<PodRequest>& pods) const {
   sim::HostModel host;
   for (const ExternalInterface& i : interfaces) {
     sim::HostInterface iface;
@@ -86,7 +86,7 @@ sim::HostModel HostSpec::Model(const std::vector<PodEntry>& pods) const {
   if (!bridged) return host;
   sim::Bridge bridge;
   bridge.name = kPodBridge;
-  for (const PodEntry& p : pods) {
+  for (const PodRequest& p : pods) {
     if (p.pod.ips.empty()) continue;
     sim::BridgePort port;
     port.name = absl::StrCat("veth-", p.id);
@@ -98,13 +98,13 @@ sim::HostModel HostSpec::Model(const std::vector<PodEntry>& pods) const {
   return host;
 }
 
-Scenario MakeValid(HostSpec host, std::vector<PodEntry> raw) {
+Scenario MakeValid(HostSpec host, std::vector<PodRequest> raw) {
   Scenario s;
   s.host = std::move(host);
   PortClaims claims;
   absl::flat_hash_set<IpAddress> used;
-  for (PodEntry& e : raw) {
-    PodEntry kept = e;
+  for (PodRequest& e : raw) {
+    PodRequest kept = e;
     kept.pod.ips.clear();
     kept.pod.port_mappings.clear();
     for (const std::string& text : e.pod.ips) {
@@ -122,7 +122,7 @@ Scenario MakeValid(HostSpec host, std::vector<PodEntry> raw) {
       continue;
     }
     for (const PortMapping& m : e.pod.port_mappings) {
-      PodEntry trial = kept;
+      PodRequest trial = kept;
       trial.pod.port_mappings.push_back(m);
       absl::StatusOr<PodPlan> plan =
           PlanPod(trial.id, trial.pod, trial.nat_interface);
@@ -158,7 +158,7 @@ std::vector<Probe> ProbesFor(
     const sim::IpAddress outside =
         SimIp(f == IPFamily::kIPv4 ? "203.0.113.7" : "2001:db8:ffff::7");
     std::vector<std::pair<std::string, sim::IpAddress>> pod_ips;
-    for (const PodEntry& p : s.pods) {
+    for (const PodRequest& p : s.pods) {
       for (const std::string& ip : p.pod.ips) {
         if (IsFamily(ip, f)) pod_ips.push_back({p.id, SimIp(ip)});
       }
@@ -209,7 +209,7 @@ std::vector<Probe> ProbesFor(
 
 std::vector<Probe> MappingProbes(const Scenario& s) {
   std::set<std::pair<Protocol, int>> services;
-  for (const PodEntry& p : s.pods) {
+  for (const PodRequest& p : s.pods) {
     for (const PortMapping& m : p.pod.port_mappings) {
       services.insert({m.protocol, m.host_port});
     }
@@ -246,9 +246,9 @@ std::string BackendName(Backend b) {
   return b == Backend::kIptables ? "iptables" : "nftables";
 }
 
-std::vector<PodPlan> Plans(const std::vector<PodEntry>& pods) {
+std::vector<PodPlan> Plans(const std::vector<PodRequest>& pods) {
   std::vector<PodPlan> plans;
-  for (const PodEntry& e : pods) {
+  for (const PodRequest& e : pods) {
     plans.push_back(*PlanPod(e.id, e.pod, e.nat_interface));
   }
   return plans;

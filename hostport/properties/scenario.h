@@ -51,13 +51,13 @@ struct HostSpec {
   std::vector<std::string> Addresses(IPFamily family) const;
   // lo, the external interfaces, the pod bridge (when bridged, with one bridge
   // port per pod) and the pod network's routes.
-  sim::HostModel Model(const std::vector<PodEntry>& pods) const;
+  sim::HostModel Model(const std::vector<PodRequest>& pods) const;
 };
 
 // A host and a valid, conflict-free set of pods on it.
 struct Scenario {
   HostSpec host;
-  std::vector<PodEntry> pods;
+  std::vector<PodRequest> pods;
   // What generation dropped and why (PlanPod or PortClaims refusals), for
   // reading a counterexample.
   std::vector<std::string> dropped;
@@ -66,7 +66,7 @@ struct Scenario {
 // Keeps, pod by pod and mapping by mapping, what PlanPod accepts and what
 // PortClaims lets in beside the pods kept before; pods whose IPs another pod
 // already has lose those IPs. Everything dropped is described in `dropped`.
-Scenario MakeValid(HostSpec host, std::vector<PodEntry> raw);
+Scenario MakeValid(HostSpec host, std::vector<PodRequest> raw);
 
 // One packet and who sends it, for reading a counterexample.
 struct Probe {
@@ -99,7 +99,7 @@ enum class Backend { kIptables, kNftables };
 std::string BackendName(Backend b);
 
 // PlanPod of every pod. REQUIRES: a valid scenario (MakeValid).
-std::vector<PodPlan> Plans(const std::vector<PodEntry>& pods);
+std::vector<PodPlan> Plans(const std::vector<PodRequest>& pods);
 
 // IptablesRenderer().Full / NftRenderer().Full, rendered.
 std::string RenderFull(Backend b, IPFamily f, const std::vector<PodPlan>& pods);

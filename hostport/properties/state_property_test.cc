@@ -114,7 +114,7 @@ RC_GTEST_PROP(AddRemoveProperty, ManagerAddThenRemoveRestoresTheFakes, ()) {
   std::unique_ptr<HostPortManager> m = h.NewManager(b);
   RC_ASSERT(m != nullptr);
   for (size_t i = 0; i + 1 < s.pods.size(); ++i) {
-    const PodEntry& e = s.pods[i];
+    const PodRequest& e = s.pods[i];
     const absl::Status a = m->Add(e.id, e.pod, e.nat_interface);
     if (!a.ok()) RC_FAIL(std::string(a.message()));
   }
@@ -126,7 +126,7 @@ RC_GTEST_PROP(AddRemoveProperty, ManagerAddThenRemoveRestoresTheFakes, ()) {
   RC_ASSERT(h.State() == state0);
   RC_ASSERT(HeldPorts(h.ports) == held0);
 
-  const PodEntry& last = s.pods.back();
+  const PodRequest& last = s.pods.back();
   const absl::Status a = m->Add(last.id, last.pod, last.nat_interface);
   if (!a.ok()) RC_FAIL(std::string(a.message()));
   const absl::Status r = m->Remove(last.id, WithoutIps(last.pod));
@@ -145,10 +145,10 @@ RC_GTEST_PROP(AddRemoveProperty, AddThenRemoveOnAnEmptyHostLeavesNothing, ()) {
   std::unique_ptr<HostPortManager> m = h.NewManager(b);
   RC_ASSERT(m != nullptr);
   const std::string state0 = h.State();
-  for (const PodEntry& e : s.pods) {
+  for (const PodRequest& e : s.pods) {
     RC_ASSERT(m->Add(e.id, e.pod, e.nat_interface).ok());
   }
-  for (const PodEntry& e : s.pods) {
+  for (const PodRequest& e : s.pods) {
     RC_ASSERT(m->Remove(e.id, WithoutIps(e.pod)).ok());
   }
   RC_ASSERT(h.State() == state0);
@@ -185,11 +185,11 @@ RC_GTEST_PROP(OrderProperty, AnyOrderOfAddsGivesTheSameReachability, ()) {
   std::unique_ptr<HostPortManager> m1 = in_order.NewManager(b);
   std::unique_ptr<HostPortManager> m2 = permuted.NewManager(b);
   RC_ASSERT(m1 != nullptr && m2 != nullptr);
-  for (const PodEntry& e : s.pods) {
+  for (const PodRequest& e : s.pods) {
     RC_ASSERT(m1->Add(e.id, e.pod, e.nat_interface).ok());
   }
   for (size_t i : order) {
-    const PodEntry& e = s.pods[i];
+    const PodRequest& e = s.pods[i];
     RC_ASSERT(m2->Add(e.id, e.pod, e.nat_interface).ok());
   }
   const std::vector<std::string> v1 = Verdicts(in_order, s);
@@ -206,9 +206,9 @@ RC_GTEST_PROP(OrderProperty, AnyOrderOfAddsGivesTheSameReachability, ()) {
 // DESIGN §4's conflict rule, written down on its own: same protocol and port
 // in a family both pods map (have an address of), on the same HostIP or with
 // either side a wildcard of that family.
-bool Conflict(const PodEntry& a, const PodEntry& b) {
+bool Conflict(const PodRequest& a, const PodRequest& b) {
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-    auto has = [f](const PodEntry& e) {
+    auto has = [f](const PodRequest& e) {
       for (const std::string& ip : e.pod.ips) {
         if (IpAddress::Parse(ip)->family() == f) return true;
       }
@@ -243,10 +243,10 @@ bool Conflict(const PodEntry& a, const PodEntry& b) {
 
 RC_GTEST_PROP(ConflictProperty, RefusedExactlyWhenTheyConflict, ()) {
   const HostSpec host = *GenHostSpec();
-  const std::vector<PodEntry> raw = *GenRawPods(host);
-  const std::vector<PodEntry> raw2 = *GenRawPods(host);
+  const std::vector<PodRequest> raw = *GenRawPods(host);
+  const std::vector<PodRequest> raw2 = *GenRawPods(host);
   Scenario sa = MakeValid(host, {raw[0]});
-  PodEntry b = MakeValid(host, {raw2[0]}).pods.at(0);
+  PodRequest b = MakeValid(host, {raw2[0]}).pods.at(0);
   b.id = "other";
   // Distinct pods have distinct IPs.
   std::vector<std::string> ips;
@@ -259,7 +259,7 @@ RC_GTEST_PROP(ConflictProperty, RefusedExactlyWhenTheyConflict, ()) {
   b.pod.ips = ips;
   // A pod with mappings needs an IP (PlanPod refuses it otherwise).
   RC_PRE(!b.pod.ips.empty() || b.pod.port_mappings.empty());
-  const PodEntry& a = sa.pods[0];
+  const PodRequest& a = sa.pods[0];
   absl::StatusOr<PodPlan> pa = PlanPod(a.id, a.pod, a.nat_interface);
   absl::StatusOr<PodPlan> pb = PlanPod(b.id, b.pod, b.nat_interface);
   RC_ASSERT(pa.ok());
