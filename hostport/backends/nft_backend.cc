@@ -90,9 +90,9 @@ absl::Status NftBackend::Load() {
   if (!listing.ok()) return listing.status();
   ListedTable table = ParseNftListing(*listing);
   base_complete_ = true;
-  for (const std::string& object : renderer_.BaseObjects(family_)) {
-    if (std::find(table.objects.begin(), table.objects.end(), object) ==
-        table.objects.end()) {
+  for (const NftRenderer::BaseObject& object : renderer_.BaseObjects(family_)) {
+    if (std::find(table.objects.begin(), table.objects.end(),
+                  object.Listed()) == table.objects.end()) {
       base_complete_ = false;
     }
   }
@@ -130,9 +130,10 @@ absl::Status NftBackend::LoadBaseFrom(absl::string_view listing) {
     }
   }
   base_complete_ = true;
-  for (const std::string& object : renderer_.BaseObjects(family_)) {
-    if (absl::StartsWith(object, "chain ") &&
-        std::find(chains.begin(), chains.end(), object) == chains.end()) {
+  for (const NftRenderer::BaseObject& object : renderer_.BaseObjects(family_)) {
+    if (object.kind == NftRenderer::BaseObject::Kind::kChain &&
+        std::find(chains.begin(), chains.end(), object.Listed()) ==
+            chains.end()) {
       base_complete_ = false;
     }
   }
