@@ -5,19 +5,36 @@
 
 namespace hostport {
 
-absl::Status FamilyBackend::ApplyWithReload(
-    absl::string_view what, const std::function<std::string()>& rebuild,
-    const std::function<absl::Status(const std::string&)>& run) {
-  std::string script = rebuild();
-  if (script.empty() || run(script).ok()) return absl::OkStatus();
-  if (absl::Status reload = Load(); !reload.ok()) return reload;
-  script = rebuild();
-  if (script.empty()) return absl::OkStatus();
-  if (absl::Status retry = run(script); !retry.ok()) {
-    return absl::Status(retry.code(),
-                        absl::StrCat(name(), " ", IPFamilyLabel(family()),
-                                     " for ", what, ": ", retry.message()));
+absl::Status FamilyBackend::Replace(
+    absl::string_view id, const absl::flat_hash_set<std::string>& hashes,
+    const PodPlan* plan) {
+  Change change{EntriesOf(id, hashes), {}};
+  if (plan != nullptr) change.plans.push_back(plan);
+  return Commit(absl::StrCat("pod ", id), [&] { return change; });
+}
+
+absl::Status FamilyBackend::Sync(const std::vector<const PodPlan*>& desired) {
+  if (absl::Status s = Load(); !s.ok()) return s;
+  return Commit("sync", [&] { return SyncChange(desired); });
+}
+
+absl::Status FamilyBackend::Commit(absl::string_view what,
+                                   const std::function<Change()>& change) {
+  Change c = change();
+  std::string script = Delta(c);
+  if (!script.empty() && !Apply(script).ok()) {
+    if (absl::Status reload = Load(); !reload.ok()) return reload;
+    c = change();
+    script = Delta(c);
+    if (absl::Status retry = script.empty() ? absl::OkStatus() : Apply(script);
+        !retry.ok()) {
+      return absl::Status(retry.code(),
+                          absl::StrCat(name(), " ", IPFamilyLabel(family()),
+                                       " for ", what, ": ", retry.message()));
+    }
   }
+  Record(c);
+  RemoveBaseIfUnused();
   return absl::OkStatus();
 }
 

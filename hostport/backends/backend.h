@@ -57,9 +57,9 @@ class FamilyBackend {
   // first when they are missing, and takes them away again (best effort, in a
   // second transaction) when no mapping is left. On error the kernel and the
   // index are as before.
-  virtual absl::Status Replace(absl::string_view id,
-                               const absl::flat_hash_set<std::string>& hashes,
-                               const PodPlan* plan) = 0;
+  absl::Status Replace(absl::string_view id,
+                       const absl::flat_hash_set<std::string>& hashes,
+                       const PodPlan* plan);
 
   // Whether the index holds anything of pod `id`.
   virtual bool Holds(absl::string_view id,
@@ -72,7 +72,7 @@ class FamilyBackend {
   // removes every mapping of ours that no plan in `desired` owns and
   // (re)installs every desired plan's mappings of this family. On error the
   // kernel is as before.
-  virtual absl::Status Sync(const std::vector<const PodPlan*>& desired) = 0;
+  absl::Status Sync(const std::vector<const PodPlan*>& desired);
 
   // Whether the index holds every mapping of `plan` in this family, as `plan`
   // would install it: OK, or NotFound naming the first one missing or
@@ -80,17 +80,47 @@ class FamilyBackend {
   virtual absl::Status Verify(const PodPlan& plan) const = 0;
 
  protected:
-  // Runs the script `rebuild()` renders ("" when there is nothing to do) with
-  // `run`. When the kernel refuses it, our index may be stale (someone changed
-  // our rules underneath): loads again, rebuilds and retries once. The error
-  // names the backend, the family and `what`.
-  absl::Status ApplyWithReload(
-      absl::string_view what, const std::function<std::string()>& rebuild,
-      const std::function<absl::Status(const std::string&)>& run);
+  // What one kernel transaction changes: the index entries to remove
+  // (iptables: mapping hashes; nftables: owner comments) and the plans whose
+  // mappings of this family are (re)installed.
+  struct Change {
+    absl::flat_hash_set<std::string> removed;
+    std::vector<const PodPlan*> plans;
+  };
+
+  // The index entries of pod `id`, as Change::removed names them; `hashes`
+  // are MappingHashes of the pod.
+  virtual absl::flat_hash_set<std::string> EntriesOf(
+      absl::string_view id,
+      const absl::flat_hash_set<std::string>& hashes) const = 0;
+  // What Sync changes against the index Load() just read: every entry that no
+  // plan in `desired` owns goes; the desired plans are (re)installed, all of
+  // them or only those the index does not hold exactly.
+  virtual Change SyncChange(
+      const std::vector<const PodPlan*>& desired) const = 0;
+  // The script that makes `change` against the index, creating the shared
+  // chains or table first when they are missing; "" when there is nothing to
+  // do.
+  virtual std::string Delta(const Change& change) const = 0;
+  // Runs `script` in one kernel transaction.
+  virtual absl::Status Apply(const std::string& script) = 0;
+  // Brings the index along after the kernel accepted `change`.
+  virtual void Record(const Change& change) = 0;
+  // When no mapping is left in a complete index, takes the shared chains or
+  // table away again, best effort, in a transaction of its own.
+  virtual void RemoveBaseIfUnused() = 0;
 
   // Whether the index may lack mappings that are installed (after LoadBase,
   // until a Load or an Assume with `whole`).
   bool partial_ = false;
+
+ private:
+  // Applies the Delta of `change()`, then records it. When the kernel refuses
+  // it, our index may be stale (someone changed our rules underneath): loads
+  // again, asks `change()` again against the new index and retries once. The
+  // error names the backend, the family and `what`.
+  absl::Status Commit(absl::string_view what,
+                      const std::function<Change()>& change);
 };
 
 // The chain hashes of every mapping `pod` could have installed under `id`,

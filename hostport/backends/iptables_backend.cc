@@ -1,5 +1,7 @@
 #include "hostport/backends/iptables_backend.h"
 
+#include <functional>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -90,8 +92,8 @@ absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
   return SaveIptablesTable(runner_, family_, variant_, table);
 }
 
-absl::Status IptablesBackend::Restore(const std::string& input) {
-  return RestoreIptables(runner_, family_, variant_, input, "the change");
+absl::Status IptablesBackend::Apply(const std::string& script) {
+  return RestoreIptables(runner_, family_, variant_, script, "the change");
 }
 
 absl::Status IptablesBackend::Load() {
@@ -248,9 +250,13 @@ bool IptablesBackend::Assume(const std::vector<const PodPlan*>& plans,
   return true;
 }
 
-IptablesTransaction IptablesBackend::Delta(
-    const absl::flat_hash_set<std::string>& hashes,
-    const std::vector<const PodPlan*>& plans) const {
+absl::flat_hash_set<std::string> IptablesBackend::EntriesOf(
+    absl::string_view, const absl::flat_hash_set<std::string>& hashes) const {
+  return hashes;
+}
+
+std::string IptablesBackend::Delta(const Change& change) const {
+  const std::vector<const PodPlan*>& plans = change.plans;
   IptablesTransaction tx(family_);
   absl::flat_hash_set<std::string> readded;
   bool adds_loopback = false;
@@ -278,7 +284,7 @@ IptablesTransaction IptablesBackend::Delta(
       }
     }
   }
-  absl::flat_hash_set<std::string> removed = hashes;
+  absl::flat_hash_set<std::string> removed = change.removed;
   removed.insert(readded.begin(), readded.end());
   for (const std::string& hash : removed) {
     auto it = installed_.find(hash);
@@ -287,14 +293,13 @@ IptablesTransaction IptablesBackend::Delta(
                           &tx);
   }
   for (const PodPlan* plan : plans) renderer_.AddPod(*plan, &tx);
-  return tx;
+  return tx.Render();
 }
 
-void IptablesBackend::Record(const absl::flat_hash_set<std::string>& removed,
-                             const std::vector<const PodPlan*>& plans) {
-  for (const std::string& hash : removed) installed_.erase(hash);
+void IptablesBackend::Record(const Change& change) {
+  for (const std::string& hash : change.removed) installed_.erase(hash);
   bool added = false;
-  for (const PodPlan* plan : plans) {
+  for (const PodPlan* plan : change.plans) {
     for (const PlannedMapping& m : plan->family(family_).mappings) {
       installed_[m.hash] = renderer_.SharedRulesOf(m);
       added = true;
@@ -308,28 +313,6 @@ void IptablesBackend::Record(const absl::flat_hash_set<std::string>& removed,
       }
     }
   }
-}
-
-absl::Status IptablesBackend::Apply(
-    absl::string_view what, const std::function<IptablesTransaction()>& delta) {
-  return ApplyWithReload(
-      what, [&] { return delta().Render(); },
-      [&](const std::string& script) { return Restore(script); });
-}
-
-absl::Status IptablesBackend::Replace(
-    absl::string_view id, const absl::flat_hash_set<std::string>& hashes,
-    const PodPlan* plan) {
-  std::vector<const PodPlan*> plans;
-  if (plan != nullptr) plans.push_back(plan);
-  if (absl::Status s =
-          Apply(absl::StrCat("pod ", id), [&] { return Delta(hashes, plans); });
-      !s.ok()) {
-    return s;
-  }
-  Record(hashes, plans);
-  RemoveBaseIfUnused();
-  return absl::OkStatus();
 }
 
 void IptablesBackend::RemoveBaseIfUnused() {
@@ -358,37 +341,23 @@ void IptablesBackend::RemoveBaseIfUnused() {
       }
     }
   }
-  if (undo.empty() || !Restore(undo.Render()).ok()) return;
+  if (undo.empty() || !Apply(undo.Render()).ok()) return;
   base_present_.clear();
 }
 
-absl::Status IptablesBackend::Sync(const std::vector<const PodPlan*>& desired) {
-  if (absl::Status s = Load(); !s.ok()) return s;
-  // Everything installed that no desired plan owns goes.
-  auto stale = [&] {
-    absl::flat_hash_set<std::string> wanted, hashes;
-    for (const PodPlan* plan : desired) {
-      for (const PlannedMapping& m : plan->family(family_).mappings) {
-        wanted.insert(m.hash);
-      }
+IptablesBackend::Change IptablesBackend::SyncChange(
+    const std::vector<const PodPlan*>& desired) const {
+  absl::flat_hash_set<std::string> wanted;
+  for (const PodPlan* plan : desired) {
+    for (const PlannedMapping& m : plan->family(family_).mappings) {
+      wanted.insert(m.hash);
     }
-    for (const auto& [hash, rules] : installed_) {
-      if (!wanted.contains(hash)) hashes.insert(hash);
-    }
-    return hashes;
-  };
-  absl::flat_hash_set<std::string> removed = stale();
-  if (absl::Status s = Apply("sync",
-                             [&] {
-                               removed = stale();
-                               return Delta(removed, desired);
-                             });
-      !s.ok()) {
-    return s;
   }
-  Record(removed, desired);
-  RemoveBaseIfUnused();
-  return absl::OkStatus();
+  Change change{{}, desired};
+  for (const auto& [hash, rules] : installed_) {
+    if (!wanted.contains(hash)) change.removed.insert(hash);
+  }
+  return change;
 }
 
 bool IptablesBackend::Holds(

@@ -19,7 +19,6 @@
 #ifndef HOSTPORT_BACKENDS_IPTABLES_BACKEND_H_
 #define HOSTPORT_BACKENDS_IPTABLES_BACKEND_H_
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,37 +43,31 @@ class IptablesBackend : public FamilyBackend {
   absl::Status Load() override;
   absl::Status LoadBase() override;
   bool Assume(const std::vector<const PodPlan*>& plans, bool whole) override;
-  absl::Status Replace(absl::string_view id,
-                       const absl::flat_hash_set<std::string>& hashes,
-                       const PodPlan* plan) override;
   bool Holds(absl::string_view id,
              const absl::flat_hash_set<std::string>& hashes) const override;
   int InstalledMappings() const override {
     return static_cast<int>(installed_.size());
   }
-  absl::Status Sync(const std::vector<const PodPlan*>& desired) override;
   absl::Status Verify(const PodPlan& plan) const override;
 
  private:
   using SharedRules = IptablesRenderer::SharedRules;
 
-  // The delta for Replace() against the current index.
-  // The delta for Replace() against the current index: remove the mappings in
-  // `hashes`, then install `plans` (their own hashes are replaced, not
-  // removed).
-  IptablesTransaction Delta(const absl::flat_hash_set<std::string>& hashes,
-                            const std::vector<const PodPlan*>& plans) const;
-  // When no mapping is left, takes the shared chains and their jumps away
-  // again (best effort: if someone else's rule sits in them, they stay).
-  void RemoveBaseIfUnused();
+  // Change::removed holds mapping hashes; `hashes` are the pod's own.
+  absl::flat_hash_set<std::string> EntriesOf(
+      absl::string_view id,
+      const absl::flat_hash_set<std::string>& hashes) const override;
+  // Every installed hash no desired plan has goes; every desired plan is
+  // rendered again (a plan's own hashes are replaced, not removed).
+  Change SyncChange(const std::vector<const PodPlan*>& desired) const override;
+  std::string Delta(const Change& change) const override;
+  absl::Status Apply(const std::string& script) override;
+  void Record(const Change& change) override;
+  // Best effort: if someone else's rule sits in a shared chain, they stay.
+  void RemoveBaseIfUnused() override;
+
   // Whether every operation of the base is present.
   bool BaseComplete() const;
-  // Runs `delta()` with ApplyWithReload.
-  absl::Status Apply(absl::string_view what,
-                     const std::function<IptablesTransaction()>& delta);
-  // Brings the index along after a delta the kernel accepted.
-  void Record(const absl::flat_hash_set<std::string>& removed,
-              const std::vector<const PodPlan*>& plans);
 
   absl::StatusOr<std::string> Save(absl::string_view table);
   // `chains` of `table` (ListIptablesChain) in iptables-save's form, the
@@ -82,7 +75,6 @@ class IptablesBackend : public FamilyBackend {
   // our chains and a built-in chain's jumps to them matter.
   absl::StatusOr<std::string> SaveChains(
       absl::string_view table, const std::vector<std::string>& chains);
-  absl::Status Restore(const std::string& input);
 
   IPFamily family_;
   IptablesVariant variant_;

@@ -90,9 +90,9 @@ absl::Status NftBackend::Load() {
   if (!listing.ok()) return listing.status();
   ListedTable table = ParseNftListing(*listing);
   base_complete_ = true;
-  for (const std::string& object : renderer_.BaseObjects(family_)) {
-    if (std::find(table.objects.begin(), table.objects.end(), object) ==
-        table.objects.end()) {
+  for (const NftRenderer::BaseObject& object : renderer_.BaseObjects(family_)) {
+    if (std::find(table.objects.begin(), table.objects.end(),
+                  object.Listed()) == table.objects.end()) {
       base_complete_ = false;
     }
   }
@@ -130,9 +130,10 @@ absl::Status NftBackend::LoadBaseFrom(absl::string_view listing) {
     }
   }
   base_complete_ = true;
-  for (const std::string& object : renderer_.BaseObjects(family_)) {
-    if (absl::StartsWith(object, "chain ") &&
-        std::find(chains.begin(), chains.end(), object) == chains.end()) {
+  for (const NftRenderer::BaseObject& object : renderer_.BaseObjects(family_)) {
+    if (object.kind == NftRenderer::BaseObject::Kind::kChain &&
+        std::find(chains.begin(), chains.end(), object.Listed()) ==
+            chains.end()) {
       base_complete_ = false;
     }
   }
@@ -153,16 +154,20 @@ bool NftBackend::Assume(const std::vector<const PodPlan*>& plans, bool whole) {
   return true;
 }
 
-NftTransaction NftBackend::Delta(
-    const absl::flat_hash_set<std::string>& owners,
-    const std::vector<const PodPlan*>& plans) const {
+absl::flat_hash_set<std::string> NftBackend::EntriesOf(
+    absl::string_view id, const absl::flat_hash_set<std::string>&) const {
+  return {OwnerComment(id)};
+}
+
+std::string NftBackend::Delta(const Change& change) const {
+  const std::vector<const PodPlan*>& plans = change.plans;
   NftTransaction tx;
   bool adds = false;
   for (const PodPlan* plan : plans) {
     adds = adds || !plan->family(family_).mappings.empty();
   }
   if (adds && !base_complete_) renderer_.AddBase(family_, &tx);
-  absl::flat_hash_set<std::string> removed = owners;
+  absl::flat_hash_set<std::string> removed = change.removed;
   for (const PodPlan* plan : plans) removed.insert(plan->owner_comment);
   for (const std::string& owner : removed) {
     if (auto it = owners_.find(owner); it != owners_.end()) {
@@ -170,13 +175,12 @@ NftTransaction NftBackend::Delta(
     }
   }
   for (const PodPlan* plan : plans) renderer_.AddPod(family_, *plan, &tx);
-  return tx;
+  return tx.Render();
 }
 
-void NftBackend::Record(const absl::flat_hash_set<std::string>& owners,
-                        const std::vector<const PodPlan*>& plans) {
-  for (const std::string& owner : owners) owners_.erase(owner);
-  for (const PodPlan* plan : plans) {
+void NftBackend::Record(const Change& change) {
+  for (const std::string& owner : change.removed) owners_.erase(owner);
+  for (const PodPlan* plan : change.plans) {
     owners_.erase(plan->owner_comment);
     if (plan->family(family_).mappings.empty()) continue;
     owners_[plan->owner_comment] = renderer_.ElementKeys(family_, *plan);
@@ -184,30 +188,11 @@ void NftBackend::Record(const absl::flat_hash_set<std::string>& owners,
   }
 }
 
-absl::Status NftBackend::Apply(absl::string_view what,
-                               const std::function<NftTransaction()>& delta) {
-  return ApplyWithReload(
-      what, [&] { return delta().Render(); },
-      [&](const std::string& script) { return runner_->Run(script); });
+absl::Status NftBackend::Apply(const std::string& script) {
+  return runner_->Run(script);
 }
 
-absl::Status NftBackend::Replace(absl::string_view id,
-                                 const absl::flat_hash_set<std::string>&,
-                                 const PodPlan* plan) {
-  const absl::flat_hash_set<std::string> owners = {OwnerComment(id)};
-  std::vector<const PodPlan*> plans;
-  if (plan != nullptr) plans.push_back(plan);
-  if (absl::Status s =
-          Apply(absl::StrCat("pod ", id), [&] { return Delta(owners, plans); });
-      !s.ok()) {
-    return s;
-  }
-  Record(owners, plans);
-  RemoveTableIfUnused();
-  return absl::OkStatus();
-}
-
-void NftBackend::RemoveTableIfUnused() {
+void NftBackend::RemoveBaseIfUnused() {
   if (partial_ || !owners_.empty() || !base_complete_) return;
   // Its own transaction, best effort: an element of anyone keeps the table.
   if (runner_->Run(absl::StrCat("delete table ", Table(), "\n")).ok()) {
@@ -215,46 +200,27 @@ void NftBackend::RemoveTableIfUnused() {
   }
 }
 
-absl::Status NftBackend::Sync(const std::vector<const PodPlan*>& desired) {
-  if (absl::Status s = Load(); !s.ok()) return s;
-  auto stale = [&] {
-    absl::flat_hash_set<std::string> wanted, owners;
-    for (const PodPlan* plan : desired) wanted.insert(plan->owner_comment);
-    for (const auto& [owner, keys] : owners_) {
-      if (!wanted.contains(owner)) owners.insert(owner);
-    }
-    return owners;
-  };
-  // Pods whose elements are installed exactly (keys and values) stay as they
-  // are: the transaction holds only what changes.
-  auto changed = [&] {
-    if (!base_complete_) return desired;
-    std::vector<const PodPlan*> plans;
-    for (const PodPlan* plan : desired) {
-      auto it = owners_.find(plan->owner_comment);
-      const std::vector<ElementKey> want =
-          renderer_.ElementKeys(family_, *plan);
-      if (want.empty() && it == owners_.end()) continue;
-      if (it == owners_.end() || Texts(it->second) != Texts(want)) {
-        plans.push_back(plan);
-      }
-    }
-    return plans;
-  };
-  absl::flat_hash_set<std::string> removed;
-  std::vector<const PodPlan*> plans;
-  if (absl::Status s = Apply("sync",
-                             [&] {
-                               removed = stale();
-                               plans = changed();
-                               return Delta(removed, plans);
-                             });
-      !s.ok()) {
-    return s;
+NftBackend::Change NftBackend::SyncChange(
+    const std::vector<const PodPlan*>& desired) const {
+  absl::flat_hash_set<std::string> wanted;
+  for (const PodPlan* plan : desired) wanted.insert(plan->owner_comment);
+  Change change;
+  for (const auto& [owner, keys] : owners_) {
+    if (!wanted.contains(owner)) change.removed.insert(owner);
   }
-  Record(removed, plans);
-  RemoveTableIfUnused();
-  return absl::OkStatus();
+  if (!base_complete_) {
+    change.plans = desired;
+    return change;
+  }
+  for (const PodPlan* plan : desired) {
+    auto it = owners_.find(plan->owner_comment);
+    const std::vector<ElementKey> want = renderer_.ElementKeys(family_, *plan);
+    if (want.empty() && it == owners_.end()) continue;
+    if (it == owners_.end() || Texts(it->second) != Texts(want)) {
+      change.plans.push_back(plan);
+    }
+  }
+  return change;
 }
 
 bool NftBackend::Holds(absl::string_view id,

@@ -11,7 +11,6 @@
 #ifndef HOSTPORT_BACKENDS_NFT_BACKEND_H_
 #define HOSTPORT_BACKENDS_NFT_BACKEND_H_
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,29 +34,30 @@ class NftBackend : public FamilyBackend {
   // LoadBase() from the output of `nft list chains` the caller already has.
   absl::Status LoadBaseFrom(absl::string_view chains_listing);
   bool Assume(const std::vector<const PodPlan*>& plans, bool whole) override;
-  absl::Status Replace(absl::string_view id,
-                       const absl::flat_hash_set<std::string>& hashes,
-                       const PodPlan* plan) override;
   bool Holds(absl::string_view id,
              const absl::flat_hash_set<std::string>& hashes) const override;
   int InstalledMappings() const override;
-  absl::Status Sync(const std::vector<const PodPlan*>& desired) override;
   absl::Status Verify(const PodPlan& plan) const override;
 
  private:
   using ElementKey = NftRenderer::ElementKey;
 
-  // Deletes the elements of `owners` and of every plan's owner, then adds the
-  // plans' elements (and the table's objects when some are missing).
-  NftTransaction Delta(const absl::flat_hash_set<std::string>& owners,
-                       const std::vector<const PodPlan*>& plans) const;
+  // Change::removed holds owner comments: OwnerComment(id).
+  absl::flat_hash_set<std::string> EntriesOf(
+      absl::string_view id,
+      const absl::flat_hash_set<std::string>& hashes) const override;
+  // Every owner no desired plan has goes; of the desired plans only those
+  // whose elements are not installed exactly (keys and values) are rendered.
+  Change SyncChange(const std::vector<const PodPlan*>& desired) const override;
+  // Deletes the elements of the removed owners and of every plan's owner,
+  // then adds the plans' elements (and the table's objects when some are
+  // missing).
+  std::string Delta(const Change& change) const override;
+  absl::Status Apply(const std::string& script) override;
+  void Record(const Change& change) override;
   // When no element of anyone is left, deletes the table (best effort).
-  void RemoveTableIfUnused();
-  // Runs `delta()` with ApplyWithReload.
-  absl::Status Apply(absl::string_view what,
-                     const std::function<NftTransaction()>& delta);
-  void Record(const absl::flat_hash_set<std::string>& owners,
-              const std::vector<const PodPlan*>& plans);
+  void RemoveBaseIfUnused() override;
+
   std::string Table() const;
 
   IPFamily family_;

@@ -1,8 +1,10 @@
 #include "hostport/render/nft_renderer.h"
 
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace hostport {
 namespace {
@@ -58,6 +60,109 @@ std::vector<PodElement> ElementsOf(const PodPlan& pod, IPFamily family) {
   return all;
 }
 
+using Kind = NftRenderer::BaseObject::Kind;
+
+// Which families an object or rule of the table is in.
+enum class Families { kBoth, kIPv4Only };
+
+// A rule of a base object; "$ip" stands for the family ("ip" or "ip6").
+struct BaseRuleSpec {
+  Families families;
+  absl::string_view text;
+};
+
+struct BaseHookSpec {
+  absl::string_view type;
+  absl::string_view hook;  // "" for a regular chain.
+  int priority;
+};
+
+// One object of the table in both families' terms: "$addr" stands for the
+// family's address type ("ipv4_addr" or "ipv6_addr"), "$ip" for the family.
+struct BaseObjectSpec {
+  Kind kind;
+  absl::string_view name;
+  Families families;
+  absl::string_view type;  // Maps and sets.
+  BaseHookSpec hook;       // Chains.
+  std::vector<BaseRuleSpec> rules;
+};
+
+BaseObjectSpec Map(absl::string_view name, Families families,
+                   absl::string_view type) {
+  return {Kind::kMap, name, families, type, {}, {}};
+}
+
+BaseObjectSpec Set(absl::string_view name, Families families,
+                   absl::string_view type) {
+  return {Kind::kSet, name, families, type, {}, {}};
+}
+
+BaseObjectSpec Chain(absl::string_view name, Families families,
+                     BaseHookSpec hook, std::vector<BaseRuleSpec> rules) {
+  return {Kind::kChain, name, families, "", hook, std::move(rules)};
+}
+
+// "map", "set" or "chain", as nft spells the object.
+absl::string_view Keyword(Kind kind) {
+  switch (kind) {
+    case Kind::kMap:
+      return "map";
+    case Kind::kSet:
+      return "set";
+    case Kind::kChain:
+      break;
+  }
+  return "chain";
+}
+
+// The table's objects besides the elements, in creation order (the shape is
+// described in nft_renderer.h). The IPv4-only ones serve localhost clients
+// and loopback-bound mappings.
+const std::vector<BaseObjectSpec>& BaseObjectSpecs() {
+  constexpr Families kBoth = Families::kBoth;
+  constexpr Families kIPv4Only = Families::kIPv4Only;
+  constexpr BaseHookSpec kRegular = {"", "", 0};
+  static const auto* const kSpecs = new std::vector<BaseObjectSpec>{
+      Map("hostports", kBoth,
+          "inet_proto . inet_service : $addr . inet_service"),
+      Map("hostipports", kBoth,
+          "$addr . inet_proto . inet_service : $addr . inet_service"),
+      Set("hairpins", kBoth, "$addr . $addr"),
+      Set("loopbackports", kIPv4Only, "$addr . inet_proto . inet_service"),
+      Set("localhostpods", kIPv4Only, "ifname . $addr"),
+      Chain("localnet", kIPv4Only, {"filter", "input", 0},
+            {{kBoth,
+              "iifname != \"lo\" ip daddr 127.0.0.0/8 ct state != { "
+              "established, related } ct status & dnat != dnat drop"}}),
+      Chain("hostports", kBoth, kRegular,
+            {{kBoth,
+              "dnat $ip to $ip daddr . meta l4proto . th dport map "
+              "@hostipports"},
+             {kBoth, "dnat $ip to meta l4proto . th dport map @hostports"}}),
+      Chain("prerouting", kBoth, {"nat", "prerouting", -100},
+            {{kIPv4Only,
+              "iifname != \"lo\" ip daddr . meta l4proto . th dport "
+              "@loopbackports drop"},
+             {kBoth, "fib daddr type local goto hostports"}}),
+      Chain("output", kBoth, {"nat", "output", -100},
+            {{kBoth, "fib daddr type local goto hostports"}}),
+      Chain("masquerading", kBoth, {"nat", "postrouting", 100},
+            {{kBoth,
+              "ct status & dnat == dnat $ip saddr . $ip daddr @hairpins "
+              "masquerade"},
+             {kIPv4Only,
+              "ct status & dnat == dnat ip saddr 127.0.0.0/8 oifname . ip "
+              "daddr @localhostpods masquerade"}}),
+  };
+  return *kSpecs;
+}
+
+// Whether an object or rule in `families` belongs in `family`'s table.
+bool In(Families families, IPFamily family) {
+  return families == Families::kBoth || family == IPFamily::kIPv4;
+}
+
 }  // namespace
 
 std::string NftRenderer::Element(IPFamily family, absl::string_view set,
@@ -69,70 +174,24 @@ std::string NftRenderer::Element(IPFamily family, absl::string_view set,
 void NftRenderer::AddBase(IPFamily family, NftTransaction* tx) const {
   const std::string table =
       absl::StrCat(NftFamily(family), " ", names_.nft_table);
-  const absl::string_view ip = NftFamily(family);
-  const absl::string_view addr = AddrType(family);
   tx->Add(absl::StrCat("add table ", table));
-  tx->Add(absl::StrCat("add map ", table,
-                       " hostports { type inet_proto . inet_service : ", addr,
-                       " . inet_service; }"));
-  tx->Add(absl::StrCat("add map ", table, " hostipports { type ", addr,
-                       " . inet_proto . inet_service : ", addr,
-                       " . inet_service; }"));
-  tx->Add(absl::StrCat("add set ", table, " hairpins { type ", addr, " . ",
-                       addr, "; }"));
-  if (family == IPFamily::kIPv4) {
-    tx->Add(absl::StrCat("add set ", table, " loopbackports { type ", addr,
-                         " . inet_proto . inet_service; }"));
-    tx->Add(absl::StrCat("add set ", table, " localhostpods { type ifname . ",
-                         addr, "; }"));
-  }
-  if (family == IPFamily::kIPv4) {
-    tx->Add(absl::StrCat("add chain ", table,
-                         " localnet { type filter hook input priority 0; "
-                         "policy accept; }"));
-    tx->Add(absl::StrCat("flush chain ", table, " localnet"));
-    tx->Add(absl::StrCat("add rule ", table,
-                         " localnet iifname != \"lo\" ip daddr 127.0.0.0/8 ct "
-                         "state != { established, related } ct status & dnat "
-                         "!= dnat drop"));
-  }
-  tx->Add(absl::StrCat("add chain ", table, " hostports"));
-  tx->Add(absl::StrCat("flush chain ", table, " hostports"));
-  tx->Add(absl::StrCat("add rule ", table, " hostports dnat ", ip, " to ", ip,
-                       " daddr . meta l4proto . th dport map @hostipports"));
-  tx->Add(absl::StrCat("add rule ", table, " hostports dnat ", ip,
-                       " to meta l4proto . th dport map @hostports"));
-  tx->Add(absl::StrCat("add chain ", table,
-                       " prerouting { type nat hook prerouting priority -100; "
-                       "policy accept; }"));
-  tx->Add(absl::StrCat("flush chain ", table, " prerouting"));
-  if (family == IPFamily::kIPv4) {
-    tx->Add(
-        absl::StrCat("add rule ", table,
-                     " prerouting iifname != \"lo\" ip daddr . meta l4proto "
-                     ". th dport @loopbackports drop"));
-  }
-  tx->Add(absl::StrCat("add rule ", table,
-                       " prerouting fib daddr type local goto hostports"));
-  tx->Add(absl::StrCat("add chain ", table,
-                       " output { type nat hook output priority -100; policy "
-                       "accept; }"));
-  tx->Add(absl::StrCat("flush chain ", table, " output"));
-  tx->Add(absl::StrCat("add rule ", table,
-                       " output fib daddr type local goto hostports"));
-  tx->Add(
-      absl::StrCat("add chain ", table,
-                   " masquerading { type nat hook postrouting priority 100; "
-                   "policy accept; }"));
-  tx->Add(absl::StrCat("flush chain ", table, " masquerading"));
-  tx->Add(absl::StrCat("add rule ", table,
-                       " masquerading ct status & dnat == dnat ", ip,
-                       " saddr . ", ip, " daddr @hairpins masquerade"));
-  if (family == IPFamily::kIPv4) {
-    tx->Add(absl::StrCat("add rule ", table,
-                         " masquerading ct status & dnat == dnat ip saddr "
-                         "127.0.0.0/8 oifname . ip daddr @localhostpods "
-                         "masquerade"));
+  for (const BaseObject& object : BaseObjects(family)) {
+    if (object.kind != BaseObject::Kind::kChain) {
+      tx->Add(absl::StrCat("add ", Keyword(object.kind), " ", table, " ",
+                           object.name, " { type ", object.type, "; }"));
+      continue;
+    }
+    std::string hook;
+    if (object.hook) {
+      hook = absl::StrCat(" { type ", object.hook->type, " hook ",
+                          object.hook->hook, " priority ",
+                          object.hook->priority, "; policy accept; }");
+    }
+    tx->Add(absl::StrCat("add chain ", table, " ", object.name, hook));
+    tx->Add(absl::StrCat("flush chain ", table, " ", object.name));
+    for (const std::string& rule : object.rules) {
+      tx->Add(absl::StrCat("add rule ", table, " ", object.name, " ", rule));
+    }
   }
 }
 
@@ -171,17 +230,31 @@ void NftRenderer::DeleteElements(IPFamily family,
   }
 }
 
-std::vector<std::string> NftRenderer::BaseObjects(IPFamily family) const {
-  std::vector<std::string> objects = {"map hostports", "map hostipports",
-                                      "set hairpins"};
-  if (family == IPFamily::kIPv4) {
-    objects.push_back("set loopbackports");
-    objects.push_back("set localhostpods");
-    objects.push_back("chain localnet");
-  }
-  for (const char* chain : {"chain hostports", "chain prerouting",
-                            "chain output", "chain masquerading"}) {
-    objects.push_back(chain);
+std::string NftRenderer::BaseObject::Listed() const {
+  return absl::StrCat(Keyword(kind), " ", name);
+}
+
+std::vector<NftRenderer::BaseObject> NftRenderer::BaseObjects(
+    IPFamily family) const {
+  const std::vector<std::pair<absl::string_view, absl::string_view>> words = {
+      {"$ip", NftFamily(family)}, {"$addr", AddrType(family)}};
+  std::vector<BaseObject> objects;
+  for (const BaseObjectSpec& spec : BaseObjectSpecs()) {
+    if (!In(spec.families, family)) continue;
+    BaseObject object;
+    object.kind = spec.kind;
+    object.name = std::string(spec.name);
+    object.type = absl::StrReplaceAll(spec.type, words);
+    if (!spec.hook.hook.empty()) {
+      object.hook =
+          BaseObject::Hook{std::string(spec.hook.type),
+                           std::string(spec.hook.hook), spec.hook.priority};
+    }
+    for (const BaseRuleSpec& rule : spec.rules) {
+      if (!In(rule.families, family)) continue;
+      object.rules.push_back(absl::StrReplaceAll(rule.text, words));
+    }
+    objects.push_back(std::move(object));
   }
   return objects;
 }

@@ -32,6 +32,7 @@
 #ifndef HOSTPORT_RENDER_NFT_RENDERER_H_
 #define HOSTPORT_RENDER_NFT_RENDERER_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,8 @@ class NftRenderer {
       : names_(std::move(names)) {}
 
   // Creates (idempotently: nft "add" of an existing object is a no-op) the
-  // table, maps, sets and chains, and (re)writes the chains' rules.
+  // table and the maps, sets and chains of BaseObjects(family), and (re)writes
+  // the chains' rules.
   void AddBase(IPFamily family, NftTransaction* tx) const;
 
   // Adds `pod`'s elements of `family`. Size depends only on `pod`. The kernel
@@ -84,8 +86,32 @@ class NftRenderer {
   void DeleteElements(IPFamily family, const std::vector<ElementKey>& keys,
                       NftTransaction* tx) const;
 
-  // The names of the sets, maps and chains AddBase(family) creates.
-  std::vector<std::string> BaseObjects(IPFamily family) const;
+  // One object of the family's table besides the elements: a map, a set, or
+  // a chain with its rules. AddBase renders these; a backend checks a listing
+  // against them.
+  struct BaseObject {
+    enum class Kind { kMap, kSet, kChain };
+    // Where a base chain hooks in; its policy is accept.
+    struct Hook {
+      std::string type;  // "nat", "filter"
+      std::string hook;  // "prerouting", "input", ...
+      int priority = 0;
+    };
+    Kind kind = Kind::kChain;
+    std::string name;
+    // Maps and sets: the key (and value) type, e.g. "ipv4_addr . ipv4_addr".
+    std::string type;
+    // Chains: the hook of a base chain; nullopt for a regular chain.
+    std::optional<Hook> hook;
+    // Chains: the rules, in order. AddBase flushes the chain and adds them.
+    std::vector<std::string> rules;
+
+    // How `nft list` heads the object's block: "map hostports", "chain output".
+    std::string Listed() const;
+  };
+  // The objects AddBase(family) creates, in its order: maps and sets first
+  // (the chains' rules refer to them), then the chains.
+  std::vector<BaseObject> BaseObjects(IPFamily family) const;
 
   const ObjectNames& names() const { return names_; }
 

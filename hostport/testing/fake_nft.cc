@@ -488,9 +488,226 @@ bool SameBase(const BaseChain& a, const BaseChain& b) {
          a.policy == b.policy;
 }
 
+// The words of one command: "VERB OBJECT FAMILY TABLE [NAME [BODY...]]".
+using Words = std::vector<Token>;
+
+// add|create|delete|destroy table F T.
+absl::Status ExecuteTable(const Words& t, const std::string& command,
+                          Ruleset* ruleset) {
+  const std::string& verb = t[0].text;
+  if (t.size() != 4)
+    return SyntaxError("unexpected words after table", command);
+  auto table_it = ruleset->find({t[2].text, t[3].text});
+  if (verb == "add" || verb == "create") {
+    if (table_it != ruleset->end()) {
+      return verb == "create" ? Refused(kExists, command) : absl::OkStatus();
+    }
+    (*ruleset)[{t[2].text, t[3].text}];
+    return absl::OkStatus();
+  }
+  if (verb == "delete" || verb == "destroy") {
+    if (table_it == ruleset->end()) {
+      return verb == "destroy" ? absl::OkStatus() : Refused(kNoEntry, command);
+    }
+    ruleset->erase(table_it);
+    return absl::OkStatus();
+  }
+  return SyntaxError(absl::StrCat("unexpected ", verb), command);
+}
+
+// The set or map `add|create set|map F T S { type K [: V]; ... }` declares.
+absl::StatusOr<Set> ParseSetDeclaration(const Words& t,
+                                        const std::string& command) {
+  const std::string& object = t[1].text;
+  std::optional<std::string> body =
+      t.size() == 6 ? BlockBody(t[5].text) : std::nullopt;
+  if (!body.has_value()) return SyntaxError("expected { type ...; }", command);
+  Set set;
+  set.name = t[4].text;
+  set.is_map = object == "map";
+  for (absl::string_view part :
+       absl::StrSplit(*body, ';', absl::SkipWhitespace())) {
+    part = absl::StripAsciiWhitespace(part);
+    if (absl::ConsumePrefix(&part, "flags ")) {
+      set.flags = absl::StrJoin(
+          absl::StrSplit(part, ',', absl::SkipWhitespace()), ",",
+          [](std::string* out, absl::string_view flag) {
+            absl::StrAppend(out, absl::StripAsciiWhitespace(flag));
+          });
+      continue;
+    }
+    if (!absl::ConsumePrefix(&part, "type ")) continue;  // size, ...
+    std::vector<std::string> sides = absl::StrSplit(part, " : ");
+    if (sides.size() != (set.is_map ? 2u : 1u)) {
+      return SyntaxError(absl::StrCat("bad type for ", object, ": ", part),
+                         command);
+    }
+    set.key_types = absl::StrSplit(CollapseSpaces(sides[0]), " . ");
+    if (set.is_map) {
+      set.value_types = absl::StrSplit(CollapseSpaces(sides[1]), " . ");
+    }
+  }
+  if (set.key_types.empty()) return SyntaxError("set needs a type", command);
+  return set;
+}
+
+// add|create|flush|delete set|map F T S.
+absl::Status ExecuteSet(const Words& t, const std::string& command,
+                        Table* table) {
+  const std::string& verb = t[0].text;
+  const bool is_map = t[1].text == "map";
+  const std::string& name = t[4].text;
+  Set* existing = FindSet(*table, name);
+  if (verb == "flush" || verb == "delete") {
+    if (existing == nullptr || existing->is_map != is_map) {
+      return Refused(kNoEntry, command);
+    }
+    if (verb == "flush") {
+      existing->elements.clear();
+      return absl::OkStatus();
+    }
+    for (const Chain& c : table->chains) {
+      for (const std::string& r : c.rules) {
+        if (RuleUsesSet(r, name)) return Refused(kBusy, command);
+      }
+    }
+    table->sets.erase(table->sets.begin() + (existing - table->sets.data()));
+    return absl::OkStatus();
+  }
+  if (verb != "add" && verb != "create") {
+    return SyntaxError(absl::StrCat("unexpected ", verb), command);
+  }
+  absl::StatusOr<Set> set = ParseSetDeclaration(t, command);
+  if (!set.ok()) return set.status();
+  if (existing != nullptr) {
+    const bool same = existing->is_map == is_map &&
+                      existing->key_types == set->key_types &&
+                      existing->value_types == set->value_types &&
+                      existing->flags == set->flags;
+    if (!same || verb == "create") return Refused(kExists, command);
+    return absl::OkStatus();
+  }
+  table->sets.push_back(*std::move(set));
+  return absl::OkStatus();
+}
+
+// add|create|flush|delete chain F T C [{ type X hook H priority P; ... }].
+absl::Status ExecuteChain(const Words& t, const std::string& command,
+                          Table* table) {
+  const std::string& verb = t[0].text;
+  const std::string& name = t[4].text;
+  Chain* existing = FindChain(*table, name);
+  if (verb == "flush" || verb == "delete") {
+    if (existing == nullptr) return Refused(kNoEntry, command);
+    if (verb == "flush") {
+      existing->rules.clear();
+      return absl::OkStatus();
+    }
+    if (!existing->rules.empty()) return Refused(kBusy, command);
+    for (const Chain& c : table->chains) {
+      for (const std::string& r : c.rules) {
+        if (RuleJumpsTo(r, name)) return Refused(kBusy, command);
+      }
+    }
+    table->chains.erase(table->chains.begin() +
+                        (existing - table->chains.data()));
+    return absl::OkStatus();
+  }
+  if (verb != "add" && verb != "create") {
+    return SyntaxError(absl::StrCat("unexpected ", verb), command);
+  }
+  std::optional<BaseChain> base;
+  if (t.size() == 6) {
+    std::optional<std::string> body = BlockBody(t[5].text);
+    if (!body.has_value()) return SyntaxError("expected { ... }", command);
+    absl::StatusOr<BaseChain> parsed = ParseBaseChain(*body, command);
+    if (!parsed.ok()) return parsed.status();
+    base = *parsed;
+  } else if (t.size() > 6) {
+    return SyntaxError("unexpected words after chain", command);
+  }
+  if (existing != nullptr) {
+    if (verb == "create") return Refused(kExists, command);
+    if (!base.has_value()) return absl::OkStatus();
+    if (existing->base.has_value() && SameBase(*existing->base, *base)) {
+      return absl::OkStatus();
+    }
+    return Refused("Operation not supported", command);
+  }
+  table->chains.push_back(Chain{name, base, {}});
+  return absl::OkStatus();
+}
+
+// add|insert rule F T C STATEMENTS: every @set and goto/jump target exists.
+absl::Status ExecuteRule(const Words& t, const std::string& command,
+                         Table* table) {
+  const std::string& verb = t[0].text;
+  if (verb != "add" && verb != "insert") {
+    return SyntaxError(absl::StrCat("unexpected ", verb), command);
+  }
+  Chain* chain = FindChain(*table, t[4].text);
+  if (chain == nullptr) return Refused(kNoEntry, command);
+  if (t.size() < 6) return SyntaxError("rule needs statements", command);
+  const std::string rule =
+      CollapseSpaces(absl::string_view(command).substr(t[5].begin));
+  std::vector<absl::string_view> words = absl::StrSplit(rule, ' ');
+  for (size_t i = 0; i < words.size(); ++i) {
+    absl::string_view w = words[i];
+    if (absl::ConsumePrefix(&w, "@") && FindSet(*table, w) == nullptr) {
+      return NftError(kNoEntry, command);
+    }
+    if ((w == "goto" || w == "jump") && i + 1 < words.size() &&
+        FindChain(*table, words[i + 1]) == nullptr) {
+      return Refused(kNoEntry, command);
+    }
+  }
+  if (verb == "insert") {
+    chain->rules.insert(chain->rules.begin(), rule);
+  } else {
+    chain->rules.push_back(rule);
+  }
+  return absl::OkStatus();
+}
+
+// add|create|delete element F T S { E[, E...] }.
+absl::Status ExecuteElement(const Words& t, const std::string& command,
+                            Table* table) {
+  const std::string& verb = t[0].text;
+  if (verb != "add" && verb != "create" && verb != "delete") {
+    return SyntaxError(absl::StrCat("unexpected ", verb), command);
+  }
+  Set* set = FindSet(*table, t[4].text);
+  if (set == nullptr) return Refused(kNoEntry, command);
+  std::optional<std::string> body =
+      t.size() == 6 ? BlockBody(t[5].text) : std::nullopt;
+  if (!body.has_value()) return SyntaxError("expected { elements }", command);
+  for (const std::string& text : SplitUnquoted(*body, ',')) {
+    absl::StatusOr<Element> element =
+        ParseElement(*set, text, /*need_value=*/verb != "delete");
+    if (!element.ok()) return NftError(element.status().message(), command);
+    auto it = set->elements.find(element->key);
+    if (verb == "delete") {
+      if (it == set->elements.end()) return Refused(kNoEntry, command);
+      set->elements.erase(it);
+      continue;
+    }
+    if (it != set->elements.end()) {
+      // The kernel keeps the existing element; only another value (or
+      // "create") is an error.
+      if (verb == "create" || it->second.value != element->value) {
+        return Refused(kExists, command);
+      }
+      continue;
+    }
+    std::string key = element->key;
+    set->elements.emplace(std::move(key), *std::move(element));
+  }
+  return absl::OkStatus();
+}
+
 // Applies one command to `ruleset`.
 absl::Status Execute(const std::string& command, Ruleset* ruleset) {
-  const std::vector<Token> t = Tokens(command);
+  const Words t = Tokens(command);
   if (t.size() < 2) return SyntaxError("incomplete command", command);
   const std::string& verb = t[0].text;
   const std::string& object = t[1].text;
@@ -499,201 +716,17 @@ absl::Status Execute(const std::string& command, Ruleset* ruleset) {
         absl::StrCat("expected family and table after ", verb, " ", object),
         command);
   }
-  const std::pair<std::string, std::string> table_key{t[2].text, t[3].text};
-  auto table_it = ruleset->find(table_key);
-
-  if (object == "table") {
-    if (t.size() != 4)
-      return SyntaxError("unexpected words after table", command);
-    if (verb == "add" || verb == "create") {
-      if (table_it != ruleset->end()) {
-        return verb == "create" ? Refused(kExists, command) : absl::OkStatus();
-      }
-      (*ruleset)[table_key];
-      return absl::OkStatus();
-    }
-    if (verb == "delete" || verb == "destroy") {
-      if (table_it == ruleset->end()) {
-        return verb == "destroy" ? absl::OkStatus()
-                                 : Refused(kNoEntry, command);
-      }
-      ruleset->erase(table_it);
-      return absl::OkStatus();
-    }
-    return SyntaxError(absl::StrCat("unexpected ", verb), command);
-  }
-
+  if (object == "table") return ExecuteTable(t, command, ruleset);
   if (t.size() < 5) return SyntaxError("expected a name", command);
+  auto table_it = ruleset->find({t[2].text, t[3].text});
   if (table_it == ruleset->end()) return Refused(kNoEntry, command);
-  Table& table = table_it->second;
-  const std::string& name = t[4].text;
-
+  Table* table = &table_it->second;
   if (object == "set" || object == "map") {
-    const bool is_map = object == "map";
-    Set* existing = FindSet(table, name);
-    if (verb == "flush" || verb == "delete") {
-      if (existing == nullptr || existing->is_map != is_map) {
-        return Refused(kNoEntry, command);
-      }
-      if (verb == "flush") {
-        existing->elements.clear();
-        return absl::OkStatus();
-      }
-      for (const Chain& c : table.chains) {
-        for (const std::string& r : c.rules) {
-          if (RuleUsesSet(r, name)) return Refused(kBusy, command);
-        }
-      }
-      table.sets.erase(table.sets.begin() + (existing - table.sets.data()));
-      return absl::OkStatus();
-    }
-    if (verb != "add" && verb != "create") {
-      return SyntaxError(absl::StrCat("unexpected ", verb), command);
-    }
-    std::optional<std::string> body =
-        t.size() == 6 ? BlockBody(t[5].text) : std::nullopt;
-    if (!body.has_value())
-      return SyntaxError("expected { type ...; }", command);
-    Set set;
-    set.name = name;
-    set.is_map = is_map;
-    for (absl::string_view part :
-         absl::StrSplit(*body, ';', absl::SkipWhitespace())) {
-      part = absl::StripAsciiWhitespace(part);
-      if (absl::ConsumePrefix(&part, "flags ")) {
-        set.flags = absl::StrJoin(
-            absl::StrSplit(part, ',', absl::SkipWhitespace()), ",",
-            [](std::string* out, absl::string_view flag) {
-              absl::StrAppend(out, absl::StripAsciiWhitespace(flag));
-            });
-        continue;
-      }
-      if (!absl::ConsumePrefix(&part, "type ")) continue;  // size, ...
-      std::vector<std::string> sides = absl::StrSplit(part, " : ");
-      if (sides.size() != (is_map ? 2u : 1u)) {
-        return SyntaxError(absl::StrCat("bad type for ", object, ": ", part),
-                           command);
-      }
-      set.key_types = absl::StrSplit(CollapseSpaces(sides[0]), " . ");
-      if (is_map)
-        set.value_types = absl::StrSplit(CollapseSpaces(sides[1]), " . ");
-    }
-    if (set.key_types.empty()) return SyntaxError("set needs a type", command);
-    if (existing != nullptr) {
-      const bool same = existing->is_map == is_map &&
-                        existing->key_types == set.key_types &&
-                        existing->value_types == set.value_types &&
-                        existing->flags == set.flags;
-      if (!same || verb == "create") return Refused(kExists, command);
-      return absl::OkStatus();
-    }
-    table.sets.push_back(std::move(set));
-    return absl::OkStatus();
+    return ExecuteSet(t, command, table);
   }
-
-  if (object == "chain") {
-    Chain* existing = FindChain(table, name);
-    if (verb == "flush" || verb == "delete") {
-      if (existing == nullptr) return Refused(kNoEntry, command);
-      if (verb == "flush") {
-        existing->rules.clear();
-        return absl::OkStatus();
-      }
-      if (!existing->rules.empty()) return Refused(kBusy, command);
-      for (const Chain& c : table.chains) {
-        for (const std::string& r : c.rules) {
-          if (RuleJumpsTo(r, name)) return Refused(kBusy, command);
-        }
-      }
-      table.chains.erase(table.chains.begin() +
-                         (existing - table.chains.data()));
-      return absl::OkStatus();
-    }
-    if (verb != "add" && verb != "create") {
-      return SyntaxError(absl::StrCat("unexpected ", verb), command);
-    }
-    std::optional<BaseChain> base;
-    if (t.size() == 6) {
-      std::optional<std::string> body = BlockBody(t[5].text);
-      if (!body.has_value()) return SyntaxError("expected { ... }", command);
-      absl::StatusOr<BaseChain> parsed = ParseBaseChain(*body, command);
-      if (!parsed.ok()) return parsed.status();
-      base = *parsed;
-    } else if (t.size() > 6) {
-      return SyntaxError("unexpected words after chain", command);
-    }
-    if (existing != nullptr) {
-      if (verb == "create") return Refused(kExists, command);
-      if (!base.has_value()) return absl::OkStatus();
-      if (existing->base.has_value() && SameBase(*existing->base, *base)) {
-        return absl::OkStatus();
-      }
-      return Refused("Operation not supported", command);
-    }
-    table.chains.push_back(Chain{name, base, {}});
-    return absl::OkStatus();
-  }
-
-  if (object == "rule") {
-    if (verb != "add" && verb != "insert") {
-      return SyntaxError(absl::StrCat("unexpected ", verb), command);
-    }
-    Chain* chain = FindChain(table, name);
-    if (chain == nullptr) return Refused(kNoEntry, command);
-    if (t.size() < 6) return SyntaxError("rule needs statements", command);
-    const std::string rule =
-        CollapseSpaces(absl::string_view(command).substr(t[5].begin));
-    std::vector<absl::string_view> words = absl::StrSplit(rule, ' ');
-    for (size_t i = 0; i < words.size(); ++i) {
-      absl::string_view w = words[i];
-      if (absl::ConsumePrefix(&w, "@") && FindSet(table, w) == nullptr) {
-        return NftError(kNoEntry, command);
-      }
-      if ((w == "goto" || w == "jump") && i + 1 < words.size() &&
-          FindChain(table, words[i + 1]) == nullptr) {
-        return Refused(kNoEntry, command);
-      }
-    }
-    if (verb == "insert") {
-      chain->rules.insert(chain->rules.begin(), rule);
-    } else {
-      chain->rules.push_back(rule);
-    }
-    return absl::OkStatus();
-  }
-
-  if (object == "element") {
-    if (verb != "add" && verb != "create" && verb != "delete") {
-      return SyntaxError(absl::StrCat("unexpected ", verb), command);
-    }
-    Set* set = FindSet(table, name);
-    if (set == nullptr) return Refused(kNoEntry, command);
-    std::optional<std::string> body =
-        t.size() == 6 ? BlockBody(t[5].text) : std::nullopt;
-    if (!body.has_value()) return SyntaxError("expected { elements }", command);
-    for (const std::string& text : SplitUnquoted(*body, ',')) {
-      absl::StatusOr<Element> element =
-          ParseElement(*set, text, /*need_value=*/verb != "delete");
-      if (!element.ok()) return NftError(element.status().message(), command);
-      auto it = set->elements.find(element->key);
-      if (verb == "delete") {
-        if (it == set->elements.end()) return Refused(kNoEntry, command);
-        set->elements.erase(it);
-        continue;
-      }
-      if (it != set->elements.end()) {
-        // The kernel keeps the existing element; only another value (or
-        // "create") is an error.
-        if (verb == "create" || it->second.value != element->value) {
-          return Refused(kExists, command);
-        }
-        continue;
-      }
-      std::string key = element->key;
-      set->elements.emplace(std::move(key), *std::move(element));
-    }
-    return absl::OkStatus();
-  }
+  if (object == "chain") return ExecuteChain(t, command, table);
+  if (object == "rule") return ExecuteRule(t, command, table);
+  if (object == "element") return ExecuteElement(t, command, table);
   return SyntaxError(absl::StrCat("unexpected ", object), command);
 }
 
