@@ -98,8 +98,9 @@ std::shared_ptr<const ElementSet> LiteralSet(ValueType type,
   return set;
 }
 
-bool OneOf(absl::string_view s, std::initializer_list<absl::string_view> set) {
-  for (absl::string_view e : set) {
+bool OneOf(absl::string_view s,
+           std::initializer_list<absl::string_view> names) {
+  for (absl::string_view e : names) {
     if (s == e) return true;
   }
   return false;
@@ -243,8 +244,6 @@ class RuleBuilder {
     return Error(absl::StrCat("unsupported option \"", opt, "\""));
   }
 
-  // ---- The IP header: addresses, interfaces, protocol ----
-
   // -s/-d: a comma-separated list of addresses or prefixes.
   absl::Status AddressOption(const std::string& opt, bool neg) {
     bool src = opt == "-s" || opt == "--source" || opt == "--src";
@@ -319,8 +318,6 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
-  // ---- Ports: -m tcp|udp|sctp and -m multiport ----
-
   absl::Status PortOption(const std::string& opt, bool neg) {
     if (!Loaded("tcp") && !Loaded("udp") && !Loaded("sctp")) {
       if (!IsPortProtocol(protocol_)) {
@@ -362,8 +359,6 @@ class RuleBuilder {
     return AddSetMatch(dst ? Field::kDstPort : Field::kSrcPort,
                        std::move(values), neg);
   }
-
-  // ---- -m addrtype, -m comment, -m mark ----
 
   absl::Status AddrTypeOption(const std::string& opt, bool neg) {
     if (!Loaded("addrtype")) {
@@ -407,8 +402,6 @@ class RuleBuilder {
     Canon(opt, *v, neg);
     return s;
   }
-
-  // ---- -m conntrack, -m state ----
 
   absl::Status StateOption(const std::string& opt, bool neg) {
     const char* module = opt == "--state" ? "state" : "conntrack";
@@ -472,8 +465,6 @@ class RuleBuilder {
     }
     return absl::OkStatus();
   }
-
-  // ---- Targets ----
 
   // -j TARGET / -g CHAIN: only one per rule.
   absl::Status TargetChoice(const std::string& opt, bool neg) {

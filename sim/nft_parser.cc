@@ -165,8 +165,6 @@ class ScriptParser {
     if (table->unsupported.ok()) table->unsupported = status;
   }
 
-  // ---- Tables ----
-
   // "[family] name": families this simulator does not model are reported
   // through `skip`.
   absl::Status TableRef(TableFamily* family, std::string* name, bool* skip) {
@@ -350,8 +348,6 @@ class ScriptParser {
     return absl::OkStatus();
   }
 
-  // ---- Chains ----
-
   Chain* GetOrCreateChain(Table* table, const std::string& name) {
     auto it = table->chains.find(name);
     if (it != table->chains.end()) return &it->second;
@@ -525,8 +521,6 @@ class ScriptParser {
     return EndOfCommand();
   }
 
-  // ---- Rules ----
-
   absl::Status RuleCommand(const Token& verb, TableFamily family,
                            const std::string& table_name) {
     absl::StatusOr<Table*> table = ExistingTable(verb, family, table_name);
@@ -618,8 +612,6 @@ class ScriptParser {
     if (depth != 0) return Error(tokens_.Peek(), "unbalanced braces in rule");
     return absl::OkStatus();
   }
-
-  // ---- Sets and maps ----
 
   absl::Status SetCommand(const Token& verb, const Token& what,
                           TableFamily family, const std::string& table_name) {

@@ -99,8 +99,6 @@ class RuleParser {
     return absl::OkStatus();
   }
 
-  // ---- Statements ----
-
   absl::Status Statement() {
     const Token& t = tokens_.Peek();
     if (t.kind == Kind::kString) return Unsupported(t, "unexpected string");
@@ -188,8 +186,6 @@ class RuleParser {
     }
     return AddAction(std::move(a));
   }
-
-  // ---- Selectors ----
 
   // A selector the rule can test: one field, plus the dependency nft adds
   // implicitly (`tcp dport` only matches TCP).
@@ -326,8 +322,6 @@ class RuleParser {
     }
     return absl::OkStatus();
   }
-
-  // ---- Values ----
 
   // One element key "a . b . c" of the given types.
   absl::StatusOr<std::vector<ValuePattern>> Key(
@@ -466,8 +460,6 @@ class RuleParser {
     }
     return &it->second;
   }
-
-  // ---- Relations: a selector and what it is compared with ----
 
   absl::Status Relation() {
     const Token& start = tokens_.Peek();
@@ -638,8 +630,6 @@ class RuleParser {
     return bits;
   }
 
-  // ---- Marks ----
-
   absl::StatusOr<uint32_t> Number() {
     const Token& t = tokens_.Next();
     absl::StatusOr<ValuePattern> p =
@@ -700,8 +690,6 @@ class RuleParser {
     }
     return absl::OkStatus();
   }
-
-  // ---- NAT ----
 
   // "dnat|snat [ip|ip6] to ADDRESS[:PORT]" or "... to KEY map @m|{ }".
   absl::Status Nat() {
