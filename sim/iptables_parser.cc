@@ -1,6 +1,7 @@
 #include "sim/iptables_parser.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <set>
 #include <utility>
 #include <vector>
@@ -97,6 +98,18 @@ std::shared_ptr<const ElementSet> LiteralSet(ValueType type,
   return set;
 }
 
+bool OneOf(absl::string_view s,
+           std::initializer_list<absl::string_view> names) {
+  for (absl::string_view e : names) {
+    if (s == e) return true;
+  }
+  return false;
+}
+
+bool IsPortProtocol(absl::string_view protocol) {
+  return protocol == "tcp" || protocol == "udp" || protocol == "sctp";
+}
+
 // Builds one rule from its tokens, tracking which modules are loaded so an
 // option is accepted only where iptables would accept it.
 class RuleBuilder {
@@ -104,6 +117,7 @@ class RuleBuilder {
   explicit RuleBuilder(IpFamily family) : family_(family) {}
 
   absl::StatusOr<Rule> Build(const std::vector<std::string>& tokens) {
+    tokens_ = &tokens;
     for (pos_ = 0; pos_ < tokens.size(); ++pos_) {
       const std::string& tok = tokens[pos_];
       if (tok == "!") {
@@ -111,7 +125,7 @@ class RuleBuilder {
         negate_ = true;
         continue;
       }
-      absl::Status s = Option(tok, tokens);
+      absl::Status s = Option(tok);
       if (!s.ok()) return s;
     }
     if (negate_) return Error("trailing \"!\"");
@@ -131,12 +145,12 @@ class RuleBuilder {
     return absl::InvalidArgumentError(std::string(what));
   }
 
-  absl::StatusOr<std::string> Value(const std::vector<std::string>& tokens,
-                                    absl::string_view option) {
-    if (pos_ + 1 >= tokens.size()) {
+  // The token after the option's.
+  absl::StatusOr<std::string> Value(absl::string_view option) {
+    if (pos_ + 1 >= tokens_->size()) {
       return Error(absl::StrCat("option ", option, " needs a value"));
     }
-    return tokens[++pos_];
+    return (*tokens_)[++pos_];
   }
 
   // Appends "[!] option value" to the canonical text.
@@ -169,232 +183,264 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
+  absl::Status AddBitwiseMatch(Field field, uint32_t mask, uint32_t value,
+                               bool negated) {
+    Match m;
+    m.kind = Match::Kind::kBitwise;
+    m.fields = {field};
+    m.mask = mask;
+    m.value = value;
+    m.negate = negated;
+    rule_.matches.push_back(std::move(m));
+    return absl::OkStatus();
+  }
+
   bool Loaded(absl::string_view module) const {
     return std::find(modules_.begin(), modules_.end(), module) !=
            modules_.end();
   }
 
-  absl::Status Option(const std::string& opt,
-                      const std::vector<std::string>& tokens) {
+  // One option (with its value), `negate_` telling whether "!" came first.
+  absl::Status Option(const std::string& opt) {
     bool neg = negate_;
     negate_ = false;
-    if (opt == "-s" || opt == "--source" || opt == "--src" || opt == "-d" ||
-        opt == "--destination" || opt == "--dst") {
-      bool src = opt == "-s" || opt == "--source" || opt == "--src";
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      std::vector<ValuePattern> values;
-      std::vector<std::string> canon;
-      for (absl::string_view part : absl::StrSplit(*v, ',')) {
-        absl::StatusOr<IpPrefix> p = IpPrefix::Parse(part);
-        if (!p.ok() || p->family() != family_) {
-          return Error(absl::StrCat("invalid IPv", FamilyName(family_),
-                                    " address \"", part, "\" in ", opt));
-        }
-        absl::StatusOr<ValuePattern> vp =
-            ParseValuePattern(AddrType(), p->ToString(), true);
-        if (!vp.ok()) return vp.status();
-        values.push_back(*std::move(vp));
-        canon.push_back(p->ToString());
-      }
-      Canon(src ? "-s" : "-d", absl::StrJoin(canon, ","), neg);
-      Field f = family_ == IpFamily::kV4
-                    ? (src ? Field::kSrcAddr4 : Field::kDstAddr4)
-                    : (src ? Field::kSrcAddr6 : Field::kDstAddr6);
-      return AddSetMatch(f, std::move(values), neg);
+    if (OneOf(opt,
+              {"-s", "--source", "--src", "-d", "--destination", "--dst"})) {
+      return AddressOption(opt, neg);
     }
-    if (opt == "-i" || opt == "--in-interface" || opt == "-o" ||
-        opt == "--out-interface") {
-      bool in = opt == "-i" || opt == "--in-interface";
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      absl::StatusOr<ValuePattern> vp =
-          ParseValuePattern(ValueType::kIfname, *v, true);
-      if (!vp.ok()) return vp.status();
-      Canon(in ? "-i" : "-o", *v, neg);
-      return AddSetMatch(in ? Field::kInIface : Field::kOutIface, {*vp}, neg);
+    if (OneOf(opt, {"-i", "--in-interface", "-o", "--out-interface"})) {
+      return InterfaceOption(opt, neg);
     }
-    if (opt == "-p" || opt == "--protocol") {
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      std::string lower = absl::AsciiStrToLower(*v);
-      absl::StatusOr<Protocol> known = ParseProtocol(lower);
-      if (known.ok()) lower = ProtocolName(*known);
-      if (lower == "all" || lower == "0") {
-        if (neg) return Error("\"! -p all\" matches nothing");
-        return absl::OkStatus();
-      }
-      absl::StatusOr<ValuePattern> vp =
-          ParseValuePattern(ValueType::kInetProto, lower, false);
-      if (!vp.ok()) return vp.status();
-      Canon("-p", lower, neg);
-      if (!neg) protocol_ = lower;
-      return AddSetMatch(Field::kL4Proto, {*vp}, neg);
-    }
-    if (opt == "-m" || opt == "--match") {
-      if (neg) return Error("\"!\" before -m");
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      static const std::set<std::string> kModules = {
-          "tcp",     "udp",  "sctp",      "multiport", "addrtype",
-          "comment", "mark", "conntrack", "state"};
-      if (!kModules.count(*v)) {
-        return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
-      }
-      if ((*v == "tcp" || *v == "udp" || *v == "sctp") && protocol_ != *v) {
-        return Error(absl::StrCat("-m ", *v, " needs -p ", *v, " before it"));
-      }
-      modules_.push_back(*v);
-      Canon("-m", *v, false);
-      return absl::OkStatus();
-    }
-    if (opt == "-j" || opt == "--jump" || opt == "-g" || opt == "--goto") {
-      if (neg) return Error(absl::StrCat("\"!\" before ", opt));
-      if (has_target_) return Error("more than one -j/-g");
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      has_target_ = true;
-      target_ = *v;
-      bool go = opt == "-g" || opt == "--goto";
-      Canon(go ? "-g" : "-j", *v, false);
-      return StartTarget(*v, go);
+    if (opt == "-p" || opt == "--protocol") return ProtocolOption(opt, neg);
+    if (opt == "-m" || opt == "--match") return MatchModule(opt, neg);
+    if (OneOf(opt, {"-j", "--jump", "-g", "--goto"})) {
+      return TargetChoice(opt, neg);
     }
     if (opt == "-c" || opt == "--set-counters") {
-      if (pos_ + 2 >= tokens.size()) return Error("-c needs two values");
+      if (pos_ + 2 >= tokens_->size()) return Error("-c needs two values");
       pos_ += 2;
       return absl::OkStatus();
     }
-    if (opt == "--dport" || opt == "--destination-port" || opt == "--sport" ||
-        opt == "--source-port") {
-      if (!Loaded("tcp") && !Loaded("udp") && !Loaded("sctp")) {
-        if (protocol_ != "tcp" && protocol_ != "udp" && protocol_ != "sctp") {
-          return Error(absl::StrCat(opt, " needs -p tcp, udp or sctp"));
-        }
-        // iptables loads the protocol's match implicitly; iptables-save
-        // prints it.
-        modules_.push_back(protocol_);
-        Canon("-m", protocol_, false);
+    if (OneOf(opt,
+              {"--dport", "--destination-port", "--sport", "--source-port"})) {
+      return PortOption(opt, neg);
+    }
+    if (OneOf(opt, {"--dports", "--destination-ports", "--sports",
+                    "--source-ports"})) {
+      return MultiportOption(opt, neg);
+    }
+    if (opt == "--dst-type" || opt == "--src-type") {
+      return AddrTypeOption(opt, neg);
+    }
+    if (opt == "--comment") return CommentOption(opt, neg);
+    if (opt == "--mark" && !(has_target_ && target_ == "MARK")) {
+      return MarkMatchOption(opt, neg);
+    }
+    if (opt == "--ctstate" || opt == "--state") return StateOption(opt, neg);
+    if (opt == "--ctorigdstport" || opt == "--ctorigdst") {
+      return CtOrigOption(opt, neg);
+    }
+    if (has_target_) return TargetOption(opt, neg);
+    return Error(absl::StrCat("unsupported option \"", opt, "\""));
+  }
+
+  // -s/-d: a comma-separated list of addresses or prefixes.
+  absl::Status AddressOption(const std::string& opt, bool neg) {
+    bool src = opt == "-s" || opt == "--source" || opt == "--src";
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    std::vector<ValuePattern> values;
+    std::vector<std::string> canon;
+    for (absl::string_view part : absl::StrSplit(*v, ',')) {
+      absl::StatusOr<IpPrefix> p = IpPrefix::Parse(part);
+      if (!p.ok() || p->family() != family_) {
+        return Error(absl::StrCat("invalid IPv", FamilyName(family_),
+                                  " address \"", part, "\" in ", opt));
       }
-      bool dst = opt == "--dport" || opt == "--destination-port";
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
+      absl::StatusOr<ValuePattern> vp =
+          ParseValuePattern(AddrType(), p->ToString(), true);
+      if (!vp.ok()) return vp.status();
+      values.push_back(*std::move(vp));
+      canon.push_back(p->ToString());
+    }
+    Canon(src ? "-s" : "-d", absl::StrJoin(canon, ","), neg);
+    Field f = family_ == IpFamily::kV4
+                  ? (src ? Field::kSrcAddr4 : Field::kDstAddr4)
+                  : (src ? Field::kSrcAddr6 : Field::kDstAddr6);
+    return AddSetMatch(f, std::move(values), neg);
+  }
+
+  absl::Status InterfaceOption(const std::string& opt, bool neg) {
+    bool in = opt == "-i" || opt == "--in-interface";
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    absl::StatusOr<ValuePattern> vp =
+        ParseValuePattern(ValueType::kIfname, *v, true);
+    if (!vp.ok()) return vp.status();
+    Canon(in ? "-i" : "-o", *v, neg);
+    return AddSetMatch(in ? Field::kInIface : Field::kOutIface, {*vp}, neg);
+  }
+
+  absl::Status ProtocolOption(const std::string& opt, bool neg) {
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    std::string lower = absl::AsciiStrToLower(*v);
+    absl::StatusOr<Protocol> known = ParseProtocol(lower);
+    if (known.ok()) lower = ProtocolName(*known);
+    if (lower == "all" || lower == "0") {
+      if (neg) return Error("\"! -p all\" matches nothing");
+      return absl::OkStatus();
+    }
+    absl::StatusOr<ValuePattern> vp =
+        ParseValuePattern(ValueType::kInetProto, lower, false);
+    if (!vp.ok()) return vp.status();
+    Canon("-p", lower, neg);
+    if (!neg) protocol_ = lower;
+    return AddSetMatch(Field::kL4Proto, {*vp}, neg);
+  }
+
+  // -m MODULE: loads the module whose options may follow.
+  absl::Status MatchModule(const std::string& opt, bool neg) {
+    if (neg) return Error("\"!\" before -m");
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    static const std::set<std::string> kModules = {
+        "tcp",     "udp",  "sctp",      "multiport", "addrtype",
+        "comment", "mark", "conntrack", "state"};
+    if (!kModules.count(*v)) {
+      return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
+    }
+    if (IsPortProtocol(*v) && protocol_ != *v) {
+      return Error(absl::StrCat("-m ", *v, " needs -p ", *v, " before it"));
+    }
+    modules_.push_back(*v);
+    Canon("-m", *v, false);
+    return absl::OkStatus();
+  }
+
+  absl::Status PortOption(const std::string& opt, bool neg) {
+    if (!Loaded("tcp") && !Loaded("udp") && !Loaded("sctp")) {
+      if (!IsPortProtocol(protocol_)) {
+        return Error(absl::StrCat(opt, " needs -p tcp, udp or sctp"));
+      }
+      // iptables loads the protocol's match implicitly; iptables-save
+      // prints it.
+      modules_.push_back(protocol_);
+      Canon("-m", protocol_, false);
+    }
+    bool dst = opt == "--dport" || opt == "--destination-port";
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    absl::StatusOr<ValuePattern> vp =
+        ParseValuePattern(ValueType::kInetService, *v, true);
+    if (!vp.ok()) return vp.status();
+    Canon(dst ? "--dport" : "--sport", *v, neg);
+    return AddSetMatch(dst ? Field::kDstPort : Field::kSrcPort, {*vp}, neg);
+  }
+
+  absl::Status MultiportOption(const std::string& opt, bool neg) {
+    if (!Loaded("multiport")) {
+      return Error(absl::StrCat(opt, " needs -m multiport"));
+    }
+    if (!IsPortProtocol(protocol_)) {
+      return Error("-m multiport needs -p tcp, udp or sctp");
+    }
+    bool dst = opt == "--dports" || opt == "--destination-ports";
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    std::vector<ValuePattern> values;
+    for (absl::string_view part : absl::StrSplit(*v, ',')) {
+      absl::StatusOr<ValuePattern> vp =
+          ParseValuePattern(ValueType::kInetService, part, true);
+      if (!vp.ok()) return vp.status();
+      values.push_back(*std::move(vp));
+    }
+    Canon(dst ? "--dports" : "--sports", *v, neg);
+    return AddSetMatch(dst ? Field::kDstPort : Field::kSrcPort,
+                       std::move(values), neg);
+  }
+
+  absl::Status AddrTypeOption(const std::string& opt, bool neg) {
+    if (!Loaded("addrtype")) {
+      return Error(absl::StrCat(opt, " needs -m addrtype"));
+    }
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    std::vector<ValuePattern> values;
+    for (absl::string_view part : absl::StrSplit(*v, ',')) {
+      absl::StatusOr<ValuePattern> vp =
+          ParseValuePattern(ValueType::kAddrType, part, false);
+      if (!vp.ok()) {
+        return Error(absl::StrCat("unsupported address type \"", part, "\" in ",
+                                  opt, " (LOCAL, UNICAST or MULTICAST)"));
+      }
+      values.push_back(*std::move(vp));
+    }
+    Canon(opt, *v, neg);
+    return AddSetMatch(
+        opt == "--dst-type" ? Field::kDstAddrType : Field::kSrcAddrType,
+        std::move(values), neg);
+  }
+
+  absl::Status CommentOption(const std::string& opt, bool neg) {
+    if (!Loaded("comment")) return Error("--comment needs -m comment");
+    if (neg) return Error("\"!\" before --comment");
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    Canon(opt, IptablesQuote(*v), false);
+    return absl::OkStatus();
+  }
+
+  absl::Status MarkMatchOption(const std::string& opt, bool neg) {
+    if (!Loaded("mark")) return Error("--mark needs -m mark");
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    uint32_t value, mask;
+    absl::Status s = ParseMarkMask(*v, &value, &mask);
+    if (!s.ok()) return s;
+    s = AddBitwiseMatch(Field::kMark, mask, value & mask, neg);
+    Canon(opt, *v, neg);
+    return s;
+  }
+
+  absl::Status StateOption(const std::string& opt, bool neg) {
+    const char* module = opt == "--state" ? "state" : "conntrack";
+    if (!Loaded(module)) {
+      return Error(absl::StrCat(opt, " needs -m ", module));
+    }
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    uint32_t bits = 0;
+    for (absl::string_view part : absl::StrSplit(*v, ',')) {
+      absl::StatusOr<ValuePattern> vp =
+          ParseValuePattern(ValueType::kCtState, part, false);
+      if (!vp.ok()) return vp.status();
+      bits |= DecodeNumber(vp->lo);
+    }
+    // "any of these bits set"
+    absl::Status s = AddBitwiseMatch(Field::kCtState, bits, 0, !neg);
+    Canon(opt, *v, neg);
+    return s;
+  }
+
+  absl::Status CtOrigOption(const std::string& opt, bool neg) {
+    if (!Loaded("conntrack")) {
+      return Error(absl::StrCat(opt, " needs -m conntrack"));
+    }
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    Canon(opt, *v, neg);
+    if (opt == "--ctorigdstport") {
       absl::StatusOr<ValuePattern> vp =
           ParseValuePattern(ValueType::kInetService, *v, true);
       if (!vp.ok()) return vp.status();
-      Canon(dst ? "--dport" : "--sport", *v, neg);
-      return AddSetMatch(dst ? Field::kDstPort : Field::kSrcPort, {*vp}, neg);
+      return AddSetMatch(Field::kCtOrigDstPort, {*vp}, neg);
     }
-    if (opt == "--dports" || opt == "--destination-ports" ||
-        opt == "--sports" || opt == "--source-ports") {
-      if (!Loaded("multiport"))
-        return Error(absl::StrCat(opt, " needs -m multiport"));
-      if (protocol_ != "tcp" && protocol_ != "udp" && protocol_ != "sctp") {
-        return Error("-m multiport needs -p tcp, udp or sctp");
-      }
-      bool dst = opt == "--dports" || opt == "--destination-ports";
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      std::vector<ValuePattern> values;
-      for (absl::string_view part : absl::StrSplit(*v, ',')) {
-        absl::StatusOr<ValuePattern> vp =
-            ParseValuePattern(ValueType::kInetService, part, true);
-        if (!vp.ok()) return vp.status();
-        values.push_back(*std::move(vp));
-      }
-      Canon(dst ? "--dports" : "--sports", *v, neg);
-      return AddSetMatch(dst ? Field::kDstPort : Field::kSrcPort,
-                         std::move(values), neg);
-    }
-    if (opt == "--dst-type" || opt == "--src-type") {
-      if (!Loaded("addrtype"))
-        return Error(absl::StrCat(opt, " needs -m addrtype"));
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      std::vector<ValuePattern> values;
-      for (absl::string_view part : absl::StrSplit(*v, ',')) {
-        absl::StatusOr<ValuePattern> vp =
-            ParseValuePattern(ValueType::kAddrType, part, false);
-        if (!vp.ok()) {
-          return Error(absl::StrCat("unsupported address type \"", part,
-                                    "\" in ", opt,
-                                    " (LOCAL, UNICAST or MULTICAST)"));
-        }
-        values.push_back(*std::move(vp));
-      }
-      Canon(opt, *v, neg);
-      return AddSetMatch(
-          opt == "--dst-type" ? Field::kDstAddrType : Field::kSrcAddrType,
-          std::move(values), neg);
-    }
-    if (opt == "--comment") {
-      if (!Loaded("comment")) return Error("--comment needs -m comment");
-      if (neg) return Error("\"!\" before --comment");
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      Canon(opt, IptablesQuote(*v), false);
-      return absl::OkStatus();
-    }
-    if (opt == "--mark" && !(has_target_ && target_ == "MARK")) {
-      if (!Loaded("mark")) return Error("--mark needs -m mark");
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      uint32_t value, mask;
-      absl::Status s = ParseMarkMask(*v, &value, &mask);
-      if (!s.ok()) return s;
-      Match m;
-      m.kind = Match::Kind::kBitwise;
-      m.fields = {Field::kMark};
-      m.mask = mask;
-      m.value = value & mask;
-      m.negate = neg;
-      rule_.matches.push_back(std::move(m));
-      Canon(opt, *v, neg);
-      return absl::OkStatus();
-    }
-    if (opt == "--ctstate" || opt == "--state") {
-      if (!Loaded(opt == "--state" ? "state" : "conntrack")) {
-        return Error(absl::StrCat(opt, " needs -m ",
-                                  opt == "--state" ? "state" : "conntrack"));
-      }
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      uint32_t bits = 0;
-      for (absl::string_view part : absl::StrSplit(*v, ',')) {
-        absl::StatusOr<ValuePattern> vp =
-            ParseValuePattern(ValueType::kCtState, part, false);
-        if (!vp.ok()) return vp.status();
-        bits |= DecodeNumber(vp->lo);
-      }
-      Match m;
-      m.kind = Match::Kind::kBitwise;
-      m.fields = {Field::kCtState};
-      m.mask = bits;
-      m.value = 0;
-      m.negate = !neg;  // "any of these bits set"
-      rule_.matches.push_back(std::move(m));
-      Canon(opt, *v, neg);
-      return absl::OkStatus();
-    }
-    if (opt == "--ctorigdstport" || opt == "--ctorigdst") {
-      if (!Loaded("conntrack"))
-        return Error(absl::StrCat(opt, " needs -m conntrack"));
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      Canon(opt, *v, neg);
-      if (opt == "--ctorigdstport") {
-        absl::StatusOr<ValuePattern> vp =
-            ParseValuePattern(ValueType::kInetService, *v, true);
-        if (!vp.ok()) return vp.status();
-        return AddSetMatch(Field::kCtOrigDstPort, {*vp}, neg);
-      }
-      absl::StatusOr<ValuePattern> vp = ParseValuePattern(AddrType(), *v, true);
-      if (!vp.ok()) return vp.status();
-      return AddSetMatch(family_ == IpFamily::kV4 ? Field::kCtOrigDstAddr4
-                                                  : Field::kCtOrigDstAddr6,
-                         {*vp}, neg);
-    }
-    if (has_target_) return TargetOption(opt, tokens, neg);
-    return Error(absl::StrCat("unsupported option \"", opt, "\""));
+    absl::StatusOr<ValuePattern> vp = ParseValuePattern(AddrType(), *v, true);
+    if (!vp.ok()) return vp.status();
+    return AddSetMatch(family_ == IpFamily::kV4 ? Field::kCtOrigDstAddr4
+                                                : Field::kCtOrigDstAddr6,
+                       {*vp}, neg);
   }
 
   static absl::Status ParseMarkMask(absl::string_view text, uint32_t* value,
@@ -418,6 +464,19 @@ class RuleBuilder {
       *mask = DecodeNumber(m->lo);
     }
     return absl::OkStatus();
+  }
+
+  // -j TARGET / -g CHAIN: only one per rule.
+  absl::Status TargetChoice(const std::string& opt, bool neg) {
+    if (neg) return Error(absl::StrCat("\"!\" before ", opt));
+    if (has_target_) return Error("more than one -j/-g");
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    has_target_ = true;
+    target_ = *v;
+    bool go = opt == "-g" || opt == "--goto";
+    Canon(go ? "-g" : "-j", *v, false);
+    return StartTarget(*v, go);
   }
 
   absl::Status StartTarget(const std::string& target, bool go) {
@@ -449,83 +508,78 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
-  absl::Status TargetOption(const std::string& opt,
-                            const std::vector<std::string>& tokens, bool neg) {
+  // An option of the rule's target (after -j).
+  absl::Status TargetOption(const std::string& opt, bool neg) {
     Action& a = rule_.actions.back();
     if (neg) return Error(absl::StrCat("\"!\" before ", opt));
+    bool nat = a.kind == Action::Kind::kDnat || a.kind == Action::Kind::kSnat;
     if ((a.kind == Action::Kind::kDnat &&
          (opt == "--to-destination" || opt == "--to")) ||
         (a.kind == Action::Kind::kSnat &&
          (opt == "--to-source" || opt == "--to"))) {
-      if (a.nat_address) return Error(absl::StrCat("more than one ", opt));
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      IpAddress addr;
-      uint16_t port = 0;
-      absl::Status s = ParseEndpoint(*v, true, &addr, &port);
-      if (!s.ok() || addr.family() != family_) {
-        return Error(absl::StrCat("unsupported ", opt, " \"", *v, "\" (one IPv",
-                                  FamilyName(family_),
-                                  " address with an optional single port)"));
-      }
-      a.nat_address = addr;
-      a.nat_port = port;
-      Canon(opt == "--to" ? (a.kind == Action::Kind::kDnat ? "--to-destination"
-                                                           : "--to-source")
-                          : opt,
-            *v, false);
-      return absl::OkStatus();
+      return NatAddressOption(opt, &a);
     }
-    if ((a.kind == Action::Kind::kDnat || a.kind == Action::Kind::kSnat ||
-         a.kind == Action::Kind::kMasquerade) &&
-        (opt == "--random" || opt == "--random-fully" ||
-         opt == "--persistent")) {
+    if ((nat || a.kind == Action::Kind::kMasquerade) &&
+        OneOf(opt, {"--random", "--random-fully", "--persistent"})) {
       // These change only which port is picked on a clash; the first
       // connection keeps its port.
       Canon(opt, "", false);
       return absl::OkStatus();
     }
-    if (a.kind == Action::Kind::kSetMark) {
-      absl::StatusOr<std::string> v = Value(tokens, opt);
-      if (!v.ok()) return v.status();
-      uint32_t value, mask;
-      if (opt == "--set-xmark") {
-        absl::Status s = ParseMarkMask(*v, &value, &mask);
-        if (!s.ok()) return s;
-        a.mark_mask = mask;
-        a.mark_xor = value;
-      } else if (opt == "--set-mark") {
-        absl::Status s = ParseMarkMask(*v, &value, &mask);
-        if (!s.ok()) return s;
-        // Zero the mask bits, then OR the value: as xmark, mask|value.
-        a.mark_mask = mask | value;
-        a.mark_xor = value;
-      } else if (opt == "--or-mark" || opt == "--and-mark" ||
-                 opt == "--xor-mark") {
-        absl::Status s = ParseMarkMask(*v, &value, &mask);
-        if (!s.ok() || mask != 0xffffffffu) {
-          return Error(absl::StrCat("invalid ", opt, " \"", *v, "\""));
-        }
-        if (opt == "--or-mark") {
-          a.mark_mask = value;
-          a.mark_xor = value;
-        } else if (opt == "--and-mark") {
-          a.mark_mask = ~value;
-          a.mark_xor = 0;
-        } else {
-          a.mark_mask = 0;
-          a.mark_xor = value;
-        }
-      } else {
-        return Error(
-            absl::StrCat("unsupported option \"", opt, "\" for -j MARK"));
-      }
-      Canon(opt, *v, false);
-      mark_set_ = true;
-      return absl::OkStatus();
-    }
+    if (a.kind == Action::Kind::kSetMark) return MarkTargetOption(opt, &a);
     return Error(
         absl::StrCat("unsupported option \"", opt, "\" for -j ", target_));
+  }
+
+  // DNAT --to-destination / SNAT --to-source: one address, optional port.
+  absl::Status NatAddressOption(const std::string& opt, Action* a) {
+    if (a->nat_address) return Error(absl::StrCat("more than one ", opt));
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    IpAddress addr;
+    uint16_t port = 0;
+    absl::Status s = ParseEndpoint(*v, true, &addr, &port);
+    if (!s.ok() || addr.family() != family_) {
+      return Error(absl::StrCat("unsupported ", opt, " \"", *v, "\" (one IPv",
+                                FamilyName(family_),
+                                " address with an optional single port)"));
+    }
+    a->nat_address = addr;
+    a->nat_port = port;
+    bool dnat = a->kind == Action::Kind::kDnat;
+    Canon(opt == "--to" ? (dnat ? "--to-destination" : "--to-source") : opt, *v,
+          false);
+    return absl::OkStatus();
+  }
+
+  // -j MARK: every option composes into mark = (mark & ~mask) ^ xor.
+  absl::Status MarkTargetOption(const std::string& opt, Action* a) {
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    uint32_t value, mask;
+    if (opt == "--set-xmark" || opt == "--set-mark") {
+      absl::Status s = ParseMarkMask(*v, &value, &mask);
+      if (!s.ok()) return s;
+      // --set-mark zeroes the mask bits, then ORs the value: as xmark,
+      // mask|value.
+      a->mark_mask = opt == "--set-mark" ? mask | value : mask;
+      a->mark_xor = value;
+    } else if (OneOf(opt, {"--or-mark", "--and-mark", "--xor-mark"})) {
+      absl::Status s = ParseMarkMask(*v, &value, &mask);
+      if (!s.ok() || mask != 0xffffffffu) {
+        return Error(absl::StrCat("invalid ", opt, " \"", *v, "\""));
+      }
+      a->mark_mask = opt == "--or-mark"    ? value
+                     : opt == "--and-mark" ? ~value
+                                           : 0;
+      a->mark_xor = opt == "--and-mark" ? 0 : value;
+    } else {
+      return Error(
+          absl::StrCat("unsupported option \"", opt, "\" for -j MARK"));
+    }
+    Canon(opt, *v, false);
+    mark_set_ = true;
+    return absl::OkStatus();
   }
 
   // Checks what only the end of the rule can tell.
@@ -542,8 +596,7 @@ class RuleBuilder {
       return Error("-j MARK needs --set-xmark or --set-mark");
     }
     if ((a.kind == Action::Kind::kDnat || a.kind == Action::Kind::kSnat) &&
-        a.nat_port != 0 && protocol_ != "tcp" && protocol_ != "udp" &&
-        protocol_ != "sctp") {
+        a.nat_port != 0 && !IsPortProtocol(protocol_)) {
       return Error(absl::StrCat("-j ", target_,
                                 " with a port needs -p tcp, udp or sctp"));
     }
@@ -551,6 +604,7 @@ class RuleBuilder {
   }
 
   IpFamily family_;
+  const std::vector<std::string>* tokens_ = nullptr;
   Rule rule_;
   size_t pos_ = 0;
   bool negate_ = false;
@@ -606,50 +660,10 @@ class Restore {
   absl::Status Line(absl::string_view line) {
     if (line.empty()) return absl::OkStatus();
     if (line.front() == '#') {
-      if (absl::StartsWith(line, "# Generated by ip6tables-save")) {
-        family_ = IpFamily::kV6;
-      } else if (absl::StartsWith(line, "# Generated by iptables-save")) {
-        family_ = IpFamily::kV4;
-      } else if (line == "# family 4") {
-        family_ = IpFamily::kV4;
-      } else if (line == "# family 6") {
-        family_ = IpFamily::kV6;
-      }
+      FamilyComment(line);
       return absl::OkStatus();
     }
-    if (line.front() == '*') {
-      if (in_table_) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "table \"", table_name_, "\" started before COMMIT of the last"));
-      }
-      in_table_ = true;
-      table_name_ = std::string(line.substr(1));
-      if (table_name_ != "nat" && table_name_ != "raw" &&
-          table_name_ != "filter") {
-        static const std::set<std::string> kTables = {"mangle", "security"};
-        if (!kTables.count(table_name_)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("unknown table \"", table_name_, "\""));
-        }
-        skipping_ = true;
-        ruleset_->notes.push_back(
-            absl::StrCat(options_.source, ":", line_, ": iptables table ",
-                         table_name_, " (family ", FamilyName(family_),
-                         ") ignored: the simulator models the nat, raw and "
-                         "filter tables"));
-        return absl::OkStatus();
-      }
-      TableFamily tf =
-          family_ == IpFamily::kV4 ? TableFamily::kIp : TableFamily::kIp6;
-      Table* existing = ruleset_->FindTable(Syntax::kIptables, tf, table_name_);
-      if (existing != nullptr && options_.noflush) {
-        table_ = *existing;
-      } else {
-        table_ = NewTable(table_name_, family_, options_.source);
-      }
-      pending_.clear();
-      return absl::OkStatus();
-    }
+    if (line.front() == '*') return StartTable(line.substr(1));
     if (!in_table_) {
       return absl::InvalidArgumentError("command outside a *table block");
     }
@@ -672,6 +686,54 @@ class Restore {
     }
     if (t.empty()) return absl::OkStatus();
     return Command(t);
+  }
+
+  // A comment that says which family the tables after it are for.
+  void FamilyComment(absl::string_view line) {
+    if (absl::StartsWith(line, "# Generated by ip6tables-save")) {
+      family_ = IpFamily::kV6;
+    } else if (absl::StartsWith(line, "# Generated by iptables-save")) {
+      family_ = IpFamily::kV4;
+    } else if (line == "# family 4") {
+      family_ = IpFamily::kV4;
+    } else if (line == "# family 6") {
+      family_ = IpFamily::kV6;
+    }
+  }
+
+  // "*name": a table the simulator models starts from scratch, or with
+  // --noflush from what the ruleset holds; mangle and security are skipped.
+  absl::Status StartTable(absl::string_view name) {
+    if (in_table_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "table \"", table_name_, "\" started before COMMIT of the last"));
+    }
+    in_table_ = true;
+    table_name_ = std::string(name);
+    if (table_name_ != "nat" && table_name_ != "raw" &&
+        table_name_ != "filter") {
+      if (table_name_ != "mangle" && table_name_ != "security") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown table \"", table_name_, "\""));
+      }
+      skipping_ = true;
+      ruleset_->notes.push_back(
+          absl::StrCat(options_.source, ":", line_, ": iptables table ",
+                       table_name_, " (family ", FamilyName(family_),
+                       ") ignored: the simulator models the nat, raw and "
+                       "filter tables"));
+      return absl::OkStatus();
+    }
+    TableFamily tf =
+        family_ == IpFamily::kV4 ? TableFamily::kIp : TableFamily::kIp6;
+    Table* existing = ruleset_->FindTable(Syntax::kIptables, tf, table_name_);
+    if (existing != nullptr && options_.noflush) {
+      table_ = *existing;
+    } else {
+      table_ = NewTable(table_name_, family_, options_.source);
+    }
+    pending_.clear();
+    return absl::OkStatus();
   }
 
   absl::Status Declare(absl::string_view decl) {
@@ -733,153 +795,197 @@ class Restore {
 
   absl::Status Command(const std::vector<std::string>& t) {
     const std::string& cmd = t[0];
-    auto arg = [&](size_t i) -> absl::StatusOr<std::string> {
-      if (i >= t.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(cmd, " needs a chain name"));
-      }
-      return t[i];
-    };
-    if (cmd == "-A" || cmd == "--append" || cmd == "-I" || cmd == "--insert" ||
-        cmd == "-D" || cmd == "--delete" || cmd == "-R" || cmd == "--replace") {
-      absl::StatusOr<std::string> name = arg(1);
-      if (!name.ok()) return name.status();
-      absl::StatusOr<Chain*> chain = ExistingChain(*name);
-      if (!chain.ok()) return chain.status();
-      size_t spec_start = 2;
-      long number = 0;
-      bool has_number = t.size() > 2 && absl::SimpleAtoi(t[2], &number);
-      if (has_number) spec_start = 3;
-      std::vector<std::string> spec(t.begin() + spec_start, t.end());
-      std::vector<Rule>& rules = (*chain)->rules;
-      bool is_delete = cmd == "-D" || cmd == "--delete";
-      if (is_delete && has_number && spec.empty()) {
-        if (number < 1 || number > static_cast<long>(rules.size())) {
-          return absl::NotFoundError(
-              absl::StrCat("-D ", *name, " ", number, ": no such rule number"));
-        }
-        rules.erase(rules.begin() + (number - 1));
-        return absl::OkStatus();
-      }
-      absl::StatusOr<Rule> rule = BuildRule(spec, family_);
-      if (!rule.ok() && table_.name == "filter" && !is_delete) {
-        // Filter tables of real hosts hold much the simulator does not
-        // model; such a rule makes a walk refuse only when it reaches it.
-        Rule placeholder;
-        placeholder.text = absl::StrJoin(spec, " ");
-        placeholder.unsupported = std::string(rule.status().message());
-        rule = std::move(placeholder);
-      }
-      if (!rule.ok()) return rule.status();
-      if (is_delete) {
-        for (auto it = rules.begin(); it != rules.end(); ++it) {
-          if (it->text == rule->text) {
-            rules.erase(it);
-            return absl::OkStatus();
-          }
-        }
-        return absl::NotFoundError(absl::StrCat("-D ", *name, ": no rule \"",
-                                                rule->text, "\" to delete"));
-      }
-      for (const Action& a : rule->actions) {
-        if (a.kind == Action::Kind::kJump || a.kind == Action::Kind::kGoto) {
-          pending_.push_back({*name, a.chain, line_, rule->text});
-        }
-      }
-      if (cmd == "-A" || cmd == "--append") {
-        if (has_number) {
-          return absl::InvalidArgumentError("-A takes no rule number");
-        }
-        rules.push_back(*std::move(rule));
-      } else if (cmd == "-I" || cmd == "--insert") {
-        if (!has_number) number = 1;
-        if (number < 1 || number > static_cast<long>(rules.size()) + 1) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "-I ", *name, " ", number, ": index of insertion too big"));
-        }
-        rules.insert(rules.begin() + (number - 1), *std::move(rule));
-      } else {
-        if (!has_number || number < 1 ||
-            number > static_cast<long>(rules.size())) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("-R ", *name, ": needs an existing rule number"));
-        }
-        rules[number - 1] = *std::move(rule);
-      }
-      return absl::OkStatus();
+    if (OneOf(cmd, {"-A", "--append", "-I", "--insert", "-D", "--delete", "-R",
+                    "--replace"})) {
+      return RuleCommand(t);
     }
-    if (cmd == "-N" || cmd == "--new-chain" || cmd == "--new") {
-      absl::StatusOr<std::string> name = arg(1);
-      if (!name.ok()) return name.status();
-      absl::Status s = CheckChainName(*name);
-      if (!s.ok()) return s;
-      if (table_.chains.count(*name)) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("-N ", *name, ": chain already exists"));
-      }
-      table_.chains[*name].name = *name;
-      return absl::OkStatus();
-    }
-    if (cmd == "-X" || cmd == "--delete-chain") {
-      std::vector<std::string> names;
-      if (t.size() > 1) {
-        names.push_back(t[1]);
-      } else {
-        for (const auto& [n, c] : table_.chains) {
-          if (!IsBuiltinChain(n)) names.push_back(n);
-        }
-      }
-      for (const std::string& n : names) {
-        if (IsBuiltinChain(n)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("-X ", n, ": cannot delete a built-in chain"));
-        }
-        absl::StatusOr<Chain*> chain = ExistingChain(n);
-        if (!chain.ok()) return chain.status();
-        if (!(*chain)->rules.empty()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("-X ", n, ": chain is not empty"));
-        }
-        for (const auto& [other_name, other] : table_.chains) {
-          for (const Rule& r : other.rules) {
-            for (const Action& a : r.actions) {
-              if (a.chain == n && other_name != n) {
-                return absl::FailedPreconditionError(absl::StrCat(
-                    "-X ", n, ": chain is still referenced from ", other_name));
-              }
-            }
-          }
-        }
-        table_.chains.erase(n);
-      }
-      return absl::OkStatus();
-    }
-    if (cmd == "-F" || cmd == "--flush") {
-      if (t.size() > 1) {
-        absl::StatusOr<Chain*> chain = ExistingChain(t[1]);
-        if (!chain.ok()) return chain.status();
-        (*chain)->rules.clear();
-        DropPending(t[1]);
-      } else {
-        for (auto& [n, c] : table_.chains) c.rules.clear();
-        pending_.clear();
-      }
-      return absl::OkStatus();
-    }
-    if (cmd == "-P" || cmd == "--policy") {
-      if (t.size() != 3 || !IsBuiltinChain(t[1])) {
-        return absl::InvalidArgumentError(
-            "-P needs a built-in chain and a policy");
-      }
-      if (t[2] != "ACCEPT" && t[2] != "DROP") {
-        return absl::InvalidArgumentError(
-            absl::StrCat("invalid policy \"", t[2], "\" (ACCEPT or DROP)"));
-      }
-      table_.chains[t[1]].policy_drop = t[2] == "DROP";
-      return absl::OkStatus();
-    }
+    if (OneOf(cmd, {"-N", "--new-chain", "--new"})) return NewChain(t);
+    if (cmd == "-X" || cmd == "--delete-chain") return DeleteChains(t);
+    if (cmd == "-F" || cmd == "--flush") return FlushChains(t);
+    if (cmd == "-P" || cmd == "--policy") return SetPolicy(t);
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported command \"", cmd, "\""));
+  }
+
+  // The chain name after the command.
+  static absl::StatusOr<std::string> ChainArg(
+      const std::vector<std::string>& t) {
+    if (t.size() < 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(t[0], " needs a chain name"));
+    }
+    return t[1];
+  }
+
+  // -A/-I/-D/-R CHAIN [NUMBER] [RULE]: -D takes a rule or a number, -I and
+  // -R a number, -A none.
+  absl::Status RuleCommand(const std::vector<std::string>& t) {
+    const std::string& cmd = t[0];
+    absl::StatusOr<std::string> name = ChainArg(t);
+    if (!name.ok()) return name.status();
+    absl::StatusOr<Chain*> chain = ExistingChain(*name);
+    if (!chain.ok()) return chain.status();
+    long number = 0;
+    bool has_number = t.size() > 2 && absl::SimpleAtoi(t[2], &number);
+    std::vector<std::string> spec(t.begin() + (has_number ? 3 : 2), t.end());
+    std::vector<Rule>& rules = (*chain)->rules;
+    bool is_delete = cmd == "-D" || cmd == "--delete";
+    if (is_delete && has_number && spec.empty()) {
+      return DeleteRuleNumber(*name, number, &rules);
+    }
+    absl::StatusOr<Rule> rule = BuildRule(spec, family_);
+    if (!rule.ok() && table_.name == "filter" && !is_delete) {
+      // Filter tables of real hosts hold much the simulator does not
+      // model; such a rule makes a walk refuse only when it reaches it.
+      Rule placeholder;
+      placeholder.text = absl::StrJoin(spec, " ");
+      placeholder.unsupported = std::string(rule.status().message());
+      rule = std::move(placeholder);
+    }
+    if (!rule.ok()) return rule.status();
+    if (is_delete) return DeleteRule(*name, rule->text, &rules);
+    for (const Action& a : rule->actions) {
+      if (a.kind == Action::Kind::kJump || a.kind == Action::Kind::kGoto) {
+        pending_.push_back({*name, a.chain, line_, rule->text});
+      }
+    }
+    return PlaceRule(cmd, *name, has_number, number, &rules, *std::move(rule));
+  }
+
+  static absl::Status DeleteRuleNumber(const std::string& chain, long number,
+                                       std::vector<Rule>* rules) {
+    if (number < 1 || number > static_cast<long>(rules->size())) {
+      return absl::NotFoundError(
+          absl::StrCat("-D ", chain, " ", number, ": no such rule number"));
+    }
+    rules->erase(rules->begin() + (number - 1));
+    return absl::OkStatus();
+  }
+
+  // -D CHAIN RULE: the first rule of the same canonical text.
+  static absl::Status DeleteRule(const std::string& chain,
+                                 const std::string& text,
+                                 std::vector<Rule>* rules) {
+    for (auto it = rules->begin(); it != rules->end(); ++it) {
+      if (it->text == text) {
+        rules->erase(it);
+        return absl::OkStatus();
+      }
+    }
+    return absl::NotFoundError(
+        absl::StrCat("-D ", chain, ": no rule \"", text, "\" to delete"));
+  }
+
+  // Appends (-A), inserts at a number (-I, default 1) or replaces the rule
+  // at a number (-R).
+  static absl::Status PlaceRule(const std::string& cmd,
+                                const std::string& chain, bool has_number,
+                                long number, std::vector<Rule>* rules,
+                                Rule rule) {
+    long size = static_cast<long>(rules->size());
+    if (cmd == "-A" || cmd == "--append") {
+      if (has_number) {
+        return absl::InvalidArgumentError("-A takes no rule number");
+      }
+      rules->push_back(std::move(rule));
+    } else if (cmd == "-I" || cmd == "--insert") {
+      if (!has_number) number = 1;
+      if (number < 1 || number > size + 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "-I ", chain, " ", number, ": index of insertion too big"));
+      }
+      rules->insert(rules->begin() + (number - 1), std::move(rule));
+    } else {
+      if (!has_number || number < 1 || number > size) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("-R ", chain, ": needs an existing rule number"));
+      }
+      (*rules)[number - 1] = std::move(rule);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status NewChain(const std::vector<std::string>& t) {
+    absl::StatusOr<std::string> name = ChainArg(t);
+    if (!name.ok()) return name.status();
+    absl::Status s = CheckChainName(*name);
+    if (!s.ok()) return s;
+    if (table_.chains.count(*name)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("-N ", *name, ": chain already exists"));
+    }
+    table_.chains[*name].name = *name;
+    return absl::OkStatus();
+  }
+
+  // -X [CHAIN]: one user chain, or all of them.
+  absl::Status DeleteChains(const std::vector<std::string>& t) {
+    std::vector<std::string> names;
+    if (t.size() > 1) {
+      names.push_back(t[1]);
+    } else {
+      for (const auto& [n, c] : table_.chains) {
+        if (!IsBuiltinChain(n)) names.push_back(n);
+      }
+    }
+    for (const std::string& n : names) {
+      absl::Status s = DeleteChain(n);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // As the kernel: only an empty user chain that no other chain jumps to.
+  absl::Status DeleteChain(const std::string& name) {
+    if (IsBuiltinChain(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("-X ", name, ": cannot delete a built-in chain"));
+    }
+    absl::StatusOr<Chain*> chain = ExistingChain(name);
+    if (!chain.ok()) return chain.status();
+    if (!(*chain)->rules.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("-X ", name, ": chain is not empty"));
+    }
+    for (const auto& [other_name, other] : table_.chains) {
+      for (const Rule& r : other.rules) {
+        for (const Action& a : r.actions) {
+          if (a.chain == name && other_name != name) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "-X ", name, ": chain is still referenced from ", other_name));
+          }
+        }
+      }
+    }
+    table_.chains.erase(name);
+    return absl::OkStatus();
+  }
+
+  // -F [CHAIN]: one chain, or every chain of the table.
+  absl::Status FlushChains(const std::vector<std::string>& t) {
+    if (t.size() > 1) {
+      absl::StatusOr<Chain*> chain = ExistingChain(t[1]);
+      if (!chain.ok()) return chain.status();
+      (*chain)->rules.clear();
+      DropPending(t[1]);
+    } else {
+      for (auto& [n, c] : table_.chains) c.rules.clear();
+      pending_.clear();
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status SetPolicy(const std::vector<std::string>& t) {
+    if (t.size() != 3 || !IsBuiltinChain(t[1])) {
+      return absl::InvalidArgumentError(
+          "-P needs a built-in chain and a policy");
+    }
+    if (t[2] != "ACCEPT" && t[2] != "DROP") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid policy \"", t[2], "\" (ACCEPT or DROP)"));
+    }
+    table_.chains[t[1]].policy_drop = t[2] == "DROP";
+    return absl::OkStatus();
   }
 
   absl::Status Commit() {

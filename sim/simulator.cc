@@ -131,6 +131,192 @@ bool IsEvaluated(const Chain& chain) {
   return chain.type == "nat" || chain.type == "raw" || chain.type == "filter";
 }
 
+// Whether a walk evaluates an nft table; a note says why not, or why its
+// answers may be wrong. Fails for a table with a NAT chain that holds a
+// construct the simulator does not model.
+absl::StatusOr<bool> EvaluatesNftTable(const Table& table,
+                                       bool rendered_by_iptables_nft,
+                                       std::vector<std::string>* notes) {
+  if (rendered_by_iptables_nft) {
+    notes->push_back(absl::StrCat(
+        MessageLabel(table),
+        " ignored: it is iptables-nft's rendering of a table whose "
+        "iptables-save text is given, which is the truth"));
+    return false;
+  }
+  if (table.family != TableFamily::kInet && table.name == "nat" &&
+      table.chains.count("PREROUTING") && table.chains.count("POSTROUTING")) {
+    notes->push_back(absl::StrCat(
+        MessageLabel(table),
+        " looks like an iptables-nft table: nft may print its DNAT and "
+        "MASQUERADE rules as nothing; give its iptables-save text for an "
+        "exact answer"));
+  }
+  if (!table.HasNatChain() && !table.HasFilterChain()) {
+    notes->push_back(absl::StrCat(
+        MessageLabel(table), " ignored: it has no NAT or filter base chain"));
+    return false;
+  }
+  // A table of filter chains only that holds something unmodelled is
+  // kept: a walk that enters it refuses (RunHook).
+  if (!table.unsupported.ok() && table.HasNatChain()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(MessageLabel(table), ": ", table.unsupported.message()));
+  }
+  return true;
+}
+
+// Keeps only the tables a walk evaluates (every iptables table, and the nft
+// tables EvaluatesNftTable accepts).
+absl::Status ChooseTables(Ruleset* ruleset) {
+  std::vector<bool> rendered_by_iptables_nft;
+  for (const Table& table : ruleset->tables) {
+    rendered_by_iptables_nft.push_back(
+        table.syntax == Syntax::kNft && table.family != TableFamily::kInet &&
+        ruleset->FindTable(Syntax::kIptables, table.family, table.name) !=
+            nullptr);
+  }
+  std::vector<Table> kept;
+  for (size_t i = 0; i < ruleset->tables.size(); ++i) {
+    Table& table = ruleset->tables[i];
+    if (table.syntax == Syntax::kNft) {
+      absl::StatusOr<bool> evaluated = EvaluatesNftTable(
+          table, rendered_by_iptables_nft[i], &ruleset->notes);
+      if (!evaluated.ok()) return evaluated.status();
+      if (!*evaluated) continue;
+    }
+    kept.push_back(std::move(table));
+  }
+  ruleset->tables = std::move(kept);
+  return absl::OkStatus();
+}
+
+// A rule and where it is, for messages: "iptables nat (file) chain X rule 3
+// (-p tcp ...)".
+struct RuleLocation {
+  const Table& table;
+  const std::string& chain;
+  size_t index;
+  const Rule& rule;
+
+  std::string Describe() const {
+    return absl::StrCat(MessageLabel(table), " chain ", chain, " rule ",
+                        index + 1, " (", rule.text, ")");
+  }
+};
+
+// Points the match at its set: the anonymous one it holds (noting when that
+// is a single value) or the named set of its table.
+absl::Status BindMatch(const RuleLocation& at, Match* m) {
+  int width = 0;
+  for (Field f : m->fields) width += ValueWidth(FieldValueType(f));
+  if (width > kMaxKeyWidth) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(at.Describe(), ": concatenation too wide"));
+  }
+  if (m->kind != Match::Kind::kInSet) return absl::OkStatus();
+  if (m->literal != nullptr) {
+    m->set = m->literal.get();
+    std::vector<const SetElement*> elements = m->literal->elements();
+    if (elements.size() == 1 && elements[0]->key.size() == 1 &&
+        (elements[0]->key[0].kind == ValuePattern::Kind::kExact ||
+         elements[0]->key[0].kind == ValuePattern::Kind::kPrefix)) {
+      m->single = true;
+      m->single_pattern = elements[0]->key[0];
+    }
+    return absl::OkStatus();
+  }
+  auto it = at.table.sets.find(m->set_name);
+  if (it == at.table.sets.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(at.Describe(), ": no set \"", m->set_name, "\""));
+  }
+  m->set = &it->second;
+  return absl::OkStatus();
+}
+
+// Points a jump or goto at its chain, and a map statement at its map; every
+// chain a verdict map names must exist.
+absl::Status BindAction(const RuleLocation& at, Action* a) {
+  const Table& table = at.table;
+  if (a->kind == Action::Kind::kJump || a->kind == Action::Kind::kGoto) {
+    auto it = table.chains.find(a->chain);
+    if (it == table.chains.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at.Describe(), ": no chain \"", a->chain, "\""));
+    }
+    if (it->second.is_base) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          at.Describe(), ": jumps to base chain \"", a->chain, "\""));
+    }
+    a->target = &it->second;
+  }
+  if (a->literal_map != nullptr) {
+    a->map = a->literal_map.get();
+  } else if (!a->map_name.empty()) {
+    auto it = table.sets.find(a->map_name);
+    if (it == table.sets.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at.Describe(), ": no map \"", a->map_name, "\""));
+    }
+    a->map = &it->second;
+  }
+  if (a->kind != Action::Kind::kVerdictMap || a->map == nullptr) {
+    return absl::OkStatus();
+  }
+  for (const SetElement* e : a->map->elements()) {
+    if ((e->verdict.kind == VerdictSpec::Kind::kJump ||
+         e->verdict.kind == VerdictSpec::Kind::kGoto) &&
+        !table.chains.count(e->verdict.chain)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at.Describe(), ": verdict map jumps to missing chain \"",
+                       e->verdict.chain, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BindRule(const RuleLocation& at, Rule* rule) {
+  if (at.table.syntax == Syntax::kIptables && at.table.name == "raw") {
+    for (const Action& a : rule->actions) {
+      if (a.kind == Action::Kind::kDnat || a.kind == Action::Kind::kSnat ||
+          a.kind == Action::Kind::kMasquerade) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at.Describe(), ": NAT targets are valid only in table nat"));
+      }
+    }
+  }
+  for (Match& m : rule->matches) {
+    absl::Status s = BindMatch(at, &m);
+    if (!s.ok()) return s;
+  }
+  for (Action& a : rule->actions) {
+    absl::Status s = BindAction(at, &a);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Binds every rule of the table and indexes its chains; notes base chains
+// of types a walk does not run.
+absl::Status BindTable(Table* table, std::vector<std::string>* notes) {
+  for (auto& [chain_name, chain] : table->chains) {
+    if (chain.is_base && !IsEvaluated(chain)) {
+      notes->push_back(absl::StrCat(
+          MessageLabel(*table), ": base chain ", chain_name, " (type ",
+          chain.type,
+          ") not evaluated: only NAT, raw and filter chains are modelled"));
+    }
+    for (size_t r = 0; r < chain.rules.size(); ++r) {
+      Rule& rule = chain.rules[r];
+      absl::Status s = BindRule({*table, chain_name, r, rule}, &rule);
+      if (!s.ok()) return s;
+    }
+    BuildIndex(&chain);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Simulator::Simulator(Ruleset ruleset, HostModel host)
@@ -146,144 +332,17 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(Ruleset ruleset,
 }
 
 absl::Status Simulator::Bind() {
-  std::vector<bool> rendered_by_iptables_nft;
-  for (const Table& table : ruleset_.tables) {
-    rendered_by_iptables_nft.push_back(
-        table.syntax == Syntax::kNft && table.family != TableFamily::kInet &&
-        ruleset_.FindTable(Syntax::kIptables, table.family, table.name) !=
-            nullptr);
-  }
-  std::vector<Table> kept;
-  for (size_t i = 0; i < ruleset_.tables.size(); ++i) {
-    Table& table = ruleset_.tables[i];
-    if (table.syntax == Syntax::kNft) {
-      if (rendered_by_iptables_nft[i]) {
-        ruleset_.notes.push_back(absl::StrCat(
-            MessageLabel(table),
-            " ignored: it is iptables-nft's rendering of a table whose "
-            "iptables-save text is given, which is the truth"));
-        continue;
-      }
-      if (table.family != TableFamily::kInet && table.name == "nat" &&
-          table.chains.count("PREROUTING") &&
-          table.chains.count("POSTROUTING")) {
-        ruleset_.notes.push_back(absl::StrCat(
-            MessageLabel(table),
-            " looks like an iptables-nft table: nft may print its DNAT and "
-            "MASQUERADE rules as nothing; give its iptables-save text for an "
-            "exact answer"));
-      }
-      if (!table.HasNatChain() && !table.HasFilterChain()) {
-        ruleset_.notes.push_back(
-            absl::StrCat(MessageLabel(table),
-                         " ignored: it has no NAT or filter base chain"));
-        continue;
-      }
-      // A table of filter chains only that holds something unmodelled is
-      // kept: a walk that enters it refuses (RunHook).
-      if (!table.unsupported.ok() && table.HasNatChain()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            MessageLabel(table), ": ", table.unsupported.message()));
-      }
-    }
-    kept.push_back(std::move(table));
-  }
-  ruleset_.tables = std::move(kept);
-
+  absl::Status s = ChooseTables(&ruleset_);
+  if (!s.ok()) return s;
   for (Table& table : ruleset_.tables) {
-    for (auto& chain_entry : table.chains) {
-      // Named references, not a structured binding: lambdas below capture
-      // them, which clang 14 refuses for structured bindings in C++17.
-      const std::string& chain_name = chain_entry.first;
-      Chain& chain = chain_entry.second;
-      if (chain.is_base && !IsEvaluated(chain)) {
-        ruleset_.notes.push_back(absl::StrCat(
-            MessageLabel(table), ": base chain ", chain_name, " (type ",
-            chain.type,
-            ") not evaluated: only NAT, raw and filter chains are modelled"));
-      }
-      for (size_t r = 0; r < chain.rules.size(); ++r) {
-        Rule& rule = chain.rules[r];
-        auto where = [&]() {
-          return absl::StrCat(MessageLabel(table), " chain ", chain_name,
-                              " rule ", r + 1, " (", rule.text, ")");
-        };
-        if (table.syntax == Syntax::kIptables && table.name == "raw") {
-          for (const Action& a : rule.actions) {
-            if (a.kind == Action::Kind::kDnat ||
-                a.kind == Action::Kind::kSnat ||
-                a.kind == Action::Kind::kMasquerade) {
-              return absl::InvalidArgumentError(absl::StrCat(
-                  where(), ": NAT targets are valid only in table nat"));
-            }
-          }
-        }
-        for (Match& m : rule.matches) {
-          int width = 0;
-          for (Field f : m.fields) width += ValueWidth(FieldValueType(f));
-          if (width > kMaxKeyWidth) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(where(), ": concatenation too wide"));
-          }
-          if (m.kind != Match::Kind::kInSet) continue;
-          if (m.literal != nullptr) {
-            m.set = m.literal.get();
-            std::vector<const SetElement*> elements = m.literal->elements();
-            if (elements.size() == 1 && elements[0]->key.size() == 1 &&
-                (elements[0]->key[0].kind == ValuePattern::Kind::kExact ||
-                 elements[0]->key[0].kind == ValuePattern::Kind::kPrefix)) {
-              m.single = true;
-              m.single_pattern = elements[0]->key[0];
-            }
-          } else {
-            auto it = table.sets.find(m.set_name);
-            if (it == table.sets.end()) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat(where(), ": no set \"", m.set_name, "\""));
-            }
-            m.set = &it->second;
-          }
-        }
-        for (Action& a : rule.actions) {
-          if (a.kind == Action::Kind::kJump || a.kind == Action::Kind::kGoto) {
-            auto it = table.chains.find(a.chain);
-            if (it == table.chains.end()) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat(where(), ": no chain \"", a.chain, "\""));
-            }
-            if (it->second.is_base) {
-              return absl::InvalidArgumentError(absl::StrCat(
-                  where(), ": jumps to base chain \"", a.chain, "\""));
-            }
-            a.target = &it->second;
-          }
-          if (a.literal_map != nullptr) {
-            a.map = a.literal_map.get();
-          } else if (!a.map_name.empty()) {
-            auto it = table.sets.find(a.map_name);
-            if (it == table.sets.end()) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat(where(), ": no map \"", a.map_name, "\""));
-            }
-            a.map = &it->second;
-          }
-          if (a.kind == Action::Kind::kVerdictMap && a.map != nullptr) {
-            for (const SetElement* e : a.map->elements()) {
-              if ((e->verdict.kind == VerdictSpec::Kind::kJump ||
-                   e->verdict.kind == VerdictSpec::Kind::kGoto) &&
-                  !table.chains.count(e->verdict.chain)) {
-                return absl::InvalidArgumentError(absl::StrCat(
-                    where(), ": verdict map jumps to missing chain \"",
-                    e->verdict.chain, "\""));
-              }
-            }
-          }
-        }
-      }
-      BuildIndex(&chain);
-    }
+    s = BindTable(&table, &ruleset_.notes);
+    if (!s.ok()) return s;
   }
+  OrderBaseChains();
+  return absl::OkStatus();
+}
 
+void Simulator::OrderBaseChains() {
   for (const Table& table : ruleset_.tables) {
     for (const auto& [name, chain] : table.chains) {
       if (!chain.is_base || !IsEvaluated(chain)) continue;
@@ -302,7 +361,6 @@ absl::Status Simulator::Bind() {
                        });
     }
   }
-  return absl::OkStatus();
 }
 
 // One packet's walk: the packet and connection state, and the result being

@@ -144,6 +144,8 @@ class Simulator {
 
   Simulator(Ruleset ruleset, HostModel host);
   absl::Status Bind();
+  // Fills hooks_ from the bound tables.
+  void OrderBaseChains();
 
   Ruleset ruleset_;
   HostModel host_;
