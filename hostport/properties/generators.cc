@@ -4,12 +4,8 @@
 #include <tuple>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "hostport/model/conflict.h"
-#include "hostport/model/ip_address.h"
-#include "hostport/model/plan.h"
 
 namespace hostport::properties {
 

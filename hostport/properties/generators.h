@@ -3,10 +3,11 @@
 // combinators so that a failure shrinks to a small host, few pods and few
 // mappings.
 //
-// A Scenario is always valid: every pod passes PlanPod() and no two pods
-// conflict under PortClaims (DESIGN §4). Generation draws raw pods first and
-// then drops, mapping by mapping, whatever PlanPod or PortClaims refuse, so
-// the refusals themselves are exercised and the rest is kept. Ports come from
+// A Scenario is always valid: every pod passes semantics::CheckPod and no two
+// pods conflict under semantics::FindConflict (DESIGN §4, decided without
+// hostport's code). Generation draws raw pods first and then drops, mapping
+// by mapping, whatever //semantics refuses, so the refusals themselves are
+// exercised and the rest is kept. Ports come from
 // a pool of four so mappings collide often; HostIPs mix "", 0.0.0.0, ::, the
 // host's own addresses of both families, 127.0.0.1, ::1 (always refused) and
 // addresses the host does not have. showValue() prints every type readably.

@@ -7,7 +7,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "hostport/model/conflict.h"
 #include "hostport/model/ip_address.h"
 #include "hostport/render/iptables_renderer.h"
 #include "hostport/render/nft_renderer.h"
@@ -26,17 +25,6 @@ namespace {
 
 sim::IpAddress SimIp(absl::string_view text) {
   return *sim::IpAddress::Parse(text);
-}
-
-sim::Protocol SimProtocol(Protocol p) {
-  switch (p) {
-    case Protocol::kUDP:
-      return sim::Protocol::kUdp;
-    case Protocol::kSCTP:
-      return sim::Protocol::kSctp;
-    default:
-      return sim::Protocol::kTcp;
-  }
 }
 
 bool IsFamily(absl::string_view text, IPFamily f) {
@@ -98,46 +86,54 @@ sim::HostModel HostSpec::Model(const std::vector<PodEntry>& pods) const {
   return host;
 }
 
+std::vector<semantics::Pod> SemanticPods(const std::vector<PodEntry>& pods) {
+  std::vector<semantics::Pod> out;
+  out.reserve(pods.size());
+  for (const PodEntry& e : pods) out.push_back({e.id, e.pod, e.nat_interface});
+  return out;
+}
+
 Scenario MakeValid(HostSpec host, std::vector<PodEntry> raw) {
   Scenario s;
   s.host = std::move(host);
-  PortClaims claims;
-  absl::flat_hash_set<IpAddress> used;
+  std::vector<semantics::Pod> kept_pods;
+  absl::flat_hash_set<sim::IpAddress> used;
   for (PodEntry& e : raw) {
-    PodEntry kept = e;
+    semantics::Pod kept{e.id, e.pod, e.nat_interface};
     kept.pod.ips.clear();
     kept.pod.port_mappings.clear();
     for (const std::string& text : e.pod.ips) {
-      IpAddress ip = *IpAddress::Parse(text);
-      if (!used.insert(ip).second) {
+      absl::StatusOr<sim::IpAddress> ip = sim::IpAddress::Parse(text);
+      if (ip.ok() && !used.insert(*ip).second) {
         s.dropped.push_back(absl::StrCat(e.id, ": ip ", text, " taken"));
         continue;
       }
-      kept.pod.ips.push_back(ip.ToString());
+      kept.pod.ips.push_back(ip.ok() ? ip->ToString() : text);
     }
-    if (absl::StatusOr<PodPlan> p =
-            PlanPod(kept.id, kept.pod, kept.nat_interface);
-        !p.ok()) {
-      s.dropped.push_back(std::string(p.status().message()));
+    if (absl::Status v = semantics::CheckPod(kept); !v.ok()) {
+      s.dropped.push_back(std::string(v.message()));
       continue;
     }
     for (const PortMapping& m : e.pod.port_mappings) {
-      PodEntry trial = kept;
+      semantics::Pod trial = kept;
       trial.pod.port_mappings.push_back(m);
-      absl::StatusOr<PodPlan> plan =
-          PlanPod(trial.id, trial.pod, trial.nat_interface);
-      if (!plan.ok()) {
-        s.dropped.push_back(std::string(plan.status().message()));
+      if (absl::Status v = semantics::CheckPod(trial); !v.ok()) {
+        s.dropped.push_back(std::string(v.message()));
         continue;
       }
-      if (absl::Status c = claims.Check(*plan); !c.ok()) {
-        s.dropped.push_back(std::string(c.message()));
+      std::optional<std::string> conflict;
+      for (const semantics::Pod& other : kept_pods) {
+        conflict = semantics::FindConflict(trial, other);
+        if (conflict) break;
+      }
+      if (conflict) {
+        s.dropped.push_back(*conflict);
         continue;
       }
       kept = std::move(trial);
     }
-    claims.Claim(*PlanPod(kept.id, kept.pod, kept.nat_interface));
-    s.pods.push_back(std::move(kept));
+    s.pods.push_back({kept.id, kept.pod, kept.nat_interface});
+    kept_pods.push_back(std::move(kept));
   }
   return s;
 }
@@ -174,7 +170,7 @@ std::vector<Probe> ProbesFor(
                        sim::IpAddress src) {
           Probe p;
           p.client = std::move(client);
-          p.packet.protocol = SimProtocol(protocol);
+          p.packet.protocol = semantics::SimProtocol(protocol);
           p.packet.dst = dst;
           p.packet.dst_port = static_cast<uint16_t>(port);
           p.packet.src = src;
@@ -246,10 +242,17 @@ std::string BackendName(Backend b) {
   return b == Backend::kIptables ? "iptables" : "nftables";
 }
 
-std::vector<PodPlan> Plans(const std::vector<PodEntry>& pods) {
+absl::StatusOr<std::vector<PodPlan>> Plans(const std::vector<PodEntry>& pods) {
   std::vector<PodPlan> plans;
   for (const PodEntry& e : pods) {
-    plans.push_back(*PlanPod(e.id, e.pod, e.nat_interface));
+    absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
+    if (!plan.ok()) {
+      return absl::Status(plan.status().code(),
+                          absl::StrCat("PlanPod refuses pod ", e.id,
+                                       ", which //semantics calls valid: ",
+                                       plan.status().message()));
+    }
+    plans.push_back(std::move(*plan));
   }
   return plans;
 }
@@ -280,10 +283,11 @@ absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateTexts(
 
 absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateFull(
     Backend b, const Scenario& s) {
-  const std::vector<PodPlan> plans = Plans(s.pods);
+  absl::StatusOr<std::vector<PodPlan>> plans = Plans(s.pods);
+  if (!plans.ok()) return plans.status();
   return SimulateTexts(
-      {{IPFamily::kIPv4, RenderFull(b, IPFamily::kIPv4, plans)},
-       {IPFamily::kIPv6, RenderFull(b, IPFamily::kIPv6, plans)}},
+      {{IPFamily::kIPv4, RenderFull(b, IPFamily::kIPv4, *plans)},
+       {IPFamily::kIPv6, RenderFull(b, IPFamily::kIPv6, *plans)}},
       s.host.Model(s.pods));
 }
 
@@ -303,12 +307,6 @@ Outcome OutcomeOf(const sim::TraceResult& r) {
 std::string DescribeOutcome(const Outcome& o) {
   return absl::StrCat(sim::PacketVerdictName(o.verdict), " to ", o.to,
                       " seeing ", o.source, o.dnat ? " (DNAT)" : "");
-}
-
-bool Matches(const Expected& e, const sim::TraceResult& r) {
-  if (e.verdict != r.verdict) return false;
-  if (e.verdict != sim::PacketVerdict::kDelivered) return true;
-  return e.to == r.To() && e.source == r.SourceSeen();
 }
 
 std::string ForeignAddress(const std::string& text, IPFamily f) {

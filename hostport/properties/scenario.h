@@ -2,8 +2,11 @@
 // interfaces of either or both families and the pod bridge) with a valid,
 // conflict-free set of pods; the clients that probe it; and the harness that
 // renders it with either backend, simulates the rendering and compares the
-// simulator's verdicts with Expect() (DESIGN §4 written down independently of
-// the renderers). No RapidCheck and no fakes here, so fuzzers can use it.
+// simulator's verdicts with //semantics (DESIGN §4 written down independently
+// of hostport). Validity and conflicts are decided by //semantics too, never
+// by hostport's PlanPod or PortClaims, so a bug there shows up as a failure
+// rather than shaping the scenarios. No RapidCheck and no fakes here, so
+// fuzzers can use it.
 #ifndef HOSTPORT_PROPERTIES_SCENARIO_H_
 #define HOSTPORT_PROPERTIES_SCENARIO_H_
 
@@ -16,10 +19,10 @@
 #include "absl/status/statusor.h"
 #include "hostport/model/plan.h"
 #include "hostport/model/types.h"
+#include "semantics/semantics.h"
 #include "sim/host_model.h"
 #include "sim/simulator.h"
 #include "tools/pods_file.h"
-#include "tools/reachability.h"
 
 namespace hostport::properties {
 
@@ -58,20 +61,24 @@ struct HostSpec {
 struct Scenario {
   HostSpec host;
   std::vector<PodEntry> pods;
-  // What generation dropped and why (PlanPod or PortClaims refusals), for
-  // reading a counterexample.
+  // What generation dropped and why (what //semantics calls invalid or
+  // conflicting), for reading a counterexample.
   std::vector<std::string> dropped;
 };
 
-// Keeps, pod by pod and mapping by mapping, what PlanPod accepts and what
-// PortClaims lets in beside the pods kept before; pods whose IPs another pod
-// already has lose those IPs. Everything dropped is described in `dropped`.
+// The pods as //semantics reads them.
+std::vector<semantics::Pod> SemanticPods(const std::vector<PodEntry>& pods);
+
+// Keeps, pod by pod and mapping by mapping, what semantics::CheckPod calls
+// valid and what semantics::FindConflict lets in beside the pods kept before;
+// pods whose IPs another pod already has lose those IPs. Everything dropped
+// is described in `dropped`. Asks nothing of hostport.
 Scenario MakeValid(HostSpec host, std::vector<PodEntry> raw);
 
 // One packet and who sends it, for reading a counterexample.
 struct Probe {
   std::string client;  // "external eth0", "host", "pod 10.88.0.2", ...
-  sim::Packet packet;  // src always set (Expect() requires it)
+  sim::Packet packet;  // src always set (semantics::Expect requires it)
 };
 
 // Every client of every mapping, in each family the mapping applies to and the
@@ -98,8 +105,9 @@ std::string DescribeResult(const sim::TraceResult& r);
 enum class Backend { kIptables, kNftables };
 std::string BackendName(Backend b);
 
-// PlanPod of every pod. REQUIRES: a valid scenario (MakeValid).
-std::vector<PodPlan> Plans(const std::vector<PodEntry>& pods);
+// PlanPod of every pod; an error naming the pod when hostport refuses one
+// (for pods of a valid scenario, a hostport bug or a //semantics one).
+absl::StatusOr<std::vector<PodPlan>> Plans(const std::vector<PodEntry>& pods);
 
 // IptablesRenderer().Full / NftRenderer().Full, rendered.
 std::string RenderFull(Backend b, IPFamily f, const std::vector<PodPlan>& pods);
@@ -108,7 +116,8 @@ std::string RenderFull(Backend b, IPFamily f, const std::vector<PodPlan>& pods);
 absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateTexts(
     const std::vector<std::pair<IPFamily, std::string>>& texts,
     const sim::HostModel& host);
-// A simulator over `b`'s complete rendering of the scenario's pods.
+// A simulator over `b`'s complete rendering of the scenario's pods; fails
+// when Plans does.
 absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateFull(Backend b,
                                                              const Scenario& s);
 
@@ -130,12 +139,8 @@ struct Outcome {
 Outcome OutcomeOf(const sim::TraceResult& r);
 std::string DescribeOutcome(const Outcome& o);
 
-// Whether the simulator's result is what Expect() says (endpoint and source
-// seen when delivered).
-bool Matches(const Expected& e, const sim::TraceResult& r);
-
-// The first probe where `simulator` disagrees with Expect(), described; or
-// nullopt. Probes for which `skip` is true are not looked at.
+// The first probe where `simulator` disagrees with semantics::Expect,
+// described; or nullopt. Probes for which `skip` is true are not looked at.
 template <typename Skip>
 std::optional<std::string> FirstMismatch(const Scenario& s,
                                          const sim::HostModel& host,
@@ -153,20 +158,20 @@ std::optional<std::string> FirstMismatch(const Scenario& s,
                                          Skip skip) {
   sim::TraceOptions fast;
   fast.record_trace = false;
+  const std::vector<semantics::Pod> pods = SemanticPods(s.pods);
   for (const Probe& p : probes) {
     if (skip(p)) continue;
-    const Expected e = Expect(s.pods, host, p.packet);
+    const semantics::Expected e = semantics::Expect(pods, host, p.packet);
     absl::StatusOr<sim::TraceResult> r = simulator.Trace(p.packet, fast);
     if (!r.ok()) {
       return DescribeProbe(p) + ": simulator error " +
              std::string(r.status().message());
     }
-    if (!Matches(e, *r)) {
+    if (!semantics::Agrees(e, *r)) {
       sim::TraceResult traced = *simulator.Trace(p.packet);
       std::string trace;
       for (const std::string& line : traced.trace) trace += "\n    " + line;
-      return DescribeProbe(p) + "\n  expected " +
-             OutcomeText(e.verdict, e.to, e.source) + "\n  simulator " +
+      return DescribeProbe(p) + "\n  expected " + e.Text() + "\n  simulator " +
              DescribeResult(*r) + trace;
     }
   }
