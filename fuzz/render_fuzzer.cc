@@ -32,8 +32,10 @@ class ByteReader {
   // 0..n-1.
   int Below(int n) { return Byte() % n; }
   int Port() {
-    // Mostly the pool (collisions); sometimes any 16-bit value, 0 included.
+    // Mostly the pool (collisions, the edges 1 and 65535); sometimes any
+    // 16-bit value, 0 included, or 65536.
     if (Below(8) != 0) return PortPool()[Below(PortPool().size())];
+    if (Below(16) == 0) return 65536;
     return (Byte() << 8) | Byte();
   }
 

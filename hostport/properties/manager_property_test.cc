@@ -61,9 +61,12 @@ void Drain(FakeHost& h) {
         h.iptables.Run({"iptables-nft-restore", "--noflush"}, "");
     if (r.ok() && r->exit_code == 0) break;
   }
-  while (
-      !h.ports.Hold(PortKey{IPFamily::kIPv4, Protocol::kTCP, std::nullopt, 1})
-           .ok()) {
+  // Port 0, which no mapping holds and the fake refuses once no injection
+  // is left (any real port may be a mapping's now, and Hold of a held one
+  // would fail for ever).
+  while (absl::IsUnavailable(
+      h.ports.Hold(PortKey{IPFamily::kIPv4, Protocol::kTCP, std::nullopt, 0})
+          .status())) {
   }
   while (!h.conntrack.DeleteUdp(IPFamily::kIPv4, {{std::nullopt, 1}}).ok()) {
   }

@@ -139,8 +139,18 @@ Scenario MakeValid(HostSpec host, std::vector<PodEntry> raw) {
 }
 
 const std::vector<int>& PortPool() {
-  static const auto* pool = new std::vector<int>{8080, 80, 53, 443};
+  static const auto* pool = new std::vector<int>{80, 1, 8080, 65535, 53};
   return *pool;
+}
+
+int UnusedPort(const Scenario& s) {
+  absl::flat_hash_set<int> used;
+  for (const PodEntry& p : s.pods) {
+    for (const PortMapping& m : p.pod.port_mappings) used.insert(m.host_port);
+  }
+  int port = 9999;
+  while (used.contains(port)) ++port;
+  return port;
 }
 
 namespace {
@@ -215,10 +225,26 @@ std::vector<Probe> MappingProbes(const Scenario& s) {
 
 std::vector<Probe> AllProbes(const Scenario& s) {
   std::set<std::pair<Protocol, int>> services;
-  for (Protocol p : {Protocol::kTCP, Protocol::kUDP, Protocol::kSCTP}) {
-    for (int port : PortPool()) services.insert({p, port});
-    services.insert({p, kUnusedPort});
+  for (const PodEntry& p : s.pods) {
+    for (const PortMapping& m : p.pod.port_mappings) {
+      services.insert({m.protocol, m.host_port});
+    }
   }
+  // Each mapped port also with one protocol nothing maps there (which one
+  // rotates with the port), and a port nothing maps: every kind of packet
+  // the host can meet, at a cost that grows with the mappings, not 3x.
+  const std::set<std::pair<Protocol, int>> mapped = services;
+  const Protocol all[] = {Protocol::kTCP, Protocol::kUDP, Protocol::kSCTP};
+  for (const auto& [protocol, port] : mapped) {
+    for (int i = 0; i < 3; ++i) {
+      const Protocol other = all[(port + i) % 3];
+      if (!mapped.count({other, port})) {
+        services.insert({other, port});
+        break;
+      }
+    }
+  }
+  services.insert({Protocol::kTCP, UnusedPort(s)});
   return ProbesFor(s, services);
 }
 

@@ -88,16 +88,19 @@ struct Probe {
 // host address. Mappings bound to an address the host lacks are probed on the
 // host's addresses only (nothing routes their own address to the host).
 std::vector<Probe> MappingProbes(const Scenario& s);
-// The same clients to every port of the pool and one port nothing uses, for
-// every protocol: every packet the host can meet, mapped or not.
+// The same clients to every mapped port with its mapped protocols and one
+// protocol unmapped there, and to one port nothing maps: every kind of packet
+// the host can meet, mapped or not.
 std::vector<Probe> AllProbes(const Scenario& s);
 
 // The pod addresses pods are given: four of each family in the pod network.
 const std::vector<std::string>& PodIpPool();
 
-// The ports mappings are drawn from, and one never drawn.
+// Ports that mappings often share so that they collide, the edges of the
+// range among them; generators mix them with uniform draws from 1..65535.
 const std::vector<int>& PortPool();
-inline constexpr int kUnusedPort = 9999;
+// A port no mapping of `s` uses.
+int UnusedPort(const Scenario& s);
 
 std::string DescribeProbe(const Probe& p);
 std::string DescribeResult(const sim::TraceResult& r);
