@@ -1,9 +1,9 @@
 // Properties of the rendered rulesets, for both backends: reachability equals
 // DESIGN §4 (semantics::Expect) for every mapping and client (1), nothing
-// unclaimed is DNATed and bound mappings answer only on their address (2),
-// each family's ruleset names only its own addresses and skipped mappings are
-// reported (3), and iptables and nftables give the same verdict for every
-// packet (6).
+// unclaimed is DNATed — a neighbour's port the host sends to included — and
+// bound mappings answer only on their address (2), each family's ruleset
+// names only its own addresses and skipped mappings are reported (3), and
+// iptables and nftables give the same verdict for every packet (6).
 #include <memory>
 #include <string>
 
@@ -72,7 +72,8 @@ void CheckIsolation(Backend b, const Scenario& s) {
         semantics::Claimant(pods, host, p.packet);
     if (!claim) {
       // Unclaimed (address, port, protocol) — including a bound mapping's
-      // port on any other address: never DNATed.
+      // port on any other address, and any port of a machine that is not
+      // the host: never DNATed.
       if (o.dnat) {
         RC_FAIL(absl::StrCat(BackendName(b), ": ", DescribeProbe(p),
                              " is claimed by no mapping but ",

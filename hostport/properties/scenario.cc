@@ -155,12 +155,35 @@ int UnusedPort(const Scenario& s) {
 
 namespace {
 
+// The neighbour and the host's address on its subnet (the source the host
+// sends to it from).
+std::pair<std::string, std::string> Neighbour(const HostSpec& host,
+                                              IPFamily family) {
+  for (const ExternalInterface& i : host.interfaces) {
+    if (family == IPFamily::kIPv4 && i.v4) {
+      return {absl::StrCat("192.0.", 2 + i.index, ".99"), i.V4()};
+    }
+    if (family == IPFamily::kIPv6 && i.v6) {
+      return {i.index == 0 ? "2001:db8::99"
+                           : absl::StrCat("2001:db8:", i.index, "::99"),
+              i.V6()};
+    }
+  }
+  return family == IPFamily::kIPv4
+             ? std::pair<std::string, std::string>{"10.88.0.99", "10.88.0.1"}
+             : std::pair<std::string, std::string>{"fd00:88::99", "fd00:88::1"};
+}
+
 std::vector<Probe> ProbesFor(
     const Scenario& s, const std::set<std::pair<Protocol, int>>& services) {
   std::vector<Probe> out;
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     std::vector<std::string> dsts = s.host.Addresses(f);
     dsts.push_back(f == IPFamily::kIPv4 ? "127.0.0.1" : "::1");
+    // Last: not the host's, so only the host and pods send to it.
+    const std::pair<std::string, std::string> n = Neighbour(s.host, f);
+    const std::string& neighbour = n.first;
+    dsts.push_back(neighbour);
     const sim::IpAddress outside =
         SimIp(f == IPFamily::kIPv4 ? "203.0.113.7" : "2001:db8:ffff::7");
     std::vector<std::pair<std::string, sim::IpAddress>> pod_ips;
@@ -176,6 +199,7 @@ std::vector<Probe> ProbesFor(
       const int port = service.second;
       for (const std::string& dst_text : dsts) {
         const sim::IpAddress dst = SimIp(dst_text);
+        const bool elsewhere = dst_text == neighbour;
         auto add = [&](std::string client, sim::PacketOrigin origin,
                        sim::IpAddress src) {
           Probe p;
@@ -188,7 +212,7 @@ std::vector<Probe> ProbesFor(
           out.push_back(std::move(p));
         };
         for (const ExternalInterface& i : s.host.interfaces) {
-          if (f == IPFamily::kIPv4 ? !i.v4 : !i.v6) continue;
+          if (elsewhere || (f == IPFamily::kIPv4 ? !i.v4 : !i.v6)) continue;
           sim::PacketOrigin o;
           o.kind = sim::PacketOrigin::Kind::kExternal;
           o.interface = i.Name();
@@ -196,7 +220,11 @@ std::vector<Probe> ProbesFor(
         }
         sim::PacketOrigin local;
         local.kind = sim::PacketOrigin::Kind::kLocal;
-        add("host", local, dst);
+        if (elsewhere) {
+          add("host to a neighbour", local, SimIp(n.second));
+        } else {
+          add("host", local, dst);
+        }
         // A pod's packet to its loopback stays in the pod: not a client.
         if (dst.IsLoopback()) continue;
         for (const auto& [id, ip] : pod_ips) {
