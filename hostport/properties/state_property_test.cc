@@ -304,7 +304,7 @@ RC_GTEST_PROP(ValidityProperty, HostportAcceptsExactlyTheValidPods, ()) {
       if (plan.ok() != valid.ok()) {
         RC_FAIL(absl::StrCat(
             "PlanPod ", plan.ok() ? "accepts" : "refuses", " pod ", e.id,
-            " with mappings 0..", k, " (",
+            " with its first ", k, " mapping(s) (",
             plan.ok() ? "" : plan.status().message(), ") but //semantics ",
             valid.ok() ? "calls it valid" : "says: ", valid.message()));
       }
