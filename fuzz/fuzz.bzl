@@ -5,6 +5,9 @@ load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_test")
 def hostport_fuzzer(name, srcs, deps, corpus):
     """Defines `name` (a fuzzer under --config=fuzz) and `name_corpus_test`.
 
+    Both are test-only: fuzzers may use test-only libraries such as
+    //hostport/properties:scenario.
+
     Args:
       name: the fuzzer binary.
       srcs: sources defining LLVMFuzzerTestOneInput.
@@ -13,6 +16,7 @@ def hostport_fuzzer(name, srcs, deps, corpus):
     """
     cc_binary(
         name = name,
+        testonly = True,
         srcs = srcs,
         deps = deps + select({
             "//fuzz:fuzzing": [],

@@ -1,9 +1,10 @@
 // Fuzzes rule generation end to end: bytes decode (with a small structured
-// decoder) into a host and pods; PlanPod and PortClaims keep what they accept;
-// both backends render; the simulator must parse everything we render; and on
-// a sample of packets the simulator's verdict must equal DESIGN §4 (Expect()),
-// each family's text must name only its own addresses, and a mapping of a
-// family the pod lacks must be reported skipped. Any violation is printed and
+// decoder) into a host and pods; //semantics keeps what DESIGN §4 calls valid
+// and free of conflicts; PlanPod must accept all of it; both backends render;
+// the simulator must parse everything we render; and on a sample of packets
+// the simulator's verdict must equal DESIGN §4 (semantics::Expect), each
+// family's text must name only its own addresses, and a mapping of a family
+// the pod lacks must be reported skipped. Any violation is printed and
 // abort()s.
 #include <cstdint>
 #include <cstdio>
@@ -11,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "hostport/model/ip_address.h"
 #include "hostport/model/plan.h"
 #include "hostport/properties/scenario.h"
+#include "semantics/semantics.h"
 
 namespace hostport::properties {
 namespace {
@@ -31,8 +32,10 @@ class ByteReader {
   // 0..n-1.
   int Below(int n) { return Byte() % n; }
   int Port() {
-    // Mostly the pool (collisions); sometimes any 16-bit value, 0 included.
+    // Mostly the pool (collisions, the edges 1 and 65535); sometimes any
+    // 16-bit value, 0 included, or 65536.
     if (Below(8) != 0) return PortPool()[Below(PortPool().size())];
+    if (Below(16) == 0) return 65536;
     return (Byte() << 8) | Byte();
   }
 
@@ -110,16 +113,15 @@ void CheckFamilies(const Scenario& s, const std::vector<PodPlan>& plans) {
       }
     }
   }
-  for (size_t i = 0; i < s.pods.size(); ++i) {
+  const std::vector<semantics::Pod> pods = SemanticPods(s.pods);
+  for (size_t i = 0; i < pods.size(); ++i) {
     for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-      bool pod_has = false;
-      for (const std::string& ip : s.pods[i].pod.ips) {
-        pod_has |= IpAddress::Parse(ip)->family() == f;
-      }
-      const auto& mappings = s.pods[i].pod.port_mappings;
+      const sim::IpFamily sf =
+          f == IPFamily::kIPv4 ? sim::IpFamily::kV4 : sim::IpFamily::kV6;
+      const bool pod_has = semantics::Target(pods[i], sf).has_value();
+      const auto& mappings = pods[i].pod.port_mappings;
       for (size_t k = 0; k < mappings.size(); ++k) {
-        const std::string& h = mappings[k].host_ip;
-        if (!h.empty() && IpAddress::Parse(h)->family() != f) continue;
+        if (!semantics::Names(mappings[k], sf)) continue;
         bool planned = false, skipped = false;
         for (const PlannedMapping& pm : plans[i].family(f).mappings) {
           planned |= pm.index == static_cast<int>(k);
@@ -145,8 +147,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace hostport::properties;  // NOLINT: one entry point.
   ByteReader in(data, size);
   const Scenario s = Decode(in);
-  const std::vector<hostport::PodPlan> plans = Plans(s.pods);
-  CheckFamilies(s, plans);
+  const absl::StatusOr<std::vector<hostport::PodPlan>> plans = Plans(s.pods);
+  if (!plans.ok()) Violation(s, std::string(plans.status().message()));
+  CheckFamilies(s, *plans);
   const sim::HostModel host = s.host.Model(s.pods);
   const std::vector<Probe> probes = AllProbes(s);
   // A sample of packets, chosen by the rest of the input.

@@ -130,6 +130,10 @@ TEST(HostportctlTest, VerifyPrintsAMatchingReachabilityTable) {
   // 127.0.0.1-bound: the host reaches it, a neighbour does not.
   EXPECT_THAT(r.stdout_text,
               HasSubstr("external eth0 -> 127.0.0.1         blocked"));
+  // The host's own traffic to a neighbour's port 8080 is not the mapping's.
+  EXPECT_THAT(r.stdout_text,
+              HasSubstr("host -> 192.0.2.11 (not local)     reaches "
+                        "192.0.2.11:8080, sees 192.0.2.10"));
   EXPECT_THAT(r.stdout_text, HasSubstr(" 0 mismatches"));
   EXPECT_THAT(r.stdout_text, Not(HasSubstr("MISMATCH")));
 

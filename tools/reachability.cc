@@ -1,6 +1,8 @@
 #include "tools/reachability.h"
 
+#include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -9,169 +11,41 @@ namespace {
 
 using sim::IpAddress;
 using sim::IpFamily;
-using sim::PacketVerdict;
 
-bool IsV4(const IpAddress& a) { return a.family() == IpFamily::kV4; }
-
-sim::Protocol SimProtocol(Protocol p) {
-  switch (p) {
-    case Protocol::kUDP:
-      return sim::Protocol::kUdp;
-    case Protocol::kSCTP:
-      return sim::Protocol::kSctp;
-    default:
-      return sim::Protocol::kTcp;
-  }
-}
-
-// The first pod IP of `family`, if any.
-std::optional<IpAddress> FirstIp(const PodRequest& pod, IpFamily family) {
-  for (const std::string& text : pod.pod.ips) {
-    absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
-    if (ip.ok() && ip->family() == family) return *ip;
+// A host address of `family` on a subnet with room for another machine, and
+// that other machine: the first address after it in the prefix that is not
+// local.
+std::optional<std::pair<IpAddress, IpAddress>> Neighbour(
+    const sim::HostModel& host,
+    const std::vector<std::pair<std::string, sim::IpPrefix>>& external) {
+  for (const auto& [name, prefix] : external) {
+    const IpAddress own = prefix.address();
+    uint8_t bytes[16];
+    std::copy(own.bytes(), own.bytes() + own.size(), bytes);
+    for (int step = 0; step < 8; ++step) {
+      uint8_t& last = bytes[own.size() - 1];
+      last = static_cast<uint8_t>(last + 1);
+      const IpAddress candidate = IpAddress::FromBytes(own.family(), bytes);
+      // Not the IPv4 broadcast (255) nor the subnet's own address (0).
+      if (last == 0 || (own.is_v4() && last == 255)) continue;
+      if (prefix.Contains(candidate) && !host.IsLocal(candidate)) {
+        return std::make_pair(own, candidate);
+      }
+    }
   }
   return std::nullopt;
 }
 
-bool OwnsIp(const PodRequest& pod, const IpAddress& address) {
-  for (const std::string& text : pod.pod.ips) {
-    absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
-    if (ip.ok() && *ip == address) return true;
-  }
-  return false;
-}
-
-// Does `m` map anything on `family`? (DESIGN §4: "" both families, 0.0.0.0 only
-// IPv4, :: only IPv6, an address only its own family.)
-bool AppliesTo(const PortMapping& m, IpFamily family) {
-  if (m.host_ip.empty()) return true;
-  if (m.host_ip == "0.0.0.0") return family == IpFamily::kV4;
-  if (m.host_ip == "::") return family == IpFamily::kV6;
-  absl::StatusOr<IpAddress> host_ip = IpAddress::Parse(m.host_ip);
-  return host_ip.ok() && host_ip->family() == family;
-}
-
-// Does `m` apply to `family` on destination `dst`? (DESIGN §4: "" both
-// families, 0.0.0.0 only IPv4, :: only IPv6, an address only itself.)
-bool Claims(const PortMapping& m, IpFamily family, const IpAddress& dst) {
-  if (!AppliesTo(m, family)) return false;
-  if (m.host_ip.empty() || m.host_ip == "0.0.0.0" || m.host_ip == "::") {
-    return true;
-  }
-  return *IpAddress::Parse(m.host_ip) == dst;
-}
-
-// The address masquerade gives a packet leaving towards `target`.
-std::string MasqueradeSource(const sim::HostModel& host,
-                             const IpAddress& target) {
-  const sim::HostInterface* out = host.Route(target);
-  if (out == nullptr) return "";
-  std::optional<IpAddress> src = host.SourceAddress(*out, target);
-  return src ? src->ToString() : "";
-}
-
 }  // namespace
 
-Expected Expect(const std::vector<PodRequest>& pods, const sim::HostModel& host,
-                const sim::Packet& packet) {
-  const IpAddress& dst = packet.dst;
-  const IpAddress& src = *packet.src;
-  const IpFamily family = dst.family();
-  const PodRequest* owner = nullptr;
-  const PortMapping* mapping = nullptr;
-  for (const PodRequest& pod : pods) {
-    if (pod.pod.host_network || !FirstIp(pod, family)) continue;
-    for (const PortMapping& m : pod.pod.port_mappings) {
-      if (SimProtocol(m.protocol) == packet.protocol &&
-          m.host_port == packet.dst_port && Claims(m, family, dst)) {
-        owner = &pod;
-        mapping = &m;
-      }
-    }
-  }
-  const bool external =
-      packet.origin.kind == sim::PacketOrigin::Kind::kExternal;
-  if (mapping == nullptr) {
-    // Nothing maps it: a local socket gets it, unless it is loopback traffic
-    // arriving from outside (martian).
-    if (external && dst.IsLoopback()) return {PacketVerdict::kDropped, "", ""};
-    return {PacketVerdict::kLocal, dst.WithPort(packet.dst_port),
-            src.ToString()};
-  }
-  const IpAddress target = *FirstIp(*owner, family);
-  const std::string to = target.WithPort(mapping->container_port);
-  switch (packet.origin.kind) {
-    case sim::PacketOrigin::Kind::kExternal:
-      // A loopback-bound port is never reachable from outside. (A wildcard
-      // mapping is: a neighbour sending to 127.0.0.1 is DNATed before routing
-      // could call the packet martian, as on the kernel; it reaches nothing the
-      // host's own addresses do not.)
-      // IPv6 drops ::1 arriving on any other interface before any hook.
-      if (dst.IsLoopback() && (!IsV4(dst) || (!mapping->host_ip.empty() &&
-                                              mapping->host_ip != "0.0.0.0"))) {
-        return {PacketVerdict::kDropped, "", ""};
-      }
-
-      return {PacketVerdict::kDelivered, to, src.ToString()};
-
-    case sim::PacketOrigin::Kind::kLocal: {
-      if (!dst.IsLoopback())
-        return {PacketVerdict::kDelivered, to, src.ToString()};
-      // ::1 never leaves loopback; 127/8 does, masqueraded, only through a NAT
-      // interface with route_localnet.
-      if (!IsV4(dst)) return {PacketVerdict::kDropped, "", ""};
-      const std::string& nat = owner->nat_interface;
-      const sim::HostInterface* out = host.Route(target);
-      if (nat.empty() || nat == "lo" || out == nullptr || out->name != nat ||
-          !out->route_localnet) {
-        return {PacketVerdict::kDropped, "", ""};
-      }
-      return {PacketVerdict::kDelivered, to, MasqueradeSource(host, target)};
-    }
-    case sim::PacketOrigin::Kind::kPod: {
-      if (!OwnsIp(*owner, src)) {
-        return {PacketVerdict::kDelivered, to, src.ToString()};
-      }
-      // Hairpin: masqueraded, and through a bridge only with hairpin_mode.
-      const sim::Bridge* bridge = nullptr;
-      const sim::BridgePort* port = host.FindBridgePort(target, &bridge);
-      if (port != nullptr && !port->hairpin_mode) {
-        return {PacketVerdict::kDropped, "", ""};
-      }
-      return {PacketVerdict::kDelivered, to, MasqueradeSource(host, target)};
-    }
-  }
-  return {};
-}
-
-std::string OutcomeText(PacketVerdict verdict, absl::string_view to,
-                        absl::string_view source) {
-  switch (verdict) {
-    case PacketVerdict::kDelivered:
-      return absl::StrCat("reaches ", to, ", sees ", source);
-    case PacketVerdict::kLocal:
-      return "host socket";
-    case PacketVerdict::kDropped:
-      return "blocked";
-  }
-  return "?";
-}
-
 std::string Cell::Text() const {
-  return OutcomeText(actual.verdict, actual.To(), actual.SourceSeen());
+  return semantics::OutcomeText(actual.verdict, actual.To(),
+                                actual.SourceSeen());
 }
 
-std::string Cell::ExpectedText() const {
-  return OutcomeText(expected.verdict, expected.to, expected.source);
-}
+std::string Cell::ExpectedText() const { return expected.Text(); }
 
 namespace {
-
-bool Same(const Expected& e, const sim::TraceResult& r) {
-  if (e.verdict != r.verdict) return false;
-  if (e.verdict != PacketVerdict::kDelivered) return true;
-  return e.to == r.To() && e.source == r.SourceSeen();
-}
 
 std::string Describe(const PortMapping& m) {
   return absl::StrCat(m.host_port, "/", ProtocolName(m.protocol), " on ",
@@ -182,10 +56,14 @@ std::string Describe(const PortMapping& m) {
 }  // namespace
 
 absl::StatusOr<std::vector<Row>> VerifyReachability(
-    const std::vector<PodRequest>& pods, const sim::Simulator& simulator) {
+    const std::vector<PodRequest>& entries, const sim::Simulator& simulator) {
   const sim::HostModel& host = simulator.host();
+  std::vector<semantics::Pod> pods;
+  for (const PodRequest& e : entries) {
+    pods.push_back({e.id, e.pod, e.nat_interface});
+  }
   std::vector<Row> rows;
-  for (const PodRequest& pod : pods) {
+  for (const semantics::Pod& pod : pods) {
     if (pod.pod.host_network) continue;
     const std::string owner =
         pod.pod.namespace_.empty() && pod.pod.name.empty()
@@ -193,14 +71,13 @@ absl::StatusOr<std::vector<Row>> VerifyReachability(
             : absl::StrCat(pod.pod.namespace_, "/", pod.pod.name);
     for (const PortMapping& m : pod.pod.port_mappings) {
       for (IpFamily family : {IpFamily::kV4, IpFamily::kV6}) {
-        const bool applies = AppliesTo(m, family);
-        if (!applies) continue;
+        if (!semantics::Names(m, family)) continue;
         Row row{owner,
                 Describe(m),
                 family == IpFamily::kV4 ? "IPv4" : "IPv6",
                 "",
                 {}};
-        const std::optional<IpAddress> pod_ip = FirstIp(pod, family);
+        const std::optional<IpAddress> pod_ip = semantics::Target(pod, family);
         if (!pod_ip) {
           row.note =
               absl::StrCat("skipped: the pod has no ", row.family, " address");
@@ -210,6 +87,7 @@ absl::StatusOr<std::vector<Row>> VerifyReachability(
         // Destinations: the mapping's own address, else every host address of
         // the family that is not loopback and not on the pods' side.
         std::vector<std::pair<std::string, IpAddress>> external;  // (if, addr)
+        std::vector<std::pair<std::string, sim::IpPrefix>> subnets;
         for (const sim::HostInterface& i : host.interfaces()) {
           if (i.name == "lo") continue;
           for (const sim::IpPrefix& p : i.addresses) {
@@ -218,17 +96,12 @@ absl::StatusOr<std::vector<Row>> VerifyReachability(
             const sim::HostInterface* to_pod = host.Route(*pod_ip);
             if (to_pod != nullptr && to_pod->name == i.name) continue;
             external.push_back({i.name, a});
+            subnets.push_back({i.name, p});
           }
         }
         const IpAddress loopback =
             *IpAddress::Parse(family == IpFamily::kV4 ? "127.0.0.1" : "::1");
-        std::optional<IpAddress> specific;
-        if (m.host_ip != "0.0.0.0" && m.host_ip != "::") {
-          if (absl::StatusOr<IpAddress> h = IpAddress::Parse(m.host_ip);
-              h.ok()) {
-            specific = *h;
-          }
-        }
+        const std::optional<IpAddress> specific = semantics::BoundAddress(m);
         const IpAddress main_dst =
             specific ? *specific
                      : (external.empty() ? loopback : external.front().second);
@@ -236,19 +109,19 @@ absl::StatusOr<std::vector<Row>> VerifyReachability(
                          IpAddress src, IpAddress dst) -> absl::Status {
           Cell cell;
           cell.client = std::move(client);
-          cell.packet.protocol = SimProtocol(m.protocol);
+          cell.packet.protocol = semantics::SimProtocol(m.protocol);
           cell.packet.dst = dst;
           cell.packet.dst_port = static_cast<uint16_t>(m.host_port);
           cell.packet.src = src;
           cell.packet.origin = std::move(origin);
-          cell.expected = Expect(pods, host, cell.packet);
+          cell.expected = semantics::Expect(pods, host, cell.packet);
           sim::TraceOptions options;
           options.record_trace = false;
           absl::StatusOr<sim::TraceResult> r =
               simulator.Trace(cell.packet, options);
           if (!r.ok()) return r.status();
           cell.actual = *r;
-          cell.matches = Same(cell.expected, cell.actual);
+          cell.matches = semantics::Agrees(cell.expected, cell.actual);
           row.cells.push_back(std::move(cell));
           return absl::OkStatus();
         };
@@ -293,6 +166,18 @@ absl::StatusOr<std::vector<Row>> VerifyReachability(
             return s;
           }
         }
+        // The host's own traffic to another machine on the mapped port is
+        // not the mapping's.
+        if (const std::optional<std::pair<IpAddress, IpAddress>> n =
+                Neighbour(host, subnets)) {
+          if (absl::Status s =
+                  probe(absl::StrCat("host -> ", n->second.ToString(),
+                                     " (not local)"),
+                        local, n->first, n->second);
+              !s.ok()) {
+            return s;
+          }
+        }
         if (!main_dst.IsLoopback()) {
           sim::PacketOrigin itself;
           itself.kind = sim::PacketOrigin::Kind::kPod;
@@ -301,9 +186,10 @@ absl::StatusOr<std::vector<Row>> VerifyReachability(
               !s.ok()) {
             return s;
           }
-          for (const PodRequest& other : pods) {
+          for (const semantics::Pod& other : pods) {
             if (&other == &pod) continue;
-            std::optional<IpAddress> other_ip = FirstIp(other, family);
+            std::optional<IpAddress> other_ip =
+                semantics::Target(other, family);
             if (!other_ip) continue;
             sim::PacketOrigin o;
             o.kind = sim::PacketOrigin::Kind::kPod;

@@ -8,6 +8,7 @@
 #include "hostport/model/plan.h"
 #include "hostport/render/iptables_renderer.h"
 #include "hostport/render/nft_renderer.h"
+#include "semantics/semantics.h"
 #include "sim/ruleset_text.h"
 #include "tools/cli.h"
 #include "tools/pods_file.h"
@@ -98,12 +99,34 @@ int RunVerifyCommand(const std::vector<std::string>& args, std::ostream& out,
     claims.Claim(*plan);
     plans.push_back(std::move(*plan));
   }
+  // What hostport accepted, held to DESIGN §4 on its own.
+  std::vector<std::string> refused;
+  std::vector<semantics::Pod> kept;
+  for (const PodRequest& e : *pods) {
+    semantics::Pod pod{e.id, e.pod, e.nat_interface};
+    if (absl::Status s = semantics::CheckPod(pod); !s.ok()) {
+      refused.push_back(std::string(s.message()));
+      continue;
+    }
+    for (const semantics::Pod& other : kept) {
+      if (std::optional<std::string> c = semantics::FindConflict(other, pod)) {
+        refused.push_back(*c);
+      }
+    }
+    kept.push_back(std::move(pod));
+  }
 
   std::vector<std::string> backends;
   if (backend != "nftables") backends.push_back("iptables");
   if (backend != "iptables") backends.push_back("nftables");
   nlohmann::json doc = nlohmann::json::array();
-  int cells = 0, mismatches = 0;
+  int cells = 0;
+  int mismatches = static_cast<int>(refused.size());
+  if (!json) {
+    for (const std::string& r : refused) {
+      out << "MISMATCH: hostport accepts what DESIGN §4 refuses: " << r << "\n";
+    }
+  }
   for (const std::string& b : backends) {
     sim::Ruleset ruleset;
     for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
@@ -163,6 +186,7 @@ int RunVerifyCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   if (json) {
     out << nlohmann::json({{"backends", doc},
+                           {"refused_by_semantics", refused},
                            {"cells", cells},
                            {"mismatches", mismatches}})
                .dump(2)

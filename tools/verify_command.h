@@ -7,9 +7,10 @@
 //
 // The host file defaults to host.json beside the pods file. Each cell is what
 // the simulator says the rendered rules do; a cell that differs from what
-// DESIGN §4 says (tools/reachability.h) is marked MISMATCH. Exit 0 iff every
-// cell matches, 1 on a mismatch or when the rules cannot be simulated, 2 on bad
-// input. No root.
+// DESIGN §4 says (//semantics) is marked MISMATCH, and so is a pod that
+// hostport accepts although DESIGN §4 calls it invalid or conflicting. Exit 0
+// iff everything matches, 1 on a mismatch or when the rules cannot be
+// simulated, 2 on bad input. No root.
 #ifndef TOOLS_VERIFY_COMMAND_H_
 #define TOOLS_VERIFY_COMMAND_H_
 

@@ -4,12 +4,8 @@
 #include <tuple>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "hostport/model/conflict.h"
-#include "hostport/model/ip_address.h"
-#include "hostport/model/plan.h"
 
 namespace hostport::properties {
 
@@ -44,6 +40,17 @@ rc::Gen<HostSpec> GenHostSpec() {
       rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>());
 }
 
+rc::Gen<int> GenPort() {
+  return rc::gen::weightedOneOf<int>(
+      {{3, Unsized(rc::gen::elementOf(PortPool()))},
+       {1, Unsized(rc::gen::inRange(1, 65536))}});
+}
+
+rc::Gen<int> GenRawPort() {
+  return rc::gen::weightedOneOf<int>(
+      {{19, GenPort()}, {1, rc::gen::element(0, 65536)}});
+}
+
 rc::Gen<std::vector<PodRequest>> GenRawPods(const HostSpec& host) {
   std::vector<std::string> host_ips = {"", "0.0.0.0", "::"};
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
@@ -59,8 +66,7 @@ rc::Gen<std::vector<PodRequest>> GenRawPods(const HostSpec& host) {
         return PortMapping{host_port, container_port, protocol,
                            std::move(host_ip)};
       },
-      rc::gen::elementOf(PortPool()),
-      rc::gen::elementOf(std::vector<int>{80, 8080, 5353}),
+      GenRawPort(), GenRawPort(),
       rc::gen::elementOf(std::vector<Protocol>{Protocol::kTCP, Protocol::kUDP,
                                                Protocol::kSCTP}),
       rc::gen::elementOf(host_ips));

@@ -3,13 +3,16 @@
 // combinators so that a failure shrinks to a small host, few pods and few
 // mappings.
 //
-// A Scenario is always valid: every pod passes PlanPod() and no two pods
-// conflict under PortClaims (DESIGN §4). Generation draws raw pods first and
-// then drops, mapping by mapping, whatever PlanPod or PortClaims refuse, so
-// the refusals themselves are exercised and the rest is kept. Ports come from
-// a pool of four so mappings collide often; HostIPs mix "", 0.0.0.0, ::, the
-// host's own addresses of both families, 127.0.0.1, ::1 (always refused) and
-// addresses the host does not have. showValue() prints every type readably.
+// A Scenario is always valid: every pod passes semantics::CheckPod and no two
+// pods conflict under semantics::FindConflict (DESIGN §4, decided without
+// hostport's code). Generation draws raw pods first and then drops, mapping
+// by mapping, whatever //semantics refuses, so the refusals themselves are
+// exercised and the rest is kept. Ports (host and container) come mostly from
+// a small pool with the edges 1 and 65535, so mappings collide often, else
+// uniformly from 1..65535, and now and then are 0 or 65536 (always refused);
+// HostIPs mix "", 0.0.0.0, ::, the host's own addresses of both families,
+// 127.0.0.1, ::1 (always refused) and addresses the host does not have.
+// showValue() prints every type readably.
 #ifndef HOSTPORT_PROPERTIES_GENERATORS_H_
 #define HOSTPORT_PROPERTIES_GENERATORS_H_
 
@@ -28,6 +31,10 @@
 namespace hostport::properties {
 
 rc::Gen<HostSpec> GenHostSpec();
+// A valid port: PortPool() three times in four, else uniform in 1..65535.
+rc::Gen<int> GenPort();
+// GenPort(), or one time in twenty 0 or 65536.
+rc::Gen<int> GenRawPort();
 // 1..4 raw pods (ids pod0, pod1, ...) for `host`: 1..4 IPs of either or both
 // families from a pool of eight, 0..8 mappings, nat_interface "", "lo" or
 // the pod bridge. Not yet valid: see MakeValid.

@@ -8,6 +8,7 @@
 #include "hostport/os/sysctl.h"
 #include "hostport/render/iptables_renderer.h"
 #include "hostport/render/nft_renderer.h"
+#include "rapidcheck.h"
 #include "sim/ruleset_text.h"
 
 namespace hostport::properties {
@@ -53,6 +54,21 @@ absl::StatusOr<std::unique_ptr<sim::Simulator>> FakeHost::Simulate(
                         {IPFamily::kIPv4, NftTable(nft, "ip")},
                         {IPFamily::kIPv6, NftTable(nft, "ip6")}},
                        host);
+}
+
+std::vector<PodPlan> MustPlan(const std::vector<PodRequest>& pods) {
+  absl::StatusOr<std::vector<PodPlan>> plans = Plans(pods);
+  if (!plans.ok()) RC_FAIL(std::string(plans.status().message()));
+  return std::move(*plans);
+}
+
+std::unique_ptr<sim::Simulator> MustSimulate(Backend b, const Scenario& s) {
+  absl::StatusOr<std::unique_ptr<sim::Simulator>> simulator =
+      SimulateFull(b, s);
+  if (!simulator.ok()) {
+    RC_FAIL(BackendName(b) + ": " + std::string(simulator.status().message()));
+  }
+  return std::move(*simulator);
 }
 
 std::vector<std::string> ExpectedHeldPorts(const std::vector<PodPlan>& plans) {

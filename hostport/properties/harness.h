@@ -1,7 +1,7 @@
 // Harness for hostport's property tests: renders a Scenario with either
 // backend, builds the simulator over the rendered text (or over what the
 // kernel-like fakes hold), and compares the simulator's verdicts with
-// Expect(), DESIGN §4 written down independently of the renderers.
+// //semantics, DESIGN §4 written down independently of hostport.
 #ifndef HOSTPORT_PROPERTIES_HARNESS_H_
 #define HOSTPORT_PROPERTIES_HARNESS_H_
 
@@ -20,7 +20,6 @@
 #include "hostport/properties/scenario.h"
 #include "hostport/testing/fakes.h"
 #include "sim/simulator.h"
-#include "tools/reachability.h"
 
 namespace hostport::properties {
 
@@ -45,6 +44,11 @@ struct FakeHost {
   testing::FakeSysctl sysctl;
   std::vector<std::string> log;
 };
+
+// Plans(pods), or the property fails with hostport's refusal.
+std::vector<PodPlan> MustPlan(const std::vector<PodRequest>& pods);
+// SimulateFull(b, s), or the property fails saying why.
+std::unique_ptr<sim::Simulator> MustSimulate(Backend b, const Scenario& s);
 
 // The ports a manager must hold for `plans`: one per planned mapping and
 // family, sorted by ToString().

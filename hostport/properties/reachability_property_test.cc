@@ -1,19 +1,20 @@
 // Properties of the rendered rulesets, for both backends: reachability equals
-// DESIGN §4 (Expect()) for every mapping and client (1), nothing unclaimed is
-// DNATed and bound mappings answer only on their address (2), each family's
-// ruleset names only its own addresses and skipped mappings are reported (3),
-// and iptables and nftables give the same verdict for every packet (6).
+// DESIGN §4 (semantics::Expect) for every mapping and client (1), nothing
+// unclaimed is DNATed — a neighbour's port the host sends to included — and
+// bound mappings answer only on their address (2), each family's ruleset
+// names only its own addresses and skipped mappings are reported (3), and
+// iptables and nftables give the same verdict for every packet (6).
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "hostport/model/ip_address.h"
 #include "hostport/model/plan.h"
 #include "hostport/properties/generators.h"
 #include "hostport/properties/harness.h"
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
+#include "semantics/semantics.h"
 
 namespace hostport::properties {
 namespace {
@@ -24,12 +25,10 @@ void CheckReachability(Backend b, const Scenario& s) {
   RC_CLASSIFY(mappings == 0, "no mapping kept");
   RC_CLASSIFY(mappings >= 4, "4+ mappings kept");
   RC_CLASSIFY(s.pods.size() >= 3, "3+ pods");
-  absl::StatusOr<std::unique_ptr<sim::Simulator>> simulator =
-      SimulateFull(b, s);
-  RC_ASSERT(simulator.ok());
+  const std::unique_ptr<sim::Simulator> simulator = MustSimulate(b, s);
   const sim::HostModel host = s.host.Model(s.pods);
   std::optional<std::string> mismatch =
-      FirstMismatch(s, host, **simulator, MappingProbes(s),
+      FirstMismatch(s, host, *simulator, MappingProbes(s),
                     [](const Probe&) { return false; });
   if (mismatch) RC_FAIL(BackendName(b) + ": " + *mismatch);
 }
@@ -45,69 +44,36 @@ RC_GTEST_PROP(ReachabilityProperty, NftablesMatchesTheSemantics, ()) {
 // A neighbour sending to 127.0.0.1 reaches a wildcard IPv4 mapping, as on the
 // kernel (DNAT runs before routing could call the packet martian), but never a
 // loopback-bound one, and never through ::1 (found by this property and by the
-// e2e traffic test; Expect() says so since).
+// e2e traffic test; semantics::Expect says so since).
 RC_GTEST_PROP(ReachabilityProperty, LoopbackDestinationsFromOutside, ()) {
   const Scenario s = *GenScenario();
   const Backend b = *rc::gen::element(Backend::kIptables, Backend::kNftables);
-  absl::StatusOr<std::unique_ptr<sim::Simulator>> simulator =
-      SimulateFull(b, s);
-  RC_ASSERT(simulator.ok());
+  const std::unique_ptr<sim::Simulator> simulator = MustSimulate(b, s);
   const sim::HostModel host = s.host.Model(s.pods);
-  std::optional<std::string> mismatch = FirstMismatch(
-      s, host, **simulator, MappingProbes(s), [&](const Probe& p) {
+  std::optional<std::string> mismatch =
+      FirstMismatch(s, host, *simulator, MappingProbes(s), [&](const Probe& p) {
         return !(p.packet.origin.kind == sim::PacketOrigin::Kind::kExternal &&
                  p.packet.dst.IsLoopback());
       });
   if (mismatch) RC_FAIL(BackendName(b) + ": " + *mismatch);
 }
 
-// Which mapping (pod, index) claims `p`, per DESIGN §4; nullptr if none.
-const PortMapping* Claimant(const Scenario& s, const sim::Packet& p,
-                            const PodRequest** owner) {
-  const IPFamily f = p.dst.is_v4() ? IPFamily::kIPv4 : IPFamily::kIPv6;
-  for (const PodRequest& e : s.pods) {
-    bool has_family = false;
-    for (const std::string& ip : e.pod.ips) {
-      has_family |= IpAddress::Parse(ip)->family() == f;
-    }
-    if (!has_family) continue;
-    for (const PortMapping& m : e.pod.port_mappings) {
-      if (m.host_port != p.dst_port ||
-          sim::ProtocolName(p.protocol) != ProtocolKeyword(m.protocol)) {
-        continue;
-      }
-      bool claims = false;
-      if (m.host_ip.empty()) {
-        claims = true;
-      } else if (m.host_ip == "0.0.0.0" || m.host_ip == "::") {
-        claims = IpAddress::Parse(m.host_ip)->family() == f;
-      } else {
-        claims = *sim::IpAddress::Parse(m.host_ip) == p.dst;
-      }
-      if (claims) {
-        *owner = &e;
-        return &m;
-      }
-    }
-  }
-  return nullptr;
-}
-
 void CheckIsolation(Backend b, const Scenario& s) {
-  absl::StatusOr<std::unique_ptr<sim::Simulator>> simulator =
-      SimulateFull(b, s);
-  RC_ASSERT(simulator.ok());
+  const std::unique_ptr<sim::Simulator> simulator = MustSimulate(b, s);
+  const sim::HostModel host = s.host.Model(s.pods);
+  const std::vector<semantics::Pod> pods = SemanticPods(s.pods);
   sim::TraceOptions fast;
   fast.record_trace = false;
   for (const Probe& p : AllProbes(s)) {
-    absl::StatusOr<sim::TraceResult> r = (*simulator)->Trace(p.packet, fast);
+    absl::StatusOr<sim::TraceResult> r = simulator->Trace(p.packet, fast);
     RC_ASSERT(r.ok());
     const Outcome o = OutcomeOf(*r);
-    const PodRequest* owner = nullptr;
-    const PortMapping* m = Claimant(s, p.packet, &owner);
-    if (m == nullptr) {
+    const std::optional<semantics::Claim> claim =
+        semantics::Claimant(pods, host, p.packet);
+    if (!claim) {
       // Unclaimed (address, port, protocol) — including a bound mapping's
-      // port on any other address: never DNATed.
+      // port on any other address, and any port of a machine that is not
+      // the host: never DNATed.
       if (o.dnat) {
         RC_FAIL(absl::StrCat(BackendName(b), ": ", DescribeProbe(p),
                              " is claimed by no mapping but ",
@@ -115,27 +81,22 @@ void CheckIsolation(Backend b, const Scenario& s) {
       }
       continue;
     }
-    if (o.dnat) {
+    const PortMapping& m = *claim->mapping;
+    if (o.dnat && o.verdict == sim::PacketVerdict::kDelivered) {
       // DNATed only to the claiming pod's first address of the family.
-      const IPFamily f =
-          p.packet.dst.is_v4() ? IPFamily::kIPv4 : IPFamily::kIPv6;
-      std::string first;
-      for (const std::string& ip : owner->pod.ips) {
-        if (IpAddress::Parse(ip)->family() == f && first.empty()) {
-          first = IpAddress::Parse(ip)->ToBracketedString();
-        }
-      }
-      const std::string want = absl::StrCat(first, ":", m->container_port);
-      if (o.verdict == sim::PacketVerdict::kDelivered && o.to != want) {
+      const std::string want =
+          semantics::Target(*claim->pod, p.packet.dst.family())
+              ->WithPort(static_cast<uint16_t>(m.container_port));
+      if (o.to != want) {
         RC_FAIL(absl::StrCat(BackendName(b), ": ", DescribeProbe(p),
                              " should reach ", want, " but ",
                              DescribeOutcome(o)));
       }
     }
     // A loopback-bound mapping is never reachable from outside the host.
-    if (p.packet.origin.kind == sim::PacketOrigin::Kind::kExternal &&
-        !m->host_ip.empty() && IpAddress::Parse(m->host_ip)->IsLoopback() &&
-        o.verdict == sim::PacketVerdict::kDelivered) {
+    const std::optional<sim::IpAddress> bound = semantics::BoundAddress(m);
+    if (p.packet.origin.kind == sim::PacketOrigin::Kind::kExternal && bound &&
+        bound->IsLoopback() && o.verdict == sim::PacketVerdict::kDelivered) {
       RC_FAIL(absl::StrCat(BackendName(b), ": ", DescribeProbe(p),
                            " reaches a loopback-bound mapping from outside: ",
                            DescribeOutcome(o)));
@@ -152,7 +113,7 @@ RC_GTEST_PROP(IsolationProperty, NftablesDnatsOnlyWhatIsClaimed, ()) {
 }
 
 void CheckFamilies(Backend b, const Scenario& s) {
-  const std::vector<PodPlan> plans = Plans(s.pods);
+  const std::vector<PodPlan> plans = MustPlan(s.pods);
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     const std::string text = RenderFull(b, f, plans);
     const std::string foreign = ForeignAddress(text, f);
@@ -161,18 +122,16 @@ void CheckFamilies(Backend b, const Scenario& s) {
                            " ruleset names ", foreign, ":\n", text));
     }
   }
-  for (size_t i = 0; i < s.pods.size(); ++i) {
-    const PodRequest& e = s.pods[i];
+  const std::vector<semantics::Pod> pods = SemanticPods(s.pods);
+  for (size_t i = 0; i < pods.size(); ++i) {
+    const semantics::Pod& pod = pods[i];
     const PodPlan& plan = plans[i];
     for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-      bool pod_has = false;
-      for (const std::string& ip : e.pod.ips) {
-        pod_has |= IpAddress::Parse(ip)->family() == f;
-      }
-      for (size_t k = 0; k < e.pod.port_mappings.size(); ++k) {
-        const PortMapping& m = e.pod.port_mappings[k];
-        const bool names_family =
-            m.host_ip.empty() || IpAddress::Parse(m.host_ip)->family() == f;
+      const sim::IpFamily sf =
+          f == IPFamily::kIPv4 ? sim::IpFamily::kV4 : sim::IpFamily::kV6;
+      const bool pod_has = semantics::Target(pod, sf).has_value();
+      for (size_t k = 0; k < pod.pod.port_mappings.size(); ++k) {
+        const PortMapping& m = pod.pod.port_mappings[k];
         bool planned = false, skipped = false;
         for (const PlannedMapping& pm : plan.family(f).mappings) {
           planned |= pm.index == static_cast<int>(k);
@@ -181,7 +140,7 @@ void CheckFamilies(Backend b, const Scenario& s) {
           skipped |= sm.index == static_cast<int>(k) && sm.family == f &&
                      !sm.reason.empty();
         }
-        if (!names_family) {
+        if (!semantics::Names(m, sf)) {
           RC_ASSERT(!planned);
         } else if (pod_has) {
           RC_ASSERT(planned);
@@ -206,17 +165,15 @@ RC_GTEST_PROP(FamilyProperty, NftablesKeepsFamiliesApart, ()) {
 
 RC_GTEST_PROP(BackendAgreementProperty, SameVerdictForEveryPacket, ()) {
   const Scenario s = *GenScenario();
-  absl::StatusOr<std::unique_ptr<sim::Simulator>> ipt =
-      SimulateFull(Backend::kIptables, s);
-  absl::StatusOr<std::unique_ptr<sim::Simulator>> nft =
-      SimulateFull(Backend::kNftables, s);
-  RC_ASSERT(ipt.ok());
-  RC_ASSERT(nft.ok());
+  const std::unique_ptr<sim::Simulator> ipt =
+      MustSimulate(Backend::kIptables, s);
+  const std::unique_ptr<sim::Simulator> nft =
+      MustSimulate(Backend::kNftables, s);
   sim::TraceOptions fast;
   fast.record_trace = false;
   for (const Probe& p : AllProbes(s)) {
-    absl::StatusOr<sim::TraceResult> a = (*ipt)->Trace(p.packet, fast);
-    absl::StatusOr<sim::TraceResult> b = (*nft)->Trace(p.packet, fast);
+    absl::StatusOr<sim::TraceResult> a = ipt->Trace(p.packet, fast);
+    absl::StatusOr<sim::TraceResult> b = nft->Trace(p.packet, fast);
     RC_ASSERT(a.ok());
     RC_ASSERT(b.ok());
     Outcome oa = OutcomeOf(*a), ob = OutcomeOf(*b);

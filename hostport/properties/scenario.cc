@@ -7,7 +7,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "hostport/model/conflict.h"
 #include "hostport/model/ip_address.h"
 #include "hostport/render/iptables_renderer.h"
 #include "hostport/render/nft_renderer.h"
@@ -26,17 +25,6 @@ namespace {
 
 sim::IpAddress SimIp(absl::string_view text) {
   return *sim::IpAddress::Parse(text);
-}
-
-sim::Protocol SimProtocol(Protocol p) {
-  switch (p) {
-    case Protocol::kUDP:
-      return sim::Protocol::kUdp;
-    case Protocol::kSCTP:
-      return sim::Protocol::kSctp;
-    default:
-      return sim::Protocol::kTcp;
-  }
 }
 
 bool IsFamily(absl::string_view text, IPFamily f) {
@@ -98,56 +86,94 @@ sim::HostModel HostSpec::Model(const std::vector<PodRequest>& pods) const {
   return host;
 }
 
+std::vector<semantics::Pod> SemanticPods(const std::vector<PodRequest>& pods) {
+  std::vector<semantics::Pod> out;
+  out.reserve(pods.size());
+  for (const PodRequest& e : pods)
+    out.push_back({e.id, e.pod, e.nat_interface});
+  return out;
+}
+
 Scenario MakeValid(HostSpec host, std::vector<PodRequest> raw) {
   Scenario s;
   s.host = std::move(host);
-  PortClaims claims;
-  absl::flat_hash_set<IpAddress> used;
+  std::vector<semantics::Pod> kept_pods;
+  absl::flat_hash_set<sim::IpAddress> used;
   for (PodRequest& e : raw) {
-    PodRequest kept = e;
+    semantics::Pod kept{e.id, e.pod, e.nat_interface};
     kept.pod.ips.clear();
     kept.pod.port_mappings.clear();
     for (const std::string& text : e.pod.ips) {
-      IpAddress ip = *IpAddress::Parse(text);
-      if (!used.insert(ip).second) {
+      absl::StatusOr<sim::IpAddress> ip = sim::IpAddress::Parse(text);
+      if (ip.ok() && !used.insert(*ip).second) {
         s.dropped.push_back(absl::StrCat(e.id, ": ip ", text, " taken"));
         continue;
       }
-      kept.pod.ips.push_back(ip.ToString());
+      kept.pod.ips.push_back(ip.ok() ? ip->ToString() : text);
     }
-    if (absl::StatusOr<PodPlan> p =
-            PlanPod(kept.id, kept.pod, kept.nat_interface);
-        !p.ok()) {
-      s.dropped.push_back(std::string(p.status().message()));
+    if (absl::Status v = semantics::CheckPod(kept); !v.ok()) {
+      s.dropped.push_back(std::string(v.message()));
       continue;
     }
     for (const PortMapping& m : e.pod.port_mappings) {
-      PodRequest trial = kept;
+      semantics::Pod trial = kept;
       trial.pod.port_mappings.push_back(m);
-      absl::StatusOr<PodPlan> plan =
-          PlanPod(trial.id, trial.pod, trial.nat_interface);
-      if (!plan.ok()) {
-        s.dropped.push_back(std::string(plan.status().message()));
+      if (absl::Status v = semantics::CheckPod(trial); !v.ok()) {
+        s.dropped.push_back(std::string(v.message()));
         continue;
       }
-      if (absl::Status c = claims.Check(*plan); !c.ok()) {
-        s.dropped.push_back(std::string(c.message()));
+      std::optional<std::string> conflict;
+      for (const semantics::Pod& other : kept_pods) {
+        conflict = semantics::FindConflict(trial, other);
+        if (conflict) break;
+      }
+      if (conflict) {
+        s.dropped.push_back(*conflict);
         continue;
       }
       kept = std::move(trial);
     }
-    claims.Claim(*PlanPod(kept.id, kept.pod, kept.nat_interface));
-    s.pods.push_back(std::move(kept));
+    s.pods.push_back({kept.id, kept.pod, kept.nat_interface});
+    kept_pods.push_back(std::move(kept));
   }
   return s;
 }
 
 const std::vector<int>& PortPool() {
-  static const auto* pool = new std::vector<int>{8080, 80, 53, 443};
+  static const auto* pool = new std::vector<int>{80, 1, 8080, 65535, 53};
   return *pool;
 }
 
+int UnusedPort(const Scenario& s) {
+  absl::flat_hash_set<int> used;
+  for (const PodRequest& p : s.pods) {
+    for (const PortMapping& m : p.pod.port_mappings) used.insert(m.host_port);
+  }
+  int port = 9999;
+  while (used.contains(port)) ++port;
+  return port;
+}
+
 namespace {
+
+// The neighbour and the host's address on its subnet (the source the host
+// sends to it from).
+std::pair<std::string, std::string> Neighbour(const HostSpec& host,
+                                              IPFamily family) {
+  for (const ExternalInterface& i : host.interfaces) {
+    if (family == IPFamily::kIPv4 && i.v4) {
+      return {absl::StrCat("192.0.", 2 + i.index, ".99"), i.V4()};
+    }
+    if (family == IPFamily::kIPv6 && i.v6) {
+      return {i.index == 0 ? "2001:db8::99"
+                           : absl::StrCat("2001:db8:", i.index, "::99"),
+              i.V6()};
+    }
+  }
+  return family == IPFamily::kIPv4
+             ? std::pair<std::string, std::string>{"10.88.0.99", "10.88.0.1"}
+             : std::pair<std::string, std::string>{"fd00:88::99", "fd00:88::1"};
+}
 
 std::vector<Probe> ProbesFor(
     const Scenario& s, const std::set<std::pair<Protocol, int>>& services) {
@@ -155,6 +181,10 @@ std::vector<Probe> ProbesFor(
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     std::vector<std::string> dsts = s.host.Addresses(f);
     dsts.push_back(f == IPFamily::kIPv4 ? "127.0.0.1" : "::1");
+    // Last: not the host's, so only the host and pods send to it.
+    const std::pair<std::string, std::string> n = Neighbour(s.host, f);
+    const std::string& neighbour = n.first;
+    dsts.push_back(neighbour);
     const sim::IpAddress outside =
         SimIp(f == IPFamily::kIPv4 ? "203.0.113.7" : "2001:db8:ffff::7");
     std::vector<std::pair<std::string, sim::IpAddress>> pod_ips;
@@ -170,11 +200,12 @@ std::vector<Probe> ProbesFor(
       const int port = service.second;
       for (const std::string& dst_text : dsts) {
         const sim::IpAddress dst = SimIp(dst_text);
+        const bool elsewhere = dst_text == neighbour;
         auto add = [&](std::string client, sim::PacketOrigin origin,
                        sim::IpAddress src) {
           Probe p;
           p.client = std::move(client);
-          p.packet.protocol = SimProtocol(protocol);
+          p.packet.protocol = semantics::SimProtocol(protocol);
           p.packet.dst = dst;
           p.packet.dst_port = static_cast<uint16_t>(port);
           p.packet.src = src;
@@ -182,7 +213,7 @@ std::vector<Probe> ProbesFor(
           out.push_back(std::move(p));
         };
         for (const ExternalInterface& i : s.host.interfaces) {
-          if (f == IPFamily::kIPv4 ? !i.v4 : !i.v6) continue;
+          if (elsewhere || (f == IPFamily::kIPv4 ? !i.v4 : !i.v6)) continue;
           sim::PacketOrigin o;
           o.kind = sim::PacketOrigin::Kind::kExternal;
           o.interface = i.Name();
@@ -190,7 +221,11 @@ std::vector<Probe> ProbesFor(
         }
         sim::PacketOrigin local;
         local.kind = sim::PacketOrigin::Kind::kLocal;
-        add("host", local, dst);
+        if (elsewhere) {
+          add("host to a neighbour", local, SimIp(n.second));
+        } else {
+          add("host", local, dst);
+        }
         // A pod's packet to its loopback stays in the pod: not a client.
         if (dst.IsLoopback()) continue;
         for (const auto& [id, ip] : pod_ips) {
@@ -219,10 +254,26 @@ std::vector<Probe> MappingProbes(const Scenario& s) {
 
 std::vector<Probe> AllProbes(const Scenario& s) {
   std::set<std::pair<Protocol, int>> services;
-  for (Protocol p : {Protocol::kTCP, Protocol::kUDP, Protocol::kSCTP}) {
-    for (int port : PortPool()) services.insert({p, port});
-    services.insert({p, kUnusedPort});
+  for (const PodRequest& p : s.pods) {
+    for (const PortMapping& m : p.pod.port_mappings) {
+      services.insert({m.protocol, m.host_port});
+    }
   }
+  // Each mapped port also with one protocol nothing maps there (which one
+  // rotates with the port), and a port nothing maps: every kind of packet
+  // the host can meet, at a cost that grows with the mappings, not 3x.
+  const std::set<std::pair<Protocol, int>> mapped = services;
+  const Protocol all[] = {Protocol::kTCP, Protocol::kUDP, Protocol::kSCTP};
+  for (const auto& [protocol, port] : mapped) {
+    for (int i = 0; i < 3; ++i) {
+      const Protocol other = all[(port + i) % 3];
+      if (!mapped.count({other, port})) {
+        services.insert({other, port});
+        break;
+      }
+    }
+  }
+  services.insert({Protocol::kTCP, UnusedPort(s)});
   return ProbesFor(s, services);
 }
 
@@ -246,10 +297,18 @@ std::string BackendName(Backend b) {
   return b == Backend::kIptables ? "iptables" : "nftables";
 }
 
-std::vector<PodPlan> Plans(const std::vector<PodRequest>& pods) {
+absl::StatusOr<std::vector<PodPlan>> Plans(
+    const std::vector<PodRequest>& pods) {
   std::vector<PodPlan> plans;
   for (const PodRequest& e : pods) {
-    plans.push_back(*PlanPod(e.id, e.pod, e.nat_interface));
+    absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
+    if (!plan.ok()) {
+      return absl::Status(plan.status().code(),
+                          absl::StrCat("PlanPod refuses pod ", e.id,
+                                       ", which //semantics calls valid: ",
+                                       plan.status().message()));
+    }
+    plans.push_back(std::move(*plan));
   }
   return plans;
 }
@@ -280,10 +339,11 @@ absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateTexts(
 
 absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateFull(
     Backend b, const Scenario& s) {
-  const std::vector<PodPlan> plans = Plans(s.pods);
+  absl::StatusOr<std::vector<PodPlan>> plans = Plans(s.pods);
+  if (!plans.ok()) return plans.status();
   return SimulateTexts(
-      {{IPFamily::kIPv4, RenderFull(b, IPFamily::kIPv4, plans)},
-       {IPFamily::kIPv6, RenderFull(b, IPFamily::kIPv6, plans)}},
+      {{IPFamily::kIPv4, RenderFull(b, IPFamily::kIPv4, *plans)},
+       {IPFamily::kIPv6, RenderFull(b, IPFamily::kIPv6, *plans)}},
       s.host.Model(s.pods));
 }
 
@@ -303,12 +363,6 @@ Outcome OutcomeOf(const sim::TraceResult& r) {
 std::string DescribeOutcome(const Outcome& o) {
   return absl::StrCat(sim::PacketVerdictName(o.verdict), " to ", o.to,
                       " seeing ", o.source, o.dnat ? " (DNAT)" : "");
-}
-
-bool Matches(const Expected& e, const sim::TraceResult& r) {
-  if (e.verdict != r.verdict) return false;
-  if (e.verdict != sim::PacketVerdict::kDelivered) return true;
-  return e.to == r.To() && e.source == r.SourceSeen();
 }
 
 std::string ForeignAddress(const std::string& text, IPFamily f) {

@@ -2,8 +2,11 @@
 // interfaces of either or both families and the pod bridge) with a valid,
 // conflict-free set of pods; the clients that probe it; and the harness that
 // renders it with either backend, simulates the rendering and compares the
-// simulator's verdicts with Expect() (DESIGN §4 written down independently of
-// the renderers). No RapidCheck and no fakes here, so fuzzers can use it.
+// simulator's verdicts with //semantics (DESIGN §4 written down independently
+// of hostport). Validity and conflicts are decided by //semantics too, never
+// by hostport's PlanPod or PortClaims, so a bug there shows up as a failure
+// rather than shaping the scenarios. No RapidCheck and no fakes here, so
+// fuzzers can use it.
 #ifndef HOSTPORT_PROPERTIES_SCENARIO_H_
 #define HOSTPORT_PROPERTIES_SCENARIO_H_
 
@@ -16,10 +19,10 @@
 #include "absl/status/statusor.h"
 #include "hostport/model/plan.h"
 #include "hostport/model/types.h"
+#include "semantics/semantics.h"
 #include "sim/host_model.h"
 #include "sim/simulator.h"
 #include "tools/pods_file.h"
-#include "tools/reachability.h"
 
 namespace hostport::properties {
 
@@ -58,20 +61,24 @@ struct HostSpec {
 struct Scenario {
   HostSpec host;
   std::vector<PodRequest> pods;
-  // What generation dropped and why (PlanPod or PortClaims refusals), for
-  // reading a counterexample.
+  // What generation dropped and why (what //semantics calls invalid or
+  // conflicting), for reading a counterexample.
   std::vector<std::string> dropped;
 };
 
-// Keeps, pod by pod and mapping by mapping, what PlanPod accepts and what
-// PortClaims lets in beside the pods kept before; pods whose IPs another pod
-// already has lose those IPs. Everything dropped is described in `dropped`.
+// The pods as //semantics reads them.
+std::vector<semantics::Pod> SemanticPods(const std::vector<PodRequest>& pods);
+
+// Keeps, pod by pod and mapping by mapping, what semantics::CheckPod calls
+// valid and what semantics::FindConflict lets in beside the pods kept before;
+// pods whose IPs another pod already has lose those IPs. Everything dropped
+// is described in `dropped`. Asks nothing of hostport.
 Scenario MakeValid(HostSpec host, std::vector<PodRequest> raw);
 
 // One packet and who sends it, for reading a counterexample.
 struct Probe {
   std::string client;  // "external eth0", "host", "pod 10.88.0.2", ...
-  sim::Packet packet;  // src always set (Expect() requires it)
+  sim::Packet packet;  // src always set (semantics::Expect requires it)
 };
 
 // Every client of every mapping, in each family the mapping applies to and the
@@ -80,17 +87,24 @@ struct Probe {
 // 127.0.0.1 and ::1, every pod address (the pod itself, other pods) to each
 // host address. Mappings bound to an address the host lacks are probed on the
 // host's addresses only (nothing routes their own address to the host).
+// Besides, the host and every pod to a neighbour (an address on the first
+// external interface's subnet, or the pod bridge's, that is neither the host's
+// nor a pod's: 192.0.2.99, 2001:db8::99, ...): a mapped port on a machine that
+// is not the host is never taken.
 std::vector<Probe> MappingProbes(const Scenario& s);
-// The same clients to every port of the pool and one port nothing uses, for
-// every protocol: every packet the host can meet, mapped or not.
+// The same clients to every mapped port with its mapped protocols and one
+// protocol unmapped there, and to one port nothing maps: every kind of packet
+// the host can meet, mapped or not.
 std::vector<Probe> AllProbes(const Scenario& s);
 
 // The pod addresses pods are given: four of each family in the pod network.
 const std::vector<std::string>& PodIpPool();
 
-// The ports mappings are drawn from, and one never drawn.
+// Ports that mappings often share so that they collide, the edges of the
+// range among them; generators mix them with uniform draws from 1..65535.
 const std::vector<int>& PortPool();
-inline constexpr int kUnusedPort = 9999;
+// A port no mapping of `s` uses.
+int UnusedPort(const Scenario& s);
 
 std::string DescribeProbe(const Probe& p);
 std::string DescribeResult(const sim::TraceResult& r);
@@ -98,8 +112,9 @@ std::string DescribeResult(const sim::TraceResult& r);
 enum class Backend { kIptables, kNftables };
 std::string BackendName(Backend b);
 
-// PlanPod of every pod. REQUIRES: a valid scenario (MakeValid).
-std::vector<PodPlan> Plans(const std::vector<PodRequest>& pods);
+// PlanPod of every pod; an error naming the pod when hostport refuses one
+// (for pods of a valid scenario, a hostport bug or a //semantics one).
+absl::StatusOr<std::vector<PodPlan>> Plans(const std::vector<PodRequest>& pods);
 
 // IptablesRenderer().Full / NftRenderer().Full, rendered.
 std::string RenderFull(Backend b, IPFamily f, const std::vector<PodPlan>& pods);
@@ -108,7 +123,8 @@ std::string RenderFull(Backend b, IPFamily f, const std::vector<PodPlan>& pods);
 absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateTexts(
     const std::vector<std::pair<IPFamily, std::string>>& texts,
     const sim::HostModel& host);
-// A simulator over `b`'s complete rendering of the scenario's pods.
+// A simulator over `b`'s complete rendering of the scenario's pods; fails
+// when Plans does.
 absl::StatusOr<std::unique_ptr<sim::Simulator>> SimulateFull(Backend b,
                                                              const Scenario& s);
 
@@ -130,12 +146,8 @@ struct Outcome {
 Outcome OutcomeOf(const sim::TraceResult& r);
 std::string DescribeOutcome(const Outcome& o);
 
-// Whether the simulator's result is what Expect() says (endpoint and source
-// seen when delivered).
-bool Matches(const Expected& e, const sim::TraceResult& r);
-
-// The first probe where `simulator` disagrees with Expect(), described; or
-// nullopt. Probes for which `skip` is true are not looked at.
+// The first probe where `simulator` disagrees with semantics::Expect,
+// described; or nullopt. Probes for which `skip` is true are not looked at.
 template <typename Skip>
 std::optional<std::string> FirstMismatch(const Scenario& s,
                                          const sim::HostModel& host,
@@ -153,20 +165,20 @@ std::optional<std::string> FirstMismatch(const Scenario& s,
                                          Skip skip) {
   sim::TraceOptions fast;
   fast.record_trace = false;
+  const std::vector<semantics::Pod> pods = SemanticPods(s.pods);
   for (const Probe& p : probes) {
     if (skip(p)) continue;
-    const Expected e = Expect(s.pods, host, p.packet);
+    const semantics::Expected e = semantics::Expect(pods, host, p.packet);
     absl::StatusOr<sim::TraceResult> r = simulator.Trace(p.packet, fast);
     if (!r.ok()) {
       return DescribeProbe(p) + ": simulator error " +
              std::string(r.status().message());
     }
-    if (!Matches(e, *r)) {
+    if (!semantics::Agrees(e, *r)) {
       sim::TraceResult traced = *simulator.Trace(p.packet);
       std::string trace;
       for (const std::string& line : traced.trace) trace += "\n    " + line;
-      return DescribeProbe(p) + "\n  expected " +
-             OutcomeText(e.verdict, e.to, e.source) + "\n  simulator " +
+      return DescribeProbe(p) + "\n  expected " + e.Text() + "\n  simulator " +
              DescribeResult(*r) + trace;
     }
   }

@@ -1,8 +1,9 @@
 // Properties of changes, on the kernel-like fakes: Add then Remove returns to
 // the previous state and Remove of an unknown id changes nothing, AddPod
 // deltas add up to Full (4); the order of Adds does not matter (5); conflicts
-// are refused exactly where DESIGN §4 says, and non-conflicting pods are both
-// reachable (7).
+// are refused exactly where DESIGN §4 (//semantics) says, and non-conflicting
+// pods are both reachable (7); PlanPod and PortClaims accept exactly the pods
+// and mappings //semantics calls valid and free (9).
 #include <algorithm>
 #include <memory>
 #include <numeric>
@@ -11,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "hostport/model/conflict.h"
-#include "hostport/model/ip_address.h"
 #include "hostport/model/plan.h"
 #include "hostport/properties/generators.h"
 #include "hostport/properties/harness.h"
@@ -19,6 +19,7 @@
 #include "hostport/render/nft_renderer.h"
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
+#include "semantics/semantics.h"
 
 namespace hostport::properties {
 namespace {
@@ -40,7 +41,7 @@ PodPortMapping WithoutIps(PodPortMapping pod) {
 
 RC_GTEST_PROP(AddRemoveProperty, RendererAddThenRemoveRestoresTheFakes, ()) {
   const Scenario s = *GenScenario();
-  const std::vector<PodPlan> plans = Plans(s.pods);
+  const std::vector<PodPlan> plans = MustPlan(s.pods);
   const std::vector<PodPlan> before(plans.begin(), plans.end() - 1);
   const PodPlan& last = plans.back();
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
@@ -77,7 +78,7 @@ RC_GTEST_PROP(AddRemoveProperty, RendererAddThenRemoveRestoresTheFakes, ()) {
 
 RC_GTEST_PROP(AddRemoveProperty, AddPodDeltasEqualFull, ()) {
   const Scenario s = *GenScenario();
-  const std::vector<PodPlan> plans = Plans(s.pods);
+  const std::vector<PodPlan> plans = MustPlan(s.pods);
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     const IptablesRenderer ir;
     testing::FakeIptables delta, full;
@@ -146,10 +147,12 @@ RC_GTEST_PROP(AddRemoveProperty, AddThenRemoveOnAnEmptyHostLeavesNothing, ()) {
   RC_ASSERT(m != nullptr);
   const std::string state0 = h.State();
   for (const PodRequest& e : s.pods) {
-    RC_ASSERT(m->Add(e.id, e.pod, e.nat_interface).ok());
+    const absl::Status a = m->Add(e.id, e.pod, e.nat_interface);
+    if (!a.ok()) RC_FAIL(std::string(a.message()));
   }
   for (const PodRequest& e : s.pods) {
-    RC_ASSERT(m->Remove(e.id, WithoutIps(e.pod)).ok());
+    const absl::Status r = m->Remove(e.id, WithoutIps(e.pod));
+    if (!r.ok()) RC_FAIL(std::string(r.message()));
   }
   RC_ASSERT(h.State() == state0);
 }
@@ -186,11 +189,13 @@ RC_GTEST_PROP(OrderProperty, AnyOrderOfAddsGivesTheSameReachability, ()) {
   std::unique_ptr<HostPortManager> m2 = permuted.NewManager(b);
   RC_ASSERT(m1 != nullptr && m2 != nullptr);
   for (const PodRequest& e : s.pods) {
-    RC_ASSERT(m1->Add(e.id, e.pod, e.nat_interface).ok());
+    const absl::Status a = m1->Add(e.id, e.pod, e.nat_interface);
+    if (!a.ok()) RC_FAIL(std::string(a.message()));
   }
   for (size_t i : order) {
     const PodRequest& e = s.pods[i];
-    RC_ASSERT(m2->Add(e.id, e.pod, e.nat_interface).ok());
+    const absl::Status a = m2->Add(e.id, e.pod, e.nat_interface);
+    if (!a.ok()) RC_FAIL("permuted: " + std::string(a.message()));
   }
   const std::vector<std::string> v1 = Verdicts(in_order, s);
   const std::vector<std::string> v2 = Verdicts(permuted, s);
@@ -201,44 +206,6 @@ RC_GTEST_PROP(OrderProperty, AnyOrderOfAddsGivesTheSameReachability, ()) {
     }
   }
   RC_ASSERT(HeldPorts(in_order.ports) == HeldPorts(permuted.ports));
-}
-
-// DESIGN §4's conflict rule, written down on its own: same protocol and port
-// in a family both pods map (have an address of), on the same HostIP or with
-// either side a wildcard of that family.
-bool Conflict(const PodRequest& a, const PodRequest& b) {
-  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
-    auto has = [f](const PodRequest& e) {
-      for (const std::string& ip : e.pod.ips) {
-        if (IpAddress::Parse(ip)->family() == f) return true;
-      }
-      return false;
-    };
-    if (!has(a) || !has(b)) continue;
-    // nullopt: every address of f; "skip": not in f.
-    auto bound = [f](const PortMapping& m,
-                     bool* applies) -> std::optional<IpAddress> {
-      *applies = true;
-      if (m.host_ip.empty()) return std::nullopt;
-      const IpAddress ip = *IpAddress::Parse(m.host_ip);
-      *applies = ip.family() == f;
-      if (ip.IsUnspecified()) return std::nullopt;
-      return ip;
-    };
-    for (const PortMapping& ma : a.pod.port_mappings) {
-      for (const PortMapping& mb : b.pod.port_mappings) {
-        if (ma.protocol != mb.protocol || ma.host_port != mb.host_port) {
-          continue;
-        }
-        bool aa, ab;
-        const std::optional<IpAddress> ha = bound(ma, &aa);
-        const std::optional<IpAddress> hb = bound(mb, &ab);
-        if (!aa || !ab) continue;
-        if (!ha || !hb || *ha == *hb) return true;
-      }
-    }
-  }
-  return false;
 }
 
 RC_GTEST_PROP(ConflictProperty, RefusedExactlyWhenTheyConflict, ()) {
@@ -257,23 +224,21 @@ RC_GTEST_PROP(ConflictProperty, RefusedExactlyWhenTheyConflict, ()) {
     }
   }
   b.pod.ips = ips;
-  // A pod with mappings needs an IP (PlanPod refuses it otherwise).
+  // A pod with mappings needs an IP (CheckPod refuses it otherwise).
   RC_PRE(!b.pod.ips.empty() || b.pod.port_mappings.empty());
   const PodRequest& a = sa.pods[0];
-  absl::StatusOr<PodPlan> pa = PlanPod(a.id, a.pod, a.nat_interface);
-  absl::StatusOr<PodPlan> pb = PlanPod(b.id, b.pod, b.nat_interface);
-  RC_ASSERT(pa.ok());
-  RC_ASSERT(pb.ok());
-  const bool conflict = Conflict(a, b);
+  const std::vector<PodPlan> plans = MustPlan({a, b});
+  const std::optional<std::string> conflict = semantics::FindConflict(
+      {a.id, a.pod, a.nat_interface}, {b.id, b.pod, b.nat_interface});
   RC_TAG(conflict ? "conflict" : "no conflict");
 
   PortClaims claims;
-  claims.Claim(*pa);
-  const absl::Status check = claims.Check(*pb);
-  if (check.ok() == conflict) {
+  claims.Claim(plans[0]);
+  const absl::Status check = claims.Check(plans[1]);
+  if (check.ok() == conflict.has_value()) {
     RC_FAIL(absl::StrCat("PortClaims says \"", check.ToString(),
                          "\" but DESIGN §4 says ",
-                         conflict ? "conflict" : "no conflict"));
+                         conflict ? *conflict : "no conflict"));
   }
 
   const Backend backend =
@@ -281,7 +246,8 @@ RC_GTEST_PROP(ConflictProperty, RefusedExactlyWhenTheyConflict, ()) {
   FakeHost h;
   std::unique_ptr<HostPortManager> m = h.NewManager(backend);
   RC_ASSERT(m != nullptr);
-  RC_ASSERT(m->Add(a.id, a.pod, a.nat_interface).ok());
+  const absl::Status added_a = m->Add(a.id, a.pod, a.nat_interface);
+  if (!added_a.ok()) RC_FAIL(std::string(added_a.message()));
   const std::string state0 = h.State();
   const std::vector<std::string> held0 = HeldPorts(h.ports);
   const absl::Status added = m->Add(b.id, b.pod, b.nat_interface);
@@ -303,6 +269,74 @@ RC_GTEST_PROP(ConflictProperty, RefusedExactlyWhenTheyConflict, ()) {
       FirstMismatch(both, model, **simulator, MappingProbes(both),
                     [](const Probe&) { return false; });
   if (mismatch) RC_FAIL(BackendName(backend) + ": " + *mismatch);
+}
+
+// Property 9: hostport's validation and conflict check agree with DESIGN §4
+// (//semantics) on raw pods, mapping by mapping in the order MakeValid adds
+// them: PlanPod accepts a pod exactly when CheckPod does, and PortClaims lets
+// a mapping in beside the pods kept before exactly when FindConflict finds
+// nothing. (MakeValid asks only //semantics, so without this a hostport that
+// accepts port 0 or refuses a free HostIP would go unseen.)
+RC_GTEST_PROP(ValidityProperty, HostportAcceptsExactlyTheValidPods, ()) {
+  const HostSpec host = *GenHostSpec();
+  const std::vector<PodRequest> raw = *GenRawPods(host);
+  PortClaims claims;
+  std::vector<semantics::Pod> kept_pods;
+  bool refused = false, conflicted = false;
+  for (const PodRequest& e : raw) {
+    semantics::Pod kept{e.id, e.pod, e.nat_interface};
+    kept.pod.port_mappings.clear();
+    // The pool repeats IPs; a pod that lists one twice is refused whole.
+    kept.pod.ips.clear();
+    for (const std::string& ip : e.pod.ips) {
+      if (std::find(kept.pod.ips.begin(), kept.pod.ips.end(), ip) ==
+          kept.pod.ips.end()) {
+        kept.pod.ips.push_back(ip);
+      }
+    }
+    for (size_t k = 0; k <= e.pod.port_mappings.size(); ++k) {
+      // k == 0: the pod without mappings; then one mapping more each time.
+      semantics::Pod trial = kept;
+      if (k > 0) trial.pod.port_mappings.push_back(e.pod.port_mappings[k - 1]);
+      const absl::Status valid = semantics::CheckPod(trial);
+      const absl::StatusOr<PodPlan> plan =
+          PlanPod(trial.id, trial.pod, trial.nat_interface);
+      if (plan.ok() != valid.ok()) {
+        RC_FAIL(absl::StrCat(
+            "PlanPod ", plan.ok() ? "accepts" : "refuses", " pod ", e.id,
+            " with its first ", k, " mapping(s) (",
+            plan.ok() ? "" : plan.status().message(), ") but //semantics ",
+            valid.ok() ? "calls it valid" : "says: ", valid.message()));
+      }
+      if (!valid.ok()) {
+        refused = true;
+        if (k == 0) break;
+        continue;
+      }
+      std::optional<std::string> conflict;
+      for (const semantics::Pod& other : kept_pods) {
+        conflict = semantics::FindConflict(trial, other);
+        if (conflict) break;
+      }
+      const absl::Status check = claims.Check(*plan);
+      if (check.ok() == conflict.has_value()) {
+        RC_FAIL(absl::StrCat("PortClaims says \"", check.ToString(),
+                             "\" to mapping ", k - 1, " of pod ", e.id,
+                             " but //semantics says ",
+                             conflict ? *conflict : "no conflict"));
+      }
+      if (conflict) {
+        conflicted = true;
+        continue;
+      }
+      kept = std::move(trial);
+    }
+    if (!semantics::CheckPod(kept).ok()) continue;
+    claims.Claim(*PlanPod(kept.id, kept.pod, kept.nat_interface));
+    kept_pods.push_back(std::move(kept));
+  }
+  RC_CLASSIFY(refused, "an invalid pod or mapping");
+  RC_CLASSIFY(conflicted, "a conflicting mapping");
 }
 
 }  // namespace
