@@ -321,4 +321,32 @@ int Run() {
 }  // namespace
 }  // namespace hostport
 
-int main() { return hostport::Run(); }
+namespace {
+
+constexpr char kUsage[] = R"(usage: hostport-cni
+A CNI plugin: the runtime passes the request in the environment and the
+network configuration on stdin; it takes no arguments.
+  CNI_COMMAND      ADD, DEL, CHECK or VERSION
+  CNI_CONTAINERID  the pod's id (the key of its record)
+  CNI_NETNS, CNI_IFNAME, CNI_PATH as the CNI spec says
+Configuration: "backend" (auto|iptables|iptables-legacy|iptables-nft|
+nftables), "natInterface", "stateDir" (default /run/hostport), "allowForward";
+runtimeConfig.portMappings [{hostPort, containerPort, protocol, hostIP}] and
+prevResult.ips give the mappings and the pod's addresses.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1) {
+    const std::string arg = argv[1];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    std::cerr << "hostport-cni: unexpected argument \"" << arg
+              << "\": a CNI plugin takes none (--help prints usage)\n";
+    return 2;
+  }
+  return hostport::Run();
+}

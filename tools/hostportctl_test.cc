@@ -210,5 +210,19 @@ TEST(HostportctlTest, BenchmarksAnswerHelp) {
   EXPECT_THAT(r->stderr_text, HasSubstr("calico"));
 }
 
+TEST(HostportctlTest, CniPluginAnswersHelp) {
+  RealCommandRunner runner;
+  absl::StatusOr<CommandResult> r =
+      runner.Run({"tools/hostport-cni", "--help"}, "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->stderr_text;
+  EXPECT_THAT(r->stdout_text, HasSubstr("usage: hostport-cni"));
+  EXPECT_THAT(r->stdout_text, HasSubstr("CNI_COMMAND"));
+  r = runner.Run({"tools/hostport-cni", "--bogus"}, "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_THAT(r->stderr_text, HasSubstr("--bogus"));
+}
+
 }  // namespace
 }  // namespace hostport
