@@ -233,6 +233,8 @@ std::vector<Probe> ProbesFor(
           o.kind = sim::PacketOrigin::Kind::kPod;
           o.pod = ip;
           add(absl::StrCat("pod ", id, " (", ip.ToString(), ")"), o, ip);
+          // To a neighbour one pod stands for all: the path is the same.
+          if (elsewhere) break;
         }
       }
     }

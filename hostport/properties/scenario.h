@@ -87,7 +87,7 @@ struct Probe {
 // 127.0.0.1 and ::1, every pod address (the pod itself, other pods) to each
 // host address. Mappings bound to an address the host lacks are probed on the
 // host's addresses only (nothing routes their own address to the host).
-// Besides, the host and every pod to a neighbour (an address on the first
+// Besides, the host and one pod address to a neighbour (an address on the first
 // external interface's subnet, or the pod bridge's, that is neither the host's
 // nor a pod's: 192.0.2.99, 2001:db8::99, ...): a mapped port on a machine that
 // is not the host is never taken.
