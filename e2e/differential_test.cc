@@ -6,6 +6,7 @@
 // says (semantics::Expect over the namespace's addresses and routes). A
 // disagreement fails with every side. The same is done over rules we did not
 // write: Debian's CNI portmap plugin, chained after bridge + host-local.
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "e2e/hosts/fixture.h"
 #include "e2e/netns.h"
 #include "e2e/topology.h"
 #include "e2e/traffic.h"
@@ -554,6 +556,105 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelOnCniPortmapRules) {
   EXPECT_GE(diff.delivered(), diff.packets() / 3);
   std::cout << "portmap differential: " << diff.packets() << " packets, "
             << diff.delivered() << " answered by a pod\n";
+}
+
+// Other owners' rules beside ours: each Docker-like, kube-proxy-like and
+// netavark-like fixture of e2e/hosts is loaded, then hostport maps its own
+// ports (nftables and iptables-nft in turn, forward accept on, since Docker
+// drops forwarding by policy). Every deterministic probe of the fixture and
+// every probe of our mappings must come out of `trace --live` as the kernel
+// does it. (Probabilistic probes are held to the kernel by
+// golden_hosts_test and trace_hosts_test.)
+TEST_F(DifferentialTest, SimulatorPredictsTheKernelBesideOtherOwnersRules) {
+  Topology& t = *topology_;
+  Differential diff(&t);
+  for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+    diff.AddSilent(Topology::ClientAddress(f));
+  }
+  absl::StatusOr<std::vector<HostFixture>> fixtures =
+      ReadHostFixtures(RunfilePath("e2e/hosts"));
+  ASSERT_TRUE(fixtures.ok()) << fixtures.status();
+  absl::StatusOr<std::unique_ptr<Netns::Entered>> entered = t.host().Enter();
+  ASSERT_TRUE(entered.ok()) << entered.status();
+  int loaded = 0;
+  for (const HostFixture& f : *fixtures) {
+    if (!absl::StartsWith(f.name, "docker") &&
+        !absl::StartsWith(f.name, "kube-proxy") &&
+        !absl::StartsWith(f.name, "netavark")) {
+      continue;
+    }
+    ASSERT_TRUE(t.host().Check({"nft", "flush", "ruleset"}).ok());
+    for (const std::string& file : f.ruleset_files) {
+      std::vector<std::string> argv = {"nft", "-f", "-"};
+      if (absl::EndsWith(file, ".v4")) {
+        argv = {"iptables-nft-restore", "--noflush"};
+      } else if (absl::EndsWith(file, ".v6")) {
+        argv = {"ip6tables-nft-restore", "--noflush"};
+      }
+      std::ifstream in(file);
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+      ASSERT_TRUE(t.host().Check(argv, text).ok()) << file;
+    }
+    MetaOptions options;
+    options.prefer =
+        loaded % 2 == 0 ? Backend::kNftables : Backend::kIptablesNft;
+    options.allow_forward = true;
+    ++loaded;
+    absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
+        NewMetaHostportManager(options);
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    PodPortMapping ours;
+    ours.namespace_ = "diff";
+    ours.name = "pod0";
+    ours.ips = t.PodIps(0);
+    ours.port_mappings = {
+        {kHostPorts[0], kContainerPorts[0], Protocol::kTCP, ""},
+        {kHostPorts[1], kContainerPorts[1], Protocol::kUDP, ""},
+        {kHostPorts[2], kContainerPorts[1], Protocol::kTCP,
+         Topology::HostAddress(IPFamily::kIPv4, 1)}};
+    ASSERT_TRUE((*manager)->Sync({{"pod0", ours, Topology::kBridge}}).ok())
+        << f.name;
+    ASSERT_TRUE(t.host().Check({"conntrack", "-F"}).ok());
+    const std::string context =
+        absl::StrCat(f.name, " beside hostport (",
+                     loaded % 2 ? "nftables" : "iptables-nft", ")");
+    for (const HostProbe& p : f.probes) {
+      if (p.tries > 1) continue;
+      Netns* from = p.from == "external" ? &t.client()
+                    : p.from == "local"  ? &t.host()
+                                         : &t.pod(p.PodIndex());
+      diff.Check({p.TraceFrom(), from,
+                  p.proto == "udp" ? Protocol::kUDP : Protocol::kTCP, p.dst,
+                  p.port, p.Source()},
+                 context);
+    }
+    for (IPFamily fam : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+      for (int i = 0; i < 3; ++i) {
+        const Protocol proto = i == 1 ? Protocol::kUDP : Protocol::kTCP;
+        for (int which : {0, 1}) {
+          diff.Check({"external:hp-ext", &t.client(), proto,
+                      Topology::HostAddress(fam, which), kHostPorts[i],
+                      Topology::ClientAddress(fam)},
+                     context);
+        }
+        const std::string pod_b = Topology::PodAddress(fam, 3);
+        diff.Check({absl::StrCat("pod:", pod_b), &t.pod(1), proto,
+                    Topology::HostAddress(fam, 0), kHostPorts[i], pod_b},
+                   context);
+      }
+    }
+    diff.Check({"local", &t.host(), Protocol::kTCP, "127.0.0.1", kHostPorts[0],
+                "127.0.0.1"},
+               context);
+    ASSERT_TRUE((*manager)->Sync({}).ok());
+    ASSERT_FALSE(HasFatalFailure());
+  }
+  EXPECT_GE(loaded, 5);
+  EXPECT_GE(diff.delivered(), diff.packets() / 4);
+  std::cout << "differential beside other owners: " << loaded << " rulesets, "
+            << diff.packets() << " packets, " << diff.delivered()
+            << " answered by a pod\n";
 }
 
 }  // namespace
