@@ -333,6 +333,19 @@ std::optional<IpAddress> HostModel::SourceAddress(
   return first;
 }
 
+IpAddress HostModel::LocalSource(const IpAddress& dst) const {
+  if (!dst.is_v4()) return dst;
+  for (const HostInterface& i : interfaces_) {
+    bool holds = false;
+    for (const IpPrefix& p : i.addresses) holds |= p.address() == dst;
+    if (!holds && !(i.name == "lo" && dst.IsLoopback())) continue;
+    for (const IpPrefix& p : i.addresses) {
+      if (p.family() == dst.family() && p.Contains(dst)) return p.address();
+    }
+  }
+  return dst;
+}
+
 const BridgePort* HostModel::FindBridgePort(const IpAddress& address,
                                             const Bridge** bridge) const {
   for (const Bridge& b : bridges_) {

@@ -87,6 +87,12 @@ class HostModel {
   // IPv6 link-local (unless `dst` is).
   std::optional<IpAddress> SourceAddress(const HostInterface& interface,
                                          const IpAddress& dst) const;
+  // The source a local process uses towards the local address `dst`: for
+  // IPv4 the kernel's local route source, i.e. the first address of the
+  // interface holding `dst` whose prefix holds it (the primary of that
+  // subnet; 127.0.0.1 for 127/8); for IPv6 `dst` itself. REQUIRES:
+  // IsLocal(dst).
+  IpAddress LocalSource(const IpAddress& dst) const;
   // The bridge port the pod with `address` sits behind, or nullptr.
   const BridgePort* FindBridgePort(const IpAddress& address,
                                    const Bridge** bridge) const;

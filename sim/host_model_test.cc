@@ -106,6 +106,24 @@ TEST(HostModelTest, SourceAddressSkipsLinkLocal) {
   EXPECT_EQ(host->SourceAddress(eth0, Addr("fe80::9"))->ToString(), "fe80::1");
 }
 
+// The kernel's local route for a secondary IPv4 address carries the
+// primary's address as its source (`ip route get 192.0.2.11` says "src
+// 192.0.2.10"): a local process talking to its host's secondary address is
+// seen from the primary. IPv6 picks the destination itself (RFC 6724 rule 1).
+TEST(HostModelTest, LocalSourceOfASecondaryAddressIsThePrimary) {
+  absl::StatusOr<HostModel> host = HostModel::FromJson(R"json({
+    "interfaces": [{"name": "eth0", "addresses": [
+      "192.0.2.10/24", "192.0.2.11/24", "198.51.100.7/32",
+      "2001:db8::10/64", "2001:db8::11/64"]}]})json");
+  ASSERT_TRUE(host.ok()) << host.status();
+  EXPECT_EQ(host->LocalSource(Addr("192.0.2.11")), Addr("192.0.2.10"));
+  EXPECT_EQ(host->LocalSource(Addr("192.0.2.10")), Addr("192.0.2.10"));
+  EXPECT_EQ(host->LocalSource(Addr("198.51.100.7")), Addr("198.51.100.7"));
+  EXPECT_EQ(host->LocalSource(Addr("127.0.0.5")), Addr("127.0.0.1"));
+  EXPECT_EQ(host->LocalSource(Addr("2001:db8::11")), Addr("2001:db8::11"));
+  EXPECT_EQ(host->LocalSource(Addr("::1")), Addr("::1"));
+}
+
 TEST(HostModelTest, FromIpCommands) {
   constexpr char kAddr[] = R"([
     {"ifindex": 1, "ifname": "lo", "addr_info": [

@@ -494,7 +494,7 @@ class Simulator::Walk {
         if (p.src) {
           src_ = *p.src;
         } else if (host_.IsLocal(dst_)) {
-          src_ = dst_;
+          src_ = host_.LocalSource(dst_);
         } else {
           const HostInterface* out = host_.Route(dst_);
           std::optional<IpAddress> a =

@@ -59,8 +59,8 @@ struct Packet {
   IpAddress dst;
   uint16_t dst_port = 0;
   // Unset: 203.0.113.7 / 2001:db8:ffff::7 from outside, the pod's address
-  // from a pod, the host's route source (or the destination itself, when it
-  // is local) from a local process.
+  // from a pod, the host's route source (HostModel::LocalSource when the
+  // destination is local) from a local process.
   std::optional<IpAddress> src;
   uint16_t src_port = 40000;
   PacketOrigin origin;

@@ -1035,8 +1035,10 @@ TEST(HostportLocalhostTest, WithAndWithoutRouteLocalnet) {
       {
           {"127.0.0.1 reaches the pod, masqueraded", "local", "",
            "127.0.0.1:7070", "tcp", "delivered", "10.88.0.5:70", "10.88.0.1"},
+          // Seen from 127.0.0.1: the kernel's route to 127.0.0.2 says
+          // "src 127.0.0.1" (checked: a socket on 127.0.0.2 sees 127.0.0.1).
           {"other 127/8 addresses are not this HostIP", "local", "",
-           "127.0.0.2:7070", "tcp", "local", "127.0.0.2:7070", "127.0.0.2"},
+           "127.0.0.2:7070", "tcp", "local", "127.0.0.2:7070", "127.0.0.1"},
           {"the host address is not this HostIP", "local", "",
            "192.0.2.10:7070", "tcp", "local", "", ""},
           {"external to the host address is not mapped", "external", "",
