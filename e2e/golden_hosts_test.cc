@@ -75,7 +75,7 @@ TEST_F(GoldenHostsTest, TheKernelDoesWhatEachFixtureRecorded) {
   absl::StatusOr<std::vector<HostFixture>> fixtures =
       ReadHostFixtures(RunfilePath("e2e/hosts"));
   ASSERT_TRUE(fixtures.ok()) << fixtures.status();
-  ASSERT_GE(fixtures->size(), 8u);
+  ASSERT_GE(fixtures->size(), 10u);
   const char* record = std::getenv("HOSTPORT_RECORD_GOLDEN");
   int packets = 0;
   for (const HostFixture& f : *fixtures) {
@@ -94,6 +94,18 @@ TEST_F(GoldenHostsTest, TheKernelDoesWhatEachFixtureRecorded) {
         ASSERT_TRUE(s.ok()) << s.status();
         servers.push_back(std::move(*s));
       }
+    }
+    for (int port : {8000, 8001}) {
+      absl::StatusOr<std::unique_ptr<EchoServer>> s =
+          EchoServer::Start(t.client(), "client", port);
+      ASSERT_TRUE(s.ok()) << s.status();
+      servers.push_back(std::move(*s));
+    }
+    if (!f.ipsets.empty()) {
+      std::ifstream in(f.ipsets);
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+      ASSERT_TRUE(t.host().Check({"ipset", "restore"}, text).ok()) << f.ipsets;
     }
     for (const std::string& file : f.ruleset_files) {
       absl::Status s = Load(t.host(), file);

@@ -70,6 +70,10 @@ absl::StatusOr<Predicted> Trace(const HostFixture& f, const HostProbe& p) {
       "--proto",   p.proto,
       "--dst",     absl::StrCat(Bracketed(p.dst), ":", p.port),
       "--output",  "json"};
+  if (!f.ipsets.empty()) {
+    args.push_back("--ipsets");
+    args.push_back(f.ipsets);
+  }
   if (!p.Source().empty()) {
     args.push_back("--src");
     args.push_back(p.Source());
@@ -100,7 +104,7 @@ TEST(TraceHostsTest, TraceAgreesWithTheKernelOnEveryFixture) {
   absl::StatusOr<std::vector<HostFixture>> fixtures =
       hostport::e2e::ReadHostFixtures(Runfile("e2e/hosts"));
   ASSERT_TRUE(fixtures.ok()) << fixtures.status();
-  ASSERT_GE(fixtures->size(), 8u);
+  ASSERT_GE(fixtures->size(), 10u);
   int checked = 0;
   for (const HostFixture& f : *fixtures) {
     for (const HostProbe& p : f.probes) {

@@ -105,6 +105,7 @@ absl::StatusOr<HostFixture> ReadFixture(const fs::path& dir,
     return absl::InvalidArgumentError(
         absl::StrCat(f.dir, ": no rules.v4, rules.v6 or rules.nft"));
   }
+  if (fs::exists(dir / "ipsets")) f.ipsets = (dir / "ipsets").string();
   f.host_json = fs::exists(dir / "host.json") ? (dir / "host.json").string()
                                               : default_host;
   const std::string probes = (dir / "probes").string();
@@ -156,6 +157,7 @@ std::string FixturePodOf(absl::string_view address) {
       return absl::StrCat("pod", i);
     }
   }
+  if (address == "192.0.2.100" || address == "2001:db8::100") return "client";
   return "";
 }
 

@@ -6,6 +6,8 @@
 //   rules.v4 / rules.v6  iptables-restore input (loaded with
 //                        ip[6]tables-nft-restore --noflush)
 //   rules.nft            an nft script (loaded with nft -f)
+//   ipsets               optional: `ipset save` text (loaded with ipset
+//                        restore before the rules; trace --ipsets)
 //   host.json            optional: the host model for `trace --host`, when it
 //                        differs from e2e/hosts/host.json
 //   probes               one packet per line: FROM PROTO DST PORT [tries=N]
@@ -14,7 +16,8 @@
 //                        kernel did: "pod1 sees 192.0.2.100" or "no pod
 //                        answers", several outcomes joined by " | " (sorted)
 // The topology is e2e/topology.h's with pods 2, 3 and 4 (pod0 = 10.88.0.2,
-// fd00:88::2 ...), each answering on ports 8000 and 8001.
+// fd00:88::2 ...), each answering on ports 8000 and 8001, and the external
+// client (192.0.2.100, 2001:db8::100) answering there as "client".
 //
 // Promises: parsing fails with the file and line of a malformed entry.
 // Requires: nothing (no root): the kernel side lives in golden_hosts_test.
@@ -50,7 +53,8 @@ struct HostProbe {
 
 // The address of topology pod `index` (0..2) in a family.
 std::string FixturePodAddress(int index, bool v6);
-// "pod0".."pod2" for a pod address of either family, "" otherwise.
+// "pod0".."pod2" for a pod address of either family, "client" for the
+// client's, "" otherwise.
 std::string FixturePodOf(absl::string_view address);
 // The ports the fixture pods answer on.
 bool FixturePodPort(int port);
@@ -60,6 +64,7 @@ struct HostFixture {
   std::string dir;                         // path
   std::vector<std::string> ruleset_files;  // paths, in load order
   std::string host_json;                   // path
+  std::string ipsets;                      // path, "" when none
   std::vector<HostProbe> probes;
   // probe line → outcomes; empty when there is no golden file yet.
   std::map<std::string, std::set<std::string>> golden;
