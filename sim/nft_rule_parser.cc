@@ -180,6 +180,7 @@ class RuleParser {
     a.kind = Action::Kind::kMasquerade;
     a.nat_family =
         table_.family == TableFamily::kIp6 ? IpFamily::kV6 : IpFamily::kV4;
+    a.nat_either_family = table_.family == TableFamily::kInet;
     SkipNatFlags();
     if (tokens_.Peek().Is("to")) {
       return Unsupported(tokens_.Peek(), "masquerade to a port");
@@ -705,12 +706,8 @@ class RuleParser {
     tokens_.Next();
     if (AtNatAddress()) {
       s = NatAddress(family, &a);
-    } else if (!family) {
-      return Unsupported(stmt,
-                         "inet NAT needs \"ip\" or \"ip6\" before \"to\"");
     } else {
-      a.nat_family = *family;
-      s = NatMap(*family, &a);
+      s = NatMap(family, &a);
     }
     if (!s.ok()) return s;
     SkipNatFlags();
@@ -761,8 +758,9 @@ class RuleParser {
     return absl::OkStatus();
   }
 
-  // "KEY map @m" or "KEY map { k : address[ . port], ... }".
-  absl::Status NatMap(IpFamily family, Action* a) {
+  // "KEY map @m" or "KEY map { k : address[ . port], ... }". Without a
+  // family (inet, as nft 1.1 takes it) the map's data type decides.
+  absl::Status NatMap(std::optional<IpFamily> family, Action* a) {
     std::vector<Field> fields;
     std::vector<Match> deps;
     absl::Status s = Concat(&fields, &deps);
@@ -773,30 +771,45 @@ class RuleParser {
     }
     tokens_.Next();
     a->map_key = fields;
-    ValueType addr_type =
-        family == IpFamily::kV4 ? ValueType::kIpv4Addr : ValueType::kIpv6Addr;
-    if (AtNamedSet()) return NatNamedMap(Types(fields), addr_type, a);
-    // Whether the data carries a port shows in the first element.
+    if (AtNamedSet()) return NatNamedMap(Types(fields), family, a);
+    std::vector<IpFamily> families = {IpFamily::kV4, IpFamily::kV6};
+    if (family) families = {*family};
+    // The data's family and whether it carries a port show in the elements.
     size_t save = tokens_.position();
-    std::vector<ValueType> data = {addr_type, ValueType::kInetService};
-    absl::StatusOr<std::shared_ptr<ElementSet>> lit =
-        Literal(Types(fields), data, false);
-    if (!lit.ok()) {
-      tokens_.Rewind(save);
-      data = {addr_type};
-      lit = Literal(Types(fields), data, false);
+    absl::Status first;
+    for (IpFamily f : families) {
+      for (bool port : {true, false}) {
+        std::vector<ValueType> data = {AddressType(f)};
+        if (port) data.push_back(ValueType::kInetService);
+        tokens_.Rewind(save);
+        absl::StatusOr<std::shared_ptr<ElementSet>> lit =
+            Literal(Types(fields), data, false);
+        if (lit.ok()) {
+          a->nat_family = f;
+          a->literal_map = *std::move(lit);
+          return absl::OkStatus();
+        }
+        if (first.ok()) first = lit.status();
+      }
     }
-    if (!lit.ok()) return lit.status();
-    a->literal_map = *std::move(lit);
-    return absl::OkStatus();
+    return first;
+  }
+
+  static ValueType AddressType(IpFamily f) {
+    return f == IpFamily::kV4 ? ValueType::kIpv4Addr : ValueType::kIpv6Addr;
   }
 
   absl::Status NatNamedMap(const std::vector<ValueType>& key_types,
-                           ValueType addr_type, Action* a) {
+                           std::optional<IpFamily> family, Action* a) {
     const Token& t = tokens_.Next();
     absl::StatusOr<const ElementSet*> set = NamedSet(t);
     if (!set.ok()) return set.status();
     const std::vector<ValueType>& data = (*set)->data_types();
+    if (!family && !data.empty()) {
+      family = data[0] == ValueType::kIpv6Addr ? IpFamily::kV6 : IpFamily::kV4;
+    }
+    ValueType addr_type = AddressType(family.value_or(IpFamily::kV4));
+    a->nat_family = family.value_or(IpFamily::kV4);
     bool ok_data = (data.size() == 1 && data[0] == addr_type) ||
                    (data.size() == 2 && data[0] == addr_type &&
                     data[1] == ValueType::kInetService);

@@ -222,6 +222,9 @@ struct Action {
   // kDnat / kSnat: a fixed address and optional port, or a map lookup of
   // `map_key` whose data is an address and optionally a port.
   IpFamily nat_family = IpFamily::kV4;
+  // kMasquerade in an inet table: the kernel's masq there has no family and
+  // masquerades both; `nat_family` is then not looked at.
+  bool nat_either_family = false;
   std::optional<IpAddress> nat_address;
   uint16_t nat_port = 0;       // 0: keep the port
   std::vector<Field> map_key;  // kDnat/kSnat from a map, kVerdictMap

@@ -831,8 +831,8 @@ class Simulator::Walk {
       return true;
     };
     auto put_iface = [&](const HostInterface* i) {
-      // nft fails the expression without a device; iptables compares "".
-      if (i == nullptr && table_->syntax == Syntax::kNft) return false;
+      // Without a device the kernel's meta iifname/oifname store "" (nft)
+      // and iptables compares "": `iifname != "x"` matches.
       std::memset(out, 0, 16);
       if (i != nullptr)
         std::memcpy(out, i->name.data(), std::min<size_t>(15, i->name.size()));
@@ -1032,7 +1032,7 @@ class Simulator::Walk {
           " reached in the ", HookName(hook_), " hook of ",
           MessageLabel(*table_), ", where it is invalid"));
     }
-    if (a.nat_family != family_) {
+    if (!a.nat_either_family && a.nat_family != family_) {
       *outcome = "NAT for the other family, next rule";
       return Flow::kNextRule;
     }

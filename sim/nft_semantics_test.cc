@@ -1,0 +1,132 @@
+// nft semantics checked against the kernel (6.x, nft 1.0.6) in a network
+// namespace: what a statement does where its family or device is left out,
+// rules nft lists without their statement, and refusals that stay with the
+// rule that holds them.
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sim/nft_parser.h"
+#include "sim/simulator.h"
+#include "sim/testing/flow_table.h"
+
+namespace sim {
+namespace {
+
+using ::sim::testing::ExpectFlows;
+using ::sim::testing::MakeSimulator;
+using ::sim::testing::PacketForFlow;
+using ::testing::HasSubstr;
+
+// eth0 faces the world; cni0 is the pods' bridge with one pod per family.
+constexpr char kHost[] = R"json({
+  "interfaces": [
+    {"name": "eth0", "addresses": ["192.0.2.10/24", "2001:db8::10/64"]},
+    {"name": "cni0", "addresses": ["10.88.0.1/16", "fd00:88::1/64"]}],
+  "routes": [{"to": "default", "dev": "eth0"}],
+  "bridges": [{"name": "cni0", "ports": [
+    {"name": "veth1", "addresses": ["10.88.0.5", "fd00:88::5"]}]}]
+})json";
+
+absl::StatusOr<TraceResult> TraceFlow(const Simulator& sim,
+                                      const sim::testing::Flow& flow) {
+  absl::StatusOr<Packet> p = PacketForFlow(flow);
+  if (!p.ok()) return p.status();
+  return sim.Trace(*p);
+}
+
+// Kernel: in an inet table `masquerade` is stored as `[ masq ]` with no
+// family and masquerades IPv6 too (a local UDP packet from fd00:9::1 arrived
+// as fd00:1::1, the outgoing interface's address).
+TEST(InetNatTest, UnqualifiedMasqueradeAppliesToBothFamilies) {
+  auto sim = MakeSimulator("", "", R"(table inet t {
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "eth0" masquerade
+	}
+}
+)",
+                           kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim,
+              {
+                  {"v4 pod out", "pod:10.88.0.5", "", "198.51.100.9:80", "tcp",
+                   "delivered", "198.51.100.9:80", "192.0.2.10"},
+                  {"v6 pod out", "pod:fd00:88::5", "", "[2001:db8:1::9]:80",
+                   "tcp", "delivered", "[2001:db8:1::9]:80", "2001:db8::10"},
+              });
+}
+
+// nft 1.1 takes `dnat to ADDRESS` in an inet table and stores the family of
+// the address; a map's data type decides for `dnat to KEY map @m`. Each
+// applies to its family only: the other family's packet goes on to the next
+// rule (kernel: a v6 packet passed `dnat ip to 10.1.0.2:5002` and was
+// DNATed by the next rule, `dnat ip6 to [fd00:1::2]:5002`).
+TEST(InetNatTest, UnqualifiedDnatTakesTheFamilyOfItsTarget) {
+  auto sim = MakeSimulator("", "", R"(table inet t {
+	map v6ports {
+		type inet_service : ipv6_addr . inet_service
+		elements = { 8081 : fd00:88::5 . 81 }
+	}
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 8080 dnat to 10.88.0.5:80
+		tcp dport 8080 dnat to [fd00:88::5]:80
+		dnat to tcp dport map @v6ports
+		dnat to tcp dport map { 8082 : 10.88.0.5 . 82 }
+	}
+}
+)",
+                           kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim,
+      {
+          {"v4 literal", "external", "", "192.0.2.10:8080", "tcp", "delivered",
+           "10.88.0.5:80", ""},
+          {"v6 passes the v4 literal", "external", "", "[2001:db8::10]:8080",
+           "tcp", "delivered", "[fd00:88::5]:80", ""},
+          {"v6 map", "external", "", "[2001:db8::10]:8081", "tcp", "delivered",
+           "[fd00:88::5]:81", ""},
+          {"v4 passes the v6 map", "external", "", "192.0.2.10:8081", "tcp",
+           "local", "192.0.2.10:8081", ""},
+          {"v4 anonymous map", "external", "", "192.0.2.10:8082", "tcp",
+           "delivered", "10.88.0.5:82", ""},
+          {"v6 passes the v4 anonymous map", "external", "",
+           "[2001:db8::10]:8082", "tcp", "local", "[2001:db8::10]:8082", ""},
+      });
+}
+
+// Kernel: meta iifname stores "" when the packet has no input device, so
+// `iifname != "x"` matches a locally generated packet in output (a nat
+// output rule `iifname != "x" udp dport 5001 dnat ip to 10.1.0.2:5002` DNATed
+// a local packet).
+TEST(InterfaceNameTest, NoInputDeviceIsTheEmptyName) {
+  auto sim = MakeSimulator("", "", R"(table ip t {
+	chain out {
+		type nat hook output priority -100; policy accept;
+		iifname != "x" tcp dport 8080 dnat to 10.88.0.5:80
+		iifname "eth0" tcp dport 8081 dnat to 10.88.0.5:81
+	}
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		oifname != "y" tcp dport 8082 dnat to 10.88.0.5:82
+	}
+}
+)",
+                           kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim,
+              {
+                  {"local, iifname != x", "local", "", "192.0.2.10:8080", "tcp",
+                   "delivered", "10.88.0.5:80", ""},
+                  {"local, iifname eth0", "local", "", "192.0.2.10:8081", "tcp",
+                   "local", "192.0.2.10:8081", ""},
+                  {"received, oifname != y before routing", "external", "",
+                   "192.0.2.10:8082", "tcp", "delivered", "10.88.0.5:82", ""},
+              });
+}
+
+}  // namespace
+}  // namespace sim
