@@ -568,8 +568,8 @@ class ScriptParser {
 
   // Reads the rule up to the end of the line (braces may span lines) and
   // puts it after `anchor` (before, with `before`; at the end or the start
-  // without an anchor). A rule the simulator cannot model is recorded on the
-  // table instead of failing the parse.
+  // without an anchor). A rule the simulator cannot model is kept as a
+  // placeholder that says why, so that only a walk reaching it refuses.
   absl::Status AddRule(Table* table, Chain* chain, const Rule* anchor,
                        bool before) {
     size_t begin = tokens_.position();
@@ -580,8 +580,10 @@ class ScriptParser {
         tokens_.Range(begin, tokens_.position(), LineFormat::kRule);
     absl::StatusOr<Rule> rule = nft::ParseRule(&rule_tokens, *table);
     if (!rule.ok()) {
-      NoteUnsupported(table, rule.status());
-      return EndOfCommand();
+      Rule placeholder;
+      placeholder.text = rule_tokens.Text(begin, tokens_.position());
+      placeholder.unsupported = std::string(rule.status().message());
+      rule = std::move(placeholder);
     }
     rule->handle = table->next_handle++;
     std::vector<Rule>& rules = chain->rules;

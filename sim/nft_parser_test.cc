@@ -209,7 +209,7 @@ TEST(NftParserTest, SyntaxErrorsNameLineAndChangeNothing) {
   }
 }
 
-TEST(NftParserTest, UnsupportedConstructsAreKeptOnTheTable) {
+TEST(NftParserTest, UnsupportedConstructsAreKeptOnTheirRule) {
   struct Case {
     const char* rule;
     const char* message;
@@ -233,9 +233,13 @@ TEST(NftParserTest, UnsupportedConstructsAreKeptOnTheTable) {
         "s", &r);
     ASSERT_TRUE(s.ok()) << c.rule << ": " << s;
     ASSERT_EQ(r.tables.size(), 1u);
-    ASSERT_FALSE(r.tables[0].unsupported.ok()) << c.rule;
-    EXPECT_THAT(Msg(r.tables[0].unsupported), HasSubstr("line 3")) << c.rule;
-    EXPECT_THAT(Msg(r.tables[0].unsupported), HasSubstr(c.message)) << c.rule;
+    EXPECT_TRUE(r.tables[0].unsupported.ok()) << c.rule;
+    const std::vector<Rule>& rules = r.tables[0].chains["c"].rules;
+    ASSERT_EQ(rules.size(), 1u) << c.rule;
+    EXPECT_EQ(rules[0].text, c.rule);
+    EXPECT_TRUE(rules[0].matches.empty() && rules[0].actions.empty());
+    EXPECT_THAT(rules[0].unsupported, HasSubstr("line 3")) << c.rule;
+    EXPECT_THAT(rules[0].unsupported, HasSubstr(c.message)) << c.rule;
   }
 }
 

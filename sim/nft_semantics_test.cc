@@ -128,5 +128,47 @@ TEST(InterfaceNameTest, NoInputDeviceIsTheEmptyName) {
               });
 }
 
+// A statement the simulator does not model stays with its rule, in a table
+// of any type: packets that never reach that rule are answered, one that
+// does is refused, naming the table, chain, rule and line.
+TEST(UnmodelledRuleTest, RefusedOnlyWhereTheWalkReachesIt) {
+  auto sim = MakeSimulator("", "", R"(table ip t {
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 8080 dnat to 10.88.0.5:80
+		tcp dport 9090 jump limited
+	}
+	chain limited {
+		limit rate 10/second dnat to 10.88.0.5:90
+	}
+	chain fwd {
+		type filter hook forward priority filter; policy accept;
+		tcp dport 80 accept
+		tcp dport 81 log prefix "x" accept
+	}
+}
+)",
+                           kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim,
+              {
+                  {"never reaches the limit", "external", "", "192.0.2.10:8080",
+                   "tcp", "delivered", "10.88.0.5:80", ""},
+              });
+  absl::StatusOr<TraceResult> r = TraceFlow(
+      *sim, {"", "external", "", "192.0.2.10:9090", "tcp", "", "", ""});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("nft table ip t (nft) chain limited rule 1"));
+  EXPECT_THAT(r.status().message(), HasSubstr("line 8"));
+  EXPECT_THAT(r.status().message(), HasSubstr("\"limit\""));
+  r = TraceFlow(*sim,
+                {"", "external", "", "198.51.100.9:81", "tcp", "", "", ""});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("chain fwd rule 2"));
+  EXPECT_THAT(r.status().message(), HasSubstr("\"log\""));
+}
+
 }  // namespace
 }  // namespace sim

@@ -247,9 +247,10 @@ struct Rule {
   // rule text. Also the identity `iptables -D` compares.
   std::string text;
   uint64_t handle = 0;  // nft only
-  // iptables filter table only: why this rule could not be modelled (its
-  // matches and actions are then empty). A walk that reaches it refuses to
-  // answer instead of guessing; one that never does is unaffected.
+  // iptables filter rules and nft rules of any table: why this rule could
+  // not be modelled (its matches and actions are then empty). A walk that
+  // reaches it refuses to answer instead of guessing; one that never does is
+  // unaffected.
   std::string unsupported;
 };
 
