@@ -1,5 +1,6 @@
 #include "sim/nft_lexer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -74,7 +75,20 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
   std::vector<Token> out;
   int line = 1;
   size_t i = 0;
+  size_t pushed = 0;
+  // Records the spaces before `start` on each token pushed since the last
+  // call (tokens start where the loop turn that pushed them began).
+  auto note_spaces = [&](size_t start) {
+    for (; pushed < out.size(); ++pushed) {
+      size_t j = start;
+      while (j > 0 && text[j - 1] == ' ') --j;
+      out[pushed].spaces_before =
+          static_cast<uint8_t>(std::min<size_t>(start - j, 255));
+      out[pushed].tab_before_spaces = j > 0 && text[j - 1] == '\t';
+    }
+  };
   while (i < text.size()) {
+    size_t start = i;
     char c = text[i];
     if (c == '\n') {
       out.push_back({Kind::kNewline, "\n", line});
@@ -109,8 +123,10 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
       out.push_back({Kind::kWord, std::string(text.substr(i, end - i)), line});
       i = end;
     }
+    note_spaces(start);
   }
   out.push_back({Kind::kEnd, "", line});
+  note_spaces(text.size());
   return out;
 }
 

@@ -579,7 +579,13 @@ class ScriptParser {
     TokenCursor rule_tokens =
         tokens_.Range(begin, tokens_.position(), LineFormat::kRule);
     absl::StatusOr<Rule> rule = nft::ParseRule(&rule_tokens, *table);
-    if (!rule.ok()) {
+    if (rule.ok()) {
+      // The matches nft showed stay: the walk refuses only where they hold.
+      TokenCursor again =
+          tokens_.Range(begin, tokens_.position(), LineFormat::kRule);
+      rule->unsupported = nft::ListedWithoutStatement(&again, tokens_.Peek());
+      if (!rule->unsupported.empty()) rule->actions.clear();
+    } else {
       Rule placeholder;
       placeholder.text = rule_tokens.Text(begin, tokens_.position());
       placeholder.unsupported = std::string(rule.status().message());

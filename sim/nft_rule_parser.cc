@@ -120,6 +120,11 @@ class RuleParser {
       return FinalVerdict();
     }
     if (w == "jump" || w == "goto") return JumpOrGoto();
+    if (w == "xt") {
+      return Unsupported(t,
+                         "iptables-nft xt match or target (nft could not "
+                         "translate it; give the iptables-save text)");
+    }
     if (w == "dnat" || w == "snat") return Nat();
     if (w == "masquerade") return Masquerade();
     if ((w == "meta" && tokens_.Peek(1).Is("mark") &&
@@ -831,6 +836,36 @@ class RuleParser {
 
 absl::StatusOr<Rule> ParseRule(TokenCursor* tokens, const Table& table) {
   return RuleParser(tokens, table).Parse();
+}
+
+std::string ListedWithoutStatement(TokenCursor* tokens,
+                                   const Token& terminator) {
+  bool listed = false;
+  int gap_line = 0;
+  bool line_start = true;
+  while (!tokens->AtEnd()) {
+    const Token& t = tokens->Next();
+    if (t.kind == Kind::kNewline) {
+      line_start = true;
+      continue;
+    }
+    if (t.Is("counter") && tokens->Peek().Is("packets")) listed = true;
+    bool gap = line_start ? t.tab_before_spaces && t.spaces_before > 0
+                          : t.spaces_before > 1;
+    if (gap && gap_line == 0) gap_line = t.line;
+    line_start = false;
+  }
+  if (gap_line == 0 && terminator.spaces_before > 0 &&
+      (terminator.kind == Kind::kNewline || terminator.kind == Kind::kEnd)) {
+    gap_line = terminator.line;
+  }
+  if (!listed || gap_line == 0) return "";
+  return absl::StrCat(
+      "line ", gap_line,
+      ": nft listed a statement of this rule as nothing (an iptables-nft "
+      "match or target it could not show, as when it says \"XT target DNAT "
+      "not found\"): what the rule does is unknown; give the table's "
+      "iptables-save text");
 }
 
 absl::Status ParseElements(TokenCursor* tokens, const Table& table,

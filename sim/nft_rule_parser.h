@@ -14,6 +14,8 @@
 #ifndef SIM_NFT_RULE_PARSER_H_
 #define SIM_NFT_RULE_PARSER_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sim/nft_lexer.h"
@@ -25,6 +27,15 @@ namespace nft {
 // The rule the cursor's tokens spell, for a chain of `table`; its text is
 // those tokens. Reads them all on success.
 absl::StatusOr<Rule> ParseRule(TokenCursor* tokens, const Table& table);
+
+// Why `nft list` showed a statement of this rule as nothing, or "" when it
+// showed them all. nft puts one space between statements and prints an
+// iptables-nft xt match or target it cannot translate (no xtables library:
+// "XT target DNAT not found") as nothing, so in a rule it listed (one with
+// `counter packets N`) a leading, doubled or trailing space is such a
+// statement. `tokens` holds the rule; `terminator` is the token after it.
+std::string ListedWithoutStatement(TokenCursor* tokens,
+                                   const Token& terminator);
 
 // Reads one "{ element, ... }" block into `set`, with the set's key and data
 // types. Fails on a duplicate key.

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sim/nft_parser.h"
@@ -17,6 +18,7 @@ namespace {
 using ::sim::testing::ExpectFlows;
 using ::sim::testing::MakeSimulator;
 using ::sim::testing::PacketForFlow;
+using ::sim::testing::ReadTestFile;
 using ::testing::HasSubstr;
 
 // eth0 faces the world; cni0 is the pods' bridge with one pod per family.
@@ -168,6 +170,90 @@ TEST(UnmodelledRuleTest, RefusedOnlyWhereTheWalkReachesIt) {
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("chain fwd rule 2"));
   EXPECT_THAT(r.status().message(), HasSubstr("\"log\""));
+}
+
+// nft prints a statement it cannot show (an iptables-nft xt match or target
+// without its library) as nothing, between the single spaces it puts around
+// every statement: a leading, doubled or trailing space. Such a rule is kept
+// with the matches nft did show and refused where they all hold.
+TEST(ListedWithoutStatementTest, GapsMarkTheRuleNotLegitCounters) {
+  absl::StatusOr<Ruleset> r = ParseNftRuleset(
+      "table ip t {\n\tchain c {\n"
+      "\t\t counter packets 0 bytes 0 jump d\n"                   // 3
+      "\t\tmeta l4proto tcp  counter packets 0 bytes 0 accept\n"  // 4
+      "\t\ttcp dport 7070 counter packets 0 bytes 0 \n"           // 5
+      "\t\ttcp dport 7071 counter packets 0 bytes 0\n"            // 6
+      "\t\ttcp dport 7072 counter\n"                              // 7
+      "\t\ttcp dport 7073 counter accept \n"                      // 8
+      "\t\txt target \"DNAT\"\n"                                  // 9
+      "\t}\n\tchain d {\n\t}\n}\n",
+      "listed.nft");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::vector<Rule>& rules = r->tables[0].chains["c"].rules;
+  ASSERT_EQ(rules.size(), 7u);
+  for (int i : {0, 1, 2}) {
+    EXPECT_THAT(rules[i].unsupported,
+                HasSubstr(absl::StrCat("line ", i + 3, ": nft listed")))
+        << rules[i].text;
+    EXPECT_TRUE(rules[i].actions.empty()) << rules[i].text;
+  }
+  EXPECT_EQ(rules[1].matches.size(), 1u);  // the shown `meta l4proto tcp`
+  for (int i : {3, 4, 5}) {
+    EXPECT_EQ(rules[i].unsupported, "") << rules[i].text;
+  }
+  EXPECT_THAT(rules[6].unsupported, HasSubstr("xt"));
+}
+
+constexpr char kXtHost[] = R"json({
+  "interfaces": [
+    {"name": "eth0", "addresses": ["192.0.2.10/24"]},
+    {"name": "cni0", "addresses": ["10.88.0.1/16"]}],
+  "routes": [{"to": "default", "dev": "eth0"}],
+  "bridges": [{"name": "cni0", "ports": [
+    {"name": "veth1", "addresses": ["10.88.0.5"]},
+    {"name": "veth2", "addresses": ["10.88.0.7"]}]}]
+})json";
+
+// The real listings (testdata/README): given the iptables-save text, the
+// answers come from it; the listing alone is answered where it is complete
+// and refused where a rule the walk reaches lost a statement.
+TEST(ListedWithoutStatementTest, RealIptablesNftListings) {
+  std::string rules =
+      ReadTestFile("sim/testdata/iptables-nft-xt.iptables-save");
+  auto truth = MakeSimulator(rules, "", "", kXtHost);
+  ASSERT_NE(truth, nullptr);
+  ExpectFlows(*truth, {
+                          {"8080", "external", "", "192.0.2.10:8080", "tcp",
+                           "delivered", "10.88.0.5:80", "203.0.113.7"},
+                          {"9001", "external", "", "192.0.2.10:9001", "tcp",
+                           "delivered", "10.88.0.7:90", "203.0.113.7"},
+                      });
+  auto full = MakeSimulator(
+      "", "", ReadTestFile("sim/testdata/iptables-nft-xt.nft"), kXtHost);
+  ASSERT_NE(full, nullptr);
+  ExpectFlows(*full,
+              {
+                  {"multiport translated", "external", "", "192.0.2.10:9001",
+                   "tcp", "delivered", "10.88.0.7:90", "203.0.113.7"},
+              });
+  absl::StatusOr<TraceResult> t = TraceFlow(
+      *full, {"", "external", "", "192.0.2.10:8080", "tcp", "", "", ""});
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(t.status().message(),
+              HasSubstr("nft table ip nat (nft) chain HX-DNAT rule 1"));
+  EXPECT_THAT(t.status().message(), HasSubstr("line 22"));
+
+  auto bare = MakeSimulator(
+      "", "", ReadTestFile("sim/testdata/iptables-nft-xt-nolibs.nft"), kXtHost);
+  ASSERT_NE(bare, nullptr);
+  for (const char* dst : {"192.0.2.10:8080", "192.0.2.10:9001"}) {
+    t = TraceFlow(*bare, {"", "external", "", dst, "tcp", "", "", ""});
+    ASSERT_FALSE(t.ok()) << dst;
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(t.status().message(),
+                HasSubstr("nft table ip nat (nft) chain PREROUTING rule 1"));
+    EXPECT_THAT(t.status().message(), HasSubstr("line 4"));
+  }
 }
 
 }  // namespace

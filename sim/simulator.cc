@@ -769,13 +769,14 @@ class Simulator::Walk {
         continue;
       }
       const Rule& rule = frame.chain->rules[index];
+      // An unmodelled rule keeps no matches, or those nft showed of it.
+      if (!Matches(rule)) continue;
       if (!rule.unsupported.empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
             MessageLabel(*table_), " chain ", frame.chain->name, " rule ",
             index + 1, " (", rule.text, ") is reached but not modelled (",
             rule.unsupported, "): its verdict is unknown"));
       }
-      if (!Matches(rule)) continue;
       std::string label;
       rule_label_.clear();
       if (tracing()) {
