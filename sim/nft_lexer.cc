@@ -20,7 +20,8 @@ std::string TokenText(const Token& t) {
 // Characters that end a word; "!=" and "==" end one too (see WordEnd).
 bool EndsWord(char c) {
   return absl::ascii_isspace(c) || c == '{' || c == '}' || c == ';' ||
-         c == ',' || c == '"' || c == '#' || c == '&' || c == '|' || c == '^';
+         c == ',' || c == '"' || c == '#' || c == '&' || c == '|' || c == '^' ||
+         c == '(' || c == ')';
 }
 
 // The end of the word that starts at `start`.
@@ -111,7 +112,7 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
             absl::StrCat(source, ":", line, ": unterminated string"));
       }
       out.push_back({Kind::kString, std::move(s), line});
-    } else if (c == '&' || c == '|' || c == '^') {
+    } else if (c == '&' || c == '|' || c == '^' || c == '(' || c == ')') {
       out.push_back({Kind::kWord, std::string(1, c), line});
       ++i;
     } else if ((c == '!' || c == '=') && i + 1 < text.size() &&

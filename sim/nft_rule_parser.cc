@@ -479,7 +479,10 @@ class RuleParser {
 
     Match m;
     m.fields = fields;
-    if (tokens_.Peek().Is("&")) return BitwiseMatch(start, std::move(m));
+    if (tokens_.Peek().Is("&") || tokens_.Peek().Is("|") ||
+        tokens_.Peek().Is("^")) {
+      return BitwiseMatch(start, std::move(m));
+    }
     const Token& op = tokens_.Peek();
     if (op.Is("==") || op.Is("!=")) {
       m.negate = tokens_.Next().Is("!=");
@@ -517,18 +520,43 @@ class RuleParser {
     return AddAction(std::move(a));
   }
 
-  // "meta mark & m [==|!= v]", "ct status & dnat [== dnat]".
+  // "meta mark & m [==|!= v]", "ct status & dnat [== dnat]", "ct status &
+  // dnat|snat == dnat", "ct status & (snat | dnat) | snat == dnat": the
+  // operators fold, as nft stores them, into ((field & mask) ^ xor) compared
+  // with a value. nft binds & before ^ before |, so they are read left to
+  // right only while their precedence does not rise.
   absl::Status BitwiseMatch(const Token& start, Match m) {
-    tokens_.Next();
     const std::vector<Field>& fields = m.fields;
     if (fields.size() != 1 ||
         (fields[0] != Field::kMark && !IsFlagField(fields[0]))) {
-      return Unsupported(start, "bitwise \"&\" on this expression");
+      return Unsupported(start, "bitwise operator on this expression");
     }
-    absl::StatusOr<uint32_t> mask = FlagsOrNumber(fields[0]);
-    if (!mask.ok()) return mask.status();
+    uint32_t mask = 0xffffffffu, x = 0;
+    int last = 3;
+    while (true) {
+      const Token& op = tokens_.Peek();
+      int precedence = op.Is("&") ? 3 : op.Is("^") ? 2 : op.Is("|") ? 1 : 0;
+      if (precedence == 0) break;
+      if (precedence > last) {
+        return Unsupported(op, "bitwise operators of rising precedence");
+      }
+      last = precedence;
+      tokens_.Next();
+      absl::StatusOr<uint32_t> v = BitwiseOperand(fields[0]);
+      if (!v.ok()) return v.status();
+      if (precedence == 3) {
+        mask &= *v;
+        x &= *v;
+      } else if (precedence == 2) {
+        x ^= *v;
+      } else {
+        mask &= ~*v;
+        x |= *v;
+      }
+    }
     m.kind = Match::Kind::kBitwise;
-    m.mask = *mask;
+    m.mask = mask;
+    m.xor_value = x;
     if (tokens_.Peek().Is("==") || tokens_.Peek().Is("!=")) {
       m.negate = tokens_.Next().Is("!=");
       absl::StatusOr<uint32_t> value = FlagsOrNumber(fields[0]);
@@ -540,6 +568,23 @@ class RuleParser {
       m.negate = true;
     }
     return AddMatch(std::move(m));
+  }
+
+  // A value, a flag list, or "( a | b ... )".
+  absl::StatusOr<uint32_t> BitwiseOperand(Field field) {
+    if (!tokens_.Peek().Is("(")) return FlagsOrNumber(field);
+    tokens_.Next();
+    uint32_t bits = 0;
+    while (true) {
+      absl::StatusOr<uint32_t> v = FlagsOrNumber(field);
+      if (!v.ok()) return v.status();
+      bits |= *v;
+      const Token& t = tokens_.Next();
+      if (t.Is(")")) return bits;
+      if (!t.Is("|")) {
+        return Unsupported(t, "expected \"|\" or \")\" in a flag group");
+      }
+    }
   }
 
   absl::Status NamedSetMatch(const std::vector<ValueType>& types, Match m) {
@@ -705,14 +750,29 @@ class RuleParser {
     std::optional<IpFamily> family;
     absl::Status s = NatFamily(&family);
     if (!s.ok()) return s;
+    // "addr . port": the map's data is an address and a port (CRI-O, nft
+    // lists it without); the data types say the same.
+    bool addr_port = tokens_.Peek().Is("addr") && tokens_.Peek(1).Is(".") &&
+                     tokens_.Peek(2).Is("port");
+    if (addr_port) {
+      for (int i = 0; i < 3; ++i) tokens_.Next();
+    }
     if (!tokens_.Peek().Is("to")) {
-      return Unsupported(tokens_.Peek(), "expected \"to\"");
+      return Unsupported(
+          tokens_.Peek(),
+          absl::StrCat("unsupported ", stmt.text, " form (", stmt.text,
+                       " [ip|ip6] [addr . port] to ADDRESS[:PORT] | KEY map "
+                       "@m | KEY map { })"));
     }
     tokens_.Next();
     if (AtNatAddress()) {
+      if (addr_port) {
+        return Unsupported(tokens_.Peek(),
+                           "\"addr . port\" with a literal NAT target");
+      }
       s = NatAddress(family, &a);
     } else {
-      s = NatMap(family, &a);
+      s = NatMap(family, addr_port, &a);
     }
     if (!s.ok()) return s;
     SkipNatFlags();
@@ -765,7 +825,8 @@ class RuleParser {
 
   // "KEY map @m" or "KEY map { k : address[ . port], ... }". Without a
   // family (inet, as nft 1.1 takes it) the map's data type decides.
-  absl::Status NatMap(std::optional<IpFamily> family, Action* a) {
+  absl::Status NatMap(std::optional<IpFamily> family, bool addr_port,
+                      Action* a) {
     std::vector<Field> fields;
     std::vector<Match> deps;
     absl::Status s = Concat(&fields, &deps);
@@ -776,7 +837,7 @@ class RuleParser {
     }
     tokens_.Next();
     a->map_key = fields;
-    if (AtNamedSet()) return NatNamedMap(Types(fields), family, a);
+    if (AtNamedSet()) return NatNamedMap(Types(fields), family, addr_port, a);
     std::vector<IpFamily> families = {IpFamily::kV4, IpFamily::kV6};
     if (family) families = {*family};
     // The data's family and whether it carries a port show in the elements.
@@ -784,6 +845,7 @@ class RuleParser {
     absl::Status first;
     for (IpFamily f : families) {
       for (bool port : {true, false}) {
+        if (addr_port && !port) continue;
         std::vector<ValueType> data = {AddressType(f)};
         if (port) data.push_back(ValueType::kInetService);
         tokens_.Rewind(save);
@@ -805,7 +867,8 @@ class RuleParser {
   }
 
   absl::Status NatNamedMap(const std::vector<ValueType>& key_types,
-                           std::optional<IpFamily> family, Action* a) {
+                           std::optional<IpFamily> family, bool addr_port,
+                           Action* a) {
     const Token& t = tokens_.Next();
     absl::StatusOr<const ElementSet*> set = NamedSet(t);
     if (!set.ok()) return set.status();
@@ -815,7 +878,7 @@ class RuleParser {
     }
     ValueType addr_type = AddressType(family.value_or(IpFamily::kV4));
     a->nat_family = family.value_or(IpFamily::kV4);
-    bool ok_data = (data.size() == 1 && data[0] == addr_type) ||
+    bool ok_data = (!addr_port && data.size() == 1 && data[0] == addr_type) ||
                    (data.size() == 2 && data[0] == addr_type &&
                     data[1] == ValueType::kInetService);
     if ((*set)->key_types() != key_types || !ok_data) {

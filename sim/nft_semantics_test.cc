@@ -256,5 +256,119 @@ TEST(ListedWithoutStatementTest, RealIptablesNftListings) {
   }
 }
 
+// CRI-O's nftables hostports, as written and as nft lists them back, on a
+// host with eth0 and the pods' bridge cni0 (two pods per family).
+constexpr char kCrioHost[] = R"json({
+  "interfaces": [
+    {"name": "eth0", "addresses": ["192.0.2.10/24", "2001:db8::10/64"]},
+    {"name": "cni0", "addresses": ["10.88.0.1/16", "fd00:88::1/64"]}],
+  "routes": [{"to": "default", "dev": "eth0"}],
+  "bridges": [{"name": "cni0", "ports": [
+    {"name": "veth1", "addresses": ["10.88.0.5", "fd00:88::5"]},
+    {"name": "veth2", "addresses": ["10.88.0.7", "fd00:88::7"]}]}]
+})json";
+
+// The masquerade rule's `ct status & dnat|snat == dnat` is stored as
+// ((status & dnat) ^ snat) == dnat, which no connection satisfies: a pod
+// reaching itself through its hostport keeps its own address as source,
+// and that hairpin fails.
+void ExpectCrioFlows(const std::string& file) {
+  SCOPED_TRACE(file);
+  auto sim = MakeSimulator("", "", ReadTestFile(file), kCrioHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim,
+      {
+          {"external, every address", "external:eth0", "198.51.100.9",
+           "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80",
+           "198.51.100.9"},
+          {"external, the host bridge address", "external:eth0", "198.51.100.9",
+           "10.88.0.1:8080", "tcp", "delivered", "10.88.0.5:80",
+           "198.51.100.9"},
+          {"external, host IP map", "external:eth0", "198.51.100.9",
+           "192.0.2.10:5353", "udp", "delivered", "10.88.0.5:53",
+           "198.51.100.9"},
+          {"host IP map, other address", "external:eth0", "198.51.100.9",
+           "10.88.0.1:5353", "udp", "local", "10.88.0.1:5353", ""},
+          {"no mapping", "external:eth0", "", "192.0.2.10:8081", "tcp", "local",
+           "192.0.2.10:8081", ""},
+          {"not local: not DNATed", "external:eth0", "", "198.51.100.1:8080",
+           "tcp", "delivered", "198.51.100.1:8080", ""},
+          {"local client", "local", "", "192.0.2.10:8080", "tcp", "delivered",
+           "10.88.0.5:80", "192.0.2.10"},
+          {"local client, host IP map", "local", "", "192.0.2.10:5353", "udp",
+           "delivered", "10.88.0.5:53", "192.0.2.10"},
+          {"other pod", "pod:10.88.0.7", "", "192.0.2.10:8080", "tcp",
+           "delivered", "10.88.0.5:80", "10.88.0.7"},
+          {"hairpin is never masqueraded", "pod:10.88.0.5", "",
+           "192.0.2.10:8080", "tcp", "dropped", "10.88.0.5:80", "10.88.0.5",
+           "hairpin without masquerade"},
+          {"v6 external", "external:eth0", "2001:db8:1::9",
+           "[2001:db8::10]:8080", "tcp", "delivered", "[fd00:88::5]:80",
+           "2001:db8:1::9"},
+          {"v6 host IP map", "external:eth0", "2001:db8:1::9",
+           "[2001:db8::10]:5353", "udp", "delivered", "[fd00:88::5]:53",
+           "2001:db8:1::9"},
+          {"v6 local client", "local", "", "[2001:db8::10]:8080", "tcp",
+           "delivered", "[fd00:88::5]:80", "2001:db8::10"},
+          {"v6 other pod", "pod:fd00:88::7", "", "[2001:db8::10]:8080", "tcp",
+           "delivered", "[fd00:88::5]:80", "fd00:88::7"},
+          {"v6 hairpin is never masqueraded", "pod:fd00:88::5", "",
+           "[2001:db8::10]:8080", "tcp", "dropped", "[fd00:88::5]:80",
+           "fd00:88::5", "hairpin without masquerade"},
+      });
+}
+
+// Kernel (nft --debug=netlink): `ct status & (dnat | snat) == dnat` is
+// `( reg & 0x30 ) ^ 0`, cmp eq 0x20; `ct status & dnat|snat == dnat` is
+// `( reg & 0x20 ) ^ 0x10`, cmp eq 0x20, which never holds.
+TEST(CrioHostportsTest, BitwiseIsTheStoredExpression) {
+  auto sim = MakeSimulator("", "", R"(table ip t {
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 1 dnat to 10.88.0.5:80
+		tcp dport 2 dnat to 10.88.0.5:80
+	}
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		tcp dport 80 ip saddr 198.51.100.1 ct status & dnat|snat == dnat masquerade
+		tcp dport 80 ip saddr 198.51.100.2 ct status & (dnat | snat) == dnat masquerade
+		tcp dport 80 ip saddr 198.51.100.3 ct status & dnat ^ dnat == 0 masquerade
+	}
+}
+)",
+                           kCrioHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim, {
+                {"never holds", "external:eth0", "198.51.100.1", "192.0.2.10:1",
+                 "tcp", "delivered", "10.88.0.5:80", "198.51.100.1"},
+                {"dnat only", "external:eth0", "198.51.100.2", "192.0.2.10:1",
+                 "tcp", "delivered", "10.88.0.5:80", "10.88.0.1"},
+                {"xor", "external:eth0", "198.51.100.3", "192.0.2.10:1", "tcp",
+                 "delivered", "10.88.0.5:80", "10.88.0.1"},
+            });
+  Ruleset r;
+  ASSERT_TRUE(ApplyNftScript("table ip t {\n\tchain c {\n"
+                             "\t\tct status | snat & dnat == dnat accept\n"
+                             "\t\tdnat ip prefix to 10.0.0.0/8\n"
+                             "\t}\n}\n",
+                             "s", &r)
+                  .ok());
+  const std::vector<Rule>& rules = r.tables[0].chains["c"].rules;
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_THAT(rules[0].unsupported,
+              HasSubstr("line 3: bitwise operators of rising precedence"));
+  EXPECT_THAT(rules[1].unsupported, HasSubstr("line 4: unsupported dnat form"));
+}
+
+TEST(CrioHostportsTest, AsWritten) {
+  ExpectCrioFlows("sim/testdata/crio-hostports.nft");
+}
+
+TEST(CrioHostportsTest, AsListed) {
+  ExpectCrioFlows("sim/testdata/crio-hostports.listed.nft");
+}
+
 }  // namespace
 }  // namespace sim

@@ -184,7 +184,8 @@ class ElementSet {
 struct Chain;
 
 // A test on the packet. kInSet: the concatenation of `fields` is (or, with
-// `negate`, is not) in `set`. kBitwise: ((field & mask) == value) != negate.
+// `negate`, is not) in `set`. kBitwise: (((field & mask) ^ xor_value) ==
+// value) != negate, the kernel's bitwise and cmp.
 struct Match {
   enum class Kind : uint8_t { kInSet, kBitwise };
   Kind kind = Kind::kInSet;
@@ -194,6 +195,7 @@ struct Match {
   std::string set_name;                       // named set (@name)
   uint32_t mask = 0;
   uint32_t value = 0;
+  uint32_t xor_value = 0;  // kBitwise: `| v` and `^ v` in nft's expression
   // Bound by the Simulator: `literal` or the named set of the same table.
   const ElementSet* set = nullptr;
   // Bound by the Simulator when `literal` is one exact value or one prefix

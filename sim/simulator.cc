@@ -916,7 +916,7 @@ class Simulator::Walk {
       bool hit;
       if (m.kind == Match::Kind::kBitwise) {
         uint32_t v = DecodeNumber(absl::string_view(buf, len));
-        hit = (v & m.mask) == m.value;
+        hit = ((v & m.mask) ^ m.xor_value) == m.value;
       } else if (m.single) {
         hit = m.single_pattern.Matches(absl::string_view(buf, len));
       } else {
