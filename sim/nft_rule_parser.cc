@@ -601,7 +601,7 @@ class RuleParser {
   }
 
   // Flags: "ct state established,related", "{ a, b }" or one name: any of
-  // the bits.
+  // the bits; or "VALUE / MASK": exactly those bits under the mask.
   absl::Status FlagsMatch(Match m) {
     uint32_t bits = 0;
     bool braces = tokens_.Peek().kind == Kind::kLBrace;
@@ -624,6 +624,15 @@ class RuleParser {
       tokens_.Next();
     }
     m.kind = Match::Kind::kBitwise;
+    if (!braces && tokens_.Peek().Is("/")) {
+      // "VALUE / MASK": how nft lists `ct status & (MASK) == VALUE`.
+      tokens_.Next();
+      absl::StatusOr<uint32_t> mask = FlagsOrNumber(m.fields[0]);
+      if (!mask.ok()) return mask.status();
+      m.mask = *mask;
+      m.value = bits;
+      return AddMatch(std::move(m));
+    }
     m.mask = bits;
     m.value = 0;
     m.negate = !m.negate;

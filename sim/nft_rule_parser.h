@@ -6,7 +6,7 @@
 // Promises: each function reads from the cursor it is given and fails on the
 // first construct the simulator does not model, naming the line and the token
 // ("line 12: unsupported expression \"ct mark\" at \"ct\""); the caller
-// decides whether that fails the script or only marks the table. Named sets
+// decides whether that fails the script or only marks the rule. Named sets
 // and maps are looked up in the rule's table and checked against the
 // selector's types.
 // Requires: for ParseRule, a cursor over exactly the rule's tokens (up to the

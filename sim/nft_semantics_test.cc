@@ -334,6 +334,8 @@ TEST(CrioHostportsTest, BitwiseIsTheStoredExpression) {
 		tcp dport 80 ip saddr 198.51.100.1 ct status & dnat|snat == dnat masquerade
 		tcp dport 80 ip saddr 198.51.100.2 ct status & (dnat | snat) == dnat masquerade
 		tcp dport 80 ip saddr 198.51.100.3 ct status & dnat ^ dnat == 0 masquerade
+		tcp dport 80 ip saddr 198.51.100.4 ct status dnat / snat,dnat masquerade
+		tcp dport 80 ip saddr 198.51.100.5 ct status snat / snat,dnat masquerade
 	}
 }
 )",
