@@ -417,7 +417,11 @@ class RuleParser {
     }
     e.text = tokens_.Text(start, key_end);
     absl::Status s = set->Add(std::move(e));
-    if (!s.ok()) return Unsupported(tokens_.Peek(), s.message());
+    if (!s.ok()) {
+      // A duplicate keeps its code: the kernel rejects it too.
+      return absl::Status(s.code(),
+                          Unsupported(tokens_.Peek(), s.message()).message());
+    }
     return absl::OkStatus();
   }
 
@@ -459,6 +463,11 @@ class RuleParser {
 
   absl::StatusOr<const ElementSet*> NamedSet(const Token& t) {
     std::string name = t.text.substr(1);
+    auto unmodelled = table_.unsupported_sets.find(name);
+    if (unmodelled != table_.unsupported_sets.end()) {
+      return Unsupported(t, absl::StrCat("set \"", name, "\" is not modelled (",
+                                         unmodelled->second, ")"));
+    }
     auto it = table_.sets.find(name);
     if (it == table_.sets.end()) {
       return Unsupported(t, absl::StrCat("no set or map \"", name,

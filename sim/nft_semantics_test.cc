@@ -172,6 +172,43 @@ TEST(UnmodelledRuleTest, RefusedOnlyWhereTheWalkReachesIt) {
   EXPECT_THAT(r.status().message(), HasSubstr("\"log\""));
 }
 
+// A set or map the simulator cannot model (a type it lacks, data ranges)
+// refuses only the rules that use it, where the walk reaches them.
+TEST(UnmodelledRuleTest, UnmodelledSetRefusesOnlyTheRulesUsingIt) {
+  auto sim = MakeSimulator("", "", R"(table ip t {
+	set macs {
+		type ether_addr
+		elements = { 02:00:00:00:00:01 }
+	}
+	map spread {
+		type inet_service : ipv4_addr . inet_service
+		flags interval
+		elements = { 9090 : 10.88.0.5-10.88.0.6 . 90 }
+	}
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 8080 dnat to 10.88.0.5:80
+		dnat to tcp dport map @spread
+	}
+}
+add element ip t spread { 9091 : 10.88.0.5-10.88.0.6 . 91 }
+add element ip t macs { 02:00:00:00:00:02 }
+)",
+                           kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"before the map", "external", "", "192.0.2.10:8080",
+                         "tcp", "delivered", "10.88.0.5:80", ""},
+                    });
+  absl::StatusOr<TraceResult> r = TraceFlow(
+      *sim, {"", "external", "", "192.0.2.10:9090", "tcp", "", "", ""});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("chain pre rule 2"));
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("set \"spread\" is not modelled"));
+  EXPECT_THAT(r.status().message(), HasSubstr("line 9"));
+}
+
 // nft prints a statement it cannot show (an iptables-nft xt match or target
 // without its library) as nothing, between the single spaces it puts around
 // every statement: a leading, doubled or trailing space. Such a rule is kept

@@ -283,6 +283,10 @@ struct Table {
   std::string name;
   std::map<std::string, Chain> chains;
   std::map<std::string, ElementSet> sets;
+  // nft only: sets and maps the simulator cannot model (a type it lacks, an
+  // element it cannot read), by name, with why ("line 9: ..."). A rule that
+  // uses one is kept unmodelled; other rules are unaffected.
+  std::map<std::string, std::string> unsupported_sets;
   // nft only: the first construct the simulator does not model. Harmless
   // while the table is ignored (rendered by iptables-nft with iptables-save
   // text at hand); an error at Create for a table with a NAT chain, and for
