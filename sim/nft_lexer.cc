@@ -88,11 +88,19 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
       out[pushed].tab_before_spaces = j > 0 && text[j - 1] == '\t';
     }
   };
+  size_t comment_at = absl::string_view::npos;
   while (i < text.size()) {
     size_t start = i;
     char c = text[i];
     if (c == '\n') {
       out.push_back({Kind::kNewline, "\n", line});
+      if (comment_at != absl::string_view::npos) {
+        // The spaces before a line's trailing comment count as before its
+        // end, less the one `nft -a` puts before "# handle N".
+        note_spaces(comment_at);
+        if (out.back().spaces_before > 0) --out.back().spaces_before;
+        comment_at = absl::string_view::npos;
+      }
       ++line;
       ++i;
     } else if (absl::ascii_isspace(c)) {
@@ -101,6 +109,7 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
       i += 2;
       ++line;
     } else if (c == '#') {
+      comment_at = start;
       while (i < text.size() && text[i] != '\n') ++i;
     } else if (Punctuation(c) != Kind::kEnd) {
       out.push_back({Punctuation(c), std::string(1, c), line});

@@ -216,18 +216,20 @@ add element ip t macs { 02:00:00:00:00:02 }
 TEST(ListedWithoutStatementTest, GapsMarkTheRuleNotLegitCounters) {
   absl::StatusOr<Ruleset> r = ParseNftRuleset(
       "table ip t {\n\tchain c {\n"
-      "\t\t counter packets 0 bytes 0 jump d\n"                   // 3
-      "\t\tmeta l4proto tcp  counter packets 0 bytes 0 accept\n"  // 4
-      "\t\ttcp dport 7070 counter packets 0 bytes 0 \n"           // 5
-      "\t\ttcp dport 7071 counter packets 0 bytes 0\n"            // 6
-      "\t\ttcp dport 7072 counter\n"                              // 7
-      "\t\ttcp dport 7073 counter accept \n"                      // 8
-      "\t\txt target \"DNAT\"\n"                                  // 9
+      "\t\t counter packets 0 bytes 0 jump d\n"                     // 3
+      "\t\tmeta l4proto tcp  counter packets 0 bytes 0 accept\n"    // 4
+      "\t\ttcp dport 7070 counter packets 0 bytes 0 \n"             // 5
+      "\t\ttcp dport 7071 counter packets 0 bytes 0\n"              // 6
+      "\t\ttcp dport 7072 counter\n"                                // 7
+      "\t\ttcp dport 7073 counter accept \n"                        // 8
+      "\t\txt target \"DNAT\"\n"                                    // 9
+      "\t\ttcp dport 7074 counter packets 0 bytes 0  # handle 9\n"  // 10
+      "\t\ttcp dport 7075 counter packets 0 bytes 0 # handle 10\n"  // 11
       "\t}\n\tchain d {\n\t}\n}\n",
       "listed.nft");
   ASSERT_TRUE(r.ok()) << r.status();
   const std::vector<Rule>& rules = r->tables[0].chains["c"].rules;
-  ASSERT_EQ(rules.size(), 7u);
+  ASSERT_EQ(rules.size(), 9u);
   for (int i : {0, 1, 2}) {
     EXPECT_THAT(rules[i].unsupported,
                 HasSubstr(absl::StrCat("line ", i + 3, ": nft listed")))
@@ -239,6 +241,9 @@ TEST(ListedWithoutStatementTest, GapsMarkTheRuleNotLegitCounters) {
     EXPECT_EQ(rules[i].unsupported, "") << rules[i].text;
   }
   EXPECT_THAT(rules[6].unsupported, HasSubstr("xt"));
+  // `nft -a list`: one space before "# handle N" is nft's own.
+  EXPECT_THAT(rules[7].unsupported, HasSubstr("line 10: nft listed"));
+  EXPECT_EQ(rules[8].unsupported, "");
 }
 
 constexpr char kXtHost[] = R"json({
