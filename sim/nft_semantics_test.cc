@@ -340,6 +340,10 @@ void ExpectCrioFlows(const std::string& file) {
            "10.88.0.5:80", "192.0.2.10"},
           {"local client, host IP map", "local", "", "192.0.2.10:5353", "udp",
            "delivered", "10.88.0.5:53", "192.0.2.10"},
+          // Kernel: a SYN to 127.0.0.1:8080 from the host never reached the
+          // pod (DNATed, unmasqueraded, route_localnet 0).
+          {"local client to 127.0.0.1", "local", "", "127.0.0.1:8080", "tcp",
+           "dropped", "", "", "127.0.0.1"},
           {"other pod", "pod:10.88.0.7", "", "192.0.2.10:8080", "tcp",
            "delivered", "10.88.0.5:80", "10.88.0.7"},
           {"hairpin is never masqueraded", "pod:10.88.0.5", "",
