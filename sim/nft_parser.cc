@@ -584,7 +584,9 @@ class ScriptParser {
       // The matches nft showed stay: the walk refuses only where they hold.
       TokenCursor again =
           tokens_.Range(begin, tokens_.position(), LineFormat::kRule);
-      rule->unsupported = nft::ListedWithoutStatement(&again, tokens_.Peek());
+      if (rule->unsupported.empty()) {
+        rule->unsupported = nft::ListedWithoutStatement(&again, tokens_.Peek());
+      }
       if (!rule->unsupported.empty()) rule->actions.clear();
     } else {
       Rule placeholder;

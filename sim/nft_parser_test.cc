@@ -240,7 +240,7 @@ TEST(NftParserTest, UnsupportedConstructsAreKeptOnTheirRule) {
            Case{"ip saddr @missing accept", "no set or map \"missing\""},
            Case{"masquerade to :1000", "masquerade to a port"},
            Case{"tcp dport 99999 accept", "99999"},
-           Case{"xt target \"DNAT\"", "\"xt\""},
+           Case{"xt target \"DNAT\"", "xt target \"DNAT\""},
        }) {
     Ruleset r;
     absl::Status s = ApplyNftScript(

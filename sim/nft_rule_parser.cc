@@ -55,6 +55,10 @@ class RuleParser {
       if (!s.ok()) return s;
     }
     rule_.text = tokens_.Text(begin, tokens_.position());
+    if (!unshown_.empty()) {
+      rule_.unsupported = unshown_;
+      rule_.actions.clear();
+    }
     return std::move(rule_);
   }
 
@@ -120,11 +124,7 @@ class RuleParser {
       return FinalVerdict();
     }
     if (w == "jump" || w == "goto") return JumpOrGoto();
-    if (w == "xt") {
-      return Unsupported(t,
-                         "iptables-nft xt match or target (nft could not "
-                         "translate it; give the iptables-save text)");
-    }
+    if (w == "xt") return XtStatement();
     if (w == "dnat" || w == "snat") return Nat();
     if (w == "masquerade") return Masquerade();
     if ((w == "meta" && tokens_.Peek(1).Is("mark") &&
@@ -136,6 +136,26 @@ class RuleParser {
       return MarkSet();
     }
     return Relation();
+  }
+
+  // `xt match|target "NAME"`: how newer nft lists an iptables-nft match or
+  // target it cannot translate. The rule keeps what nft did show and is
+  // refused where that holds (see Parse).
+  absl::Status XtStatement() {
+    const Token& xt = tokens_.Next();
+    const Token& what = tokens_.Next();
+    const Token& name = tokens_.Next();
+    if ((!what.Is("match") && !what.Is("target")) ||
+        name.kind != Kind::kString) {
+      return Unsupported(xt, "expected xt match|target \"NAME\"");
+    }
+    if (unshown_.empty()) {
+      unshown_ = absl::StrCat(
+          "line ", xt.line, ": iptables-nft xt ", what.text, " \"", name.text,
+          "\" that nft could not translate: what the rule does is unknown; "
+          "give the table's iptables-save text");
+    }
+    return absl::OkStatus();
   }
 
   // After "counter": the "packets N bytes N" that `nft list` prints.
@@ -911,6 +931,7 @@ class RuleParser {
   TokenCursor& tokens_;
   const Table& table_;
   Rule rule_;
+  std::string unshown_;  // why the rule holds what nft could not show
 };
 
 }  // namespace
