@@ -1,5 +1,6 @@
 #include "sim/nft_lexer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -19,7 +20,8 @@ std::string TokenText(const Token& t) {
 // Characters that end a word; "!=" and "==" end one too (see WordEnd).
 bool EndsWord(char c) {
   return absl::ascii_isspace(c) || c == '{' || c == '}' || c == ';' ||
-         c == ',' || c == '"' || c == '#' || c == '&' || c == '|' || c == '^';
+         c == ',' || c == '"' || c == '#' || c == '&' || c == '|' || c == '^' ||
+         c == '(' || c == ')';
 }
 
 // The end of the word that starts at `start`.
@@ -67,6 +69,15 @@ Kind Punctuation(char c) {
   }
 }
 
+// `t` with the spaces before `start` recorded (see Token::spaces_before).
+Token Spaced(absl::string_view text, size_t start, Token t) {
+  size_t j = start;
+  while (j > 0 && text[j - 1] == ' ') --j;
+  t.spaces_before = static_cast<uint8_t>(std::min<size_t>(start - j, 255));
+  t.tab_before_spaces = j > 0 && text[j - 1] == '\t';
+  return t;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
@@ -74,10 +85,19 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
   std::vector<Token> out;
   int line = 1;
   size_t i = 0;
+  // Where the line's trailing "# comment" began: the spaces before it count
+  // as before the line's end, less the one `nft -a` puts before "# handle".
+  size_t comment_at = absl::string_view::npos;
+  auto push = [&](Kind kind, std::string word, size_t start) {
+    out.push_back(Spaced(text, start, {kind, std::move(word), line}));
+  };
   while (i < text.size()) {
     char c = text[i];
     if (c == '\n') {
-      out.push_back({Kind::kNewline, "\n", line});
+      bool comment = comment_at != absl::string_view::npos;
+      push(Kind::kNewline, "\n", comment ? comment_at : i);
+      if (comment && out.back().spaces_before > 0) --out.back().spaces_before;
+      comment_at = absl::string_view::npos;
       ++line;
       ++i;
     } else if (absl::ascii_isspace(c)) {
@@ -86,31 +106,33 @@ absl::StatusOr<std::vector<Token>> Lex(absl::string_view text,
       i += 2;
       ++line;
     } else if (c == '#') {
+      comment_at = i;
       while (i < text.size() && text[i] != '\n') ++i;
     } else if (Punctuation(c) != Kind::kEnd) {
-      out.push_back({Punctuation(c), std::string(1, c), line});
+      push(Punctuation(c), std::string(1, c), i);
       ++i;
     } else if (c == '"') {
+      size_t start = i;
       std::string s;
       if (!QuotedString(text, &i, &s)) {
         return absl::InvalidArgumentError(
             absl::StrCat(source, ":", line, ": unterminated string"));
       }
-      out.push_back({Kind::kString, std::move(s), line});
-    } else if (c == '&' || c == '|' || c == '^') {
-      out.push_back({Kind::kWord, std::string(1, c), line});
+      push(Kind::kString, std::move(s), start);
+    } else if (c == '&' || c == '|' || c == '^' || c == '(' || c == ')') {
+      push(Kind::kWord, std::string(1, c), i);
       ++i;
     } else if ((c == '!' || c == '=') && i + 1 < text.size() &&
                text[i + 1] == '=') {
-      out.push_back({Kind::kWord, std::string(text.substr(i, 2)), line});
+      push(Kind::kWord, std::string(text.substr(i, 2)), i);
       i += 2;
     } else {
       size_t end = WordEnd(text, i);
-      out.push_back({Kind::kWord, std::string(text.substr(i, end - i)), line});
+      push(Kind::kWord, std::string(text.substr(i, end - i)), i);
       i = end;
     }
   }
-  out.push_back({Kind::kEnd, "", line});
+  push(Kind::kEnd, "", text.size());
   return out;
 }
 

@@ -36,6 +36,12 @@ struct Token {
   Kind kind;
   std::string text;
   int line;
+  // The spaces right before the token on its line (up to 255), and whether a
+  // tab comes right before those: `nft list` indents with tabs and puts one
+  // space between statements, so more shows a statement it printed as
+  // nothing.
+  uint8_t spaces_before = 0;
+  bool tab_before_spaces = false;
 
   bool Is(absl::string_view word) const {
     return kind == Kind::kWord && text == word;

@@ -85,6 +85,20 @@ TEST(TokenCursorTest, TextReadsAsOneLineWithStringsQuoted) {
             "tcp dport { 80, 443 } comment \"web\"");
 }
 
+TEST(NftLexerTest, ParenthesesAreTokensAndSpacesBeforeAreKept) {
+  absl::StatusOr<std::vector<Token>> tokens =
+      Lex("\t\t a  (snat|dnat) \n", "f");
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  EXPECT_THAT(Texts(*tokens),
+              ElementsAre("a", "(", "snat", "|", "dnat", ")", "\n", ""));
+  EXPECT_EQ((*tokens)[0].spaces_before, 1);
+  EXPECT_TRUE((*tokens)[0].tab_before_spaces);
+  EXPECT_EQ((*tokens)[1].spaces_before, 2);
+  EXPECT_FALSE((*tokens)[1].tab_before_spaces);
+  EXPECT_EQ((*tokens)[2].spaces_before, 0);
+  EXPECT_EQ((*tokens)[6].spaces_before, 1);  // the trailing space
+}
+
 }  // namespace
 }  // namespace nft
 }  // namespace sim

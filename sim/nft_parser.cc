@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -568,8 +569,8 @@ class ScriptParser {
 
   // Reads the rule up to the end of the line (braces may span lines) and
   // puts it after `anchor` (before, with `before`; at the end or the start
-  // without an anchor). A rule the simulator cannot model is recorded on the
-  // table instead of failing the parse.
+  // without an anchor). A rule the simulator cannot model is kept as a
+  // placeholder that says why, so that only a walk reaching it refuses.
   absl::Status AddRule(Table* table, Chain* chain, const Rule* anchor,
                        bool before) {
     size_t begin = tokens_.position();
@@ -579,9 +580,19 @@ class ScriptParser {
     TokenCursor rule_tokens =
         tokens_.Range(begin, tokens_.position(), LineFormat::kRule);
     absl::StatusOr<Rule> rule = nft::ParseRule(&rule_tokens, *table);
-    if (!rule.ok()) {
-      NoteUnsupported(table, rule.status());
-      return EndOfCommand();
+    if (rule.ok()) {
+      // The matches nft showed stay: the walk refuses only where they hold.
+      TokenCursor again =
+          tokens_.Range(begin, tokens_.position(), LineFormat::kRule);
+      if (rule->unsupported.empty()) {
+        rule->unsupported = nft::ListedWithoutStatement(&again, tokens_.Peek());
+      }
+      if (!rule->unsupported.empty()) rule->actions.clear();
+    } else {
+      Rule placeholder;
+      placeholder.text = rule_tokens.Text(begin, tokens_.position());
+      placeholder.unsupported = std::string(rule.status().message());
+      rule = std::move(placeholder);
     }
     rule->handle = table->next_handle++;
     std::vector<Rule>& rules = chain->rules;
@@ -627,7 +638,12 @@ class ScriptParser {
     }
     auto it = (*table)->sets.find(*name);
     if (it == (*table)->sets.end()) {
-      if (verb.Is("destroy")) return EndOfCommand();
+      if (verb.Is("delete") || verb.Is("destroy")) {
+        (*table)->unsupported_sets.erase(*name);
+      }
+      if (verb.Is("destroy") || (*table)->unsupported_sets.count(*name)) {
+        return EndOfCommand();
+      }
       return Error(verb, absl::StrCat("no set ", *name));
     }
     if (verb.Is("flush")) {
@@ -646,16 +662,47 @@ class ScriptParser {
       SkipSeparators();
       const Token& t = tokens_.Next();
       if (t.kind == Kind::kRBrace) break;
+      if (t.Is("type") || t.Is("typeof")) {
+        s = SetType(t, &decl);
+        if (!s.ok()) {
+          SkipRestOfBlock();
+          return UnmodelledSet(table, name, s);
+        }
+        continue;
+      }
       s = SetProperty(t, &decl);
       if (!s.ok()) return s;
     }
     s = DeclareSet(table, name, is_map, decl);
     if (!s.ok()) return s;
+    table->unsupported_sets.erase(name);
     if (decl.has_elements) {
       s = AddElements(table, &table->sets[name], decl.elements_begin,
                       decl.elements_end, decl.elements_line);
-      if (!s.ok()) return s;
+      if (s.code() == absl::StatusCode::kAlreadyExists) return s;
+      if (!s.ok()) return UnmodelledSet(table, name, s);
     }
+    return EndOfCommand();
+  }
+
+  // Past the "}" that closes the block the cursor is in.
+  void SkipRestOfBlock() {
+    int depth = 1;
+    while (depth > 0 && tokens_.Peek().kind != Kind::kEnd) {
+      const Token& t = tokens_.Next();
+      if (t.kind == Kind::kLBrace) ++depth;
+      if (t.kind == Kind::kRBrace) --depth;
+    }
+  }
+
+  // Records that set `name` cannot be modelled, and why; rules that use it
+  // become unmodelled (see Table::unsupported_sets).
+  absl::Status UnmodelledSet(Table* table, const std::string& name,
+                             const absl::Status& why) {
+    table->sets.erase(name);
+    std::string line(why.message());
+    if (!line.empty() && absl::ascii_isdigit(line[0])) line = "line " + line;
+    table->unsupported_sets[name] = line;
     return EndOfCommand();
   }
 
@@ -783,7 +830,7 @@ class ScriptParser {
     TokenCursor block = tokens_.Range(begin, end, LineFormat::kRule);
     absl::Status s = nft::ParseElements(&block, *table, set);
     if (!s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(line, ": ", s.message()));
+      return absl::Status(s.code(), absl::StrCat(line, ": ", s.message()));
     }
     return absl::OkStatus();
   }
@@ -795,7 +842,8 @@ class ScriptParser {
     absl::StatusOr<std::string> name = tokens_.ExpectName("a set name");
     if (!name.ok()) return name.status();
     auto it = (*table)->sets.find(*name);
-    if (it == (*table)->sets.end()) {
+    bool unmodelled = (*table)->unsupported_sets.count(*name) > 0;
+    if (it == (*table)->sets.end() && !unmodelled) {
       return Error(verb, absl::StrCat("no set or map ", *name));
     }
     if (tokens_.Peek().kind != Kind::kLBrace) {
@@ -806,9 +854,12 @@ class ScriptParser {
     absl::Status s = PassElementBlock();
     if (!s.ok()) return s;
     size_t end = tokens_.position();
+    // Elements of a set that is not modelled change nothing modelled.
+    if (unmodelled) return EndOfCommand();
     if (verb.Is("add") || verb.Is("create")) {
       s = AddElements(*table, &it->second, begin, end, line);
-      if (!s.ok()) return s;
+      if (s.code() == absl::StatusCode::kAlreadyExists) return s;
+      if (!s.ok()) return UnmodelledSet(*table, *name, s);
       return EndOfCommand();
     }
     if (verb.Is("delete") || verb.Is("destroy")) {

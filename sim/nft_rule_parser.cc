@@ -55,6 +55,10 @@ class RuleParser {
       if (!s.ok()) return s;
     }
     rule_.text = tokens_.Text(begin, tokens_.position());
+    if (!unshown_.empty()) {
+      rule_.unsupported = unshown_;
+      rule_.actions.clear();
+    }
     return std::move(rule_);
   }
 
@@ -120,6 +124,7 @@ class RuleParser {
       return FinalVerdict();
     }
     if (w == "jump" || w == "goto") return JumpOrGoto();
+    if (w == "xt") return XtStatement();
     if (w == "dnat" || w == "snat") return Nat();
     if (w == "masquerade") return Masquerade();
     if ((w == "meta" && tokens_.Peek(1).Is("mark") &&
@@ -131,6 +136,26 @@ class RuleParser {
       return MarkSet();
     }
     return Relation();
+  }
+
+  // `xt match|target "NAME"`: how newer nft lists an iptables-nft match or
+  // target it cannot translate. The rule keeps what nft did show and is
+  // refused where that holds (see Parse).
+  absl::Status XtStatement() {
+    const Token& xt = tokens_.Next();
+    const Token& what = tokens_.Next();
+    const Token& name = tokens_.Next();
+    if ((!what.Is("match") && !what.Is("target")) ||
+        name.kind != Kind::kString) {
+      return Unsupported(xt, "expected xt match|target \"NAME\"");
+    }
+    if (unshown_.empty()) {
+      unshown_ = absl::StrCat(
+          "line ", xt.line, ": iptables-nft xt ", what.text, " \"", name.text,
+          "\" that nft could not translate: what the rule does is unknown; "
+          "give the table's iptables-save text");
+    }
+    return absl::OkStatus();
   }
 
   // After "counter": the "packets N bytes N" that `nft list` prints.
@@ -180,6 +205,7 @@ class RuleParser {
     a.kind = Action::Kind::kMasquerade;
     a.nat_family =
         table_.family == TableFamily::kIp6 ? IpFamily::kV6 : IpFamily::kV4;
+    a.nat_either_family = table_.family == TableFamily::kInet;
     SkipNatFlags();
     if (tokens_.Peek().Is("to")) {
       return Unsupported(tokens_.Peek(), "masquerade to a port");
@@ -411,7 +437,11 @@ class RuleParser {
     }
     e.text = tokens_.Text(start, key_end);
     absl::Status s = set->Add(std::move(e));
-    if (!s.ok()) return Unsupported(tokens_.Peek(), s.message());
+    if (!s.ok()) {
+      // A duplicate keeps its code: the kernel rejects it too.
+      return absl::Status(s.code(),
+                          Unsupported(tokens_.Peek(), s.message()).message());
+    }
     return absl::OkStatus();
   }
 
@@ -453,6 +483,11 @@ class RuleParser {
 
   absl::StatusOr<const ElementSet*> NamedSet(const Token& t) {
     std::string name = t.text.substr(1);
+    auto unmodelled = table_.unsupported_sets.find(name);
+    if (unmodelled != table_.unsupported_sets.end()) {
+      return Unsupported(t, absl::StrCat("set \"", name, "\" is not modelled (",
+                                         unmodelled->second, ")"));
+    }
     auto it = table_.sets.find(name);
     if (it == table_.sets.end()) {
       return Unsupported(t, absl::StrCat("no set or map \"", name,
@@ -473,7 +508,10 @@ class RuleParser {
 
     Match m;
     m.fields = fields;
-    if (tokens_.Peek().Is("&")) return BitwiseMatch(start, std::move(m));
+    if (tokens_.Peek().Is("&") || tokens_.Peek().Is("|") ||
+        tokens_.Peek().Is("^")) {
+      return BitwiseMatch(start, std::move(m));
+    }
     const Token& op = tokens_.Peek();
     if (op.Is("==") || op.Is("!=")) {
       m.negate = tokens_.Next().Is("!=");
@@ -511,18 +549,43 @@ class RuleParser {
     return AddAction(std::move(a));
   }
 
-  // "meta mark & m [==|!= v]", "ct status & dnat [== dnat]".
+  // "meta mark & m [==|!= v]", "ct status & dnat [== dnat]", "ct status &
+  // dnat|snat == dnat", "ct status & (snat | dnat) | snat == dnat": the
+  // operators fold, as nft stores them, into ((field & mask) ^ xor) compared
+  // with a value. nft binds & before ^ before |, so they are read left to
+  // right only while their precedence does not rise.
   absl::Status BitwiseMatch(const Token& start, Match m) {
-    tokens_.Next();
     const std::vector<Field>& fields = m.fields;
     if (fields.size() != 1 ||
         (fields[0] != Field::kMark && !IsFlagField(fields[0]))) {
-      return Unsupported(start, "bitwise \"&\" on this expression");
+      return Unsupported(start, "bitwise operator on this expression");
     }
-    absl::StatusOr<uint32_t> mask = FlagsOrNumber(fields[0]);
-    if (!mask.ok()) return mask.status();
+    uint32_t mask = 0xffffffffu, x = 0;
+    int last = 3;
+    while (true) {
+      const Token& op = tokens_.Peek();
+      int precedence = op.Is("&") ? 3 : op.Is("^") ? 2 : op.Is("|") ? 1 : 0;
+      if (precedence == 0) break;
+      if (precedence > last) {
+        return Unsupported(op, "bitwise operators of rising precedence");
+      }
+      last = precedence;
+      tokens_.Next();
+      absl::StatusOr<uint32_t> v = BitwiseOperand(fields[0]);
+      if (!v.ok()) return v.status();
+      if (precedence == 3) {
+        mask &= *v;
+        x &= *v;
+      } else if (precedence == 2) {
+        x ^= *v;
+      } else {
+        mask &= ~*v;
+        x |= *v;
+      }
+    }
     m.kind = Match::Kind::kBitwise;
-    m.mask = *mask;
+    m.mask = mask;
+    m.xor_value = x;
     if (tokens_.Peek().Is("==") || tokens_.Peek().Is("!=")) {
       m.negate = tokens_.Next().Is("!=");
       absl::StatusOr<uint32_t> value = FlagsOrNumber(fields[0]);
@@ -534,6 +597,23 @@ class RuleParser {
       m.negate = true;
     }
     return AddMatch(std::move(m));
+  }
+
+  // A value, a flag list, or "( a | b ... )".
+  absl::StatusOr<uint32_t> BitwiseOperand(Field field) {
+    if (!tokens_.Peek().Is("(")) return FlagsOrNumber(field);
+    tokens_.Next();
+    uint32_t bits = 0;
+    while (true) {
+      absl::StatusOr<uint32_t> v = FlagsOrNumber(field);
+      if (!v.ok()) return v.status();
+      bits |= *v;
+      const Token& t = tokens_.Next();
+      if (t.Is(")")) return bits;
+      if (!t.Is("|")) {
+        return Unsupported(t, "expected \"|\" or \")\" in a flag group");
+      }
+    }
   }
 
   absl::Status NamedSetMatch(const std::vector<ValueType>& types, Match m) {
@@ -550,7 +630,7 @@ class RuleParser {
   }
 
   // Flags: "ct state established,related", "{ a, b }" or one name: any of
-  // the bits.
+  // the bits; or "VALUE / MASK": exactly those bits under the mask.
   absl::Status FlagsMatch(Match m) {
     uint32_t bits = 0;
     bool braces = tokens_.Peek().kind == Kind::kLBrace;
@@ -573,6 +653,15 @@ class RuleParser {
       tokens_.Next();
     }
     m.kind = Match::Kind::kBitwise;
+    if (!braces && tokens_.Peek().Is("/")) {
+      // "VALUE / MASK": how nft lists `ct status & (MASK) == VALUE`.
+      tokens_.Next();
+      absl::StatusOr<uint32_t> mask = FlagsOrNumber(m.fields[0]);
+      if (!mask.ok()) return mask.status();
+      m.mask = *mask;
+      m.value = bits;
+      return AddMatch(std::move(m));
+    }
     m.mask = bits;
     m.value = 0;
     m.negate = !m.negate;
@@ -699,18 +788,29 @@ class RuleParser {
     std::optional<IpFamily> family;
     absl::Status s = NatFamily(&family);
     if (!s.ok()) return s;
+    // "addr . port": the map's data is an address and a port (CRI-O, nft
+    // lists it without); the data types say the same.
+    bool addr_port = tokens_.Peek().Is("addr") && tokens_.Peek(1).Is(".") &&
+                     tokens_.Peek(2).Is("port");
+    if (addr_port) {
+      for (int i = 0; i < 3; ++i) tokens_.Next();
+    }
     if (!tokens_.Peek().Is("to")) {
-      return Unsupported(tokens_.Peek(), "expected \"to\"");
+      return Unsupported(
+          tokens_.Peek(),
+          absl::StrCat("unsupported ", stmt.text, " form (", stmt.text,
+                       " [ip|ip6] [addr . port] to ADDRESS[:PORT] | KEY map "
+                       "@m | KEY map { })"));
     }
     tokens_.Next();
     if (AtNatAddress()) {
+      if (addr_port) {
+        return Unsupported(tokens_.Peek(),
+                           "\"addr . port\" with a literal NAT target");
+      }
       s = NatAddress(family, &a);
-    } else if (!family) {
-      return Unsupported(stmt,
-                         "inet NAT needs \"ip\" or \"ip6\" before \"to\"");
     } else {
-      a.nat_family = *family;
-      s = NatMap(*family, &a);
+      s = NatMap(family, addr_port, &a);
     }
     if (!s.ok()) return s;
     SkipNatFlags();
@@ -761,8 +861,10 @@ class RuleParser {
     return absl::OkStatus();
   }
 
-  // "KEY map @m" or "KEY map { k : address[ . port], ... }".
-  absl::Status NatMap(IpFamily family, Action* a) {
+  // "KEY map @m" or "KEY map { k : address[ . port], ... }". Without a
+  // family (inet, as nft 1.1 takes it) the map's data type decides.
+  absl::Status NatMap(std::optional<IpFamily> family, bool addr_port,
+                      Action* a) {
     std::vector<Field> fields;
     std::vector<Match> deps;
     absl::Status s = Concat(&fields, &deps);
@@ -773,31 +875,48 @@ class RuleParser {
     }
     tokens_.Next();
     a->map_key = fields;
-    ValueType addr_type =
-        family == IpFamily::kV4 ? ValueType::kIpv4Addr : ValueType::kIpv6Addr;
-    if (AtNamedSet()) return NatNamedMap(Types(fields), addr_type, a);
-    // Whether the data carries a port shows in the first element.
+    if (AtNamedSet()) return NatNamedMap(Types(fields), family, addr_port, a);
+    std::vector<IpFamily> families = {IpFamily::kV4, IpFamily::kV6};
+    if (family) families = {*family};
+    // The data's family and whether it carries a port show in the elements.
     size_t save = tokens_.position();
-    std::vector<ValueType> data = {addr_type, ValueType::kInetService};
-    absl::StatusOr<std::shared_ptr<ElementSet>> lit =
-        Literal(Types(fields), data, false);
-    if (!lit.ok()) {
-      tokens_.Rewind(save);
-      data = {addr_type};
-      lit = Literal(Types(fields), data, false);
+    absl::Status first;
+    for (IpFamily f : families) {
+      for (bool port : {true, false}) {
+        if (addr_port && !port) continue;
+        std::vector<ValueType> data = {AddressType(f)};
+        if (port) data.push_back(ValueType::kInetService);
+        tokens_.Rewind(save);
+        absl::StatusOr<std::shared_ptr<ElementSet>> lit =
+            Literal(Types(fields), data, false);
+        if (lit.ok()) {
+          a->nat_family = f;
+          a->literal_map = *std::move(lit);
+          return absl::OkStatus();
+        }
+        if (first.ok()) first = lit.status();
+      }
     }
-    if (!lit.ok()) return lit.status();
-    a->literal_map = *std::move(lit);
-    return absl::OkStatus();
+    return first;
+  }
+
+  static ValueType AddressType(IpFamily f) {
+    return f == IpFamily::kV4 ? ValueType::kIpv4Addr : ValueType::kIpv6Addr;
   }
 
   absl::Status NatNamedMap(const std::vector<ValueType>& key_types,
-                           ValueType addr_type, Action* a) {
+                           std::optional<IpFamily> family, bool addr_port,
+                           Action* a) {
     const Token& t = tokens_.Next();
     absl::StatusOr<const ElementSet*> set = NamedSet(t);
     if (!set.ok()) return set.status();
     const std::vector<ValueType>& data = (*set)->data_types();
-    bool ok_data = (data.size() == 1 && data[0] == addr_type) ||
+    if (!family && !data.empty()) {
+      family = data[0] == ValueType::kIpv6Addr ? IpFamily::kV6 : IpFamily::kV4;
+    }
+    ValueType addr_type = AddressType(family.value_or(IpFamily::kV4));
+    a->nat_family = family.value_or(IpFamily::kV4);
+    bool ok_data = (!addr_port && data.size() == 1 && data[0] == addr_type) ||
                    (data.size() == 2 && data[0] == addr_type &&
                     data[1] == ValueType::kInetService);
     if ((*set)->key_types() != key_types || !ok_data) {
@@ -812,12 +931,43 @@ class RuleParser {
   TokenCursor& tokens_;
   const Table& table_;
   Rule rule_;
+  std::string unshown_;  // why the rule holds what nft could not show
 };
 
 }  // namespace
 
 absl::StatusOr<Rule> ParseRule(TokenCursor* tokens, const Table& table) {
   return RuleParser(tokens, table).Parse();
+}
+
+std::string ListedWithoutStatement(TokenCursor* tokens,
+                                   const Token& terminator) {
+  bool listed = false;
+  int gap_line = 0;
+  bool line_start = true;
+  while (!tokens->AtEnd()) {
+    const Token& t = tokens->Next();
+    if (t.kind == Kind::kNewline) {
+      line_start = true;
+      continue;
+    }
+    if (t.Is("counter") && tokens->Peek().Is("packets")) listed = true;
+    bool gap = line_start ? t.tab_before_spaces && t.spaces_before > 0
+                          : t.spaces_before > 1;
+    if (gap && gap_line == 0) gap_line = t.line;
+    line_start = false;
+  }
+  if (gap_line == 0 && terminator.spaces_before > 0 &&
+      (terminator.kind == Kind::kNewline || terminator.kind == Kind::kEnd)) {
+    gap_line = terminator.line;
+  }
+  if (!listed || gap_line == 0) return "";
+  return absl::StrCat(
+      "line ", gap_line,
+      ": nft listed a statement of this rule as nothing (an iptables-nft "
+      "match or target it could not show, as when it says \"XT target DNAT "
+      "not found\"): what the rule does is unknown; give the table's "
+      "iptables-save text");
 }
 
 absl::Status ParseElements(TokenCursor* tokens, const Table& table,

@@ -184,7 +184,8 @@ class ElementSet {
 struct Chain;
 
 // A test on the packet. kInSet: the concatenation of `fields` is (or, with
-// `negate`, is not) in `set`. kBitwise: ((field & mask) == value) != negate.
+// `negate`, is not) in `set`. kBitwise: (((field & mask) ^ xor_value) ==
+// value) != negate, the kernel's bitwise and cmp.
 struct Match {
   enum class Kind : uint8_t { kInSet, kBitwise };
   Kind kind = Kind::kInSet;
@@ -194,6 +195,7 @@ struct Match {
   std::string set_name;                       // named set (@name)
   uint32_t mask = 0;
   uint32_t value = 0;
+  uint32_t xor_value = 0;  // kBitwise: `| v` and `^ v` in nft's expression
   // Bound by the Simulator: `literal` or the named set of the same table.
   const ElementSet* set = nullptr;
   // Bound by the Simulator when `literal` is one exact value or one prefix
@@ -222,6 +224,9 @@ struct Action {
   // kDnat / kSnat: a fixed address and optional port, or a map lookup of
   // `map_key` whose data is an address and optionally a port.
   IpFamily nat_family = IpFamily::kV4;
+  // kMasquerade in an inet table: the kernel's masq there has no family and
+  // masquerades both; `nat_family` is then not looked at.
+  bool nat_either_family = false;
   std::optional<IpAddress> nat_address;
   uint16_t nat_port = 0;       // 0: keep the port
   std::vector<Field> map_key;  // kDnat/kSnat from a map, kVerdictMap
@@ -244,9 +249,10 @@ struct Rule {
   // rule text. Also the identity `iptables -D` compares.
   std::string text;
   uint64_t handle = 0;  // nft only
-  // iptables filter table only: why this rule could not be modelled (its
-  // matches and actions are then empty). A walk that reaches it refuses to
-  // answer instead of guessing; one that never does is unaffected.
+  // iptables filter rules and nft rules of any table: why this rule could
+  // not be modelled (its matches and actions are then empty). A walk that
+  // reaches it refuses to answer instead of guessing; one that never does is
+  // unaffected.
   std::string unsupported;
 };
 
@@ -277,6 +283,10 @@ struct Table {
   std::string name;
   std::map<std::string, Chain> chains;
   std::map<std::string, ElementSet> sets;
+  // nft only: sets and maps the simulator cannot model (a type it lacks, an
+  // element it cannot read), by name, with why ("line 9: ..."). A rule that
+  // uses one is kept unmodelled; other rules are unaffected.
+  std::map<std::string, std::string> unsupported_sets;
   // nft only: the first construct the simulator does not model. Harmless
   // while the table is ignored (rendered by iptables-nft with iptables-save
   // text at hand); an error at Create for a table with a NAT chain, and for

@@ -769,13 +769,14 @@ class Simulator::Walk {
         continue;
       }
       const Rule& rule = frame.chain->rules[index];
+      // An unmodelled rule keeps no matches, or those nft showed of it.
+      if (!Matches(rule)) continue;
       if (!rule.unsupported.empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
             MessageLabel(*table_), " chain ", frame.chain->name, " rule ",
             index + 1, " (", rule.text, ") is reached but not modelled (",
             rule.unsupported, "): its verdict is unknown"));
       }
-      if (!Matches(rule)) continue;
       std::string label;
       rule_label_.clear();
       if (tracing()) {
@@ -831,8 +832,8 @@ class Simulator::Walk {
       return true;
     };
     auto put_iface = [&](const HostInterface* i) {
-      // nft fails the expression without a device; iptables compares "".
-      if (i == nullptr && table_->syntax == Syntax::kNft) return false;
+      // Without a device the kernel's meta iifname/oifname store "" (nft)
+      // and iptables compares "": `iifname != "x"` matches.
       std::memset(out, 0, 16);
       if (i != nullptr)
         std::memcpy(out, i->name.data(), std::min<size_t>(15, i->name.size()));
@@ -915,7 +916,7 @@ class Simulator::Walk {
       bool hit;
       if (m.kind == Match::Kind::kBitwise) {
         uint32_t v = DecodeNumber(absl::string_view(buf, len));
-        hit = (v & m.mask) == m.value;
+        hit = ((v & m.mask) ^ m.xor_value) == m.value;
       } else if (m.single) {
         hit = m.single_pattern.Matches(absl::string_view(buf, len));
       } else {
@@ -1032,7 +1033,7 @@ class Simulator::Walk {
           " reached in the ", HookName(hook_), " hook of ",
           MessageLabel(*table_), ", where it is invalid"));
     }
-    if (a.nat_family != family_) {
+    if (!a.nat_either_family && a.nat_family != family_) {
       *outcome = "NAT for the other family, next rule";
       return Flow::kNextRule;
     }

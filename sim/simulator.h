@@ -15,10 +15,11 @@
 // conntrack all fail, with the reason said. Evaluation is indexed: nft map
 // lookups are hash lookups and iptables chains keyed by `-p P --dport N`
 // are looked up by (P, N), preserving rule order.
-// Requires: a Ruleset whose NAT tables hold only supported constructs (Create
-// checks) and a packet whose addresses share one family. What a filter-only
-// table or an iptables filter rule holds that is not modelled makes Trace
-// fail with FailedPrecondition when the walk reaches it, never guess.
+// Requires: a Ruleset whose NAT tables hold, outside their rules, only
+// supported constructs (Create checks) and a packet whose addresses share one
+// family. A rule the parsers kept as unmodelled (nft, or iptables filter), or
+// a filter-only table holding what is not modelled, makes Trace fail with
+// FailedPrecondition when the walk reaches it, never guess.
 // A Simulator is immutable after Create and may be used from several threads.
 #ifndef SIM_SIMULATOR_H_
 #define SIM_SIMULATOR_H_
