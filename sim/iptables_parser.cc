@@ -310,9 +310,6 @@ class RuleBuilder {
     if (!kModules.count(*v)) {
       return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
     }
-    if (IsPortProtocol(*v) && protocol_ != *v) {
-      return Error(absl::StrCat("-m ", *v, " needs -p ", *v, " before it"));
-    }
     modules_.push_back(*v);
     Canon("-m", *v, false);
     return absl::OkStatus();
@@ -584,6 +581,13 @@ class RuleBuilder {
 
   // Checks what only the end of the rule can tell.
   absl::Status Finish() {
+    // iptables-restore checks a protocol's match against -p once the rule
+    // is complete, so "-m tcp -p tcp" (kube-proxy's order) is valid.
+    for (const std::string& m : modules_) {
+      if (IsPortProtocol(m) && protocol_ != m) {
+        return Error(absl::StrCat("-m ", m, " needs -p ", m));
+      }
+    }
     if (rule_.actions.empty()) return absl::OkStatus();
     const Action& a = rule_.actions.back();
     if (a.kind == Action::Kind::kDnat && !a.nat_address) {
