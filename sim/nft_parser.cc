@@ -325,6 +325,10 @@ class ScriptParser {
     }
     if (t.Is("comment") && tokens_.Peek().kind == Kind::kString) {
       tokens_.Next();
+    } else if (t.Is("counter") && tokens_.Peek(1).kind == Kind::kLBrace) {
+      // A named counter only counts what "counter name" rules send it.
+      tokens_.Next();
+      SkipBlock();
     } else if (t.Is("flags")) {
       // A dormant table is not evaluated by the kernel.
       NoteUnsupported(table, absl::InvalidArgumentError(absl::StrCat(
