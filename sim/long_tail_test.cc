@@ -224,5 +224,375 @@ TEST(NoOpTest, LogAndCountersFallThrough) {
   EXPECT_EQ(rule->text, "-j LOG --log-prefix \"in: \" --log-tcp-options");
 }
 
+// REDIRECT goes to the first address of the input interface (verified: to
+// a secondary address of the interface, the packet arrives for the
+// primary), or to loopback from a local process.
+TEST(NatTailTest, Redirect) {
+  auto sim = MakeSimulator(
+      Nat("-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080\n"
+          "-A OUTPUT -p tcp --dport 80 -j REDIRECT\n"),
+      "", R"(table ip6 n {
+	chain pre {
+		type nat hook prerouting priority dstnat;
+		tcp dport 80 redirect to :8080
+	}
+}
+)",
+      kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"external on eth0", "external:eth0", "",
+                         "198.51.100.1:80", "tcp", "local", "192.0.2.10:8080"},
+                        {"from a pod: cni0's address", "pod:10.88.0.5", "",
+                         "198.51.100.1:80", "tcp", "local", "10.88.0.1:8080"},
+                        {"local: loopback, port kept", "local", "",
+                         "198.51.100.1:80", "tcp", "local", "127.0.0.1:80"},
+                        {"nft, IPv6", "external:eth0", "", "[2001:db8::99]:80",
+                         "tcp", "local", "[2001:db8::10]:8080"},
+                    });
+  EXPECT_THAT(Msg(Restore(Filter("-A INPUT -p tcp -j REDIRECT\n"))),
+              HasSubstr("valid only in table nat"));
+  EXPECT_THAT(Msg(ParseIptablesRule("-j REDIRECT --to-ports 80", IpFamily::kV4)
+                      .status()),
+              HasSubstr("--to-ports needs -p tcp"));
+}
+
+// A port range keeps the packet's port when it is in the range; otherwise
+// the kernel picks one and the trace refuses, naming the rule. An address
+// range of more than one address refuses too.
+TEST(NatTailTest, PortAndAddressRanges) {
+  auto sim = MakeSimulator(
+      Nat("-A PREROUTING -p tcp --dport 80:90 -j DNAT --to-destination "
+          "10.88.0.5-10.88.0.5:85-95\n"
+          "-A PREROUTING -p tcp --dport 100 -j DNAT --to-destination "
+          "10.88.0.5-10.88.0.6\n"
+          "-A POSTROUTING -o eth0 -p tcp --sport 40000 -j MASQUERADE "
+          "--to-ports 30000-50000\n"
+          "-A POSTROUTING -o eth0 -p tcp --sport 40001 -j MASQUERADE "
+          "--to-ports 1000-2000\n"
+          "-A POSTROUTING -o eth0 -p tcp --sport 40002 -j MASQUERADE "
+          "--to-ports 5000\n"),
+      "", "", kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"dport in range is kept", "external:eth0", "",
+                         "192.0.2.10:88", "tcp", "delivered", "10.88.0.5:88"},
+                        {"sport in range is kept", "pod:10.88.0.5",
+                         "10.88.0.5:40000", "198.51.100.1:443", "tcp",
+                         "delivered", "198.51.100.1:443", "192.0.2.10"},
+                        {"one port", "pod:10.88.0.5", "10.88.0.5:40002",
+                         "198.51.100.1:443", "tcp", "delivered",
+                         "198.51.100.1:443", "192.0.2.10"},
+                    });
+  Packet p;
+  p.dst = *IpAddress::Parse("198.51.100.1");
+  p.dst_port = 443;
+  p.src = *IpAddress::Parse("10.88.0.5");
+  p.src_port = 40002;
+  p.origin = *ParsePacketOrigin("pod:10.88.0.5");
+  absl::StatusOr<TraceResult> r = sim->Trace(p);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->source_port, 5000);
+  p.src_port = 40001;
+  EXPECT_THAT(Msg(sim->Trace(p).status()),
+              HasSubstr("chain POSTROUTING rule 2"));
+  absl::Status s = TraceStatus(*sim, "external:eth0", "192.0.2.10", 80);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Msg(s), HasSubstr("port 80 is outside the range 85-95"));
+  s = TraceStatus(*sim, "external:eth0", "192.0.2.10", 100);
+  EXPECT_THAT(Msg(s), HasSubstr("chain PREROUTING rule 2"));
+  EXPECT_THAT(Msg(s), HasSubstr("10.88.0.5-10.88.0.6"));
+}
+
+TEST(NatTailTest, NftRanges) {
+  auto sim = MakeSimulator("", "", R"(table ip n {
+	chain pre {
+		type nat hook prerouting priority dstnat;
+		tcp dport 80 dnat to 10.88.0.5:80-90
+		tcp dport 81 dnat to 10.88.0.5-10.88.0.7
+	}
+	chain post {
+		type nat hook postrouting priority srcnat;
+		meta l4proto tcp oifname "eth0" masquerade to :1000-2000
+	}
+}
+)",
+                           kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {{"kept", "external:eth0", "", "192.0.2.10:80", "tcp",
+                      "delivered", "10.88.0.5:80"}});
+  EXPECT_THAT(Msg(TraceStatus(*sim, "external:eth0", "192.0.2.10", 81)),
+              HasSubstr("rule 2 (tcp dport 81 dnat to 10.88.0.5-10.88.0.7)"));
+  EXPECT_THAT(Msg(TraceStatus(*sim, "pod:10.88.0.5", "198.51.100.1", 443)),
+              HasSubstr("outside the range 1000-2000"));
+}
+
+// CONNMARK and ct mark: the connection's mark starts at 0; raw chains run
+// before conntrack and so have none (verified: CONNMARK --set-mark in raw
+// PREROUTING leaves the mark 0; in filter INPUT it is seen by the next
+// rule).
+TEST(CtMarkTest, ConnmarkBothSyntaxes) {
+  auto sim = MakeSimulator(
+      Raw("-A PREROUTING -p tcp --dport 5050 -j CONNMARK --set-mark 0x5\n") +
+          Filter("-A INPUT -p tcp --dport 5050 -m connmark --mark 0x5 -j "
+                 "DROP\n"
+                 "-A INPUT -p tcp --dport 5051 -j CONNMARK --set-mark 0x6\n"
+                 "-A INPUT -p tcp --dport 5051 -m connmark --mark 0x6 -j "
+                 "DROP\n"
+                 "-A INPUT -p tcp --dport 5052 -j MARK --set-mark 0x7\n"
+                 "-A INPUT -p tcp --dport 5052 -j CONNMARK --save-mark\n"
+                 "-A INPUT -p tcp --dport 5052 -j MARK --set-mark 0\n"
+                 "-A INPUT -p tcp --dport 5052 -j CONNMARK --restore-mark "
+                 "--mask 0x3\n"
+                 "-A INPUT -p tcp --dport 5052 -m mark --mark 0x3 -j DROP\n"),
+      "", R"(table inet f {
+	chain fwd {
+		type filter hook forward priority filter;
+		ct mark 0 tcp dport 80 ct mark set 0x10
+		tcp dport 80 ct mark set ct mark | 0x1
+		tcp dport 80 meta mark set ct mark & 0xf
+		tcp dport 80 meta mark 0x1 ct mark & 0xff == 0x11 drop
+	}
+}
+)",
+      kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"raw has no conntrack", "external:eth0", "",
+                         "192.0.2.10:5050", "tcp", "local"},
+                        {"filter sets and matches", "external:eth0", "",
+                         "192.0.2.10:5051", "tcp", "dropped"},
+                        {"save then restore with a mask", "external:eth0", "",
+                         "192.0.2.10:5052", "tcp", "dropped"},
+                        {"nft ct mark arithmetic", "external:eth0", "",
+                         "10.88.0.5:80", "tcp", "dropped"},
+                    });
+  absl::StatusOr<Rule> rule = ParseIptablesRule(
+      "-j CONNMARK --restore-mark --nfmask 0xff --ctmask 0xf", IpFamily::kV4);
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  ASSERT_EQ(rule->actions.size(), 1u);
+  EXPECT_EQ(rule->actions[0].kind, Action::Kind::kCopyMark);
+  EXPECT_FALSE(rule->actions[0].copy_to_conn);
+  EXPECT_EQ(rule->actions[0].mark_mask, 0xffu);  // packet bits cleared
+  EXPECT_EQ(rule->actions[0].copy_mask, 0xfu);   // ct bits taken
+  EXPECT_FALSE(ParseIptablesRule("-j CONNMARK", IpFamily::kV4).ok());
+}
+
+// NOTRACK in raw: the packet gets no conntrack entry, so NAT does not apply
+// and its ct state is "untracked"; before conntrack (raw) a packet's state
+// is "invalid" (both verified: an nft notrack in raw priority made the
+// DNAT rule count nothing and "ct state untracked" count the packet in
+// input; "ct state invalid" counted it at priority -300).
+TEST(NotrackTest, UntrackedPacketsSkipNat) {
+  std::string nat =
+      Nat("-A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination "
+          "10.88.0.5:80\n");
+  auto sim = MakeSimulator(
+      Raw("-A PREROUTING -p tcp --dport 8080 -s 198.51.100.0/24 -j CT "
+          "--notrack\n"
+          "-A PREROUTING -p tcp --dport 7070 -m conntrack --ctstate NEW -j "
+          "DROP\n") +
+          nat +
+          Filter("-A INPUT -p tcp --dport 8080 -m conntrack --ctstate "
+                 "UNTRACKED -j DROP\n"),
+      "", "", kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"untracked: no DNAT, dropped as untracked",
+                         "external:eth0", "198.51.100.9", "192.0.2.10:8080",
+                         "tcp", "dropped", "", "", "filter/INPUT"},
+                        {"tracked: DNAT", "external:eth0", "203.0.113.7",
+                         "192.0.2.10:8080", "tcp", "delivered", "10.88.0.5:80"},
+                        {"raw sees state invalid, not new", "external:eth0", "",
+                         "192.0.2.10:7070", "tcp", "local"},
+                    });
+  auto nft = MakeSimulator("", "", R"(table ip t {
+	chain raw {
+		type filter hook prerouting priority raw;
+		tcp dport 8080 notrack
+	}
+	chain pre {
+		type nat hook prerouting priority dstnat;
+		tcp dport 8080 dnat to 10.88.0.5:80
+	}
+}
+)",
+                           kHost);
+  ASSERT_NE(nft, nullptr);
+  ExpectFlows(*nft, {{"nft notrack", "external:eth0", "", "192.0.2.10:8080",
+                      "tcp", "local", "192.0.2.10:8080"}});
+  EXPECT_THAT(Msg(Restore(nat + Filter("-A INPUT -j NOTRACK\n"))),
+              HasSubstr("valid only in table raw"));
+  EXPECT_FALSE(ParseIptablesRule("-j CT --zone 1", IpFamily::kV4).ok());
+}
+
+// tcp flags: the traced packet is a connection's first, a SYN; UDP has no
+// TCP flags.
+TEST(MatchTailTest, TcpFlags) {
+  auto sim = MakeSimulator(
+      Filter("-A INPUT -p tcp --dport 1 --syn -j DROP\n"
+             "-A INPUT -m tcp -p tcp --dport 2 --tcp-flags SYN,ACK ACK -j "
+             "DROP\n"
+             "-A INPUT -p tcp --dport 3 ! --syn -j DROP\n"),
+      "", R"(table inet f {
+	chain fwd {
+		type filter hook forward priority filter;
+		th dport 1 tcp flags syn / syn,ack drop
+		th dport 2 tcp flags & (fin|syn|rst|ack) != syn drop
+		th dport 3 tcp flags == syn drop
+		th dport 4 tcp flags ack drop
+	}
+}
+)",
+      kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim,
+      {
+          {"--syn", "external:eth0", "", "192.0.2.10:1", "tcp", "dropped"},
+          {"--tcp-flags SYN,ACK ACK", "external:eth0", "", "192.0.2.10:2",
+           "tcp", "local"},
+          {"! --syn", "external:eth0", "", "192.0.2.10:3", "tcp", "local"},
+          {"syn / syn,ack", "external:eth0", "", "10.88.0.5:1", "tcp",
+           "dropped"},
+          {"udp has no flags", "external:eth0", "", "10.88.0.5:1", "udp",
+           "delivered"},
+          {"& mask != syn", "external:eth0", "", "10.88.0.5:2", "tcp",
+           "delivered"},
+          {"== syn", "external:eth0", "", "10.88.0.5:3", "tcp", "dropped"},
+          {"ack (any bit)", "external:eth0", "", "10.88.0.5:4", "tcp",
+           "delivered"},
+      });
+  absl::StatusOr<Rule> rule =
+      ParseIptablesRule("-p tcp --syn -j ACCEPT", IpFamily::kV4);
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  EXPECT_EQ(rule->text,
+            "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT");
+  EXPECT_FALSE(ParseIptablesRule("-p udp --syn -j X", IpFamily::kV4).ok());
+}
+
+// pkttype, iprange, ip version, iif/oif by name.
+TEST(MatchTailTest, PacketFacts) {
+  auto sim = MakeSimulator(
+      Filter("-A INPUT -p tcp --dport 1 -m pkttype --pkt-type unicast -j "
+             "DROP\n"
+             "-A INPUT -p tcp --dport 2 -m pkttype --pkt-type broadcast -j "
+             "DROP\n"
+             "-A INPUT -p tcp --dport 3 -m iprange --src-range "
+             "203.0.113.1-203.0.113.9 -j DROP\n"
+             "-A INPUT -p tcp --dport 4 -m iprange ! --dst-range "
+             "192.0.2.1-192.0.2.9 -j DROP\n"),
+      "", R"(table inet f {
+	chain fwd {
+		type filter hook forward priority filter;
+		th dport 1 ip version 4 drop
+		th dport 2 ip6 version 6 drop
+		th dport 3 meta pkttype host iif "eth0" oif "cni0" drop
+		th dport 4 iif "cni0" drop
+	}
+}
+)",
+      kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(
+      *sim,
+      {
+          {"unicast", "external:eth0", "", "192.0.2.10:1", "tcp", "dropped"},
+          {"not broadcast", "external:eth0", "", "192.0.2.10:2", "tcp",
+           "local"},
+          {"src in range", "external:eth0", "", "192.0.2.10:3", "tcp",
+           "dropped"},
+          {"src out of range", "external:eth0", "198.51.100.1", "192.0.2.10:3",
+           "tcp", "local"},
+          {"dst not in range", "external:eth0", "", "192.0.2.10:4", "tcp",
+           "dropped"},
+          {"ip version 4 on IPv4", "external:eth0", "", "10.88.0.5:1", "tcp",
+           "dropped"},
+          {"ip version 4 not on IPv6", "external:eth0", "", "[fd00:88::5]:1",
+           "tcp", "delivered"},
+          {"ip6 version 6", "external:eth0", "", "[fd00:88::5]:2", "tcp",
+           "dropped"},
+          {"pkttype host, iif, oif", "external:eth0", "", "10.88.0.5:3", "tcp",
+           "dropped"},
+          {"iif other", "external:eth0", "", "10.88.0.5:4", "tcp", "delivered"},
+      });
+  absl::StatusOr<Rule> rule =
+      ParseIptablesRule("-m pkttype --pkt-type host -j ACCEPT", IpFamily::kV4);
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  EXPECT_EQ(rule->text, "-m pkttype --pkt-type unicast -j ACCEPT");
+}
+
+// -m owner: valid only in OUTPUT and POSTROUTING (the kernel refuses it in
+// INPUT); a local packet's owner is unknown to trace; a forwarded packet
+// has no socket, so only "! --uid-owner" matches it.
+TEST(MatchTailTest, Owner) {
+  auto sim = MakeSimulator(
+      Filter("-A OUTPUT -p tcp --dport 22 -m owner --uid-owner 1000 -j "
+             "DROP\n") +
+          Nat("-A POSTROUTING -o eth0 -m owner ! --uid-owner 0-99 -j "
+              "MASQUERADE\n"),
+      "", "", kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim,
+              {{"forwarded: no socket", "pod:10.88.0.5", "", "198.51.100.1:443",
+                "tcp", "delivered", "198.51.100.1:443", "192.0.2.10"}});
+  absl::Status s = TraceStatus(*sim, "local", "198.51.100.1", 22);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Msg(s), HasSubstr("chain OUTPUT rule 1"));
+  EXPECT_THAT(Msg(s), HasSubstr("owner of a locally generated packet"));
+  EXPECT_THAT(Msg(Restore(Filter("-A INPUT -m owner --uid-owner 0\n"))),
+              HasSubstr("valid only in OUTPUT and POSTROUTING"));
+  EXPECT_FALSE(
+      ParseIptablesRule("-m owner --uid-owner root -j X", IpFamily::kV4).ok());
+}
+
+// -m physdev: a packet that no bridge carried has no bridge ports (only
+// negated options match); one through a bridge with br_netfilter refuses.
+TEST(MatchTailTest, Physdev) {
+  auto sim = MakeSimulator(
+      Filter("-A FORWARD -p tcp --dport 1 -m physdev --physdev-in veth1 -j "
+             "DROP\n"
+             "-A FORWARD -p tcp --dport 2 -m physdev ! --physdev-is-bridged "
+             "-j DROP\n"
+             "-A FORWARD -p tcp --dport 3 -m physdev --physdev-is-bridged -j "
+             "DROP\n"),
+      "", "", kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"not bridged: --physdev-in fails", "external:eth0", "",
+                         "10.99.0.5:1", "tcp", "delivered"},
+                        {"not bridged: ! --physdev-is-bridged", "external:eth0",
+                         "", "10.99.0.5:2", "tcp", "dropped"},
+                        {"not bridged: --physdev-is-bridged", "external:eth0",
+                         "", "10.99.0.5:3", "tcp", "delivered"},
+                    });
+  absl::Status s = TraceStatus(*sim, "external:eth0", "10.88.0.5", 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Msg(s), HasSubstr("bridge cni0"));
+  EXPECT_THAT(Msg(s), HasSubstr("chain FORWARD rule 1"));
+}
+
+// --limit-iface-in: local only for an address of the input interface
+// (verified: to the address of another interface, the rule did not match
+// while plain --dst-type LOCAL did).
+TEST(MatchTailTest, AddrtypeLimitIface) {
+  auto sim = MakeSimulator(
+      Filter("-A INPUT -p tcp --dport 4040 -m addrtype --dst-type LOCAL "
+             "--limit-iface-in -j DROP\n"),
+      "", "", kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"own address", "external:eth0", "", "192.0.2.10:4040",
+                         "tcp", "dropped"},
+                        {"another interface's address", "external:eth0", "",
+                         "10.88.0.1:4040", "tcp", "local"},
+                    });
+  EXPECT_THAT(Msg(ParseIptablesRule("-m addrtype --dst-type LOCAL "
+                                    "--limit-iface-in -j X",
+                                    IpFamily::kV6)
+                      .status()),
+              HasSubstr("IPv6"));
+}
+
 }  // namespace
 }  // namespace sim
