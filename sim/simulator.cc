@@ -892,12 +892,14 @@ class Simulator::Walk {
         return put_num(ValueType::kAddrType, AddrType(src_));
       case Field::kNfProto:
         return put_num(ValueType::kNfProto, family_ == IpFamily::kV4 ? 2 : 10);
-      case Field::kCtMark:
-      case Field::kTcpFlags:
-      case Field::kPktType:
-      case Field::kSkUid:
-      case Field::kSkGid:
-        return ExtractPacketFact(field, out, len);
+      default:  // the long tail (issue 12)
+        return ExtractTail(field, out, len);
+    }
+    return false;
+  }
+
+  bool ExtractTail(Field field, char* out, int* len) const {
+    switch (field) {
       case Field::kPhysIn:
       case Field::kPhysOut:
       case Field::kPhysFlags:
@@ -907,8 +909,9 @@ class Simulator::Walk {
       case Field::kDstAddrTypeOif:
       case Field::kSrcAddrTypeOif:
         return ExtractIfaceAddrType(field, out, len);
+      default:
+        return ExtractPacketFact(field, out, len);
     }
-    return false;
   }
 
   // Conntrack attaches an entry at priority -200 of PREROUTING and OUTPUT;
@@ -959,7 +962,8 @@ class Simulator::Walk {
           return false;
         }
         return PutNumber(t, kPacketHost, out, len);
-      default:  // kSkUid, kSkGid
+      case Field::kSkUid:
+      case Field::kSkGid:
         if (hook_ != Hook::kOutput && hook_ != Hook::kPostrouting) {
           unknown_ = absl::StrCat("-m owner is invalid in the ",
                                   HookName(hook_), " hook");
@@ -972,6 +976,8 @@ class Simulator::Walk {
           return false;
         }
         return PutNumber(t, kNoOwner, out, len);
+      default:
+        return false;
     }
   }
 
@@ -1232,6 +1238,36 @@ class Simulator::Walk {
     return std::nullopt;
   }
 
+  // The address and port a masquerade, redirect or fixed DNAT/SNAT gives;
+  // kDrop when the interface has no address of the family.
+  absl::StatusOr<Flow> NatEndpoint(const Action& a, uint16_t keep,
+                                   IpAddress* addr, uint16_t* port) {
+    std::optional<IpAddress> to = a.nat_address;
+    if (a.kind == Action::Kind::kMasquerade ||
+        a.kind == Action::Kind::kRedirect) {
+      bool masq = a.kind == Action::Kind::kMasquerade;
+      const HostInterface* dev = masq ? oif_ : iif_;
+      to = !masq            ? RedirectAddress()
+           : dev != nullptr ? host_.SourceAddress(*dev, dst_)
+                            : std::nullopt;
+      if (!to) {
+        Drop(absl::StrCat(masq ? "masquerade" : "redirect", ": no IPv",
+                          FamilyName(family_), " address on ",
+                          dev != nullptr ? dev->name : "?"));
+        return Flow::kDrop;
+      }
+    } else if (a.nat_address_hi && *a.nat_address_hi != *a.nat_address) {
+      return Refusal(absl::StrCat(
+          "the kernel picks one address of ", a.nat_address->ToString(), "-",
+          a.nat_address_hi->ToString(), ", unknown to trace"));
+    }
+    absl::StatusOr<uint16_t> p = NatPort(a, keep);
+    if (!p.ok()) return p.status();
+    *addr = *to;
+    *port = *p;
+    return Flow::kNextAction;
+  }
+
   absl::StatusOr<Flow> Nat(const Action& a, std::string* outcome) {
     bool dst_hook = hook_ == Hook::kPrerouting || hook_ == Hook::kOutput;
     bool dnat_kind =
@@ -1250,65 +1286,33 @@ class Simulator::Walk {
     b.hook = hook_;
     IpAddress addr;
     uint16_t port = 0;
-    if (a.kind == Action::Kind::kMasquerade) {
-      std::optional<IpAddress> m =
-          oif_ != nullptr ? host_.SourceAddress(*oif_, dst_) : std::nullopt;
-      if (!m) {
-        Drop(absl::StrCat("masquerade: no IPv", FamilyName(family_),
-                          " address on ", oif_ != nullptr ? oif_->name : "?"));
-        return Flow::kDrop;
-      }
-      addr = *m;
-      absl::StatusOr<uint16_t> p = NatPort(a, sport_);
-      if (!p.ok()) return p.status();
-      port = *p;
-      b.kind = NatBinding::Kind::kMasquerade;
-    } else if (a.kind == Action::Kind::kRedirect) {
-      std::optional<IpAddress> r = RedirectAddress();
-      if (!r) {
-        Drop(absl::StrCat("redirect: no IPv", FamilyName(family_),
-                          " address on ", iif_ != nullptr ? iif_->name : "?"));
-        return Flow::kDrop;
-      }
-      absl::StatusOr<uint16_t> p = NatPort(a, dport_);
-      if (!p.ok()) return p.status();
-      addr = *r;
-      port = *p;
-      b.kind = NatBinding::Kind::kDnat;
+    b.kind = a.kind == Action::Kind::kMasquerade ? NatBinding::Kind::kMasquerade
+             : a.kind == Action::Kind::kSnat     ? NatBinding::Kind::kSnat
+                                                 : NatBinding::Kind::kDnat;
+    uint16_t keep = b.kind == NatBinding::Kind::kDnat ? dport_ : sport_;
+    if (a.kind == Action::Kind::kMasquerade ||
+        a.kind == Action::Kind::kRedirect || a.nat_address) {
+      absl::StatusOr<Flow> f = NatEndpoint(a, keep, &addr, &port);
+      if (!f.ok() || *f != Flow::kNextAction) return f;
     } else {
-      b.kind = a.kind == Action::Kind::kDnat ? NatBinding::Kind::kDnat
-                                             : NatBinding::Kind::kSnat;
-      uint16_t keep = a.kind == Action::Kind::kDnat ? dport_ : sport_;
-      if (a.nat_address) {
-        if (a.nat_address_hi && *a.nat_address_hi != *a.nat_address) {
-          return Refusal(absl::StrCat(
-              "the kernel picks one address of ", a.nat_address->ToString(),
-              "-", a.nat_address_hi->ToString(), ", unknown to trace"));
-        }
-        addr = *a.nat_address;
-        absl::StatusOr<uint16_t> p = NatPort(a, keep);
-        if (!p.ok()) return p.status();
-        port = *p;
-      } else {
-        char buf[kMaxKeyWidth];
-        int len = 0;
-        const SetElement* e = nullptr;
-        if (Key(a.map_key, buf, &len)) {
-          e = a.map->Lookup(absl::string_view(buf, len));
-        }
-        if (e == nullptr) {
-          *outcome = "map: no element, next rule";
-          return Flow::kNextRule;
-        }
-        int asize = family_ == IpFamily::kV4 ? 4 : 16;
-        addr = IpAddress::FromBytes(
-            family_, reinterpret_cast<const uint8_t*>(e->data.data()));
-        port = e->data.size() >= static_cast<size_t>(asize + 2)
-                   ? static_cast<uint16_t>(DecodeNumber(
-                         absl::string_view(e->data).substr(asize, 2)))
-                   : keep;
-        if (port == 0) port = keep;
+      char buf[kMaxKeyWidth];
+      int len = 0;
+      const SetElement* e = nullptr;
+      if (Key(a.map_key, buf, &len)) {
+        e = a.map->Lookup(absl::string_view(buf, len));
       }
+      if (e == nullptr) {
+        *outcome = "map: no element, next rule";
+        return Flow::kNextRule;
+      }
+      int asize = family_ == IpFamily::kV4 ? 4 : 16;
+      addr = IpAddress::FromBytes(
+          family_, reinterpret_cast<const uint8_t*>(e->data.data()));
+      port = e->data.size() >= static_cast<size_t>(asize + 2)
+                 ? static_cast<uint16_t>(DecodeNumber(
+                       absl::string_view(e->data).substr(asize, 2)))
+                 : keep;
+      if (port == 0) port = keep;
     }
     if (b.kind == NatBinding::Kind::kDnat) {
       b.before = dst_.WithPort(dport_);
