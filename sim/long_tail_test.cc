@@ -426,6 +426,38 @@ TEST(NotrackTest, UntrackedPacketsSkipNat) {
   EXPECT_FALSE(ParseIptablesRule("-j CT --zone 1", IpFamily::kV4).ok());
 }
 
+// Before conntrack (raw) a packet has no entry: its original tuple and
+// status are absent, so those matches fail, negated or not (xt_conntrack
+// returns false without an entry unless only the state is tested).
+TEST(NotrackTest, NoConntrackEntryInRaw) {
+  auto sim = MakeSimulator(
+      Raw("-A PREROUTING -p tcp --dport 80 -m conntrack --ctorigdstport 80 "
+          "-j DROP\n"
+          "-A PREROUTING -p tcp --dport 81 -m conntrack ! --ctorigdstport 80 "
+          "-j DROP\n"
+          "-A PREROUTING -p tcp --dport 82 -m conntrack --ctstate INVALID -j "
+          "DROP\n"),
+      "", R"(table ip t {
+	chain raw {
+		type filter hook prerouting priority raw;
+		tcp dport 83 ct status & dnat == 0 drop
+	}
+}
+)",
+      kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {
+                        {"--ctorigdstport", "external:eth0", "",
+                         "192.0.2.10:80", "tcp", "local"},
+                        {"! --ctorigdstport", "external:eth0", "",
+                         "192.0.2.10:81", "tcp", "local"},
+                        {"--ctstate INVALID", "external:eth0", "",
+                         "192.0.2.10:82", "tcp", "dropped"},
+                        {"ct status", "external:eth0", "", "192.0.2.10:83",
+                         "tcp", "local"},
+                    });
+}
+
 // tcp flags: the traced packet is a connection's first, a SYN; UDP has no
 // TCP flags.
 TEST(MatchTailTest, TcpFlags) {

@@ -857,9 +857,9 @@ class Simulator::Walk {
       case Field::kDstAddr6:
         return put_addr(dst_, IpFamily::kV6);
       case Field::kCtOrigDstAddr4:
-        return put_addr(orig_dst_, IpFamily::kV4);
+        return HasConntrack() && put_addr(orig_dst_, IpFamily::kV4);
       case Field::kCtOrigDstAddr6:
-        return put_addr(orig_dst_, IpFamily::kV6);
+        return HasConntrack() && put_addr(orig_dst_, IpFamily::kV6);
       case Field::kL4Proto:
         return put_num(ValueType::kInetProto, proto_);
       case Field::kSrcPort:
@@ -867,7 +867,7 @@ class Simulator::Walk {
       case Field::kDstPort:
         return put_num(ValueType::kInetService, dport_);
       case Field::kCtOrigDstPort:
-        return put_num(ValueType::kInetService, orig_dport_);
+        return HasConntrack() && put_num(ValueType::kInetService, orig_dport_);
       case Field::kInIface:
         // A local packet has no input interface until it is looped back.
         return put_iface(
@@ -884,7 +884,8 @@ class Simulator::Walk {
       case Field::kCtState:
         return put_num(ValueType::kCtState, CtState());
       case Field::kCtStatus:
-        return put_num(ValueType::kCtStatus, (dnat_ ? kCtStatusDnat : 0) |
+        return HasConntrack() &&
+               put_num(ValueType::kCtStatus, (dnat_ ? kCtStatusDnat : 0) |
                                                  (snat_ ? kCtStatusSnat : 0));
       case Field::kDstAddrType:
         return put_num(ValueType::kAddrType, AddrType(dst_));
