@@ -578,6 +578,41 @@ TEST(MatchTailTest, Owner) {
       ParseIptablesRule("-m owner --uid-owner root -j X", IpFamily::kV4).ok());
 }
 
+// nft meta skuid/skgid: a local packet's owner is unknown; a packet with no
+// socket (forwarded or received) breaks the expression, so even != fails.
+TEST(MatchTailTest, NftSkuid) {
+  auto sim = MakeSimulator("", "", R"(table inet f {
+	chain out {
+		type filter hook output priority filter;
+		tcp dport 22 meta skuid 1000 drop
+	}
+	chain fwd {
+		type filter hook forward priority filter;
+		tcp dport 22 meta skgid != 0 drop
+	}
+}
+)",
+                           kHost);
+  ASSERT_NE(sim, nullptr);
+  ExpectFlows(*sim, {{"forwarded: no socket", "external:eth0", "",
+                      "10.88.0.5:22", "tcp", "delivered"}});
+  absl::Status s = TraceStatus(*sim, "local", "198.51.100.1", 22);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Msg(s), HasSubstr("rule 1 (tcp dport 22 meta skuid 1000 drop)"));
+}
+
+// -m owner in a user chain is checked where a walk reaches it.
+TEST(MatchTailTest, OwnerInAUserChainReachedFromInput) {
+  auto sim = MakeSimulator(
+      Filter(":U - [0:0]\n-A INPUT -j U\n-A U -m owner --uid-owner 0 -j "
+             "DROP\n"),
+      "", "", kHost);
+  ASSERT_NE(sim, nullptr);
+  absl::Status s = TraceStatus(*sim, "external:eth0", "192.0.2.10", 22);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Msg(s), HasSubstr("invalid in the input hook"));
+}
+
 // -m physdev: a packet that no bridge carried has no bridge ports (only
 // negated options match); one through a bridge with br_netfilter refuses.
 TEST(MatchTailTest, Physdev) {
@@ -619,6 +654,19 @@ TEST(MatchTailTest, AddrtypeLimitIface) {
                         {"another interface's address", "external:eth0", "",
                          "10.88.0.1:4040", "tcp", "local"},
                     });
+  auto out = MakeSimulator(
+      Nat("-A POSTROUTING -m addrtype --src-type LOCAL --limit-iface-out -j "
+          "MASQUERADE\n"),
+      "", "", kHost);
+  ASSERT_NE(out, nullptr);
+  ExpectFlows(
+      *out,
+      {
+          {"source is the output interface's", "local", "", "198.51.100.1:80",
+           "tcp", "delivered", "", "192.0.2.10"},
+          {"source is another interface's: not masqueraded", "local",
+           "10.88.0.1", "198.51.100.1:80", "tcp", "delivered", "", "10.88.0.1"},
+      });
   EXPECT_THAT(Msg(ParseIptablesRule("-m addrtype --dst-type LOCAL "
                                     "--limit-iface-in -j X",
                                     IpFamily::kV6)

@@ -216,7 +216,7 @@ TEST(NftParserTest, UnsupportedConstructsAreKeptOnTheTable) {
   };
   for (const Case& c : {
            Case{"tcp dport 80 limit rate 10/second accept", "\"limit\""},
-           Case{"tcp dport 80 meta skuid 0 accept", "\"meta skuid\""},
+           Case{"tcp dport 80 meta cpu 0 accept", "\"meta cpu\""},
            Case{"tcp dport 80 tproxy to :8080", "\"tproxy\""},
            Case{"tcp dport > 1024 accept", "comparison"},
            Case{"ip dscp 1 accept", "\"ip dscp\""},

@@ -538,6 +538,8 @@ class RuleParser {
       fields->push_back(Field::kNfProto);
     } else if (f == "pkttype") {
       fields->push_back(Field::kPktType);
+    } else if (f == "skuid" || f == "skgid") {
+      fields->push_back(f == "skuid" ? Field::kSkUid : Field::kSkGid);
     } else if (f == "iif" || f == "oif") {  // by name, resolved at load
       fields->push_back(f == "iif" ? Field::kInIface : Field::kOutIface);
     } else {

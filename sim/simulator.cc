@@ -965,21 +965,28 @@ class Simulator::Walk {
         return PutNumber(t, kPacketHost, out, len);
       case Field::kSkUid:
       case Field::kSkGid:
-        if (hook_ != Hook::kOutput && hook_ != Hook::kPostrouting) {
-          unknown_ = absl::StrCat("-m owner is invalid in the ",
-                                  HookName(hook_), " hook");
-          return false;
-        }
-        if (origin_ == PacketOrigin::Kind::kLocal) {
-          unknown_ =
-              "the owner of a locally generated packet is unknown to "
-              "trace";
-          return false;
-        }
-        return PutNumber(t, kNoOwner, out, len);
+        return ExtractOwner(out, len);
       default:
         return false;
     }
+  }
+
+  // The socket owner: unknown for a packet a local process sends; a packet
+  // without a socket has none (-m owner then compares kNoOwner; nft's
+  // expression breaks). -m owner is valid only in OUTPUT and POSTROUTING.
+  bool ExtractOwner(char* out, int* len) const {
+    bool nft = table_->syntax == Syntax::kNft;
+    bool has_socket = origin_ == PacketOrigin::Kind::kLocal && !looped_back_;
+    if (!nft && hook_ != Hook::kOutput && hook_ != Hook::kPostrouting) {
+      unknown_ =
+          absl::StrCat("-m owner is invalid in the ", HookName(hook_), " hook");
+      return false;
+    }
+    if (has_socket) {
+      unknown_ = "the owner of a locally generated packet is unknown to trace";
+      return false;
+    }
+    return !nft && PutNumber(ValueType::kUid, kNoOwner, out, len);
   }
 
   static bool IsBroadcast(const IpAddress& a) {
