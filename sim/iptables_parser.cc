@@ -778,18 +778,40 @@ class RuleBuilder {
 
   // -j LOG changes nothing on the packet's path; its options are only read.
   absl::Status LogOption(const std::string& opt) {
-    if (opt == "--log-prefix" || opt == "--log-level") {
+    if (opt == "--log-prefix") {
       absl::StatusOr<std::string> v = Value(opt);
       if (!v.ok()) return v.status();
       Canon(opt, IptablesQuote(*v), false);
       return absl::OkStatus();
     }
+    if (opt == "--log-level") return LogLevel(opt);
     if (OneOf(opt, {"--log-tcp-sequence", "--log-tcp-options",
                     "--log-ip-options", "--log-uid", "--log-macdecode"})) {
       Canon(opt, "", false);
       return absl::OkStatus();
     }
     return Error(absl::StrCat("unsupported option \"", opt, "\" for -j LOG"));
+  }
+
+  // iptables-save prints the level as a number, and not the default 4.
+  absl::Status LogLevel(const std::string& opt) {
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    static constexpr const char* kLevels[] = {"emerg", "alert",   "crit",
+                                              "error", "warning", "notice",
+                                              "info",  "debug"};
+    std::string lower = absl::AsciiStrToLower(*v);
+    int level = -1;
+    for (int i = 0; i < 8; ++i) {
+      if (lower == kLevels[i] || lower == std::to_string(i)) level = i;
+    }
+    if (lower == "err") level = 3;
+    if (lower == "warn") level = 4;
+    if (level < 0) {
+      return Error(absl::StrCat("invalid --log-level \"", *v, "\""));
+    }
+    if (level != 4) Canon(opt, std::to_string(level), false);
+    return absl::OkStatus();
   }
 
   // --reject-with TYPE: the ICMP error (or TCP reset) the sender gets; the
@@ -845,7 +867,6 @@ class RuleBuilder {
       a->kind = Action::Kind::kCopyMark;
       a->copy_to_conn = opt == "--save-mark";
       a->mark_mask = a->copy_mask = 0xffffffffu;
-      Canon(opt, "", false);
       connmark_set_ = true;
       return absl::OkStatus();
     }
@@ -864,11 +885,12 @@ class RuleBuilder {
           opt == "--mask" || (opt == "--nfmask") == a->copy_to_conn;
       if (to_mask) a->mark_mask = m;
       if (from_mask) a->copy_mask = m;
-      Canon(opt, *v, false);
       return absl::OkStatus();
     }
+    size_t canon_size = canonical_.size();
     absl::Status s = MarkTargetOption(opt, a);
     if (!s.ok()) return s;
+    canonical_.resize(canon_size);  // printed as --set-xmark in Finish
     a->kind = Action::Kind::kSetCtMark;
     connmark_set_ = true;
     return absl::OkStatus();
@@ -955,6 +977,7 @@ class RuleBuilder {
           "-j CONNMARK needs --set-xmark, --set-mark, --save-mark or "
           "--restore-mark");
     }
+    if (target_ == "CONNMARK") CanonConnmark(rule_.actions.back());
     const Action* a = rule_.actions.empty() ? nullptr : &rule_.actions.back();
     if (a != nullptr && a->nat_port != 0 && !IsPortProtocol(protocol_) &&
         (a->kind == Action::Kind::kRedirect ||
@@ -963,6 +986,20 @@ class RuleBuilder {
                                 " --to-ports needs -p tcp, udp or sctp"));
     }
     return absl::OkStatus();
+  }
+
+  // -j CONNMARK's options as iptables-save prints them.
+  void CanonConnmark(const Action& a) {
+    auto hex = [](uint32_t v) { return absl::StrCat("0x", absl::Hex(v)); };
+    if (a.kind == Action::Kind::kSetCtMark) {
+      Canon("--set-xmark", absl::StrCat(hex(a.mark_xor), "/", hex(a.mark_mask)),
+            false);
+      return;
+    }
+    bool save = a.copy_to_conn;
+    Canon(save ? "--save-mark" : "--restore-mark", "", false);
+    Canon("--nfmask", hex(save ? a.copy_mask : a.mark_mask), false);
+    Canon("--ctmask", hex(save ? a.mark_mask : a.copy_mask), false);
   }
 
   // Checks what only the end of the rule can tell.

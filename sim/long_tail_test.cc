@@ -376,6 +376,25 @@ TEST(CtMarkTest, ConnmarkBothSyntaxes) {
   EXPECT_EQ(rule->actions[0].mark_mask, 0xffu);  // packet bits cleared
   EXPECT_EQ(rule->actions[0].copy_mask, 0xfu);   // ct bits taken
   EXPECT_FALSE(ParseIptablesRule("-j CONNMARK", IpFamily::kV4).ok());
+  // As iptables-save prints them (verified), so -D finds them.
+  for (const auto& [in, saved] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"-j CONNMARK --set-mark 0x4/0xf",
+            "-j CONNMARK --set-xmark 0x4/0xf"},
+           {"-j CONNMARK --set-xmark 0x4",
+            "-j CONNMARK --set-xmark 0x4/0xffffffff"},
+           {"-j CONNMARK --save-mark",
+            "-j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff"},
+           {"-j CONNMARK --restore-mark --mask 0xff",
+            "-j CONNMARK --restore-mark --nfmask 0xff --ctmask 0xff"},
+           {"-j LOG --log-prefix \"x y\" --log-level 4",
+            "-j LOG --log-prefix \"x y\""},
+           {"-j LOG --log-level info", "-j LOG --log-level 6"},
+       }) {
+    absl::StatusOr<Rule> r = ParseIptablesRule(in, IpFamily::kV4);
+    ASSERT_TRUE(r.ok()) << in << ": " << r.status();
+    EXPECT_EQ(r->text, saved);
+  }
 }
 
 // NOTRACK in raw: the packet gets no conntrack entry, so NAT does not apply
