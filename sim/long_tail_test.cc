@@ -96,6 +96,122 @@ absl::Status TraceStatus(const Simulator& sim, const std::string& from,
   return sim.Trace(p).status();
 }
 
+// The rule one nft statement of the long tail parses to, in an ip table.
+Rule NftRule(const std::string& text, bool nat = false) {
+  Ruleset r;
+  std::string chain = nat ? "type nat hook prerouting priority dstnat;" : "";
+  absl::Status s =
+      ApplyNftScript(absl::StrCat("table ip t {\n\tchain c {\n\t\t", chain,
+                                  "\n\t\t", text, "\n\t}\n}\n"),
+                     "t.nft", &r);
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(r.tables[0].unsupported.ok())
+      << text << ": " << r.tables[0].unsupported;
+  const std::vector<Rule>& rules = r.tables[0].chains.at("c").rules;
+  EXPECT_EQ(rules.size(), 1u) << text;
+  return rules.empty() ? Rule() : rules[0];
+}
+
+TEST(NftLongTailParserTest, StatementsAndMatchesParseToTheKernelsMeaning) {
+  Rule r = NftRule("tcp flags syn / syn,ack drop");
+  ASSERT_EQ(r.matches.size(), 2u);  // meta l4proto tcp, then the flags
+  EXPECT_EQ(r.matches[1].fields, std::vector<Field>{Field::kTcpFlags});
+  EXPECT_EQ(r.matches[1].mask, 0x12u);
+  EXPECT_EQ(r.matches[1].value, 0x2u);
+  r = NftRule("tcp flags & (fin|syn|rst|ack) != syn drop");
+  EXPECT_EQ(r.matches[1].mask, 0x17u);
+  EXPECT_TRUE(r.matches[1].negate);
+  r = NftRule("reject with tcp reset");
+  ASSERT_EQ(r.matches.size(), 1u);
+  EXPECT_EQ(r.matches[0].fields, std::vector<Field>{Field::kL4Proto});
+  EXPECT_EQ(r.actions[0].kind, Action::Kind::kReject);
+  r = NftRule("meta l4proto tcp redirect to :8080", true);
+  EXPECT_EQ(r.actions[0].kind, Action::Kind::kRedirect);
+  EXPECT_EQ(r.actions[0].nat_port, 8080);
+  r = NftRule("meta l4proto tcp masquerade to :1000-2000 random", true);
+  EXPECT_EQ(r.actions[0].nat_port, 1000);
+  EXPECT_EQ(r.actions[0].nat_port_hi, 2000);
+  r = NftRule("dnat to 10.0.0.1-10.0.0.3", true);
+  EXPECT_EQ(r.actions[0].nat_address_hi->ToString(), "10.0.0.3");
+  r = NftRule("ct mark set meta mark");
+  EXPECT_EQ(r.actions[0].kind, Action::Kind::kCopyMark);
+  EXPECT_TRUE(r.actions[0].copy_to_conn);
+  r = NftRule("meta mark set ct mark & 0xf");
+  EXPECT_FALSE(r.actions[0].copy_to_conn);
+  EXPECT_EQ(r.actions[0].copy_mask, 0xfu);
+  r = NftRule("ct mark set 0x5");
+  EXPECT_EQ(r.actions[0].kind, Action::Kind::kSetCtMark);
+  EXPECT_EQ(r.actions[0].mark_xor, 5u);
+  r = NftRule("ct mark & 0xff == 0x1 accept");
+  EXPECT_EQ(r.matches[0].fields, std::vector<Field>{Field::kCtMark});
+  EXPECT_EQ(r.matches[0].mask, 0xffu);
+  r = NftRule("ip version 6 accept");  // never an IPv4 header
+  EXPECT_EQ(r.matches[0].literal->elements()[0]->key[0].lo,
+            EncodeNumber(ValueType::kNfProto, 0));
+  r = NftRule("log prefix \"x \" level info counter name \"c\" notrack");
+  ASSERT_EQ(r.actions.size(), 1u);
+  EXPECT_EQ(r.actions[0].kind, Action::Kind::kNotrack);
+  EXPECT_TRUE(r.matches.empty());
+  r = NftRule("iif \"lo\" meta pkttype broadcast accept");
+  EXPECT_EQ(r.matches[0].fields, std::vector<Field>{Field::kInIface});
+  EXPECT_EQ(r.matches[1].fields, std::vector<Field>{Field::kPktType});
+  r = NftRule("meta skuid 1000 accept");
+  EXPECT_EQ(r.matches[0].fields, std::vector<Field>{Field::kSkUid});
+}
+
+TEST(NftLongTailParserTest, ErrorsNameTheConstruct) {
+  struct Case {
+    const char* rule;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{"redirect to :80", "transport protocol match"},
+           Case{"meta l4proto tcp redirect to 80", "\":port[-port]\""},
+           Case{"reject with icmp bogus-word extra", "at \"extra\""},
+           Case{"reject with tcp rst", "tcp reset"},
+           Case{"ip version four accept", "version number"},
+           Case{"tcp flags syn / bogus drop", "TCP flag"},
+           Case{"dnat to 10.0.0.1-10.0.0.x", "NAT target"},
+       }) {
+    Ruleset r;
+    ASSERT_TRUE(ApplyNftScript(absl::StrCat("table ip t {\n\tchain c {\n\t\t",
+                                            c.rule, "\n\t}\n}\n"),
+                               "t.nft", &r)
+                    .ok());
+    EXPECT_THAT(Msg(r.tables[0].unsupported), HasSubstr(c.message)) << c.rule;
+    EXPECT_THAT(Msg(r.tables[0].unsupported), HasSubstr("line 3")) << c.rule;
+  }
+}
+
+TEST(IptablesLongTailParserTest, MatchesParseToTheKernelsMeaning) {
+  absl::StatusOr<Rule> r = ParseIptablesRule(
+      "-m iprange --src-range 10.0.0.1-10.0.0.9 -m connmark --mark 0x1/0x3 -m "
+      "physdev --physdev-is-bridged -j ACCEPT",
+      IpFamily::kV4);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->matches.size(), 3u);
+  EXPECT_EQ(r->matches[0].literal->elements()[0]->key[0].kind,
+            ValuePattern::Kind::kRange);
+  EXPECT_EQ(r->matches[1].fields, std::vector<Field>{Field::kCtMark});
+  EXPECT_EQ(r->matches[1].mask, 3u);
+  EXPECT_EQ(r->matches[2].fields, std::vector<Field>{Field::kPhysFlags});
+  r = ParseIptablesRule(
+      "-m addrtype --limit-iface-in --dst-type LOCAL -j ACCEPT", IpFamily::kV4);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->matches[0].fields, std::vector<Field>{Field::kDstAddrTypeIif});
+  for (const char* bad : {
+           "--src-range 10.0.0.1-10.0.0.2 -j X",      // no -m iprange
+           "-m iprange --src-range 10.0.0.0/8 -j X",  // not a range
+           "-m pkttype --pkt-type bogus -j X",
+           "-m addrtype --limit-iface-in --limit-iface-out -j X",
+           "-m physdev --physdev-in -j X",
+           "-j CONNMARK --nfmask 0x1",
+           "-p tcp -j REDIRECT --to-ports 90-80",
+       }) {
+    EXPECT_FALSE(ParseIptablesRule(bad, IpFamily::kV4).ok()) << bad;
+  }
+}
+
 // REJECT is a final verdict of the filter table (verified: the kernel
 // refuses it in nat, raw and mangle, and tcp-reset without -p tcp).
 TEST(RejectTest, IptablesRejectIsFinalAndOnlyInFilter) {
