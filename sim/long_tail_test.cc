@@ -172,6 +172,8 @@ TEST(NftLongTailParserTest, ErrorsNameTheConstruct) {
            Case{"ip version four accept", "version number"},
            Case{"tcp flags syn / bogus drop", "TCP flag"},
            Case{"dnat to 10.0.0.1-10.0.0.x", "NAT target"},
+           Case{"iif 2 accept", "interface index"},
+           Case{"meta oif != 3 accept", "interface index"},
        }) {
     Ruleset r;
     ASSERT_TRUE(ApplyNftScript(absl::StrCat("table ip t {\n\tchain c {\n\t\t",
@@ -683,6 +685,11 @@ TEST(MatchTailTest, PacketFacts) {
            "dropped"},
           {"iif other", "external:eth0", "", "10.88.0.5:4", "tcp", "delivered"},
       });
+  for (const char* bcast : {"255.255.255.255", "10.99.0.255"}) {
+    absl::Status s = TraceStatus(*sim, "external:veth-r", bcast, 3);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << bcast;
+    EXPECT_THAT(Msg(s), HasSubstr("broadcast")) << bcast;
+  }
   absl::StatusOr<Rule> rule =
       ParseIptablesRule("-m pkttype --pkt-type host -j ACCEPT", IpFamily::kV4);
   ASSERT_TRUE(rule.ok()) << rule.status();

@@ -473,6 +473,9 @@ class RuleParser {
       fields->push_back(Field::kOutIface);
       return absl::OkStatus();
     }
+    if ((w == "iif" || w == "oif") && AtInterfaceIndex()) {
+      return Unsupported(t, "iif/oif by interface index");
+    }
     if (w == "iif" || w == "oif" || w == "pkttype") {
       fields->push_back(w == "iif"   ? Field::kInIface
                         : w == "oif" ? Field::kOutIface
@@ -489,6 +492,16 @@ class RuleParser {
     if (w == "fib") return FibSelector(t, fields);
     if (w == "ct") return CtSelector(t, fields);
     return Unsupported(t, "unsupported expression or statement");
+  }
+
+  // Whether the value after iif/oif is a number: an interface index, which
+  // the host model does not know (nft lists existing ones by name).
+  bool AtInterfaceIndex() const {
+    const Token& v = tokens_.Peek().Is("==") || tokens_.Peek().Is("!=")
+                         ? tokens_.Peek(1)
+                         : tokens_.Peek();
+    uint32_t n;
+    return v.kind == Kind::kWord && absl::SimpleAtoi(v.text, &n);
   }
 
   // The word after a selector's first ("saddr" in "ip saddr"), or "".
@@ -541,6 +554,9 @@ class RuleParser {
     } else if (f == "skuid" || f == "skgid") {
       fields->push_back(f == "skuid" ? Field::kSkUid : Field::kSkGid);
     } else if (f == "iif" || f == "oif") {  // by name, resolved at load
+      if (AtInterfaceIndex()) {
+        return Unsupported(t, "iif/oif by interface index");
+      }
       fields->push_back(f == "iif" ? Field::kInIface : Field::kOutIface);
     } else {
       return Unsupported(

@@ -989,8 +989,24 @@ class Simulator::Walk {
     return !nft && PutNumber(ValueType::kUid, kNoOwner, out, len);
   }
 
-  static bool IsBroadcast(const IpAddress& a) {
-    return a.is_v4() && a.ToString() == "255.255.255.255";
+  // 255.255.255.255, or the directed broadcast of an interface's IPv4
+  // prefix.
+  bool IsBroadcast(const IpAddress& a) const {
+    if (!a.is_v4()) return false;
+    if (a.ToString() == "255.255.255.255") return true;
+    for (const HostInterface& i : host_.interfaces()) {
+      for (const IpPrefix& p : i.addresses) {
+        if (!p.address().is_v4() || p.length() >= 31 || !p.Contains(a)) {
+          continue;
+        }
+        bool all_ones = true;
+        for (int bit = p.length(); bit < 32; ++bit) {
+          all_ones = all_ones && (a.bytes()[bit / 8] >> (7 - bit % 8) & 1);
+        }
+        if (all_ones) return true;
+      }
+    }
+    return false;
   }
 
   // -m physdev: a packet that neither arrived on nor leaves by a bridge
