@@ -23,8 +23,10 @@ using ::testing::HasSubstr;
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 
 // iptables-restore checks that -m tcp has -p tcp when the rule is complete,
-// so kube-proxy's "-m tcp -p tcp --dport" is valid (verified with
-// iptables-restore 1.8.9); a port match for another protocol is not.
+// so kube-proxy's "-m tcp -p tcp --dport" and "-m tcp --syn -p tcp" are
+// valid (verified with iptables-restore 1.8.9); a port match for another
+// protocol, --dport before any protocol, and -m multiport --dports before
+// -p are not.
 TEST(IptablesProtocolMatchTest, ModuleBeforeProtocol) {
   absl::StatusOr<Rule> rule =
       ParseIptablesRule("-m tcp -p tcp --dport 80 -j ACCEPT", IpFamily::kV4);
@@ -36,10 +38,15 @@ TEST(IptablesProtocolMatchTest, ModuleBeforeProtocol) {
   for (const char* bad :
        {"-m tcp --dport 80 -j ACCEPT", "-m udp -p tcp --dport 80 -j ACCEPT",
         "-p tcp -m tcp --dport 80 -m udp --dport 81 -j X",
-        "--dport 80 -p tcp -j ACCEPT"}) {
+        "--dport 80 -p tcp -j ACCEPT",
+        "-m multiport --dports 80,81 -p tcp -j ACCEPT"}) {
     absl::StatusOr<Rule> r = ParseIptablesRule(bad, IpFamily::kV4);
     EXPECT_FALSE(r.ok()) << bad;
   }
+  rule = ParseIptablesRule("-m tcp --syn -p tcp -j ACCEPT", IpFamily::kV4);
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  EXPECT_EQ(rule->text,
+            "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT");
   EXPECT_THAT(
       Msg(ParseIptablesRule("-m udp -p tcp --dport 80 -j ACCEPT", IpFamily::kV4)
               .status()),
