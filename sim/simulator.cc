@@ -1251,6 +1251,8 @@ class Simulator::Walk {
 
   // REDIRECT: the first address of the input interface of the packet's
   // family, or loopback for a locally generated packet (nf_nat_redirect).
+  // The host model keeps `ip addr` order, which is the kernel's list order
+  // (verified: IPv4 takes the primary, IPv6 the newest global address).
   std::optional<IpAddress> RedirectAddress() const {
     if (hook_ == Hook::kOutput) {
       return *IpAddress::Parse(family_ == IpFamily::kV4 ? "127.0.0.1" : "::1");
