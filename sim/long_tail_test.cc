@@ -816,6 +816,13 @@ TEST(MatchTailTest, AddrtypeLimitIface) {
           {"source is another interface's: not masqueraded", "local",
            "10.88.0.1", "198.51.100.1:80", "tcp", "delivered", "", "10.88.0.1"},
       });
+  auto post = MakeSimulator(
+      Nat("-A POSTROUTING -m addrtype --dst-type LOCAL --limit-iface-in -j "
+          "MASQUERADE\n"),
+      "", "", kHost);
+  ASSERT_NE(post, nullptr);
+  EXPECT_THAT(Msg(TraceStatus(*post, "external:eth0", "10.88.0.5", 80)),
+              HasSubstr("--limit-iface-in is invalid in the postrouting hook"));
   EXPECT_THAT(Msg(ParseIptablesRule("-m addrtype --dst-type LOCAL "
                                     "--limit-iface-in -j X",
                                     IpFamily::kV6)

@@ -1040,7 +1040,10 @@ class Simulator::Walk {
         field == Field::kDstAddrTypeIif || field == Field::kDstAddrTypeOif;
     const HostInterface* dev = in ? iif_ : oif_;
     bool local_origin = origin_ == PacketOrigin::Kind::kLocal && !looped_back_;
-    if ((in && (hook_ == Hook::kOutput || local_origin)) ||
+    // The kernel refuses --limit-iface-in in OUTPUT and POSTROUTING and
+    // --limit-iface-out in PREROUTING and INPUT.
+    bool src_nat_hook = hook_ == Hook::kOutput || hook_ == Hook::kPostrouting;
+    if ((in && (src_nat_hook || local_origin)) ||
         (!in && (hook_ == Hook::kPrerouting || hook_ == Hook::kInput)) ||
         dev == nullptr) {
       unknown_ = absl::StrCat("--limit-iface-", in ? "in" : "out",
