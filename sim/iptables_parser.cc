@@ -531,7 +531,8 @@ class RuleBuilder {
       } else if (upper != "NONE") {
         absl::StatusOr<ValuePattern> p = ParseValuePattern(
             ValueType::kTcpFlag, absl::AsciiStrToLower(part), false);
-        if (!p.ok() || DecodeNumber(p->lo) > 32) {
+        if (!p.ok() || DecodeNumber(p->lo) > 32 || part.empty() ||
+            !absl::ascii_isalpha(part[0])) {
           return Error(absl::StrCat("invalid TCP flag \"", part, "\""));
         }
         bits |= DecodeNumber(p->lo);

@@ -645,6 +645,10 @@ TEST(MatchTailTest, TcpFlags) {
   EXPECT_EQ(rule->text,
             "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT");
   EXPECT_FALSE(ParseIptablesRule("-p udp --syn -j X", IpFamily::kV4).ok());
+  EXPECT_FALSE(
+      ParseIptablesRule("-p tcp --tcp-flags 2 2 -j X", IpFamily::kV4).ok());
+  EXPECT_FALSE(
+      ParseIptablesRule("-p tcp --tcp-flags SYN -j X", IpFamily::kV4).ok());
 }
 
 // pkttype, iprange, ip version, iif/oif by name.
