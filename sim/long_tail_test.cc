@@ -342,6 +342,13 @@ TEST(NoOpTest, LogAndCountersFallThrough) {
                          "10.88.0.5:80", "tcp", "dropped", "", "",
                          "dropped by a rule of ip f/fwd"},
                     });
+  Ruleset commands;
+  absl::Status s = ApplyNftScript(
+      "add table ip f\nadd counter ip f c\nadd counter ip f d { }\n"
+      "add chain ip f c1 { type filter hook input priority 0; }\n"
+      "add rule ip f c1 counter name \"c\" accept\n",
+      "cmds.nft", &commands);
+  EXPECT_TRUE(s.ok()) << s;
   absl::StatusOr<Rule> rule = ParseIptablesRule(
       "-j LOG --log-prefix \"in: \" --log-tcp-options", IpFamily::kV4);
   ASSERT_TRUE(rule.ok()) << rule.status();

@@ -245,6 +245,12 @@ class ScriptParser {
       return SetCommand(verb, what, family, name);
     }
     if (what.Is("element")) return ElementCommand(verb, family, name);
+    if (what.Is("counter") && !verb.Is("flush") && !verb.Is("insert")) {
+      // A named counter only counts: nothing on a packet's path.
+      tokens_.Next();
+      if (tokens_.Peek().kind == Kind::kLBrace) SkipBlock();
+      return EndOfCommand();
+    }
     return Error(what, "unsupported object");
   }
 
