@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <map>
 #include <set>
 #include <utility>
 #include <vector>
@@ -24,14 +25,12 @@ constexpr const char* kBuiltinChains[] = {"PREROUTING", "INPUT", "FORWARD",
 // says "unsupported target" instead of "no such chain".
 const std::set<std::string>& UnsupportedTargets() {
   static const auto* targets = new std::set<std::string>{
-      "REJECT",    "LOG",    "REDIRECT", "CONNMARK",    "NOTRACK",
-      "CT",        "TPROXY", "NFLOG",    "TRACE",       "NETMAP",
-      "CLASSIFY",  "TCPMSS", "SET",      "NFQUEUE",     "AUDIT",
-      "CHECKSUM",  "TTL",    "HL",       "TEE",         "DSCP",
-      "TOS",       "ULOG",   "SECMARK",  "CONNSECMARK", "SYNPROXY",
-      "IDLETIMER", "LED",    "RATEEST",  "HMARK",       "CLUSTERIP",
-      "MIRROR",    "SAME",   "ECN",      "NPT",         "DNPT",
-      "SNPT",      "QUEUE"};
+      "TPROXY",   "NFLOG",     "TRACE", "NETMAP",   "CLASSIFY", "TCPMSS",
+      "SET",      "NFQUEUE",   "AUDIT", "CHECKSUM", "TTL",      "HL",
+      "TEE",      "DSCP",      "TOS",   "ULOG",     "SECMARK",  "CONNSECMARK",
+      "SYNPROXY", "IDLETIMER", "LED",   "RATEEST",  "HMARK",    "CLUSTERIP",
+      "MIRROR",   "SAME",      "ECN",   "NPT",      "DNPT",     "SNPT",
+      "QUEUE"};
   return *targets;
 }
 
@@ -233,6 +232,9 @@ class RuleBuilder {
       return AddrTypeOption(opt, neg);
     }
     if (opt == "--comment") return CommentOption(opt, neg);
+    if (opt == "--mark" && LastOf("mark", "connmark") == "connmark") {
+      return ConnmarkOption(opt, neg);
+    }
     if (opt == "--mark" && !(has_target_ && target_ == "MARK")) {
       return MarkMatchOption(opt, neg);
     }
@@ -240,6 +242,7 @@ class RuleBuilder {
     if (opt == "--ctorigdstport" || opt == "--ctorigdst") {
       return CtOrigOption(opt, neg);
     }
+    if (LongTailMatchOption(opt)) return LongTailOption(opt, neg);
     if (has_target_) return TargetOption(opt, neg);
     return Error(absl::StrCat("unsupported option \"", opt, "\""));
   }
@@ -305,13 +308,11 @@ class RuleBuilder {
     absl::StatusOr<std::string> v = Value(opt);
     if (!v.ok()) return v.status();
     static const std::set<std::string> kModules = {
-        "tcp",     "udp",  "sctp",      "multiport", "addrtype",
-        "comment", "mark", "conntrack", "state"};
+        "tcp",     "udp",   "sctp",      "multiport", "addrtype",
+        "comment", "mark",  "conntrack", "state",     "connmark",
+        "physdev", "owner", "pkttype",   "iprange",   "nfacct"};
     if (!kModules.count(*v)) {
       return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
-    }
-    if (IsPortProtocol(*v) && protocol_ != *v) {
-      return Error(absl::StrCat("-m ", *v, " needs -p ", *v, " before it"));
     }
     modules_.push_back(*v);
     Canon("-m", *v, false);
@@ -466,6 +467,205 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
+  // Which of two modules was loaded last ("" when neither).
+  std::string LastOf(absl::string_view a, absl::string_view b) const {
+    for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+      if (*it == a || *it == b) return *it;
+    }
+    return "";
+  }
+
+  static bool LongTailMatchOption(absl::string_view opt) {
+    return OneOf(
+        opt,
+        {"--tcp-flags", "--syn", "--pkt-type", "--src-range", "--dst-range",
+         "--uid-owner", "--gid-owner", "--physdev-in", "--physdev-out",
+         "--physdev-is-bridged", "--physdev-is-in", "--physdev-is-out",
+         "--limit-iface-in", "--limit-iface-out", "--nfacct-name"});
+  }
+
+  // Options of the tcp flags, pkttype, iprange, owner, physdev and nfacct
+  // matches, and addrtype's interface limits.
+  absl::Status LongTailOption(const std::string& opt, bool neg) {
+    if (opt == "--tcp-flags" || opt == "--syn") return TcpFlagsOption(opt, neg);
+    if (opt == "--pkt-type") return PktTypeOption(opt, neg);
+    if (opt == "--src-range" || opt == "--dst-range") {
+      return RangeOption(opt, neg);
+    }
+    if (opt == "--uid-owner" || opt == "--gid-owner") {
+      return OwnerOption(opt, neg);
+    }
+    if (absl::StartsWith(opt, "--physdev")) return PhysdevOption(opt, neg);
+    if (absl::StartsWith(opt, "--limit-iface")) {
+      return LimitIfaceOption(opt, neg);
+    }
+    if (!Loaded("nfacct")) return Error("--nfacct-name needs -m nfacct");
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    Canon(opt, *v, false);  // accounting only: matches every packet
+    return absl::OkStatus();
+  }
+
+  // Loads the protocol's match implicitly after -p, as iptables does.
+  absl::Status NeedProtocolMatch(const std::string& opt,
+                                 absl::string_view proto) {
+    if (Loaded(proto)) return absl::OkStatus();
+    if (protocol_ != proto) {
+      return Error(absl::StrCat(opt, " needs -p ", proto));
+    }
+    modules_.push_back(std::string(proto));
+    Canon("-m", proto, false);
+    return absl::OkStatus();
+  }
+
+  // "SYN,ACK" / "ALL" / "NONE" → bits; names as iptables-save prints them.
+  absl::StatusOr<uint32_t> TcpFlagList(absl::string_view text,
+                                       std::string* canon) {
+    static constexpr const char* kNames[] = {"FIN", "SYN", "RST",
+                                             "PSH", "ACK", "URG"};
+    uint32_t bits = 0;
+    for (absl::string_view part : absl::StrSplit(text, ',')) {
+      std::string upper = absl::AsciiStrToUpper(part);
+      if (upper == "ALL") {
+        bits |= 0x3f;
+      } else if (upper != "NONE") {
+        absl::StatusOr<ValuePattern> p = ParseValuePattern(
+            ValueType::kTcpFlag, absl::AsciiStrToLower(part), false);
+        if (!p.ok() || DecodeNumber(p->lo) > 32 || part.empty() ||
+            !absl::ascii_isalpha(part[0])) {
+          return Error(absl::StrCat("invalid TCP flag \"", part, "\""));
+        }
+        bits |= DecodeNumber(p->lo);
+      }
+    }
+    std::vector<std::string> names;
+    for (int i = 0; i < 6; ++i) {
+      if (bits & (1u << i)) names.push_back(kNames[i]);
+    }
+    *canon = names.empty() ? "NONE" : absl::StrJoin(names, ",");
+    return bits;
+  }
+
+  // --tcp-flags MASK COMPARE, --syn (FIN,SYN,RST,ACK SYN). The traced
+  // packet is a SYN.
+  absl::Status TcpFlagsOption(const std::string& opt, bool neg) {
+    absl::Status s = NeedProtocolMatch(opt, "tcp");
+    if (!s.ok()) return s;
+    std::string mask_text = "FIN,SYN,RST,ACK", compare_text = "SYN";
+    if (opt == "--tcp-flags") {
+      absl::StatusOr<std::string> m = Value(opt);
+      if (!m.ok()) return m.status();
+      absl::StatusOr<std::string> c = Value(opt);
+      if (!c.ok()) return c.status();
+      mask_text = *m;
+      compare_text = *c;
+    }
+    std::string mask_canon, compare_canon;
+    absl::StatusOr<uint32_t> mask = TcpFlagList(mask_text, &mask_canon);
+    if (!mask.ok()) return mask.status();
+    absl::StatusOr<uint32_t> compare =
+        TcpFlagList(compare_text, &compare_canon);
+    if (!compare.ok()) return compare.status();
+    Canon("--tcp-flags", absl::StrCat(mask_canon, " ", compare_canon), neg);
+    return AddBitwiseMatch(Field::kTcpFlags, *mask, *compare & *mask, neg);
+  }
+
+  absl::Status PktTypeOption(const std::string& opt, bool neg) {
+    if (!Loaded("pkttype")) return Error("--pkt-type needs -m pkttype");
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    std::string lower = absl::AsciiStrToLower(*v);
+    absl::StatusOr<ValuePattern> p = ParseValuePattern(
+        ValueType::kPktType, lower == "otherhost" ? "other" : lower, false);
+    if (!p.ok() || lower == "other") {
+      return Error(absl::StrCat("invalid --pkt-type \"", *v,
+                                "\" (unicast, broadcast, multicast)"));
+    }
+    static constexpr const char* kNames[] = {"unicast", "broadcast",
+                                             "multicast", "otherhost"};
+    Canon(opt, kNames[DecodeNumber(p->lo)], neg);
+    return AddSetMatch(Field::kPktType, {*p}, neg);
+  }
+
+  // -m iprange --src-range/--dst-range a[-b].
+  absl::Status RangeOption(const std::string& opt, bool neg) {
+    if (!Loaded("iprange")) return Error(opt + " needs -m iprange");
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    absl::StatusOr<ValuePattern> p = ParseValuePattern(AddrType(), *v, true);
+    if (!p.ok() || v->find('/') != std::string::npos) {
+      return Error(absl::StrCat("invalid ", opt, " \"", *v, "\" (IPv",
+                                FamilyName(family_), " address[-address])"));
+    }
+    Canon(opt, *v, neg);
+    bool src = opt == "--src-range";
+    Field f = family_ == IpFamily::kV4
+                  ? (src ? Field::kSrcAddr4 : Field::kDstAddr4)
+                  : (src ? Field::kSrcAddr6 : Field::kDstAddr6);
+    return AddSetMatch(f, {*p}, neg);
+  }
+
+  // -m owner --uid-owner/--gid-owner N[-M] (numeric ids only).
+  absl::Status OwnerOption(const std::string& opt, bool neg) {
+    if (!Loaded("owner")) return Error(opt + " needs -m owner");
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    absl::StatusOr<ValuePattern> p =
+        ParseValuePattern(ValueType::kUid, *v, true);
+    if (!p.ok()) {
+      return Error(absl::StrCat("unsupported ", opt, " \"", *v,
+                                "\" (a numeric id or range)"));
+    }
+    Canon(opt, *v, neg);
+    return AddSetMatch(opt == "--uid-owner" ? Field::kSkUid : Field::kSkGid,
+                       {*p}, neg);
+  }
+
+  absl::Status PhysdevOption(const std::string& opt, bool neg) {
+    if (!Loaded("physdev")) return Error(opt + " needs -m physdev");
+    if (opt == "--physdev-in" || opt == "--physdev-out") {
+      absl::StatusOr<std::string> v = Value(opt);
+      if (!v.ok()) return v.status();
+      absl::StatusOr<ValuePattern> p =
+          ParseValuePattern(ValueType::kIfname, *v, true);
+      if (!p.ok()) return p.status();
+      Canon(opt, *v, neg);
+      return AddSetMatch(
+          opt == "--physdev-in" ? Field::kPhysIn : Field::kPhysOut, {*p}, neg);
+    }
+    uint32_t bit = opt == "--physdev-is-bridged" ? kPhysIsBridged
+                   : opt == "--physdev-is-in"    ? kPhysIsIn
+                                                 : kPhysIsOut;
+    Canon(opt, "", neg);
+    return AddBitwiseMatch(Field::kPhysFlags, bit, bit, neg);
+  }
+
+  // Applied to the rule's address types in Finish, wherever it was written.
+  absl::Status LimitIfaceOption(const std::string& opt, bool neg) {
+    if (!Loaded("addrtype")) return Error(opt + " needs -m addrtype");
+    if (neg) return Error(absl::StrCat("\"!\" before ", opt));
+    if (family_ != IpFamily::kV4) {
+      return Error(absl::StrCat("unsupported ", opt, " for IPv6"));
+    }
+    if (!limit_iface_.empty()) {
+      return Error("--limit-iface-in and --limit-iface-out together");
+    }
+    limit_iface_ = opt;
+    Canon(opt, "", false);
+    return absl::OkStatus();
+  }
+
+  // -m connmark --mark v[/m].
+  absl::Status ConnmarkOption(const std::string& opt, bool neg) {
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    uint32_t value, mask;
+    absl::Status s = ParseMarkMask(*v, &value, &mask);
+    if (!s.ok()) return s;
+    Canon(opt, *v, neg);
+    return AddBitwiseMatch(Field::kCtMark, mask, value & mask, neg);
+  }
+
   // -j TARGET / -g CHAIN: only one per rule.
   absl::Status TargetChoice(const std::string& opt, bool neg) {
     if (neg) return Error(absl::StrCat("\"!\" before ", opt));
@@ -498,6 +698,18 @@ class RuleBuilder {
       a.nat_family = family_;
     } else if (target == "MARK") {
       a.kind = Action::Kind::kSetMark;
+    } else if (target == "LOG") {
+      return absl::OkStatus();  // changes nothing: the next rule follows
+    } else if (target == "REJECT") {
+      a.kind = Action::Kind::kReject;
+    } else if (target == "REDIRECT") {
+      a.kind = Action::Kind::kRedirect;
+    } else if (target == "NOTRACK" || target == "CT") {
+      // CT does nothing modelled without --notrack (Finish checks).
+      a.kind = target == "NOTRACK" ? Action::Kind::kNotrack
+                                   : Action::Kind::kContinue;
+    } else if (target == "CONNMARK") {
+      a.kind = Action::Kind::kSetCtMark;
     } else if (UnsupportedTargets().count(target)) {
       return Error(absl::StrCat("unsupported target \"-j ", target, "\""));
     } else {
@@ -510,6 +722,10 @@ class RuleBuilder {
 
   // An option of the rule's target (after -j).
   absl::Status TargetOption(const std::string& opt, bool neg) {
+    if (OneOf(target_, {"LOG", "REJECT", "REDIRECT", "CONNMARK", "CT"}) ||
+        (target_ == "MASQUERADE" && opt == "--to-ports")) {
+      return LongTailTargetOption(opt, neg);
+    }
     Action& a = rule_.actions.back();
     if (neg) return Error(absl::StrCat("\"!\" before ", opt));
     bool nat = a.kind == Action::Kind::kDnat || a.kind == Action::Kind::kSnat;
@@ -531,21 +747,167 @@ class RuleBuilder {
         absl::StrCat("unsupported option \"", opt, "\" for -j ", target_));
   }
 
+  // REJECT, LOG, REDIRECT, CONNMARK, NOTRACK and CT's options.
+  absl::Status LongTailTargetOption(const std::string& opt, bool neg) {
+    if (neg) return Error(absl::StrCat("\"!\" before ", opt));
+    if (target_ == "LOG") return LogOption(opt);
+    Action& a = rule_.actions.back();
+    if (target_ == "REJECT" && opt == "--reject-with") return RejectWith(opt);
+    if ((a.kind == Action::Kind::kRedirect ||
+         a.kind == Action::Kind::kMasquerade) &&
+        opt == "--to-ports") {
+      absl::StatusOr<std::string> v = Value(opt);
+      if (!v.ok()) return v.status();
+      absl::Status s = ParseNatPorts(*v, &a);
+      if (!s.ok()) return s;
+      Canon(opt, *v, false);
+      return absl::OkStatus();
+    }
+    if (a.kind == Action::Kind::kRedirect && opt == "--random") {
+      Canon(opt, "", false);
+      return absl::OkStatus();
+    }
+    if (target_ == "CONNMARK") return ConnmarkTargetOption(opt, &a);
+    if (target_ == "CT" && opt == "--notrack") {
+      a.kind = Action::Kind::kNotrack;
+      Canon(opt, "", false);
+      return absl::OkStatus();
+    }
+    return Error(
+        absl::StrCat("unsupported option \"", opt, "\" for -j ", target_));
+  }
+
+  // -j LOG changes nothing on the packet's path; its options are only read.
+  absl::Status LogOption(const std::string& opt) {
+    if (opt == "--log-prefix") {
+      absl::StatusOr<std::string> v = Value(opt);
+      if (!v.ok()) return v.status();
+      Canon(opt, IptablesQuote(*v), false);
+      return absl::OkStatus();
+    }
+    if (opt == "--log-level") return LogLevel(opt);
+    if (OneOf(opt, {"--log-tcp-sequence", "--log-tcp-options",
+                    "--log-ip-options", "--log-uid", "--log-macdecode"})) {
+      Canon(opt, "", false);
+      return absl::OkStatus();
+    }
+    return Error(absl::StrCat("unsupported option \"", opt, "\" for -j LOG"));
+  }
+
+  // iptables-save prints the level as a number, and not the default 4.
+  absl::Status LogLevel(const std::string& opt) {
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    static constexpr const char* kLevels[] = {"emerg", "alert",   "crit",
+                                              "error", "warning", "notice",
+                                              "info",  "debug"};
+    std::string lower = absl::AsciiStrToLower(*v);
+    int level = -1;
+    for (int i = 0; i < 8; ++i) {
+      if (lower == kLevels[i] || lower == std::to_string(i)) level = i;
+    }
+    if (lower == "err") level = 3;
+    if (lower == "warn") level = 4;
+    if (level < 0) {
+      return Error(absl::StrCat("invalid --log-level \"", *v, "\""));
+    }
+    if (level != 4) Canon(opt, std::to_string(level), false);
+    return absl::OkStatus();
+  }
+
+  // --reject-with TYPE: the ICMP error (or TCP reset) the sender gets; the
+  // packet is dropped either way.
+  absl::Status RejectWith(const std::string& opt) {
+    absl::StatusOr<std::string> v = Value(opt);
+    if (!v.ok()) return v.status();
+    static const auto* v4 = new std::map<std::string, std::string>{
+        {"icmp-net-unreachable", "icmp-net-unreachable"},
+        {"net-unreach", "icmp-net-unreachable"},
+        {"icmp-host-unreachable", "icmp-host-unreachable"},
+        {"host-unreach", "icmp-host-unreachable"},
+        {"icmp-port-unreachable", "icmp-port-unreachable"},
+        {"port-unreach", "icmp-port-unreachable"},
+        {"icmp-proto-unreachable", "icmp-proto-unreachable"},
+        {"proto-unreach", "icmp-proto-unreachable"},
+        {"icmp-net-prohibited", "icmp-net-prohibited"},
+        {"net-prohib", "icmp-net-prohibited"},
+        {"icmp-host-prohibited", "icmp-host-prohibited"},
+        {"host-prohib", "icmp-host-prohibited"},
+        {"icmp-admin-prohibited", "icmp-admin-prohibited"},
+        {"admin-prohib", "icmp-admin-prohibited"},
+        {"tcp-reset", "tcp-reset"},
+        {"tcp-rst", "tcp-reset"}};
+    static const auto* v6 = new std::map<std::string, std::string>{
+        {"icmp6-no-route", "icmp6-no-route"},
+        {"no-route", "icmp6-no-route"},
+        {"icmp6-adm-prohibited", "icmp6-adm-prohibited"},
+        {"adm-prohibited", "icmp6-adm-prohibited"},
+        {"icmp6-addr-unreachable", "icmp6-addr-unreachable"},
+        {"addr-unreach", "icmp6-addr-unreachable"},
+        {"icmp6-port-unreachable", "icmp6-port-unreachable"},
+        {"port-unreach", "icmp6-port-unreachable"},
+        {"icmp6-policy-fail", "icmp6-policy-fail"},
+        {"policy-fail", "icmp6-policy-fail"},
+        {"icmp6-reject-route", "icmp6-reject-route"},
+        {"reject-route", "icmp6-reject-route"},
+        {"tcp-reset", "tcp-reset"}};
+    const auto& names = family_ == IpFamily::kV4 ? *v4 : *v6;
+    auto it = names.find(*v);
+    if (it == names.end()) {
+      return Error(absl::StrCat("invalid --reject-with \"", *v, "\""));
+    }
+    reject_with_ = it->second;
+    return absl::OkStatus();
+  }
+
+  // -j CONNMARK: --set-xmark/--set-mark/--and-mark/--or-mark/--xor-mark set
+  // the connection's mark; --save-mark and --restore-mark copy it with
+  // --nfmask/--ctmask (or --mask for both).
+  absl::Status ConnmarkTargetOption(const std::string& opt, Action* a) {
+    if (opt == "--save-mark" || opt == "--restore-mark") {
+      a->kind = Action::Kind::kCopyMark;
+      a->copy_to_conn = opt == "--save-mark";
+      a->mark_mask = a->copy_mask = 0xffffffffu;
+      connmark_set_ = true;
+      return absl::OkStatus();
+    }
+    if (OneOf(opt, {"--nfmask", "--ctmask", "--mask"})) {
+      if (a->kind != Action::Kind::kCopyMark) {
+        return Error(opt + " needs --save-mark or --restore-mark before it");
+      }
+      absl::StatusOr<std::string> v = Value(opt);
+      if (!v.ok()) return v.status();
+      uint32_t m, unused;
+      absl::Status s = ParseMarkMask(*v, &m, &unused);
+      if (!s.ok()) return s;
+      // save: ct = (ct & ~ctmask) ^ (mark & nfmask); restore the other way.
+      bool to_mask = opt == "--mask" || (opt == "--ctmask") == a->copy_to_conn;
+      bool from_mask =
+          opt == "--mask" || (opt == "--nfmask") == a->copy_to_conn;
+      if (to_mask) a->mark_mask = m;
+      if (from_mask) a->copy_mask = m;
+      return absl::OkStatus();
+    }
+    size_t canon_size = canonical_.size();
+    absl::Status s = MarkTargetOption(opt, a);
+    if (!s.ok()) return s;
+    canonical_.resize(canon_size);  // printed as --set-xmark in Finish
+    a->kind = Action::Kind::kSetCtMark;
+    connmark_set_ = true;
+    return absl::OkStatus();
+  }
+
   // DNAT --to-destination / SNAT --to-source: one address, optional port.
   absl::Status NatAddressOption(const std::string& opt, Action* a) {
     if (a->nat_address) return Error(absl::StrCat("more than one ", opt));
     absl::StatusOr<std::string> v = Value(opt);
     if (!v.ok()) return v.status();
-    IpAddress addr;
-    uint16_t port = 0;
-    absl::Status s = ParseEndpoint(*v, true, &addr, &port);
-    if (!s.ok() || addr.family() != family_) {
-      return Error(absl::StrCat("unsupported ", opt, " \"", *v, "\" (one IPv",
+    absl::Status s = ParseNatRange(*v, family_, a);
+    if (!s.ok()) {
+      return Error(absl::StrCat("unsupported ", opt, " \"", *v, "\" (IPv",
                                 FamilyName(family_),
-                                " address with an optional single port)"));
+                                " address[-address][:port[-port]])"));
     }
-    a->nat_address = addr;
-    a->nat_port = port;
     bool dnat = a->kind == Action::Kind::kDnat;
     Canon(opt == "--to" ? (dnat ? "--to-destination" : "--to-source") : opt, *v,
           false);
@@ -582,8 +944,76 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
+  // The end-of-rule checks and defaults of the long-tail targets and of
+  // --limit-iface-in/out.
+  absl::Status FinishLongTail() {
+    if (!limit_iface_.empty()) {
+      bool in = limit_iface_ == "--limit-iface-in";
+      for (Match& m : rule_.matches) {
+        for (Field& f : m.fields) {
+          if (f == Field::kDstAddrType) {
+            f = in ? Field::kDstAddrTypeIif : Field::kDstAddrTypeOif;
+          } else if (f == Field::kSrcAddrType) {
+            f = in ? Field::kSrcAddrTypeIif : Field::kSrcAddrTypeOif;
+          }
+        }
+      }
+    }
+    if (target_ == "REJECT") {
+      if (reject_with_.empty()) {
+        reject_with_ = family_ == IpFamily::kV4 ? "icmp-port-unreachable"
+                                                : "icmp6-port-unreachable";
+      }
+      if (reject_with_ == "tcp-reset" && protocol_ != "tcp") {
+        return Error("--reject-with tcp-reset needs -p tcp");
+      }
+      Canon("--reject-with", reject_with_, false);
+    }
+    if (target_ == "CT" &&
+        rule_.actions.back().kind != Action::Kind::kNotrack) {
+      return Error("-j CT is modelled only with --notrack");
+    }
+    if (target_ == "CONNMARK" && !connmark_set_) {
+      return Error(
+          "-j CONNMARK needs --set-xmark, --set-mark, --save-mark or "
+          "--restore-mark");
+    }
+    if (target_ == "CONNMARK") CanonConnmark(rule_.actions.back());
+    const Action* a = rule_.actions.empty() ? nullptr : &rule_.actions.back();
+    if (a != nullptr && a->nat_port != 0 && !IsPortProtocol(protocol_) &&
+        (a->kind == Action::Kind::kRedirect ||
+         a->kind == Action::Kind::kMasquerade)) {
+      return Error(absl::StrCat("-j ", target_,
+                                " --to-ports needs -p tcp, udp or sctp"));
+    }
+    return absl::OkStatus();
+  }
+
+  // -j CONNMARK's options as iptables-save prints them.
+  void CanonConnmark(const Action& a) {
+    auto hex = [](uint32_t v) { return absl::StrCat("0x", absl::Hex(v)); };
+    if (a.kind == Action::Kind::kSetCtMark) {
+      Canon("--set-xmark", absl::StrCat(hex(a.mark_xor), "/", hex(a.mark_mask)),
+            false);
+      return;
+    }
+    bool save = a.copy_to_conn;
+    Canon(save ? "--save-mark" : "--restore-mark", "", false);
+    Canon("--nfmask", hex(save ? a.copy_mask : a.mark_mask), false);
+    Canon("--ctmask", hex(save ? a.mark_mask : a.copy_mask), false);
+  }
+
   // Checks what only the end of the rule can tell.
   absl::Status Finish() {
+    absl::Status tail = FinishLongTail();
+    if (!tail.ok()) return tail;
+    // iptables-restore checks a protocol's match against -p once the rule
+    // is complete, so "-m tcp -p tcp" (kube-proxy's order) is valid.
+    for (const std::string& m : modules_) {
+      if (IsPortProtocol(m) && protocol_ != m) {
+        return Error(absl::StrCat("-m ", m, " needs -p ", m));
+      }
+    }
     if (rule_.actions.empty()) return absl::OkStatus();
     const Action& a = rule_.actions.back();
     if (a.kind == Action::Kind::kDnat && !a.nat_address) {
@@ -613,6 +1043,9 @@ class RuleBuilder {
   std::string target_;
   std::string protocol_;
   std::vector<std::string> modules_;
+  std::string limit_iface_;  // "--limit-iface-in|out" or ""
+  std::string reject_with_;  // -j REJECT --reject-with, canonical
+  bool connmark_set_ = false;
   std::vector<std::string> header_[5];
   std::vector<std::string> canonical_;
 };
@@ -834,6 +1267,10 @@ class Restore {
       return DeleteRuleNumber(*name, number, &rules);
     }
     absl::StatusOr<Rule> rule = BuildRule(spec, family_);
+    if (rule.ok()) {
+      absl::Status valid = CheckValidHere(*name, *rule);
+      if (!valid.ok()) return valid;
+    }
     if (!rule.ok() && table_.name == "filter" && !is_delete) {
       // Filter tables of real hosts hold much the simulator does not
       // model; such a rule makes a walk refuse only when it reaches it.
@@ -850,6 +1287,36 @@ class Restore {
       }
     }
     return PlaceRule(cmd, *name, has_number, number, &rules, *std::move(rule));
+  }
+
+  // What the kernel refuses to load by table or built-in chain: REJECT
+  // outside filter, NOTRACK/CT outside raw, REDIRECT outside nat, -m owner
+  // in PREROUTING, INPUT or FORWARD. (A user chain is checked when a walk
+  // reaches it.)
+  absl::Status CheckValidHere(const std::string& chain, const Rule& rule) {
+    for (const Action& a : rule.actions) {
+      const char* table = a.kind == Action::Kind::kReject     ? "filter"
+                          : a.kind == Action::Kind::kNotrack  ? "raw"
+                          : a.kind == Action::Kind::kRedirect ? "nat"
+                                                              : nullptr;
+      if (table != nullptr && table_.name != table) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the target of \"", rule.text, "\" is valid only in table ", table,
+            " (the kernel refuses it in ", table_.name, ")"));
+      }
+    }
+    bool owner_invalid =
+        chain == "PREROUTING" || chain == "INPUT" || chain == "FORWARD";
+    for (const Match& m : rule.matches) {
+      if (owner_invalid &&
+          (m.fields[0] == Field::kSkUid || m.fields[0] == Field::kSkGid)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("-m owner is valid only in OUTPUT and POSTROUTING, "
+                         "not ",
+                         chain));
+      }
+    }
+    return absl::OkStatus();
   }
 
   static absl::Status DeleteRuleNumber(const std::string& chain, long number,

@@ -170,8 +170,8 @@ TEST(IptablesParserTest, RuleErrorsNameTheConstruct) {
   };
   for (const Case& c : {
            Case{"-m statistic --mode random -j X", "-m statistic"},
-           Case{"-j REJECT", "unsupported target \"-j REJECT\""},
-           Case{"-j LOG --log-prefix x", "-j LOG"},
+           Case{"-j TPROXY", "unsupported target \"-j TPROXY\""},
+           Case{"-j NFLOG --nflog-group 1", "-j NFLOG"},
            Case{"--fragment -j ACCEPT", "unsupported option \"--fragment\""},
            Case{"--dport 80 -j ACCEPT", "--dport needs -p tcp, udp or sctp"},
            Case{"-m tcp --dport 80 -j ACCEPT", "-m tcp needs -p tcp"},
@@ -179,8 +179,7 @@ TEST(IptablesParserTest, RuleErrorsNameTheConstruct) {
            Case{"-p tcp --dport 99999 -j ACCEPT", "\"99999\""},
            Case{"-s 10.0.0.300 -j ACCEPT", "\"10.0.0.300\""},
            Case{"-j DNAT", "--to-destination"},
-           Case{"-j DNAT --to-destination 10.0.0.1-10.0.0.9",
-                "10.0.0.1-10.0.0.9"},
+           Case{"-j DNAT --to-destination 10.0.0.0/24", "10.0.0.0/24"},
            Case{"-j MASQUERADE --to-ports 80", "--to-ports"},
            Case{"-j MARK", "--set-xmark"},
            Case{"-m addrtype --dst-type BLACKHOLE -j X", "BLACKHOLE"},

@@ -246,6 +246,12 @@ class ScriptParser {
       return SetCommand(verb, what, family, name);
     }
     if (what.Is("element")) return ElementCommand(verb, family, name);
+    if (what.Is("counter") && !verb.Is("flush") && !verb.Is("insert")) {
+      // A named counter only counts: nothing on a packet's path.
+      tokens_.Next();
+      if (tokens_.Peek().kind == Kind::kLBrace) SkipBlock();
+      return EndOfCommand();
+    }
     return Error(what, "unsupported object");
   }
 
@@ -326,6 +332,10 @@ class ScriptParser {
     }
     if (t.Is("comment") && tokens_.Peek().kind == Kind::kString) {
       tokens_.Next();
+    } else if (t.Is("counter") && tokens_.Peek(1).kind == Kind::kLBrace) {
+      // A named counter only counts what "counter name" rules send it.
+      tokens_.Next();
+      SkipBlock();
     } else if (t.Is("flags")) {
       // A dormant table is not evaluated by the kernel.
       NoteUnsupported(table, absl::InvalidArgumentError(absl::StrCat(

@@ -231,14 +231,14 @@ TEST(NftParserTest, UnsupportedConstructsAreKeptOnTheirRule) {
   };
   for (const Case& c : {
            Case{"tcp dport 80 limit rate 10/second accept", "\"limit\""},
-           Case{"tcp dport 80 log prefix \"x\" accept", "\"log\""},
-           Case{"tcp dport 80 redirect to :8080", "\"redirect\""},
+           Case{"tcp dport 80 meta cpu 0 accept", "\"meta cpu\""},
+           Case{"tcp dport 80 tproxy to :8080", "\"tproxy\""},
            Case{"tcp dport > 1024 accept", "comparison"},
            Case{"ip dscp 1 accept", "\"ip dscp\""},
-           Case{"ct mark 1 accept", "\"ct mark\""},
+           Case{"ct helper \"ftp\" accept", "\"ct helper\""},
            Case{"ip6 saddr ::1 accept", "ip6 expression in a ip table"},
            Case{"ip saddr @missing accept", "no set or map \"missing\""},
-           Case{"masquerade to :1000", "masquerade to a port"},
+           Case{"masquerade to :1000", "needs a transport protocol match"},
            Case{"tcp dport 99999 accept", "99999"},
            Case{"xt target \"DNAT\"", "xt target \"DNAT\""},
        }) {

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace sim {
 namespace nft {
@@ -110,9 +111,16 @@ class RuleParser {
     const std::string& w = t.text;
     if (w == "counter") {
       tokens_.Next();
+      if (tokens_.Peek().Is("name")) {  // a named counter: counts only
+        tokens_.Next();
+        tokens_.Next();
+      }
       SkipCounterValues();
       return absl::OkStatus();
     }
+    bool handled = false;
+    absl::Status tail = LongTailStatement(&handled);
+    if (handled || !tail.ok()) return tail;
     if (w == "comment") {
       tokens_.Next();
       if (tokens_.Next().kind != Kind::kString) {
@@ -158,6 +166,274 @@ class RuleParser {
     return absl::OkStatus();
   }
 
+  // reject, log, notrack, redirect, ct mark set, ip|ip6 version: the
+  // statements and matches of the long tail (issue 12). Sets *handled.
+  absl::Status LongTailStatement(bool* handled) {
+    const Token& t = tokens_.Peek();
+    *handled = true;
+    if (t.Is("reject")) return Reject();
+    if (t.Is("log")) return Log();
+    if (t.Is("notrack")) {
+      tokens_.Next();
+      Action a;
+      a.kind = Action::Kind::kNotrack;
+      return AddAction(std::move(a));
+    }
+    if (t.Is("redirect")) return Redirect();
+    if (t.Is("ct") && tokens_.Peek(1).Is("mark") && tokens_.Peek(2).Is("set")) {
+      tokens_.Next();
+      tokens_.Next();
+      tokens_.Next();
+      return CtMarkSet();
+    }
+    if ((t.Is("ip") || t.Is("ip6")) && tokens_.Peek(1).Is("version")) {
+      return IpVersion();
+    }
+    *handled = false;
+    return absl::OkStatus();
+  }
+
+  // "reject [with icmp|icmpv6|icmpx [type] NAME | with tcp reset]": the
+  // packet is dropped and the sender told. nft adds the protocol the reply
+  // needs as a match (verified with nft --debug=netlink).
+  absl::Status Reject() {
+    tokens_.Next();
+    if (tokens_.Peek().Is("with")) {
+      tokens_.Next();
+      const Token& kind = tokens_.Next();
+      if (kind.Is("tcp")) {
+        if (!tokens_.Next().Is("reset")) {
+          return Unsupported(kind, "expected \"tcp reset\"");
+        }
+        rule_.matches.push_back(
+            Dependency(Field::kL4Proto, ValueType::kInetProto,
+                       {ValuePattern::Kind::kExact,
+                        EncodeNumber(ValueType::kInetProto, 6)}));
+      } else if (kind.Is("icmp") || kind.Is("icmpv6") || kind.Is("icmpx")) {
+        if (tokens_.Peek().Is("type")) tokens_.Next();
+        if (tokens_.Next().kind != Kind::kWord) {
+          return Unsupported(kind, "expected an ICMP type name");
+        }
+        absl::Status s = RejectFamily(kind);
+        if (!s.ok()) return s;
+      } else {
+        return Unsupported(kind, "unsupported reject type");
+      }
+    }
+    Action a;
+    a.kind = Action::Kind::kReject;
+    return AddAction(std::move(a));
+  }
+
+  // "with icmp" answers IPv4 only, "with icmpv6" IPv6 only.
+  absl::Status RejectFamily(const Token& kind) {
+    if (kind.Is("icmpx")) return absl::OkStatus();
+    bool v4 = kind.Is("icmp");
+    if ((v4 && !HasV4()) || (!v4 && !HasV6())) {
+      return Unsupported(kind, "conflicting protocols: reject with " +
+                                   kind.text + " in a " +
+                                   TableFamilyName(table_.family) + " table");
+    }
+    if (table_.family == TableFamily::kInet) {
+      rule_.matches.push_back(
+          Dependency(Field::kNfProto, ValueType::kNfProto,
+                     {ValuePattern::Kind::kExact,
+                      EncodeNumber(ValueType::kNfProto, v4 ? 2 : 10)}));
+    }
+    return absl::OkStatus();
+  }
+
+  // "log [prefix S] [level L] [group N] [snaplen N] [queue-threshold N]
+  // [flags ...]": changes nothing on the packet's path.
+  absl::Status Log() {
+    tokens_.Next();
+    while (true) {
+      const Token& t = tokens_.Peek();
+      if (t.Is("prefix") || t.Is("level") || t.Is("group") || t.Is("snaplen") ||
+          t.Is("queue-threshold")) {
+        tokens_.Next();
+        tokens_.Next();
+      } else if (t.Is("flags")) {
+        tokens_.Next();
+        if (tokens_.Peek().Is("tcp") || tokens_.Peek().Is("ip")) {
+          tokens_.Next();
+        }
+        tokens_.Next();
+        while (tokens_.Peek().kind == Kind::kComma) {
+          tokens_.Next();
+          tokens_.Next();
+        }
+      } else {
+        return absl::OkStatus();
+      }
+    }
+  }
+
+  // A port mapping (":P" or ":P-Q") needs a transport protocol match
+  // before it, as nft says.
+  absl::Status NatPorts(const Token& stmt, Action* a) {
+    if (!tokens_.Peek().Is("to")) return absl::OkStatus();
+    tokens_.Next();
+    const Token& t = tokens_.Next();
+    absl::string_view ports = t.text;
+    if (!absl::ConsumePrefix(&ports, ":") || !ParseNatPorts(ports, a).ok()) {
+      return Unsupported(t, "expected \":port[-port]\"");
+    }
+    bool has_proto = false;
+    for (const Match& m : rule_.matches) {
+      has_proto = has_proto || m.fields == std::vector<Field>{Field::kL4Proto};
+    }
+    if (!has_proto) {
+      return Unsupported(stmt,
+                         "a port mapping needs a transport protocol "
+                         "match before it");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Redirect() {
+    const Token& stmt = tokens_.Next();
+    Action a;
+    a.kind = Action::Kind::kRedirect;
+    absl::Status s = NatPorts(stmt, &a);
+    if (!s.ok()) return s;
+    SkipNatFlags();
+    return AddAction(std::move(a));
+  }
+
+  // After "ct mark set": a number, "ct mark OPS" or "[meta] mark [OPS]".
+  absl::Status CtMarkSet() {
+    Action a;
+    if (tokens_.Peek().Is("ct") && tokens_.Peek(1).Is("mark")) {
+      tokens_.Next();
+      tokens_.Next();
+      a.kind = Action::Kind::kSetCtMark;
+      absl::Status s = MarkOperations(&a.mark_mask, &a.mark_xor);
+      if (!s.ok()) return s;
+      return AddAction(std::move(a));
+    }
+    if (tokens_.Peek().Is("meta") && tokens_.Peek(1).Is("mark")) tokens_.Next();
+    if (tokens_.Peek().Is("mark")) {
+      tokens_.Next();
+      return CopyMark(/*to_conn=*/true);
+    }
+    absl::StatusOr<uint32_t> v = Number();
+    if (!v.ok()) return v.status();
+    a.kind = Action::Kind::kSetCtMark;
+    a.mark_mask = 0xffffffffu;
+    a.mark_xor = *v;
+    return AddAction(std::move(a));
+  }
+
+  // The other mark, through optional "& | ^" operations, replaces this one.
+  absl::Status CopyMark(bool to_conn) {
+    uint32_t mask = 0, x = 0;
+    const Token& op = tokens_.Peek();
+    if (!tokens_.AtEnd() && (op.Is("&") || op.Is("|") || op.Is("^") ||
+                             op.Is("and") || op.Is("or") || op.Is("xor"))) {
+      absl::Status s = MarkOperations(&mask, &x);
+      if (!s.ok()) return s;
+    }
+    Action a;
+    a.kind = Action::Kind::kCopyMark;
+    a.copy_to_conn = to_conn;
+    a.mark_mask = 0xffffffffu;
+    a.copy_mask = ~mask;
+    a.mark_xor = x;
+    return AddAction(std::move(a));
+  }
+
+  // "ip version [==|!=] N": the header's version, 4 for every packet an
+  // ip expression sees (and 6 for ip6).
+  absl::Status IpVersion() {
+    const Token& t = tokens_.Next();
+    tokens_.Next();
+    bool v4 = t.Is("ip");
+    if ((v4 && !HasV4()) || (!v4 && !HasV6())) {
+      return Unsupported(
+          t, absl::StrCat(t.text, " expression in a ",
+                          TableFamilyName(table_.family), " table"));
+    }
+    bool negate = false;
+    if (tokens_.Peek().Is("==") || tokens_.Peek().Is("!=")) {
+      negate = tokens_.Next().Is("!=");
+    }
+    const Token& value = tokens_.Next();
+    uint32_t n;
+    if (!absl::SimpleAtoi(value.text, &n) || n > 15) {
+      return Unsupported(value, "expected a version number 0..15");
+    }
+    bool always = (n == (v4 ? 4u : 6u)) != negate;
+    // The family's own dependency; a version that never matches compares
+    // nfproto with a value no packet has.
+    rule_.matches.push_back(Dependency(
+        Field::kNfProto, ValueType::kNfProto,
+        {ValuePattern::Kind::kExact,
+         EncodeNumber(ValueType::kNfProto, always ? (v4 ? 2 : 10) : 0)}));
+    return absl::OkStatus();
+  }
+
+  // One flag list: "syn", "syn,ack", "syn|ack", "(fin|syn)".
+  absl::StatusOr<uint32_t> TcpFlagBits() {
+    // The lexer makes "(" and ")" tokens of their own: "(fin|syn)".
+    const bool group = tokens_.Peek().Is("(");
+    if (group) tokens_.Next();
+    uint32_t bits = 0;
+    while (true) {
+      const Token& t = tokens_.Next();
+      absl::StatusOr<ValuePattern> p =
+          ParseValuePattern(ValueType::kTcpFlag, t.text, false);
+      if (t.kind != Kind::kWord || !p.ok()) {
+        return Unsupported(t, "expected a TCP flag");
+      }
+      bits |= DecodeNumber(p->lo);
+      const Token& sep = tokens_.Peek();
+      if (group && sep.Is(")")) {
+        tokens_.Next();
+        return bits;
+      }
+      if (sep.kind != Kind::kComma && !sep.Is("|")) {
+        if (group) return Unsupported(sep, "expected \")\" after TCP flags");
+        return bits;
+      }
+      tokens_.Next();
+    }
+  }
+
+  // "tcp flags F" (any of F), "== F", "!= F", "F / M" and "& M ==|!= F".
+  absl::Status TcpFlagsMatch(Match m) {
+    m.kind = Match::Kind::kBitwise;
+    m.mask = 0xff;
+    bool any = true;
+    if (tokens_.Peek().Is("&")) {
+      tokens_.Next();
+      absl::StatusOr<uint32_t> mask = TcpFlagBits();
+      if (!mask.ok()) return mask.status();
+      m.mask = *mask;
+      any = false;
+    }
+    if (tokens_.Peek().Is("==") || tokens_.Peek().Is("!=")) {
+      m.negate = tokens_.Next().Is("!=");
+      any = false;
+    }
+    absl::StatusOr<uint32_t> value = TcpFlagBits();
+    if (!value.ok()) return value.status();
+    if (tokens_.Peek().Is("/")) {
+      tokens_.Next();
+      absl::StatusOr<uint32_t> mask = TcpFlagBits();
+      if (!mask.ok()) return mask.status();
+      m.mask = *mask;
+      any = false;
+    }
+    m.value = *value & m.mask;
+    if (any) {  // implicit: any of these bits
+      m.mask = *value;
+      m.value = 0;
+      m.negate = true;
+    }
+    return AddMatch(std::move(m));
+  }
+
   // After "counter": the "packets N bytes N" that `nft list` prints.
   void SkipCounterValues() {
     if (!tokens_.Peek().Is("packets")) return;
@@ -200,16 +476,16 @@ class RuleParser {
   }
 
   absl::Status Masquerade() {
-    tokens_.Next();
+    const Token& stmt = tokens_.Next();
     Action a;
     a.kind = Action::Kind::kMasquerade;
     a.nat_family =
         table_.family == TableFamily::kIp6 ? IpFamily::kV6 : IpFamily::kV4;
     a.nat_either_family = table_.family == TableFamily::kInet;
     SkipNatFlags();
-    if (tokens_.Peek().Is("to")) {
-      return Unsupported(tokens_.Peek(), "masquerade to a port");
-    }
+    absl::Status s = NatPorts(stmt, &a);
+    if (!s.ok()) return s;
+    SkipNatFlags();
     return AddAction(std::move(a));
   }
 
@@ -229,6 +505,15 @@ class RuleParser {
       fields->push_back(Field::kOutIface);
       return absl::OkStatus();
     }
+    if ((w == "iif" || w == "oif") && AtInterfaceIndex()) {
+      return Unsupported(t, "iif/oif by interface index");
+    }
+    if (w == "iif" || w == "oif" || w == "pkttype") {
+      fields->push_back(w == "iif"   ? Field::kInIface
+                        : w == "oif" ? Field::kOutIface
+                                     : Field::kPktType);
+      return absl::OkStatus();
+    }
     if (w == "mark") {
       fields->push_back(Field::kMark);
       return absl::OkStatus();
@@ -239,6 +524,16 @@ class RuleParser {
     if (w == "fib") return FibSelector(t, fields);
     if (w == "ct") return CtSelector(t, fields);
     return Unsupported(t, "unsupported expression or statement");
+  }
+
+  // Whether the value after iif/oif is a number: an interface index, which
+  // the host model does not know (nft lists existing ones by name).
+  bool AtInterfaceIndex() const {
+    const Token& v = tokens_.Peek().Is("==") || tokens_.Peek().Is("!=")
+                         ? tokens_.Peek(1)
+                         : tokens_.Peek();
+    uint32_t n;
+    return v.kind == Kind::kWord && absl::SimpleAtoi(v.text, &n);
   }
 
   // The word after a selector's first ("saddr" in "ip saddr"), or "".
@@ -286,6 +581,15 @@ class RuleParser {
       fields->push_back(Field::kOutIface);
     } else if (f == "nfproto") {
       fields->push_back(Field::kNfProto);
+    } else if (f == "pkttype") {
+      fields->push_back(Field::kPktType);
+    } else if (f == "skuid" || f == "skgid") {
+      fields->push_back(f == "skuid" ? Field::kSkUid : Field::kSkGid);
+    } else if (f == "iif" || f == "oif") {  // by name, resolved at load
+      if (AtInterfaceIndex()) {
+        return Unsupported(t, "iif/oif by interface index");
+      }
+      fields->push_back(f == "iif" ? Field::kInIface : Field::kOutIface);
     } else {
       return Unsupported(
           t, absl::StrCat("unsupported expression \"meta ", f, "\""));
@@ -298,6 +602,14 @@ class RuleParser {
                                  std::vector<Match>* dependencies) {
     const std::string& w = t.text;
     std::string f = SelectorField();
+    if (w == "tcp" && f == "flags") {
+      fields->push_back(Field::kTcpFlags);
+      dependencies->push_back(
+          Dependency(Field::kL4Proto, ValueType::kInetProto,
+                     {ValuePattern::Kind::kExact,
+                      EncodeNumber(ValueType::kInetProto, 6)}));
+      return absl::OkStatus();
+    }
     if (f != "dport" && f != "sport") {
       return Unsupported(
           t, absl::StrCat("unsupported expression \"", w, " ", f, "\""));
@@ -325,7 +637,9 @@ class RuleParser {
 
   absl::Status CtSelector(const Token& t, std::vector<Field>* fields) {
     std::string f = SelectorField();
-    if (f == "state") {
+    if (f == "mark") {
+      fields->push_back(Field::kCtMark);
+    } else if (f == "state") {
       fields->push_back(Field::kCtState);
     } else if (f == "status") {
       fields->push_back(Field::kCtStatus);
@@ -508,6 +822,9 @@ class RuleParser {
 
     Match m;
     m.fields = fields;
+    if (fields == std::vector<Field>{Field::kTcpFlags}) {
+      return TcpFlagsMatch(std::move(m));
+    }
     if (tokens_.Peek().Is("&") || tokens_.Peek().Is("|") ||
         tokens_.Peek().Is("^")) {
       return BitwiseMatch(start, std::move(m));
@@ -557,7 +874,8 @@ class RuleParser {
   absl::Status BitwiseMatch(const Token& start, Match m) {
     const std::vector<Field>& fields = m.fields;
     if (fields.size() != 1 ||
-        (fields[0] != Field::kMark && !IsFlagField(fields[0]))) {
+        (fields[0] != Field::kMark && fields[0] != Field::kCtMark &&
+         !IsFlagField(fields[0]))) {
       return Unsupported(start, "bitwise operator on this expression");
     }
     uint32_t mask = 0xffffffffu, x = 0;
@@ -677,7 +995,8 @@ class RuleParser {
       m.literal = *std::move(lit);
       return AddMatch(std::move(m));
     }
-    if (m.fields.size() == 1 && m.fields[0] == Field::kMark) {
+    if (m.fields.size() == 1 &&
+        (m.fields[0] == Field::kMark || m.fields[0] == Field::kCtMark)) {
       absl::StatusOr<uint32_t> v = FlagsOrNumber(m.fields[0]);
       if (!v.ok()) return v.status();
       m.kind = Match::Kind::kBitwise;
@@ -730,6 +1049,11 @@ class RuleParser {
   // After "mark set": a constant, or "[meta] mark" combined with & | ^
   // (or and/or/xor). Composes into mark = (mark & ~mask) ^ xor.
   absl::Status MarkSet() {
+    if (tokens_.Peek().Is("ct") && tokens_.Peek(1).Is("mark")) {
+      tokens_.Next();
+      tokens_.Next();
+      return CopyMark(/*to_conn=*/false);
+    }
     uint32_t mask = 0, x = 0;
     if (tokens_.Peek().Is("meta") && tokens_.Peek(1).Is("mark")) {
       tokens_.Next();
@@ -850,7 +1174,20 @@ class RuleParser {
     uint16_t port = 0;
     absl::Status s = ParseEndpoint(first.text, true, &addr, &port);
     if (!s.ok()) {
-      return Unsupported(first, "unsupported NAT target (address[:port])");
+      // A range: "a-b", "a:p-q", "a-b:p-q" (a walk refuses what the kernel
+      // would have to pick).
+      IpFamily f =
+          family ? *family
+          : first.text.find('.') != std::string::npos && first.text[0] != '['
+              ? IpFamily::kV4
+              : IpFamily::kV6;
+      if (!ParseNatRange(first.text, f, a).ok()) {
+        return Unsupported(first,
+                           "unsupported NAT target (address[-address]"
+                           "[:port[-port]])");
+      }
+      a->nat_family = f;
+      return absl::OkStatus();
     }
     if (family && *family != addr.family()) {
       return Unsupported(first, "NAT address of the wrong family");

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace sim {
 
@@ -56,6 +57,8 @@ int ValueWidth(ValueType type) {
     case ValueType::kInetProto:
     case ValueType::kAddrType:
     case ValueType::kNfProto:
+    case ValueType::kTcpFlag:
+    case ValueType::kPktType:
       return 1;
     case ValueType::kInetService:
       return 2;
@@ -64,6 +67,7 @@ int ValueWidth(ValueType type) {
     case ValueType::kMark:
     case ValueType::kCtState:
     case ValueType::kCtStatus:
+    case ValueType::kUid:
       return 4;
   }
   return 0;
@@ -85,6 +89,9 @@ constexpr TypeNameEntry kTypeNames[] = {
     {ValueType::kCtStatus, "ct_status"},
     {ValueType::kAddrType, "fib_addrtype"},
     {ValueType::kNfProto, "nf_proto"},
+    {ValueType::kTcpFlag, "tcp_flag"},
+    {ValueType::kPktType, "pkt_type"},
+    {ValueType::kUid, "uid"},
 };
 }  // namespace
 
@@ -133,6 +140,24 @@ ValueType FieldValueType(Field field) {
       return ValueType::kAddrType;
     case Field::kNfProto:
       return ValueType::kNfProto;
+    case Field::kCtMark:
+    case Field::kPhysFlags:
+      return ValueType::kMark;
+    case Field::kTcpFlags:
+      return ValueType::kTcpFlag;
+    case Field::kPktType:
+      return ValueType::kPktType;
+    case Field::kSkUid:
+    case Field::kSkGid:
+      return ValueType::kUid;
+    case Field::kPhysIn:
+    case Field::kPhysOut:
+      return ValueType::kIfname;
+    case Field::kDstAddrTypeIif:
+    case Field::kSrcAddrTypeIif:
+    case Field::kDstAddrTypeOif:
+    case Field::kSrcAddrTypeOif:
+      return ValueType::kAddrType;
   }
   return ValueType::kMark;
 }
@@ -175,6 +200,30 @@ std::string FieldName(Field field) {
       return "ct original proto-dst";
     case Field::kNfProto:
       return "meta nfproto";
+    case Field::kCtMark:
+      return "ct mark";
+    case Field::kTcpFlags:
+      return "tcp flags";
+    case Field::kPktType:
+      return "meta pkttype";
+    case Field::kSkUid:
+      return "meta skuid";
+    case Field::kSkGid:
+      return "meta skgid";
+    case Field::kPhysIn:
+      return "physdev-in";
+    case Field::kPhysOut:
+      return "physdev-out";
+    case Field::kPhysFlags:
+      return "physdev-is";
+    case Field::kDstAddrTypeIif:
+      return "fib daddr . iif type";
+    case Field::kSrcAddrTypeIif:
+      return "fib saddr . iif type";
+    case Field::kDstAddrTypeOif:
+      return "fib daddr . oif type";
+    case Field::kSrcAddrTypeOif:
+      return "fib saddr . oif type";
   }
   return "?";
 }
@@ -418,6 +467,14 @@ constexpr NamedNumber kCtStatuses[] = {
     {"confirmed", 8}, {"snat", kCtStatusSnat}, {"dnat", kCtStatusDnat},
     {"dying", 512},
 };
+constexpr NamedNumber kTcpFlags[] = {
+    {"fin", 1},  {"syn", 2},  {"rst", 4},  {"psh", 8},
+    {"ack", 16}, {"urg", 32}, {"ecn", 64}, {"cwr", 128},
+};
+constexpr NamedNumber kPktTypes[] = {
+    {"host", 0},      {"unicast", 0}, {"broadcast", 1},
+    {"multicast", 2}, {"other", 3},
+};
 constexpr NamedNumber kAddrTypes[] = {
     {"unicast", kRtnUnicast},
     {"local", kRtnLocal},
@@ -498,6 +555,22 @@ absl::StatusOr<std::string> ParseScalar(ValueType type,
         return EncodeNumber(type, n);
       }
       return BadValue(type, text, "local, unicast or multicast");
+    case ValueType::kTcpFlag:
+      if (LookupName(kTcpFlags, sizeof(kTcpFlags) / sizeof(kTcpFlags[0]), text,
+                     &n) ||
+          (ParseUint(text, &n) && n < 256)) {
+        return EncodeNumber(type, n);
+      }
+      return BadValue(type, text, "fin, syn, rst, psh, ack, urg, ecn, cwr");
+    case ValueType::kPktType:
+      if (LookupName(kPktTypes, sizeof(kPktTypes) / sizeof(kPktTypes[0]), text,
+                     &n)) {
+        return EncodeNumber(type, n);
+      }
+      return BadValue(type, text, "host, unicast, broadcast, multicast, other");
+    case ValueType::kUid:
+      if (ParseUint(text, &n) && n != kNoOwner) return EncodeNumber(type, n);
+      return BadValue(type, text, "a numeric id");
     case ValueType::kNfProto: {
       std::string lower = absl::AsciiStrToLower(text);
       if (lower == "ipv4") return EncodeNumber(type, 2);
@@ -574,6 +647,53 @@ absl::StatusOr<ValuePattern> ParseValuePattern(ValueType type,
   if (!v.ok()) return v.status();
   p.lo = *std::move(v);
   return p;
+}
+
+absl::Status ParseNatPorts(absl::string_view text, Action* a) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, '-');
+  uint32_t lo = 0, hi = 0;
+  bool ok = parts.size() <= 2 && absl::SimpleAtoi(parts[0], &lo) &&
+            (parts.size() == 1 || absl::SimpleAtoi(parts[1], &hi));
+  if (parts.size() == 1) hi = lo;
+  if (!ok || lo < 1 || hi > 65535 || hi < lo) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid port range \"", text, "\""));
+  }
+  a->nat_port = static_cast<uint16_t>(lo);
+  a->nat_port_hi = lo == hi ? 0 : static_cast<uint16_t>(hi);
+  return absl::OkStatus();
+}
+
+absl::Status ParseNatRange(absl::string_view text, IpFamily family, Action* a) {
+  absl::Status bad = absl::InvalidArgumentError(
+      absl::StrCat("invalid NAT range \"", text, "\""));
+  bool v6 = family == IpFamily::kV6;
+  absl::string_view addrs = text, ports;
+  size_t colon = v6 ? text.rfind("]:") : text.rfind(':');
+  if (colon != absl::string_view::npos) {
+    addrs = text.substr(0, v6 ? colon + 1 : colon);
+    ports = text.substr(colon + (v6 ? 2 : 1));
+  }
+  std::vector<absl::string_view> ends = absl::StrSplit(addrs, '-');
+  if (ends.size() > 2) return bad;
+  std::vector<IpAddress> parsed;
+  for (absl::string_view e : ends) {
+    if (e.size() > 2 && e.front() == '[' && e.back() == ']') {
+      e = e.substr(1, e.size() - 2);
+    }
+    absl::StatusOr<IpAddress> addr = IpAddress::Parse(e);
+    if (!addr.ok() || addr->family() != family) return bad;
+    parsed.push_back(*addr);
+  }
+  a->nat_address = parsed[0];
+  a->nat_address_hi.reset();
+  if (parsed.size() == 2) {
+    if (parsed[1] < parsed[0]) return bad;
+    if (parsed[1] != parsed[0]) a->nat_address_hi = parsed[1];
+  }
+  a->nat_port = a->nat_port_hi = 0;
+  if (colon == absl::string_view::npos) return absl::OkStatus();
+  return ParseNatPorts(ports, a);
 }
 
 }  // namespace sim

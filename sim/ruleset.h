@@ -62,6 +62,9 @@ enum class ValueType : uint8_t {
   kCtStatus,     // 4 bytes
   kAddrType,     // 1 byte, kernel RTN_* value
   kNfProto,      // 1 byte, NFPROTO_IPV4 2 / NFPROTO_IPV6 10
+  kTcpFlag,      // 1 byte, TCP header flags (fin 1, syn 2, rst 4, ack 16)
+  kPktType,      // 1 byte, kernel PACKET_* (host 0, broadcast 1, ...)
+  kUid,          // 4 bytes, a user or group id
 };
 int ValueWidth(ValueType type);
 std::string ValueTypeName(ValueType type);
@@ -84,6 +87,16 @@ constexpr uint32_t kCtStatusDnat = 32;
 constexpr uint8_t kRtnUnicast = 1;
 constexpr uint8_t kRtnLocal = 2;
 constexpr uint8_t kRtnMulticast = 5;
+// kTcpFlag bits; the traced packet is a connection's first, a SYN.
+constexpr uint8_t kTcpFlagSyn = 2;
+// kPktType values (kernel PACKET_*).
+constexpr uint8_t kPacketHost = 0;
+// Bits of Field::kPhysFlags (xt_physdev's --physdev-is-*).
+constexpr uint32_t kPhysIsBridged = 1;
+constexpr uint32_t kPhysIsIn = 2;
+constexpr uint32_t kPhysIsOut = 4;
+// The owner of a packet without a socket: no uid or gid is -1.
+constexpr uint32_t kNoOwner = 0xffffffffu;
 
 // A property of the packet or its connection.
 enum class Field : uint8_t {
@@ -105,6 +118,20 @@ enum class Field : uint8_t {
   kCtOrigDstAddr6,
   kCtOrigDstPort,
   kNfProto,
+  kCtMark,
+  kTcpFlags,  // absent on non-TCP packets
+  kPktType,
+  kSkUid,  // -m owner: kNoOwner without a socket; unknown for local packets
+  kSkGid,
+  kPhysIn,  // -m physdev: "" when the packet is not bridged
+  kPhysOut,
+  kPhysFlags,  // kPhysIs* bits
+  // -m addrtype --limit-iface-in/out: the type as the input (output)
+  // interface sees it: local only for an address that interface holds.
+  kDstAddrTypeIif,
+  kSrcAddrTypeIif,
+  kDstAddrTypeOif,
+  kSrcAddrTypeOif,
 };
 ValueType FieldValueType(Field field);
 std::string FieldName(Field field);  // nft spelling: "ip daddr", "th dport"
@@ -217,6 +244,11 @@ struct Action {
     kMasquerade,
     kSetMark,
     kVerdictMap,
+    kReject,     // final, like kDrop; the sender learns of it
+    kRedirect,   // DNAT to the input interface's first address (or lo)
+    kSetCtMark,  // ct mark = (ct mark & ~mark_mask) ^ mark_xor
+    kCopyMark,   // see copy_to_conn
+    kNotrack,    // the packet gets no conntrack entry (raw only)
   };
   Kind kind = Kind::kAccept;
   std::string chain;  // kJump / kGoto
@@ -228,7 +260,13 @@ struct Action {
   // masquerades both; `nat_family` is then not looked at.
   bool nat_either_family = false;
   std::optional<IpAddress> nat_address;
-  uint16_t nat_port = 0;       // 0: keep the port
+  uint16_t nat_port = 0;  // 0: keep the port
+  // Ranges (kDnat/kSnat addresses; kDnat/kSnat/kMasquerade/kRedirect
+  // ports): the kernel keeps the original port when it is in [nat_port,
+  // nat_port_hi] and otherwise picks one; a walk that would need the pick
+  // refuses. An address range of more than one address refuses too.
+  std::optional<IpAddress> nat_address_hi;
+  uint16_t nat_port_hi = 0;    // 0: a single port
   std::vector<Field> map_key;  // kDnat/kSnat from a map, kVerdictMap
   std::shared_ptr<const ElementSet> literal_map;
   std::string map_name;
@@ -236,6 +274,11 @@ struct Action {
   // kSetMark: mark = (mark & ~mark_mask) ^ mark_xor.
   uint32_t mark_mask = 0;
   uint32_t mark_xor = 0;
+  // kCopyMark: to = (to & ~mark_mask) ^ (from & copy_mask) ^ mark_xor, where
+  // `to` is the ct mark and `from` the packet mark when copy_to_conn (save),
+  // the other way round otherwise (restore).
+  bool copy_to_conn = false;
+  uint32_t copy_mask = 0;
 
   // Bound by the Simulator.
   const Chain* target = nullptr;
@@ -324,6 +367,13 @@ absl::StatusOr<ValuePattern> ParseValuePattern(ValueType type,
 // Encodes a 32-bit (or narrower) number at the width of `type`.
 std::string EncodeNumber(ValueType type, uint32_t number);
 uint32_t DecodeNumber(absl::string_view bytes);
+
+// NAT ranges as iptables and nft write them. ParseNatPorts: "P" or "P-Q"
+// (1..65535) into nat_port / nat_port_hi. ParseNatRange: "a[-b][:p[-q]]",
+// for IPv6 "[a][-[b]]:p[-q]" or "a[-b]", into nat_address[_hi] and the
+// ports. Fail on anything else, or an address of another family.
+absl::Status ParseNatPorts(absl::string_view text, Action* a);
+absl::Status ParseNatRange(absl::string_view text, IpFamily family, Action* a);
 
 }  // namespace sim
 

@@ -51,6 +51,7 @@ absl::StatusOr<PacketOrigin> ParsePacketOrigin(absl::string_view text) {
 namespace {
 
 constexpr int kMaxJumpDepth = 64;
+constexpr int kConntrackPriority = -200;  // NF_IP_PRI_CONNTRACK
 constexpr int kMaxKeyWidth = 128;
 // Chains shorter than this are scanned; the index pays off on long ones.
 constexpr size_t kIndexThreshold = 8;
@@ -705,7 +706,8 @@ class Simulator::Walk {
          sim_.hooks_[FamilyIndex(family_)][static_cast<int>(hook)]) {
       // NAT chains see only a connection's first packet, until one binds
       // (and none on a looped-back packet, whose connection is set up).
-      if (bc.nat && (looped_back_ || (dst_manip ? dnat_ : snat_))) {
+      if (bc.nat &&
+          (looped_back_ || untracked_ || (dst_manip ? dnat_ : snat_))) {
         continue;
       }
       if (!bc.table->unsupported.ok()) {
@@ -756,6 +758,7 @@ class Simulator::Walk {
 
   absl::StatusOr<bool> RunChain(const BaseChain& base) {
     table_ = base.table;
+    priority_ = base.chain->priority;
     absl::InlinedVector<Frame, 8> stack;
     stack.push_back(MakeFrame(base.chain));
     while (!stack.empty()) {
@@ -769,8 +772,12 @@ class Simulator::Walk {
         continue;
       }
       const Rule& rule = frame.chain->rules[index];
+      at_chain_ = frame.chain;
+      at_index_ = static_cast<size_t>(index);
       // An unmodelled rule keeps no matches, or those nft showed of it.
-      if (!Matches(rule)) continue;
+      bool matched = Matches(rule);
+      if (!unknown_.empty()) return Refusal(unknown_);
+      if (!matched) continue;
       if (!rule.unsupported.empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
             MessageLabel(*table_), " chain ", frame.chain->name, " rule ",
@@ -795,6 +802,7 @@ class Simulator::Walk {
         }
         if (flow != Flow::kNextAction) break;
       }
+      if (!unknown_.empty()) return Refusal(unknown_);
       if (flow == Flow::kAccept) return true;
       if (flow == Flow::kDrop) return false;
       if (static_cast<int>(stack.size()) > kMaxJumpDepth) {
@@ -850,9 +858,9 @@ class Simulator::Walk {
       case Field::kDstAddr6:
         return put_addr(dst_, IpFamily::kV6);
       case Field::kCtOrigDstAddr4:
-        return put_addr(orig_dst_, IpFamily::kV4);
+        return HasConntrack() && put_addr(orig_dst_, IpFamily::kV4);
       case Field::kCtOrigDstAddr6:
-        return put_addr(orig_dst_, IpFamily::kV6);
+        return HasConntrack() && put_addr(orig_dst_, IpFamily::kV6);
       case Field::kL4Proto:
         return put_num(ValueType::kInetProto, proto_);
       case Field::kSrcPort:
@@ -860,7 +868,7 @@ class Simulator::Walk {
       case Field::kDstPort:
         return put_num(ValueType::kInetService, dport_);
       case Field::kCtOrigDstPort:
-        return put_num(ValueType::kInetService, orig_dport_);
+        return HasConntrack() && put_num(ValueType::kInetService, orig_dport_);
       case Field::kInIface:
         // A local packet has no input interface until it is looped back.
         return put_iface(
@@ -875,11 +883,10 @@ class Simulator::Walk {
       case Field::kMark:
         return put_num(ValueType::kMark, mark_);
       case Field::kCtState:
-        return put_num(ValueType::kCtState, kCtStateNew |
-                                                (dnat_ ? kCtStateDnat : 0) |
-                                                (snat_ ? kCtStateSnat : 0));
+        return put_num(ValueType::kCtState, CtState());
       case Field::kCtStatus:
-        return put_num(ValueType::kCtStatus, (dnat_ ? kCtStatusDnat : 0) |
+        return HasConntrack() &&
+               put_num(ValueType::kCtStatus, (dnat_ ? kCtStatusDnat : 0) |
                                                  (snat_ ? kCtStatusSnat : 0));
       case Field::kDstAddrType:
         return put_num(ValueType::kAddrType, AddrType(dst_));
@@ -887,6 +894,173 @@ class Simulator::Walk {
         return put_num(ValueType::kAddrType, AddrType(src_));
       case Field::kNfProto:
         return put_num(ValueType::kNfProto, family_ == IpFamily::kV4 ? 2 : 10);
+      default:  // the long tail (issue 12)
+        return ExtractTail(field, out, len);
+    }
+    return false;
+  }
+
+  bool ExtractTail(Field field, char* out, int* len) const {
+    switch (field) {
+      case Field::kPhysIn:
+      case Field::kPhysOut:
+      case Field::kPhysFlags:
+        return ExtractPhysdev(field, out, len);
+      case Field::kDstAddrTypeIif:
+      case Field::kSrcAddrTypeIif:
+      case Field::kDstAddrTypeOif:
+      case Field::kSrcAddrTypeOif:
+        return ExtractIfaceAddrType(field, out, len);
+      default:
+        return ExtractPacketFact(field, out, len);
+    }
+  }
+
+  // Conntrack attaches an entry at priority -200 of PREROUTING and OUTPUT;
+  // chains before it (raw) see none, unless the packet was looped back with
+  // its entry. NOTRACK leaves the packet without one for good.
+  bool HasConntrack() const {
+    if (untracked_) return false;
+    bool first_hook = hook_ == Hook::kPrerouting || hook_ == Hook::kOutput;
+    return looped_back_ || !first_hook || priority_ >= kConntrackPriority;
+  }
+
+  uint32_t CtState() const {
+    if (untracked_) return kCtStateUntracked;
+    if (!HasConntrack()) return kCtStateInvalid;
+    return kCtStateNew | (dnat_ ? kCtStateDnat : 0) |
+           (snat_ ? kCtStateSnat : 0);
+  }
+
+  // The packet's fate is refused, naming the rule being evaluated.
+  absl::Status Refusal(absl::string_view why) const {
+    return absl::FailedPreconditionError(absl::StrCat(
+        MessageLabel(*table_), " chain ", at_chain_->name, " rule ",
+        at_index_ + 1, " (", at_chain_->rules[at_index_].text, "): ", why));
+  }
+
+  static bool PutNumber(ValueType t, uint32_t v, char* out, int* len) {
+    std::string bytes = EncodeNumber(t, v);
+    std::memcpy(out, bytes.data(), bytes.size());
+    *len = static_cast<int>(bytes.size());
+    return true;
+  }
+
+  // ct mark, tcp flags, pkttype, socket owner. Sets unknown_ for what a
+  // trace cannot know.
+  bool ExtractPacketFact(Field field, char* out, int* len) const {
+    ValueType t = FieldValueType(field);
+    switch (field) {
+      case Field::kCtMark:
+        return HasConntrack() && PutNumber(t, ctmark_, out, len);
+      case Field::kTcpFlags:
+        return proto_ == static_cast<uint8_t>(Protocol::kTcp) &&
+               PutNumber(t, kTcpFlagSyn, out, len);
+      case Field::kPktType:
+        if (dst_.IsMulticast() || IsBroadcast(dst_)) {
+          unknown_ =
+              "the packet type of a multicast or broadcast packet is "
+              "not modelled";
+          return false;
+        }
+        return PutNumber(t, kPacketHost, out, len);
+      case Field::kSkUid:
+      case Field::kSkGid:
+        return ExtractOwner(out, len);
+      default:
+        return false;
+    }
+  }
+
+  // The socket owner: unknown for a packet a local process sends; a packet
+  // without a socket has none (-m owner then compares kNoOwner; nft's
+  // expression breaks). -m owner is valid only in OUTPUT and POSTROUTING.
+  bool ExtractOwner(char* out, int* len) const {
+    bool nft = table_->syntax == Syntax::kNft;
+    bool has_socket = origin_ == PacketOrigin::Kind::kLocal && !looped_back_;
+    if (!nft && hook_ != Hook::kOutput && hook_ != Hook::kPostrouting) {
+      unknown_ =
+          absl::StrCat("-m owner is invalid in the ", HookName(hook_), " hook");
+      return false;
+    }
+    if (has_socket) {
+      unknown_ = "the owner of a locally generated packet is unknown to trace";
+      return false;
+    }
+    return !nft && PutNumber(ValueType::kUid, kNoOwner, out, len);
+  }
+
+  // 255.255.255.255, or the directed broadcast of an interface's IPv4
+  // prefix.
+  bool IsBroadcast(const IpAddress& a) const {
+    if (!a.is_v4()) return false;
+    if (a.ToString() == "255.255.255.255") return true;
+    for (const HostInterface& i : host_.interfaces()) {
+      for (const IpPrefix& p : i.addresses) {
+        if (!p.address().is_v4() || p.length() >= 31 || !p.Contains(a)) {
+          continue;
+        }
+        bool all_ones = true;
+        for (int bit = p.length(); bit < 32; ++bit) {
+          all_ones = all_ones && (a.bytes()[bit / 8] >> (7 - bit % 8) & 1);
+        }
+        if (all_ones) return true;
+      }
+    }
+    return false;
+  }
+
+  // -m physdev: a packet that neither arrived on nor leaves by a bridge
+  // whose br_netfilter is on carries no bridge information; one that does
+  // is not modelled (which port it used is a layer-2 fact).
+  bool ExtractPhysdev(Field field, char* out, int* len) const {
+    for (const HostInterface* i : {iif_, oif_}) {
+      if (i == nullptr) continue;
+      for (const Bridge& b : host_.bridges()) {
+        if (b.name == i->name && b.br_netfilter) {
+          unknown_ = absl::StrCat("-m physdev on a packet through bridge ",
+                                  b.name, " is not modelled");
+          return false;
+        }
+      }
+    }
+    if (field == Field::kPhysFlags) {
+      return PutNumber(ValueType::kMark, 0, out, len);
+    }
+    std::memset(out, 0, 16);
+    *len = 16;
+    return true;
+  }
+
+  // -m addrtype --limit-iface-in/out (IPv4): local only when the address
+  // is one of that interface's own (the kernel's local route names it).
+  bool ExtractIfaceAddrType(Field field, char* out, int* len) const {
+    bool in =
+        field == Field::kDstAddrTypeIif || field == Field::kSrcAddrTypeIif;
+    bool dst =
+        field == Field::kDstAddrTypeIif || field == Field::kDstAddrTypeOif;
+    const HostInterface* dev = in ? iif_ : oif_;
+    bool local_origin = origin_ == PacketOrigin::Kind::kLocal && !looped_back_;
+    // The kernel refuses --limit-iface-in in OUTPUT and POSTROUTING and
+    // --limit-iface-out in PREROUTING and INPUT.
+    bool src_nat_hook = hook_ == Hook::kOutput || hook_ == Hook::kPostrouting;
+    if ((in && (src_nat_hook || local_origin)) ||
+        (!in && (hook_ == Hook::kPrerouting || hook_ == Hook::kInput)) ||
+        dev == nullptr) {
+      unknown_ = absl::StrCat("--limit-iface-", in ? "in" : "out",
+                              " is invalid in the ", HookName(hook_), " hook");
+      return false;
+    }
+    const IpAddress& a = dst ? dst_ : src_;
+    uint8_t type = AddrType(a);
+    if (type == kRtnLocal && !InterfaceHolds(*dev, a)) type = kRtnUnicast;
+    return PutNumber(ValueType::kAddrType, type, out, len);
+  }
+
+  static bool InterfaceHolds(const HostInterface& dev, const IpAddress& a) {
+    if (dev.name == "lo" && a.IsLoopback()) return true;
+    for (const IpPrefix& p : dev.addresses) {
+      if (p.address() == a) return true;
     }
     return false;
   }
@@ -1020,20 +1194,122 @@ class Simulator::Walk {
       case Action::Kind::kDnat:
       case Action::Kind::kSnat:
       case Action::Kind::kMasquerade:
+      case Action::Kind::kRedirect:
         return Nat(a, outcome);
+      case Action::Kind::kReject:
+      case Action::Kind::kSetCtMark:
+      case Action::Kind::kCopyMark:
+      case Action::Kind::kNotrack:
+        return ApplyStatement(a, outcome);
     }
+    return Flow::kNextAction;
+  }
+
+  // reject, ct mark statements, notrack.
+  absl::StatusOr<Flow> ApplyStatement(const Action& a, std::string* outcome) {
+    switch (a.kind) {
+      case Action::Kind::kReject: {
+        if (hook_ == Hook::kPostrouting) {
+          return Refusal("reject is invalid in the postrouting hook");
+        }
+        *outcome = "reject";
+        Drop(absl::StrCat("rejected by ", TraceLabel(*table_, *at_chain_),
+                          " rule ", at_index_ + 1));
+        return Flow::kDrop;
+      }
+      case Action::Kind::kSetCtMark:
+        if (HasConntrack()) ctmark_ = (ctmark_ & ~a.mark_mask) ^ a.mark_xor;
+        if (tracing()) *outcome = absl::StrCat("ct mark ", Hex(ctmark_));
+        return Flow::kNextAction;
+      case Action::Kind::kCopyMark: {
+        if (!HasConntrack()) return Flow::kNextAction;
+        uint32_t& to = a.copy_to_conn ? ctmark_ : mark_;
+        uint32_t from = a.copy_to_conn ? mark_ : ctmark_;
+        to = (to & ~a.mark_mask) ^ (from & a.copy_mask) ^ a.mark_xor;
+        if (tracing()) {
+          *outcome =
+              absl::StrCat("mark ", Hex(mark_), ", ct mark ", Hex(ctmark_));
+        }
+        return Flow::kNextAction;
+      }
+      default:  // kNotrack: only before conntrack has attached an entry.
+        if (!HasConntrack() && !untracked_) {
+          untracked_ = true;
+          *outcome = "notrack: no conntrack entry, no NAT";
+        }
+        return Flow::kNextAction;
+    }
+  }
+
+  // The port a NAT range gives: the fixed one, or the packet's own when it
+  // is in the range (the kernel keeps an unclashing port); otherwise the
+  // kernel picks one, which a trace cannot know.
+  absl::StatusOr<uint16_t> NatPort(const Action& a, uint16_t keep) const {
+    if (a.nat_port == 0) return keep;
+    if (a.nat_port_hi == 0 || a.nat_port_hi == a.nat_port) return a.nat_port;
+    if (keep >= a.nat_port && keep <= a.nat_port_hi) return keep;
+    return Refusal(absl::StrCat("port ", keep, " is outside the range ",
+                                a.nat_port, "-", a.nat_port_hi,
+                                ": the kernel picks one, unknown to trace"));
+  }
+
+  // REDIRECT: the first address of the input interface of the packet's
+  // family, or loopback for a locally generated packet (nf_nat_redirect).
+  // The host model keeps `ip addr` order, which is the kernel's list order
+  // (verified: IPv4 takes the primary, IPv6 the newest global address).
+  std::optional<IpAddress> RedirectAddress() const {
+    if (hook_ == Hook::kOutput) {
+      return *IpAddress::Parse(family_ == IpFamily::kV4 ? "127.0.0.1" : "::1");
+    }
+    if (iif_ == nullptr) return std::nullopt;
+    for (const IpPrefix& p : iif_->addresses) {
+      if (p.address().family() == family_) return p.address();
+    }
+    return std::nullopt;
+  }
+
+  // The address and port a masquerade, redirect or fixed DNAT/SNAT gives;
+  // kDrop when the interface has no address of the family.
+  absl::StatusOr<Flow> NatEndpoint(const Action& a, uint16_t keep,
+                                   IpAddress* addr, uint16_t* port) {
+    std::optional<IpAddress> to = a.nat_address;
+    if (a.kind == Action::Kind::kMasquerade ||
+        a.kind == Action::Kind::kRedirect) {
+      bool masq = a.kind == Action::Kind::kMasquerade;
+      const HostInterface* dev = masq ? oif_ : iif_;
+      to = !masq            ? RedirectAddress()
+           : dev != nullptr ? host_.SourceAddress(*dev, dst_)
+                            : std::nullopt;
+      if (!to) {
+        Drop(absl::StrCat(masq ? "masquerade" : "redirect", ": no IPv",
+                          FamilyName(family_), " address on ",
+                          dev != nullptr ? dev->name : "?"));
+        return Flow::kDrop;
+      }
+    } else if (a.nat_address_hi && *a.nat_address_hi != *a.nat_address) {
+      return Refusal(absl::StrCat(
+          "the kernel picks one address of ", a.nat_address->ToString(), "-",
+          a.nat_address_hi->ToString(), ", unknown to trace"));
+    }
+    absl::StatusOr<uint16_t> p = NatPort(a, keep);
+    if (!p.ok()) return p.status();
+    *addr = *to;
+    *port = *p;
     return Flow::kNextAction;
   }
 
   absl::StatusOr<Flow> Nat(const Action& a, std::string* outcome) {
     bool dst_hook = hook_ == Hook::kPrerouting || hook_ == Hook::kOutput;
-    if ((a.kind == Action::Kind::kDnat) != dst_hook) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          a.kind == Action::Kind::kDnat ? "DNAT" : "SNAT/MASQUERADE",
-          " reached in the ", HookName(hook_), " hook of ",
-          MessageLabel(*table_), ", where it is invalid"));
+    bool dnat_kind =
+        a.kind == Action::Kind::kDnat || a.kind == Action::Kind::kRedirect;
+    if (dnat_kind != dst_hook) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(dnat_kind ? "DNAT/REDIRECT" : "SNAT/MASQUERADE",
+                       " reached in the ", HookName(hook_), " hook of ",
+                       MessageLabel(*table_), ", where it is invalid"));
     }
-    if (!a.nat_either_family && a.nat_family != family_) {
+    if (a.kind != Action::Kind::kRedirect && !a.nat_either_family &&
+        a.nat_family != family_) {
       *outcome = "NAT for the other family, next rule";
       return Flow::kNextRule;
     }
@@ -1041,44 +1317,33 @@ class Simulator::Walk {
     b.hook = hook_;
     IpAddress addr;
     uint16_t port = 0;
-    if (a.kind == Action::Kind::kMasquerade) {
-      std::optional<IpAddress> m =
-          oif_ != nullptr ? host_.SourceAddress(*oif_, dst_) : std::nullopt;
-      if (!m) {
-        Drop(absl::StrCat("masquerade: no IPv", FamilyName(family_),
-                          " address on ", oif_ != nullptr ? oif_->name : "?"));
-        return Flow::kDrop;
-      }
-      addr = *m;
-      port = sport_;
-      b.kind = NatBinding::Kind::kMasquerade;
+    b.kind = a.kind == Action::Kind::kMasquerade ? NatBinding::Kind::kMasquerade
+             : a.kind == Action::Kind::kSnat     ? NatBinding::Kind::kSnat
+                                                 : NatBinding::Kind::kDnat;
+    uint16_t keep = b.kind == NatBinding::Kind::kDnat ? dport_ : sport_;
+    if (a.kind == Action::Kind::kMasquerade ||
+        a.kind == Action::Kind::kRedirect || a.nat_address) {
+      absl::StatusOr<Flow> f = NatEndpoint(a, keep, &addr, &port);
+      if (!f.ok() || *f != Flow::kNextAction) return f;
     } else {
-      b.kind = a.kind == Action::Kind::kDnat ? NatBinding::Kind::kDnat
-                                             : NatBinding::Kind::kSnat;
-      uint16_t keep = a.kind == Action::Kind::kDnat ? dport_ : sport_;
-      if (a.nat_address) {
-        addr = *a.nat_address;
-        port = a.nat_port != 0 ? a.nat_port : keep;
-      } else {
-        char buf[kMaxKeyWidth];
-        int len = 0;
-        const SetElement* e = nullptr;
-        if (Key(a.map_key, buf, &len)) {
-          e = a.map->Lookup(absl::string_view(buf, len));
-        }
-        if (e == nullptr) {
-          *outcome = "map: no element, next rule";
-          return Flow::kNextRule;
-        }
-        int asize = family_ == IpFamily::kV4 ? 4 : 16;
-        addr = IpAddress::FromBytes(
-            family_, reinterpret_cast<const uint8_t*>(e->data.data()));
-        port = e->data.size() >= static_cast<size_t>(asize + 2)
-                   ? static_cast<uint16_t>(DecodeNumber(
-                         absl::string_view(e->data).substr(asize, 2)))
-                   : keep;
-        if (port == 0) port = keep;
+      char buf[kMaxKeyWidth];
+      int len = 0;
+      const SetElement* e = nullptr;
+      if (Key(a.map_key, buf, &len)) {
+        e = a.map->Lookup(absl::string_view(buf, len));
       }
+      if (e == nullptr) {
+        *outcome = "map: no element, next rule";
+        return Flow::kNextRule;
+      }
+      int asize = family_ == IpFamily::kV4 ? 4 : 16;
+      addr = IpAddress::FromBytes(
+          family_, reinterpret_cast<const uint8_t*>(e->data.data()));
+      port = e->data.size() >= static_cast<size_t>(asize + 2)
+                 ? static_cast<uint16_t>(DecodeNumber(
+                       absl::string_view(e->data).substr(asize, 2)))
+                 : keep;
+      if (port == 0) port = keep;
     }
     if (b.kind == NatBinding::Kind::kDnat) {
       b.before = dst_.WithPort(dport_);
@@ -1120,6 +1385,13 @@ class Simulator::Walk {
   const HostInterface* iif_ = nullptr;
   const HostInterface* oif_ = nullptr;
   uint32_t mark_ = 0;
+  uint32_t ctmark_ = 0;     // a new connection's mark is 0
+  bool untracked_ = false;  // NOTRACK: no conntrack entry, no NAT
+  int priority_ = 0;        // of the base chain being run
+  const Chain* at_chain_ = nullptr;
+  size_t at_index_ = 0;
+  // Why the field being extracted is unknown to trace; a walk refuses.
+  mutable std::string unknown_;
   bool dnat_ = false;
   bool snat_ = false;
   bool looped_back_ = false;  // received again on lo: its NAT is set up

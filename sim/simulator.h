@@ -127,7 +127,10 @@ class Simulator {
   // exist (mixed families, port 0, an unknown interface, a pod address no
   // interface reaches), and with FailedPrecondition on a rule that is invalid
   // where it is reached (DNAT in a source-NAT hook) or not modelled (a filter
-  // rule or table the parsers kept as unsupported).
+  // rule or table the parsers kept as unsupported), and where the kernel
+  // would pick what a trace cannot know (a NAT port outside its range, one
+  // of several addresses, a local packet's owner, a bridged packet's
+  // physdev), naming the rule.
   absl::StatusOr<TraceResult> Trace(const Packet& packet,
                                     const TraceOptions& options = {}) const;
 

@@ -849,7 +849,8 @@ TEST(CornerCasesTest, UnsupportedNftConstructIsRefusedWhereReached) {
 }
 
 // A filter-only table is evaluated at its hooks; what it holds that the
-// simulator does not model (here `log`) makes a walk that enters it refuse,
+// simulator does not model (here `ip dscp`) makes a walk that reaches it
+// refuse,
 // and leaves walks that never enter it alone.
 TEST(FilterHooksTest, UnmodelledFilterTableRefusesOnlyWhereEntered) {
   Ruleset ruleset;
@@ -857,7 +858,7 @@ TEST(FilterHooksTest, UnmodelledFilterTableRefusesOnlyWhereEntered) {
 	chain input {
 		type filter hook input priority filter; policy drop;
 		ct state established,related accept
-		tcp dport 22 log prefix "ssh" accept
+		tcp dport 22 ip dscp 1 accept
 	}
 }
 )",
@@ -873,7 +874,7 @@ TEST(FilterHooksTest, UnmodelledFilterTableRefusesOnlyWhereEntered) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("nft table inet filter (f.nft) "
                                               "chain input rule 2"));
-  EXPECT_THAT(r.status().message(), HasSubstr("log"));
+  EXPECT_THAT(r.status().message(), HasSubstr("dscp"));
   Packet out = to_host;
   out.dst = *IpAddress::Parse("198.51.100.9");
   out.origin.kind = PacketOrigin::Kind::kLocal;
@@ -966,8 +967,8 @@ table ip hostports {
 TEST(FilterHooksTest, IptablesUnmodelledFilterRuleRefusesWhereReached) {
   auto sim = MakeSimulator(
       "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
-      "[0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with "
-      "tcp-reset\nCOMMIT\n",
+      "[0:0]\n-A INPUT -p tcp -m tcp --dport 22 -m u32 --u32 0x0=0x0 -j "
+      "DROP\nCOMMIT\n",
       "", "", kBridgeHost);
   ASSERT_NE(sim, nullptr);
   ExpectFlows(*sim,
@@ -981,7 +982,7 @@ TEST(FilterHooksTest, IptablesUnmodelledFilterRuleRefusesWhereReached) {
   absl::StatusOr<TraceResult> r = sim->Trace(p);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("chain INPUT rule 1"));
-  EXPECT_THAT(r.status().message(), HasSubstr("REJECT"));
+  EXPECT_THAT(r.status().message(), HasSubstr("u32"));
 }
 
 // hostport's localnet guard, as both backends write it: route_localnet on
