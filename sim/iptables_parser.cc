@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "sim/iptables_chance_modules.h"
 
 namespace sim {
 namespace {
@@ -129,6 +130,8 @@ class RuleBuilder {
       if (!s.ok()) return s;
     }
     if (negate_) return Error("trailing \"!\"");
+    absl::Status chance = FinishChanceModules();
+    if (!chance.ok()) return chance;
     absl::Status finished = Finish();
     if (!finished.ok()) return finished;
     std::vector<std::string> all;
@@ -240,6 +243,9 @@ class RuleBuilder {
     if (opt == "--ctorigdstport" || opt == "--ctorigdst") {
       return CtOrigOption(opt, neg);
     }
+    if (!has_target_ && !chance_.empty() && ChanceOwns(chance_.back(), opt)) {
+      return ChanceOption(opt, neg);
+    }
     if (has_target_) return TargetOption(opt, neg);
     return Error(absl::StrCat("unsupported option \"", opt, "\""));
   }
@@ -305,8 +311,8 @@ class RuleBuilder {
     absl::StatusOr<std::string> v = Value(opt);
     if (!v.ok()) return v.status();
     static const std::set<std::string> kModules = {
-        "tcp",     "udp",  "sctp",      "multiport", "addrtype",
-        "comment", "mark", "conntrack", "state"};
+        "tcp",  "udp",       "sctp",  "multiport", "addrtype", "comment",
+        "mark", "conntrack", "state", "statistic", "recent",   "limit"};
     if (!kModules.count(*v)) {
       return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
     }
@@ -315,6 +321,17 @@ class RuleBuilder {
     }
     modules_.push_back(*v);
     Canon("-m", *v, false);
+    if (*v == "statistic" || *v == "recent" || *v == "limit") {
+      ChanceModule m;
+      m.name = *v;
+      m.canon_at = canonical_.size();
+      if (*v == "recent") {
+        m.mask = family_ == IpFamily::kV4
+                     ? "255.255.255.255"
+                     : "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+      }
+      chance_.push_back(std::move(m));
+    }
     return absl::OkStatus();
   }
 
@@ -582,6 +599,33 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
+  absl::Status ChanceOption(const std::string& opt, bool neg) {
+    std::string value;
+    if (ChanceOptionTakesValue(opt)) {
+      absl::StatusOr<std::string> v = Value(opt);
+      if (!v.ok()) return v.status();
+      value = *v;
+    }
+    return sim::ChanceOption(&chance_.back(), opt, value, neg);
+  }
+
+  // Renders the chance modules' options where each was loaded, and adds
+  // their matches last: the kernel tests them only when everything else
+  // matched, and a walk branches the least that way.
+  absl::Status FinishChanceModules() {
+    std::vector<std::vector<std::string>> canon(chance_.size());
+    for (size_t i = 0; i < chance_.size(); ++i) {
+      absl::StatusOr<Match> m = FinishChanceModule(chance_[i], &canon[i]);
+      if (!m.ok()) return m.status();
+      rule_.matches.push_back(*std::move(m));
+    }
+    for (size_t i = chance_.size(); i-- > 0;) {
+      canonical_.insert(canonical_.begin() + chance_[i].canon_at,
+                        canon[i].begin(), canon[i].end());
+    }
+    return absl::OkStatus();
+  }
+
   // Checks what only the end of the rule can tell.
   absl::Status Finish() {
     if (rule_.actions.empty()) return absl::OkStatus();
@@ -615,6 +659,7 @@ class RuleBuilder {
   std::vector<std::string> modules_;
   std::vector<std::string> header_[5];
   std::vector<std::string> canonical_;
+  std::vector<ChanceModule> chance_;
 };
 
 absl::StatusOr<Rule> BuildRule(const std::vector<std::string>& tokens,

@@ -215,7 +215,7 @@ TEST(NftParserTest, UnsupportedConstructsAreKeptOnTheTable) {
     const char* message;
   };
   for (const Case& c : {
-           Case{"tcp dport 80 limit rate 10/second accept", "\"limit\""},
+           Case{"tcp dport 80 ip dscp cs1 accept", "\"ip dscp\""},
            Case{"tcp dport 80 log prefix \"x\" accept", "\"log\""},
            Case{"tcp dport 80 redirect to :8080", "\"redirect\""},
            Case{"tcp dport > 1024 accept", "comparison"},

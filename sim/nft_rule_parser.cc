@@ -122,6 +122,11 @@ class RuleParser {
     if (w == "jump" || w == "goto") return JumpOrGoto();
     if (w == "dnat" || w == "snat") return Nat();
     if (w == "masquerade") return Masquerade();
+    if (w == "limit") return Limit();
+    if ((w == "update" || w == "add") && tokens_.Peek(1).kind == Kind::kWord &&
+        absl::StartsWith(tokens_.Peek(1).text, "@")) {
+      return SetUpdate();
+    }
     if ((w == "meta" && tokens_.Peek(1).Is("mark") &&
          tokens_.Peek(2).Is("set")) ||
         (w == "mark" && tokens_.Peek(1).Is("set"))) {
@@ -212,7 +217,112 @@ class RuleParser {
     }
     if (w == "fib") return FibSelector(t, fields);
     if (w == "ct") return CtSelector(t, fields);
+    if (w == "numgen") return NumgenSelector(t, fields);
     return Unsupported(t, "unsupported expression or statement");
+  }
+
+  // "numgen random|inc mod N [offset O]": one per expression, kept in
+  // numgen_ until the match or statement that uses it takes it.
+  absl::Status NumgenSelector(const Token& t, std::vector<Field>* fields) {
+    std::string mode = SelectorField();
+    if ((mode != "random" && mode != "inc") || !tokens_.Peek().Is("mod")) {
+      return Unsupported(t, "unsupported numgen (numgen random|inc mod N)");
+    }
+    if (numgen_.modulus != 0) {
+      return Unsupported(t, "two numgen expressions in one key");
+    }
+    tokens_.Next();
+    uint32_t modulus = 0, offset = 0;
+    const Token& n = tokens_.Next();
+    if (!absl::SimpleAtoi(n.text, &modulus) || modulus == 0) {
+      return Unsupported(n, "numgen mod needs a number 1..2^32-1");
+    }
+    if (tokens_.Peek().Is("offset")) {
+      tokens_.Next();
+      const Token& o = tokens_.Next();
+      if (!absl::SimpleAtoi(o.text, &offset)) {
+        return Unsupported(o, "numgen offset needs a 32-bit number");
+      }
+    }
+    numgen_.random = mode == "random";
+    numgen_.modulus = modulus;
+    numgen_.offset = offset;
+    fields->push_back(Field::kNumgen);
+    return absl::OkStatus();
+  }
+
+  // The numgen read by the last selector, handed to its user once.
+  Numgen TakeNumgen() {
+    Numgen g = numgen_;
+    numgen_ = Numgen();
+    return g;
+  }
+
+  // "limit rate [over] N/unit [burst N packets|bytes]": the token bucket is
+  // state the walk cannot know, so it matches with unknown probability.
+  absl::Status Limit() {
+    const Token& start = tokens_.Next();
+    if (!tokens_.Peek().Is("rate")) {
+      return Unsupported(start, "unsupported limit (limit rate ...)");
+    }
+    tokens_.Next();
+    size_t begin = tokens_.position();
+    if (tokens_.Peek().Is("over")) tokens_.Next();
+    const Token& rate = tokens_.Next();
+    if (rate.kind != Kind::kWord || !absl::ascii_isdigit(rate.text[0])) {
+      return Unsupported(rate, "limit rate needs N/second|minute|...");
+    }
+    // "N/second" or "N bytes/second": the lexer may split at "/".
+    while (!tokens_.AtEnd() && tokens_.Peek().kind == Kind::kWord &&
+           (tokens_.Peek().Is("/") ||
+            absl::StartsWith(tokens_.Peek().text, "/") ||
+            tokens_.Peek().Is("second") || tokens_.Peek().Is("minute") ||
+            tokens_.Peek().Is("hour") || tokens_.Peek().Is("day") ||
+            tokens_.Peek().Is("week") || tokens_.Peek().Is("bytes") ||
+            tokens_.Peek().Is("kbytes") || tokens_.Peek().Is("mbytes"))) {
+      tokens_.Next();
+    }
+    if (tokens_.Peek().Is("burst")) {
+      tokens_.Next();
+      tokens_.Next();
+      if (tokens_.Peek().Is("packets") || tokens_.Peek().Is("bytes") ||
+          tokens_.Peek().Is("kbytes") || tokens_.Peek().Is("mbytes")) {
+        tokens_.Next();
+      }
+    }
+    Match m;
+    m.kind = Match::Kind::kChance;
+    m.chance = -1;
+    m.chance_what =
+        absl::StrCat("limit rate ", tokens_.Text(begin, tokens_.position()));
+    return AddMatch(std::move(m));
+  }
+
+  // "update|add @set { KEY [timeout T] }": adds to a set for later packets;
+  // this packet's walk is unchanged.
+  absl::Status SetUpdate() {
+    tokens_.Next();
+    const Token& t = tokens_.Next();
+    absl::StatusOr<const ElementSet*> set = NamedSet(t);
+    if (!set.ok()) return set.status();
+    if (tokens_.Next().kind != Kind::kLBrace) {
+      return Unsupported(t, "expected \"{\" after the set");
+    }
+    std::vector<Field> fields;
+    std::vector<Match> deps;
+    absl::Status s = Concat(&fields, &deps);
+    if (!s.ok()) return s;
+    if ((*set)->key_types() != Types(fields)) {
+      return Unsupported(t, "key does not fit the set's type");
+    }
+    if (tokens_.Peek().Is("timeout")) {
+      tokens_.Next();
+      tokens_.Next();
+    }
+    if (tokens_.Next().kind != Kind::kRBrace) {
+      return Unsupported(t, "expected \"}\" after the key");
+    }
+    return absl::OkStatus();
   }
 
   // The word after a selector's first ("saddr" in "ip saddr"), or "".
@@ -473,6 +583,7 @@ class RuleParser {
 
     Match m;
     m.fields = fields;
+    m.numgen = TakeNumgen();
     if (tokens_.Peek().Is("&")) return BitwiseMatch(start, std::move(m));
     const Token& op = tokens_.Peek();
     if (op.Is("==") || op.Is("!=")) {
@@ -494,6 +605,7 @@ class RuleParser {
     Action a;
     a.kind = Action::Kind::kVerdictMap;
     a.map_key = fields;
+    a.numgen = TakeNumgen();
     if (AtNamedSet()) {
       const Token& t = tokens_.Next();
       absl::StatusOr<const ElementSet*> set = NamedSet(t);
@@ -773,6 +885,7 @@ class RuleParser {
     }
     tokens_.Next();
     a->map_key = fields;
+    a->numgen = TakeNumgen();
     ValueType addr_type =
         family == IpFamily::kV4 ? ValueType::kIpv4Addr : ValueType::kIpv6Addr;
     if (AtNamedSet()) return NatNamedMap(Types(fields), addr_type, a);
@@ -812,6 +925,7 @@ class RuleParser {
   TokenCursor& tokens_;
   const Table& table_;
   Rule rule_;
+  Numgen numgen_;
 };
 
 }  // namespace

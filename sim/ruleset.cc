@@ -133,6 +133,8 @@ ValueType FieldValueType(Field field) {
       return ValueType::kAddrType;
     case Field::kNfProto:
       return ValueType::kNfProto;
+    case Field::kNumgen:
+      return ValueType::kMark;
   }
   return ValueType::kMark;
 }
@@ -175,6 +177,8 @@ std::string FieldName(Field field) {
       return "ct original proto-dst";
     case Field::kNfProto:
       return "meta nfproto";
+    case Field::kNumgen:
+      return "numgen";
   }
   return "?";
 }

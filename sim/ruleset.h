@@ -3,9 +3,9 @@
 //
 // Both syntaxes are translated into one vocabulary: a Rule is a list of
 // Matches (a concatenation of packet Fields tested against a set of
-// ValuePatterns, or a bitwise test) followed by Actions (verdicts, NAT, mark
-// arithmetic). Every field has a fixed byte width, so a concatenated key is a
-// plain byte string and a map lookup is one hash lookup.
+// ValuePatterns, or a bitwise test, or a chance) followed by Actions (verdicts,
+// NAT, mark arithmetic). Every field has a fixed byte width, so a concatenated
+// key is a plain byte string and a map lookup is one hash lookup.
 //
 // Promises: the model holds only constructs the simulator evaluates exactly;
 // the parsers reject everything else. Requires: a Ruleset is a value; the
@@ -105,6 +105,9 @@ enum class Field : uint8_t {
   kCtOrigDstAddr6,
   kCtOrigDstPort,
   kNfProto,
+  // nft `numgen random|inc mod N [offset O]`: a 32-bit number the walk does
+  // not know; it explores each of the N values (see Numgen).
+  kNumgen,
 };
 ValueType FieldValueType(Field field);
 std::string FieldName(Field field);  // nft spelling: "ip daddr", "th dport"
@@ -162,6 +165,10 @@ class ElementSet {
   bool is_verdict_map() const { return is_verdict_map_; }
   int key_width() const;
   size_t size() const { return exact_.size() + inexact_.size(); }
+  // nft `flags dynamic`: rules add elements as packets pass (`update @s`),
+  // so what a lookup finds depends on earlier traffic the walk cannot know.
+  bool dynamic() const { return dynamic_; }
+  void set_dynamic(bool dynamic) { dynamic_ = dynamic; }
 
   // Fails on a duplicate key (the kernel rejects one too).
   absl::Status Add(SetElement element);
@@ -177,16 +184,29 @@ class ElementSet {
   std::vector<ValueType> key_types_;
   std::vector<ValueType> data_types_;
   bool is_verdict_map_ = false;
+  bool dynamic_ = false;
   absl::flat_hash_map<std::string, SetElement> exact_;
   std::vector<SetElement> inexact_;
 };
 
 struct Chain;
 
+// nft `numgen random|inc mod N [offset O]`: yields offset + (0..N-1). A walk
+// cannot know the counter or the random draw, so it takes each value with
+// probability 1/N. Unused when modulus is 0.
+struct Numgen {
+  bool random = true;  // false: `inc`
+  uint32_t modulus = 0;
+  uint32_t offset = 0;
+};
+
 // A test on the packet. kInSet: the concatenation of `fields` is (or, with
 // `negate`, is not) in `set`. kBitwise: ((field & mask) == value) != negate.
+// kChance: matches with probability `chance` (state the walk cannot know:
+// `-m statistic`, `-m recent --rcheck`, `limit`); a negative `chance` means
+// the probability is unknown. `chance_what` names the construct.
 struct Match {
-  enum class Kind : uint8_t { kInSet, kBitwise };
+  enum class Kind : uint8_t { kInSet, kBitwise, kChance };
   Kind kind = Kind::kInSet;
   std::vector<Field> fields;
   bool negate = false;
@@ -194,6 +214,9 @@ struct Match {
   std::string set_name;                       // named set (@name)
   uint32_t mask = 0;
   uint32_t value = 0;
+  double chance = 0;
+  std::string chance_what;  // "-m statistic --mode random ..."
+  Numgen numgen;            // when `fields` holds Field::kNumgen
   // Bound by the Simulator: `literal` or the named set of the same table.
   const ElementSet* set = nullptr;
   // Bound by the Simulator when `literal` is one exact value or one prefix
@@ -225,6 +248,7 @@ struct Action {
   std::optional<IpAddress> nat_address;
   uint16_t nat_port = 0;       // 0: keep the port
   std::vector<Field> map_key;  // kDnat/kSnat from a map, kVerdictMap
+  Numgen numgen;               // when `map_key` holds Field::kNumgen
   std::shared_ptr<const ElementSet> literal_map;
   std::string map_name;
 

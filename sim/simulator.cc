@@ -363,12 +363,37 @@ void Simulator::OrderBaseChains() {
   }
 }
 
+namespace {
+
+// One probabilistic point of a walk: how many ways it can go, and which one
+// this walk takes. TraceAll replays a prefix of choices and enumerates the
+// rest depth-first.
+struct BranchChoice {
+  uint32_t ways;
+  uint32_t taken;
+};
+
+std::string Percent(double p) { return absl::StrFormat("%.1f%%", p * 100); }
+
+}  // namespace
+
 // One packet's walk: the packet and connection state, and the result being
 // built.
 class Simulator::Walk {
  public:
-  Walk(const Simulator& sim, const TraceOptions& options, TraceResult* result)
-      : sim_(sim), host_(sim.host_), options_(options), result_(result) {}
+  // `choices`: the branches to take at the walk's probabilistic points, in
+  // order; the walk appends branch 0 for each point past their end.
+  Walk(const Simulator& sim, const TraceOptions& options, TraceResult* result,
+       std::vector<BranchChoice>* choices)
+      : sim_(sim),
+        host_(sim.host_),
+        options_(options),
+        result_(result),
+        choices_(choices) {}
+
+  // The probabilistic rule the walk met first / last ("" when none).
+  const std::string& first_branch_rule() const { return first_branch_rule_; }
+  const std::string& last_branch_rule() const { return last_branch_rule_; }
 
   absl::Status Run(const Packet& p) {
     absl::Status s = Init(p);
@@ -388,6 +413,8 @@ class Simulator::Walk {
     result_->source = src_;
     result_->source_port = sport_;
     result_->out_interface = oif_ != nullptr ? oif_->name : "";
+    result_->probability = probability_;
+    result_->probability_known = probability_known_;
     return absl::OkStatus();
   }
 
@@ -775,6 +802,8 @@ class Simulator::Walk {
             index + 1, " (", rule.text, ") is reached but not modelled (",
             rule.unsupported, "): its verdict is unknown"));
       }
+      cur_chain_ = frame.chain;
+      cur_index_ = index;
       if (!Matches(rule)) continue;
       std::string label;
       rule_label_.clear();
@@ -886,6 +915,8 @@ class Simulator::Walk {
         return put_num(ValueType::kAddrType, AddrType(src_));
       case Field::kNfProto:
         return put_num(ValueType::kNfProto, family_ == IpFamily::kV4 ? 2 : 10);
+      case Field::kNumgen:
+        return false;  // Key draws it: it is a branch, not packet state.
     }
     return false;
   }
@@ -896,28 +927,113 @@ class Simulator::Walk {
     return kRtnUnicast;
   }
 
-  bool Key(const std::vector<Field>& fields, char* buf, int* len) const {
+  bool Key(const std::vector<Field>& fields, const Numgen& numgen, char* buf,
+           int* len) {
     int total = 0;
     for (Field f : fields) {
       int n = 0;
-      if (!Extract(f, buf + total, &n)) return false;
+      if (f == Field::kNumgen) {
+        std::string v = EncodeNumber(ValueType::kMark, DrawNumgen(numgen));
+        std::memcpy(buf + total, v.data(), v.size());
+        n = static_cast<int>(v.size());
+      } else if (!Extract(f, buf + total, &n)) {
+        return false;
+      }
       total += n;
     }
     *len = total;
     return true;
   }
 
-  bool Matches(const Rule& rule) const {
+  // "iptables nat (file) chain X rule 3 (-m statistic ...)": the rule being
+  // matched.
+  std::string CurrentRule() const {
+    return absl::StrCat(MessageLabel(*table_), " chain ", cur_chain_->name,
+                        " rule ", cur_index_ + 1, " (",
+                        cur_chain_->rules[cur_index_].text, ")");
+  }
+
+  // Takes the next probabilistic point of `ways` branches (see
+  // BranchChoice) and returns the branch this walk follows.
+  uint32_t Branch(uint32_t ways) {
+    if (next_choice_ == choices_->size()) choices_->push_back({ways, 0});
+    const BranchChoice& c = (*choices_)[next_choice_++];
+    last_branch_rule_ = CurrentRule();
+    if (first_branch_rule_.empty()) first_branch_rule_ = last_branch_rule_;
+    return c.taken;
+  }
+
+  // Multiplies the outcome's probability by `p` (negative: unknown).
+  void Weigh(double p) {
+    if (p < 0) {
+      probability_known_ = false;
+    } else {
+      probability_ *= p;
+    }
+  }
+
+  std::string ProbabilityText(double p) const {
+    return p < 0 ? "probability unknown" : "probability " + Percent(p);
+  }
+
+  uint32_t DrawNumgen(const Numgen& g) {
+    if (g.modulus <= 1) return g.offset;
+    uint32_t taken = Branch(g.modulus);
+    Weigh(1.0 / g.modulus);
+    if (tracing()) {
+      Step(TraceLabel(*table_, *cur_chain_), " rule ", cur_index_ + 1,
+           ": numgen ", g.random ? "random" : "inc", " mod ", g.modulus, " → ",
+           g.offset + taken, " (", ProbabilityText(1.0 / g.modulus), ")");
+    }
+    return g.offset + taken;
+  }
+
+  // Whether a kChance match matches on this walk's branch.
+  bool ChanceHit(const Match& m) {
+    bool known = m.chance >= 0;
+    if (known && m.chance >= 1) return true;
+    if (known && m.chance <= 0) return false;
+    bool hit = Branch(2) == 0;
+    double p = !known ? -1 : hit ? m.chance : 1 - m.chance;
+    Weigh(p);
+    if (tracing()) {
+      Step(TraceLabel(*table_, *cur_chain_), " rule ", cur_index_ + 1, ": ",
+           m.chance_what, hit ? " matches" : " does not match", " (",
+           ProbabilityText(p), ")");
+    }
+    return hit;
+  }
+
+  // A lookup in a set that traffic fills (kube-proxy's session affinity):
+  // either way, with unknown probability.
+  bool DynamicSetHit(const Match& m) {
+    bool hit = Branch(2) == 0;
+    Weigh(-1);
+    if (tracing()) {
+      Step(TraceLabel(*table_, *cur_chain_), " rule ", cur_index_ + 1,
+           ": dynamic set @", m.set_name, hit ? " holds" : " does not hold",
+           " the key (probability unknown: traffic fills it)");
+    }
+    return hit;
+  }
+
+  bool Matches(const Rule& rule) {
     char buf[kMaxKeyWidth];
     for (const Match& m : rule.matches) {
       int len = 0;
-      if (!Key(m.fields, buf, &len)) return false;
+      if (m.kind == Match::Kind::kChance) {
+        if (ChanceHit(m) == m.negate) return false;
+        continue;
+      }
+      if (!Key(m.fields, m.numgen, buf, &len)) return false;
       bool hit;
       if (m.kind == Match::Kind::kBitwise) {
         uint32_t v = DecodeNumber(absl::string_view(buf, len));
         hit = (v & m.mask) == m.value;
       } else if (m.single) {
         hit = m.single_pattern.Matches(absl::string_view(buf, len));
+      } else if (m.set->dynamic()) {
+        hit = DynamicSetHit(m);
       } else {
         hit = m.set->Lookup(absl::string_view(buf, len)) != nullptr;
       }
@@ -999,7 +1115,7 @@ class Simulator::Walk {
         char buf[kMaxKeyWidth];
         int len = 0;
         const SetElement* e = nullptr;
-        if (Key(a.map_key, buf, &len)) {
+        if (Key(a.map_key, a.numgen, buf, &len)) {
           e = a.map->Lookup(absl::string_view(buf, len));
         }
         if (e == nullptr) {
@@ -1062,7 +1178,7 @@ class Simulator::Walk {
         char buf[kMaxKeyWidth];
         int len = 0;
         const SetElement* e = nullptr;
-        if (Key(a.map_key, buf, &len)) {
+        if (Key(a.map_key, a.numgen, buf, &len)) {
           e = a.map->Lookup(absl::string_view(buf, len));
         }
         if (e == nullptr) {
@@ -1124,16 +1240,79 @@ class Simulator::Walk {
   bool looped_back_ = false;  // received again on lo: its NAT is set up
   Hook hook_ = Hook::kPrerouting;
   const Table* table_ = nullptr;
-  std::string rule_label_;  // "nat/X rule 3" while tracing
+  std::string rule_label_;            // "nat/X rule 3" while tracing
+  const Chain* cur_chain_ = nullptr;  // the rule being matched
+  int64_t cur_index_ = 0;
+
+  std::vector<BranchChoice>* choices_;
+  size_t next_choice_ = 0;
+  double probability_ = 1.0;
+  bool probability_known_ = true;
+  std::string first_branch_rule_;
+  std::string last_branch_rule_;
 };
 
 absl::StatusOr<TraceResult> Simulator::Trace(
     const Packet& packet, const TraceOptions& options) const {
   TraceResult result;
-  Walk walk(*this, options, &result);
+  std::vector<BranchChoice> choices;
+  Walk walk(*this, options, &result, &choices);
   absl::Status s = walk.Run(packet);
   if (!s.ok()) return s;
+  if (!choices.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        walk.first_branch_rule(),
+        " is probabilistic: the packet has more than one possible outcome; "
+        "use TraceAll (hostportctl trace prints each with its probability)"));
+  }
   return result;
+}
+
+namespace {
+
+// Adds `r` to `outcomes`, or its probability to an equal outcome's.
+void MergeOutcome(TraceResult r, std::vector<TraceResult>* outcomes) {
+  for (TraceResult& o : *outcomes) {
+    if (o.verdict == r.verdict && o.to == r.to && o.to_port == r.to_port &&
+        o.source == r.source && o.reason == r.reason) {
+      o.probability += r.probability;
+      o.probability_known = o.probability_known && r.probability_known;
+      return;
+    }
+  }
+  outcomes->push_back(std::move(r));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<TraceResult>> Simulator::TraceAll(
+    const Packet& packet, const TraceOptions& options) const {
+  std::vector<TraceResult> outcomes;
+  std::vector<BranchChoice> choices;
+  for (int walks = 1;; ++walks) {
+    TraceResult result;
+    Walk walk(*this, options, &result, &choices);
+    absl::Status s = walk.Run(packet);
+    if (!s.ok()) return s;
+    MergeOutcome(std::move(result), &outcomes);
+    // Next combination: the deepest choice with a branch left, advanced.
+    while (!choices.empty() &&
+           choices.back().taken + 1 >= choices.back().ways) {
+      choices.pop_back();
+    }
+    if (choices.empty()) break;
+    ++choices.back().taken;
+    if (walks == kMaxTraceBranches) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "more than ", kMaxTraceBranches,
+          " combinations of probabilistic branches (the last at ",
+          walk.last_branch_rule(), "): too many outcomes to enumerate"));
+    }
+  }
+  for (TraceResult& o : outcomes) {
+    if (!o.probability_known) o.probability = 0;
+  }
+  return outcomes;
 }
 
 }  // namespace sim

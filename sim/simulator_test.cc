@@ -821,7 +821,7 @@ TEST(CornerCasesTest, UnsupportedNftConstructInEvaluatedTableIsAnError) {
   ASSERT_TRUE(ApplyNftScript(R"(table ip t {
 	chain pre {
 		type nat hook prerouting priority dstnat; policy accept;
-		tcp dport 80 limit rate 10/second dnat to 10.0.0.1
+		tcp dport 80 ip dscp cs1 dnat to 10.0.0.1
 	}
 }
 )",
@@ -831,7 +831,7 @@ TEST(CornerCasesTest, UnsupportedNftConstructInEvaluatedTableIsAnError) {
       Simulator::Create(ruleset, HostModel::Default());
   ASSERT_FALSE(sim.ok());
   EXPECT_THAT(sim.status().message(), HasSubstr("line 4"));
-  EXPECT_THAT(sim.status().message(), HasSubstr("\"limit\""));
+  EXPECT_THAT(sim.status().message(), HasSubstr("\"ip dscp\""));
   EXPECT_THAT(sim.status().message(), HasSubstr("ip t"));
 }
 
