@@ -224,6 +224,7 @@ constexpr char kNthAndLimit[] = R"(*nat
 -A PREROUTING -d 192.0.2.10/32 -p tcp -m tcp --dport 82 -m limit --limit 5/sec -j DNAT --to-destination 10.244.1.5:80
 -A PREROUTING -d 192.0.2.10/32 -p tcp -m tcp --dport 83 -m recent --set --name X --mask 255.255.255.255 --rsource -j DNAT --to-destination 10.244.1.7:80
 -A PREROUTING -d 192.0.2.10/32 -p tcp -m tcp --dport 84 -m statistic --mode random --probability 1.00000000000 -j DNAT --to-destination 10.244.1.7:80
+-A PREROUTING -d 192.0.2.10/32 -p tcp -m tcp --dport 85 -m limit --limit 5/sec -j ACCEPT
 COMMIT
 )";
 
@@ -243,6 +244,11 @@ TEST(BranchingTest, NthLimitRecentSet) {
   // --set always matches, and probability 1 always: no branch at all.
   EXPECT_TRUE(TraceStatus(*sim, "external", "192.0.2.10:83").ok());
   EXPECT_TRUE(TraceStatus(*sim, "external", "192.0.2.10:84").ok());
+  // Branches that end alike are one certain answer, for Trace too.
+  EXPECT_THAT(Outcomes(*sim, "external", "192.0.2.10:85"),
+              UnorderedElementsAreArray({"192.0.2.10:85 from 203.0.113.7 "
+                                         "1.000"}));
+  EXPECT_TRUE(TraceStatus(*sim, "external", "192.0.2.10:85").ok());
 }
 
 TEST(BranchingTest, IdenticalOutcomesAreMergedAndSummed) {

@@ -1259,13 +1259,15 @@ absl::StatusOr<TraceResult> Simulator::Trace(
   Walk walk(*this, options, &result, &choices);
   absl::Status s = walk.Run(packet);
   if (!s.ok()) return s;
-  if (!choices.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        walk.first_branch_rule(),
-        " is probabilistic: the packet has more than one possible outcome; "
-        "use TraceAll (hostportctl trace prints each with its probability)"));
-  }
-  return result;
+  if (choices.empty()) return result;
+  // Branches that all end alike are still one answer.
+  absl::StatusOr<std::vector<TraceResult>> all = TraceAll(packet, options);
+  if (!all.ok()) return all.status();
+  if (all->size() == 1) return std::move(all->front());
+  return absl::FailedPreconditionError(absl::StrCat(
+      walk.first_branch_rule(),
+      " is probabilistic: the packet has more than one possible outcome; "
+      "use TraceAll (hostportctl trace prints each with its probability)"));
 }
 
 namespace {
@@ -1308,6 +1310,11 @@ absl::StatusOr<std::vector<TraceResult>> Simulator::TraceAll(
           " combinations of probabilistic branches (the last at ",
           walk.last_branch_rule(), "): too many outcomes to enumerate"));
     }
+  }
+  if (outcomes.size() == 1) {
+    // However the walk branched, this is where the packet goes.
+    outcomes[0].probability = 1.0;
+    outcomes[0].probability_known = true;
   }
   for (TraceResult& o : outcomes) {
     if (!o.probability_known) o.probability = 0;

@@ -134,9 +134,10 @@ class Simulator {
   // interface reaches), and with FailedPrecondition on a rule that is invalid
   // where it is reached (DNAT in a source-NAT hook) or not modelled (a filter
   // rule or table the parsers kept as unsupported).
-  // Also fails with FailedPrecondition, naming the rule, when the walk
-  // reaches a probabilistic construct (`-m statistic`, `numgen`, `-m recent
-  // --rcheck`, `limit`): it has more than one outcome, see TraceAll.
+  // Also fails with FailedPrecondition, naming the first probabilistic rule
+  // reached (`-m statistic`, `numgen`, `-m recent --rcheck`, `limit`, a
+  // dynamic set), when the packet has more than one possible outcome: see
+  // TraceAll. Branches that all end alike give that one outcome.
   absl::StatusOr<TraceResult> Trace(const Packet& packet,
                                     const TraceOptions& options = {}) const;
 

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "hostport/os/command_runner.h"
@@ -290,27 +291,44 @@ std::string BindingKind(sim::NatBinding::Kind kind) {
   return "?";
 }
 
-void Print(const sim::TraceResult& r, const std::vector<std::string>& notes,
-           const std::string& format, std::ostream& out) {
-  if (format == "json") {
-    nlohmann::json j;
-    j["verdict"] = sim::PacketVerdictName(r.verdict);
-    j["to"] = r.To();
-    j["source_seen"] = r.SourceSeen();
-    j["reason"] = r.reason;
-    j["trace"] = r.trace;
-    nlohmann::json bindings = nlohmann::json::array();
-    for (const sim::NatBinding& b : r.bindings) {
-      bindings.push_back({{"kind", BindingKind(b.kind)},
-                          {"hook", sim::HookName(b.hook)},
-                          {"before", b.before},
-                          {"after", b.after}});
-    }
-    j["bindings"] = bindings;
-    j["notes"] = notes;
-    out << j.dump(2) << "\n";
-    return;
+// One outcome's fields, as the top level of the JSON has always had them.
+nlohmann::json OutcomeJson(const sim::TraceResult& r) {
+  nlohmann::json j;
+  j["verdict"] = sim::PacketVerdictName(r.verdict);
+  j["to"] = r.To();
+  j["source_seen"] = r.SourceSeen();
+  j["reason"] = r.reason;
+  // null: the outcome is possible, but state the trace cannot see decides
+  // how likely.
+  j["probability"] = r.probability_known ? nlohmann::json(r.probability)
+                                         : nlohmann::json(nullptr);
+  j["trace"] = r.trace;
+  nlohmann::json bindings = nlohmann::json::array();
+  for (const sim::NatBinding& b : r.bindings) {
+    bindings.push_back({{"kind", BindingKind(b.kind)},
+                        {"hook", sim::HookName(b.hook)},
+                        {"before", b.before},
+                        {"after", b.after}});
   }
+  j["bindings"] = bindings;
+  return j;
+}
+
+// With one outcome the top level holds its fields, as before outcomes
+// existed; with several only `outcomes` does, so no reader takes one branch
+// for the answer.
+void PrintJson(const std::vector<sim::TraceResult>& outcomes,
+               const std::vector<std::string>& notes, std::ostream& out) {
+  nlohmann::json j = outcomes.size() == 1 ? OutcomeJson(outcomes[0])
+                                          : nlohmann::json::object();
+  nlohmann::json all = nlohmann::json::array();
+  for (const sim::TraceResult& r : outcomes) all.push_back(OutcomeJson(r));
+  j["outcomes"] = all;
+  j["notes"] = notes;
+  out << j.dump(2) << "\n";
+}
+
+void PrintText(const sim::TraceResult& r, std::ostream& out) {
   out << "verdict: " << sim::PacketVerdictName(r.verdict) << "\n";
   out << "to: " << r.To() << "\n";
   out << "source seen: " << r.SourceSeen() << "\n";
@@ -318,6 +336,31 @@ void Print(const sim::TraceResult& r, const std::vector<std::string>& notes,
   out << "trace:\n";
   for (size_t i = 0; i < r.trace.size(); ++i) {
     out << "  " << (i + 1) << ". " << r.trace[i] << "\n";
+  }
+}
+
+void Print(const std::vector<sim::TraceResult>& outcomes,
+           const std::vector<std::string>& notes, const std::string& format,
+           std::ostream& out) {
+  if (format == "json") {
+    PrintJson(outcomes, notes, out);
+    return;
+  }
+  if (outcomes.size() == 1) {
+    PrintText(outcomes[0], out);
+  } else {
+    out << outcomes.size()
+        << " possible outcomes (the rules choose at random or by state the "
+           "trace cannot see):\n";
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      const sim::TraceResult& r = outcomes[i];
+      out << "\noutcome " << (i + 1) << " of " << outcomes.size() << ": "
+          << (r.probability_known
+                  ? absl::StrFormat("probability %.1f%%", r.probability * 100)
+                  : std::string("probability unknown"))
+          << "\n";
+      PrintText(r, out);
+    }
   }
   if (!notes.empty()) {
     out << "notes:\n";
@@ -402,7 +445,8 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
     err << "hostportctl trace: " << simulator.status().message() << "\n";
     return kExitFailed;
   }
-  absl::StatusOr<sim::TraceResult> result = (*simulator)->Trace(packet);
+  absl::StatusOr<std::vector<sim::TraceResult>> result =
+      (*simulator)->TraceAll(packet);
   if (!result.ok()) {
     err << "hostportctl trace: " << result.status().message() << "\n";
     return absl::IsInvalidArgument(result.status()) ? kExitUsage : kExitFailed;
