@@ -243,6 +243,7 @@ class RuleBuilder {
     if (opt == "--ctorigdstport" || opt == "--ctorigdst") {
       return CtOrigOption(opt, neg);
     }
+    if (opt == "--match-set" && Loaded("set")) return MatchSetOption(opt, neg);
     if (!has_target_ && !chance_.empty() && ChanceOwns(chance_.back(), opt)) {
       return ChanceOption(opt, neg);
     }
@@ -311,8 +312,9 @@ class RuleBuilder {
     absl::StatusOr<std::string> v = Value(opt);
     if (!v.ok()) return v.status();
     static const std::set<std::string> kModules = {
-        "tcp",  "udp",       "sctp",  "multiport", "addrtype", "comment",
-        "mark", "conntrack", "state", "statistic", "recent",   "limit"};
+        "tcp",     "udp",   "sctp",      "multiport", "addrtype",
+        "comment", "mark",  "conntrack", "state",     "statistic",
+        "recent",  "limit", "set"};
     if (!kModules.count(*v)) {
       return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
     }
@@ -599,6 +601,32 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
+  // -m set [!] --match-set NAME src|dst[,...]: resolved against the ipsets
+  // by the Simulator, which knows them.
+  absl::Status MatchSetOption(const std::string& opt, bool neg) {
+    absl::StatusOr<std::string> name = Value(opt);
+    if (!name.ok()) return name.status();
+    absl::StatusOr<std::string> flags = Value(opt);
+    if (!flags.ok()) return flags.status();
+    Match m;
+    m.set_name = *name;
+    for (absl::string_view f : absl::StrSplit(*flags, ',')) {
+      if (f != "src" && f != "dst") {
+        return Error(absl::StrCat("--match-set ", *name, " \"", *flags,
+                                  "\": each dimension is src or dst"));
+      }
+      m.ipset_src.push_back(f == "src");
+    }
+    if (m.ipset_src.size() > 6) {
+      return Error(absl::StrCat("--match-set ", *name, " \"", *flags,
+                                "\": at most 6 dimensions"));
+    }
+    m.negate = neg;
+    rule_.matches.push_back(std::move(m));
+    Canon(opt, absl::StrCat(*name, " ", *flags), neg);
+    return absl::OkStatus();
+  }
+
   absl::Status ChanceOption(const std::string& opt, bool neg) {
     std::string value;
     if (ChanceOptionTakesValue(opt)) {
@@ -613,6 +641,11 @@ class RuleBuilder {
   // their matches last: the kernel tests them only when everything else
   // matched, and a walk branches the least that way.
   absl::Status FinishChanceModules() {
+    if (Loaded("set") &&
+        std::none_of(rule_.matches.begin(), rule_.matches.end(),
+                     [](const Match& m) { return !m.ipset_src.empty(); })) {
+      return Error("-m set needs --match-set NAME src|dst[,...]");
+    }
     std::vector<std::vector<std::string>> canon(chance_.size());
     for (size_t i = 0; i < chance_.size(); ++i) {
       absl::StatusOr<Match> m = FinishChanceModule(chance_[i], &canon[i]);

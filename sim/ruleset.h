@@ -200,13 +200,18 @@ struct Numgen {
   uint32_t offset = 0;
 };
 
-// A test on the packet. kInSet: the concatenation of `fields` is (or, with
-// `negate`, is not) in `set`. kBitwise: ((field & mask) == value) != negate.
-// kChance: matches with probability `chance` (state the walk cannot know:
+// A test on the packet. kUnknown: a test the simulator cannot evaluate
+// (`chance_what` says why; an iptables `-m set` whose ipset is not given): a
+// walk whose rule gets as far as it refuses. kAnyOf: one of `any_of` matches
+// (an ipset of type list:set), or with `negate` none does. kInSet: the
+// concatenation of `fields` is (or, with `negate`, is not) in `set`. kBitwise:
+// ((field & mask) == value)
+// != negate. kChance: matches with probability `chance` (state the walk cannot
+// know:
 // `-m statistic`, `-m recent --rcheck`, `limit`); a negative `chance` means
 // the probability is unknown. `chance_what` names the construct.
 struct Match {
-  enum class Kind : uint8_t { kInSet, kBitwise, kChance };
+  enum class Kind : uint8_t { kInSet, kBitwise, kChance, kAnyOf, kUnknown };
   Kind kind = Kind::kInSet;
   std::vector<Field> fields;
   bool negate = false;
@@ -217,6 +222,11 @@ struct Match {
   double chance = 0;
   std::string chance_what;  // "-m statistic --mode random ..."
   Numgen numgen;            // when `fields` holds Field::kNumgen
+  // iptables `-m set --match-set NAME src,dst`: `set_name` is the ipset and
+  // these say, per dimension, source (true) or destination. The Simulator
+  // fills `fields` and `literal` (or `any_of`) from Ruleset::ipsets.
+  std::vector<bool> ipset_src;
+  std::vector<Match> any_of;
   // Bound by the Simulator: `literal` or the named set of the same table.
   const ElementSet* set = nullptr;
   // Bound by the Simulator when `literal` is one exact value or one prefix
@@ -318,8 +328,23 @@ struct Table {
   std::string Label() const;
 };
 
+// One ipset as `ipset save` describes it (sim/ipset_parser.h).
+struct IpSet {
+  std::string name;
+  std::string type;  // "hash:ip", "hash:net,port", "bitmap:port", "list:set"
+  IpFamily family = IpFamily::kV4;
+  // Per dimension: "ip" (an address or prefix) or "port" (protocol and
+  // port; bitmap:port: the port alone).
+  std::vector<std::string> dimensions;
+  std::shared_ptr<const ElementSet> elements;  // all types but list:set
+  std::vector<std::string> members;            // list:set
+  std::string source;                          // "FILE:LINE" of `create`
+};
+
 struct Ruleset {
   std::vector<Table> tables;
+  // ipsets that iptables `-m set` rules may name, by name.
+  std::map<std::string, IpSet> ipsets;
   // Things deliberately left out of evaluation (a person should know).
   std::vector<std::string> notes;
 

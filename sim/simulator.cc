@@ -214,6 +214,13 @@ absl::Status BindMatch(const RuleLocation& at, Match* m) {
     return absl::InvalidArgumentError(
         absl::StrCat(at.Describe(), ": concatenation too wide"));
   }
+  if (m->kind == Match::Kind::kAnyOf) {
+    for (Match& sub : m->any_of) {
+      absl::Status s = BindMatch(at, &sub);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   if (m->kind != Match::Kind::kInSet) return absl::OkStatus();
   if (m->literal != nullptr) {
     m->set = m->literal.get();
@@ -276,6 +283,90 @@ absl::Status BindAction(const RuleLocation& at, Action* a) {
   return absl::OkStatus();
 }
 
+// Fills an iptables `-m set` match from the ipset it names: the fields its
+// dimensions read (source or destination, as the rule says) and the set's
+// elements; a list:set becomes one sub-match per member.
+absl::Status ResolveIpset(const Ruleset& ruleset, IpFamily family, Match* m,
+                          bool in_list) {
+  auto it = ruleset.ipsets.find(m->set_name);
+  if (it == ruleset.ipsets.end()) {
+    return absl::NotFoundError(absl::StrCat(
+        "-m set: no ipset \"", m->set_name,
+        "\" is known (hostportctl trace: --ipsets FILE or --live)"));
+  }
+  const IpSet& set = it->second;
+  if (set.type == "list:set") {
+    if (in_list) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ipset ", set.name, " (list:set) inside a list:set"));
+    }
+    m->kind = Match::Kind::kAnyOf;
+    for (const std::string& member : set.members) {
+      Match sub;
+      sub.set_name = member;
+      sub.ipset_src = m->ipset_src;
+      absl::Status s = ResolveIpset(ruleset, family, &sub, true);
+      if (!s.ok()) return s;
+      m->any_of.push_back(std::move(sub));
+    }
+    return absl::OkStatus();
+  }
+  // The kernel's ip_set_test answers "no" to the other family or to fewer
+  // dimensions than the set has (not verified here, so refused), and reads
+  // only the first ones of more (as a list:set's members do).
+  if (set.family != family) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ipset ", set.name, " (", set.source, ") is of the other family"));
+  }
+  if (m->ipset_src.size() < set.dimensions.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--match-set ", set.name, " gives ", m->ipset_src.size(),
+        " dimensions, its type ", set.type, " has ", set.dimensions.size()));
+  }
+  bool v4 = family == IpFamily::kV4;
+  for (size_t d = 0; d < set.dimensions.size(); ++d) {
+    bool src = m->ipset_src[d];
+    if (set.dimensions[d] == "ip") {
+      m->fields.push_back(v4 ? (src ? Field::kSrcAddr4 : Field::kDstAddr4)
+                             : (src ? Field::kSrcAddr6 : Field::kDstAddr6));
+      continue;
+    }
+    if (set.type != "bitmap:port") m->fields.push_back(Field::kL4Proto);
+    m->fields.push_back(src ? Field::kSrcPort : Field::kDstPort);
+  }
+  m->literal = set.elements;
+  return absl::OkStatus();
+}
+
+// Resolves the `-m set` matches of every iptables rule; a rule whose ipset
+// is missing or does not fit is kept as unsupported, refused where reached.
+void ResolveIpsets(Ruleset* ruleset) {
+  for (Table& table : ruleset->tables) {
+    if (table.syntax != Syntax::kIptables) continue;
+    IpFamily family =
+        table.family == TableFamily::kIp6 ? IpFamily::kV6 : IpFamily::kV4;
+    for (auto& [name, chain] : table.chains) {
+      for (Rule& rule : chain.rules) {
+        for (Match& m : rule.matches) {
+          if (m.ipset_src.empty() || !m.fields.empty() ||
+              m.kind == Match::Kind::kAnyOf) {
+            continue;
+          }
+          absl::Status s = ResolveIpset(*ruleset, family, &m, false);
+          if (s.ok()) continue;
+          // Refused only when the rule's other tests pass: last.
+          Match unknown;
+          unknown.kind = Match::Kind::kUnknown;
+          unknown.chance_what = std::string(s.message());
+          m = rule.matches.back();
+          rule.matches.back() = std::move(unknown);
+          break;
+        }
+      }
+    }
+  }
+}
+
 absl::Status BindRule(const RuleLocation& at, Rule* rule) {
   if (at.table.syntax == Syntax::kIptables && at.table.name == "raw") {
     for (const Action& a : rule->actions) {
@@ -334,6 +425,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(Ruleset ruleset,
 absl::Status Simulator::Bind() {
   absl::Status s = ChooseTables(&ruleset_);
   if (!s.ok()) return s;
+  ResolveIpsets(&ruleset_);
   for (Table& table : ruleset_.tables) {
     s = BindTable(&table, &ruleset_.notes);
     if (!s.ok()) return s;
@@ -408,6 +500,11 @@ class Simulator::Walk {
         break;
     }
     if (!s.ok()) return s;
+    if (!refusal_.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          refusal_,
+          ": the walk reaches it and cannot tell whether it matches"));
+    }
     result_->to = dst_;
     result_->to_port = dport_;
     result_->source = src_;
@@ -1017,12 +1114,35 @@ class Simulator::Walk {
     return hit;
   }
 
+  // A test the walk cannot evaluate: the walk goes on as if it failed, and
+  // Run reports the first such test instead of an answer.
+  bool Unknown(const Match& m) {
+    if (refusal_.empty())
+      refusal_ = absl::StrCat(CurrentRule(), ": ", m.chance_what);
+    return false;
+  }
+
+  // Whether one of an ipset list:set's members holds the packet's key.
+  bool AnyOfHit(const Match& m) {
+    char buf[kMaxKeyWidth];
+    for (const Match& sub : m.any_of) {
+      int len = 0;
+      if (!Key(sub.fields, sub.numgen, buf, &len)) continue;
+      if (sub.set->Lookup(absl::string_view(buf, len)) != nullptr) return true;
+    }
+    return false;
+  }
+
   bool Matches(const Rule& rule) {
     char buf[kMaxKeyWidth];
     for (const Match& m : rule.matches) {
       int len = 0;
-      if (m.kind == Match::Kind::kChance) {
-        if (ChanceHit(m) == m.negate) return false;
+      // kChance and kAnyOf (after kBitwise): one comparison on the hot path.
+      if (m.kind > Match::Kind::kBitwise) {
+        bool special = m.kind == Match::Kind::kChance  ? ChanceHit(m)
+                       : m.kind == Match::Kind::kAnyOf ? AnyOfHit(m)
+                                                       : Unknown(m);
+        if (special == m.negate) return false;
         continue;
       }
       if (!Key(m.fields, m.numgen, buf, &len)) return false;
@@ -1250,6 +1370,7 @@ class Simulator::Walk {
   bool probability_known_ = true;
   std::string first_branch_rule_;
   std::string last_branch_rule_;
+  std::string refusal_;  // the first kUnknown test reached
 };
 
 absl::StatusOr<TraceResult> Simulator::Trace(
