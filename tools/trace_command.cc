@@ -20,6 +20,7 @@
 #include "hostport/os/command_runner.h"
 #include "nlohmann/json.hpp"
 #include "sim/host_model.h"
+#include "sim/ipset_parser.h"
 #include "sim/ruleset_text.h"
 #include "sim/simulator.h"
 
@@ -30,13 +31,15 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 constexpr char kUsage[] =
-    "usage: hostportctl trace (--ruleset FILE[,FILE...] [--host FILE] | "
+    "usage: hostportctl trace (--ruleset FILE[,FILE...] [--host FILE] "
+    "[--ipsets FILE] | "
     "--live) --from external[:IFACE]|local|pod:IP --proto tcp|udp|sctp "
     "--dst ADDR:PORT [--src ADDR[:PORT]] [--output text|json]";
 
 struct TraceFlags {
   std::vector<std::string> rulesets;
   std::string host;
+  std::string ipsets;  // `ipset save` text for -m set rules
   bool live = false;
   std::string from;
   std::string proto;
@@ -54,9 +57,10 @@ struct Failure {
 std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
                                   TraceFlags* flags) {
   std::map<std::string, std::string*> valued = {
-      {"--host", &flags->host},   {"--from", &flags->from},
-      {"--proto", &flags->proto}, {"--dst", &flags->dst},
-      {"--src", &flags->src},     {"--output", &flags->output},
+      {"--host", &flags->host},     {"--ipsets", &flags->ipsets},
+      {"--from", &flags->from},     {"--proto", &flags->proto},
+      {"--dst", &flags->dst},       {"--src", &flags->src},
+      {"--output", &flags->output},
   };
   std::string ignored;
   bool have_ruleset = false;
@@ -110,6 +114,11 @@ std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
     return Failure{kExitUsage,
                    "--host is for --ruleset; --live reads the "
                    "host itself"};
+  }
+  if (flags->live && !flags->ipsets.empty()) {
+    return Failure{kExitUsage,
+                   "--ipsets is for --ruleset; --live reads the "
+                   "ipsets itself (ipset save)"};
   }
   for (const auto& [flag, v] :
        {std::pair<const char*, std::string*>{"--from", &flags->from},
@@ -188,6 +197,37 @@ absl::StatusOr<std::map<std::string, bool>> ReadRouteLocalnet(
   return out;
 }
 
+// Whether an iptables rule matches against an ipset (-m set).
+bool NamesIpsets(const sim::Ruleset& ruleset) {
+  for (const sim::Table& t : ruleset.tables) {
+    for (const auto& [name, chain] : t.chains) {
+      for (const sim::Rule& r : chain.rules) {
+        for (const sim::Match& m : r.matches) {
+          if (!m.ipset_src.empty()) return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+// `ipset save`, run only when a rule needs it (a host without ipset rules
+// need not have the tool). When it cannot run, the rules that need a set
+// refuse where reached, and a note says why.
+std::optional<Failure> LoadLiveIpsets(TraceHostAccess& access,
+                                      sim::Ruleset* ruleset) {
+  if (!NamesIpsets(*ruleset)) return std::nullopt;
+  absl::StatusOr<std::string> text = access.Run("ipset save");
+  if (!text.ok()) {
+    ruleset->notes.push_back(absl::StrCat("-m set rules cannot be evaluated: ",
+                                          text.status().message()));
+    return std::nullopt;
+  }
+  absl::Status st = sim::ApplyIpsetSave(*text, "ipset save", ruleset);
+  if (!st.ok()) return Failure{kExitFailed, std::string(st.message())};
+  return std::nullopt;
+}
+
 std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
                                 sim::HostModel* host) {
   struct Source {
@@ -226,6 +266,7 @@ std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
     for (sim::Table& t : legacy.tables) ruleset->tables.push_back(std::move(t));
     for (std::string& n : legacy.notes) ruleset->notes.push_back(std::move(n));
   }
+  if (std::optional<Failure> f = LoadLiveIpsets(access, ruleset)) return f;
   absl::StatusOr<std::string> addrs = access.Run("ip -j addr");
   if (!addrs.ok())
     return Failure{kExitFailed, std::string(addrs.status().message())};
@@ -417,6 +458,16 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
           sim::ApplyRulesetText(*text, file, std::nullopt, &ruleset);
       if (!s.ok()) {
         err << "hostportctl trace: " << s.message() << "\n";
+        return kExitFailed;
+      }
+    }
+    if (!flags.ipsets.empty()) {
+      absl::StatusOr<std::string> text = access.ReadFile(flags.ipsets);
+      absl::Status s = text.ok()
+                           ? sim::ApplyIpsetSave(*text, flags.ipsets, &ruleset)
+                           : text.status();
+      if (!s.ok()) {
+        err << "hostportctl trace: --ipsets: " << s.message() << "\n";
         return kExitFailed;
       }
     }

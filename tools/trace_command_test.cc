@@ -419,4 +419,66 @@ TEST(TraceCommandTest, OneOutcomeKeepsTheTopLevelFields) {
   EXPECT_THAT(r.out, Not(HasSubstr("probability")));
 }
 
+constexpr char kSetRules[] = R"(*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 8080 -m set --match-set allowed src -j DNAT --to-destination 10.88.0.5:80
+COMMIT
+)";
+
+constexpr char kAllowed[] =
+    "create allowed hash:net family inet hashsize 1024 maxelem 65536 "
+    "bucketsize 12 initval 0x1a673609\nadd allowed 198.51.100.0/24\n";
+
+TEST(TraceCommandTest, IpsetsFromAFile) {
+  std::string rules = WriteTemp("set.rules", kSetRules);
+  std::string sets = WriteTemp("ipsets", kAllowed);
+  CommandRun r =
+      Trace({"--ruleset", rules, "--ipsets", sets, "--host", HostFile(),
+             "--from", "external", "--src", "198.51.100.9", "--proto", "tcp",
+             "--dst", "192.0.2.10:8080", "--output", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Json(r)["to"], "10.88.0.5:80");
+  // Without the sets the rule cannot be evaluated, and says which is missing.
+  r = Trace({"--ruleset", rules, "--host", HostFile(), "--from", "external",
+             "--src", "198.51.100.9", "--proto", "tcp", "--dst",
+             "192.0.2.10:8080"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no ipset \"allowed\""));
+  // A bad file names itself and the line.
+  std::string bad = WriteTemp("bad-ipsets", "create x hash:mac\n");
+  r = Trace({"--ruleset", rules, "--ipsets", bad, "--from", "external",
+             "--proto", "tcp", "--dst", "192.0.2.10:8080"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("bad-ipsets:1"));
+  r = Trace({"--live", "--ipsets", sets, "--from", "external", "--proto", "tcp",
+             "--dst", "192.0.2.10:8080"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--ipsets"));
+}
+
+TEST(TraceCommandTest, LiveReadsIpsetsOnlyWhenRulesNameThem) {
+  FakeHost host = LiveHost();
+  host.commands["iptables-nft-save"] = kSetRules;
+  host.commands["ipset save"] = kAllowed;
+  std::ostringstream out, err;
+  int code = RunTraceCommand(
+      {"--live", "--from", "external", "--src", "198.51.100.9", "--proto",
+       "tcp", "--dst", "192.0.2.10:8080", "--output", "json"},
+      out, err, host);
+  ASSERT_EQ(code, 0) << err.str();
+  EXPECT_EQ(nlohmann::json::parse(out.str())["to"], "10.88.0.5:80");
+  EXPECT_THAT(host.ran, ::testing::Contains("ipset save"));
+
+  FakeHost plain = LiveHost();
+  std::ostringstream out2, err2;
+  code = RunTraceCommand({"--live", "--from", "external", "--proto", "tcp",
+                          "--dst", "192.0.2.10:8080"},
+                         out2, err2, plain);
+  ASSERT_EQ(code, 0) << err2.str();
+  EXPECT_THAT(plain.ran, Not(::testing::Contains("ipset save")));
+}
+
 }  // namespace
