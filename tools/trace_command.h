@@ -29,9 +29,8 @@
 
 // Every contact trace has with the operating system: files, the commands
 // --live runs (iptables-save, ip6tables-save, nft list ruleset, ipset save,
-// ip -j addr,
-// ip -j route, ip -6 -j route) and /proc/sys/net/ipv4/conf. Tests swap in a
-// fake.
+// ip -j addr, ip -j route, ip -6 -j route) and /proc/sys/net/ipv4/conf. Tests
+// swap in a fake.
 class TraceHostAccess {
  public:
   virtual ~TraceHostAccess() = default;
