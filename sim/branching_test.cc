@@ -159,6 +159,28 @@ TEST(LimitParseTest, UnknownStateAndDefaults) {
   EXPECT_EQ(r->text, "-m limit --limit 5/sec --limit-burst 7 -j ACCEPT");
   EXPECT_FALSE(
       ParseIptablesRule("-m limit --limit fast -j ACCEPT", IpFamily::kV4).ok());
+  // What iptables-save 1.8.9 printed back for each (the unit it picks).
+  for (const auto& [given, printed] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"60/min", "1/sec"},
+           {"7/m", "7/min"},
+           {"100/d", "100/day"},
+           {"10000/s", "10000/sec"}}) {
+    r = ParseIptablesRule("-m limit --limit " + given + " -j ACCEPT",
+                          IpFamily::kV4);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->text, "-m limit --limit " + printed + " -j ACCEPT");
+  }
+}
+
+TEST(RecentParseTest, Ipv6MaskDefault) {
+  absl::StatusOr<Rule> r =
+      ParseIptablesRule("-m recent --rcheck --name x -j ACCEPT", IpFamily::kV6);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // As ip6tables-save 1.8.9 printed it.
+  EXPECT_EQ(r->text,
+            "-m recent --rcheck --name x --mask "
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource -j ACCEPT");
 }
 
 // kube-proxy's iptables mode, as loaded into a namespace and printed back by
