@@ -1137,7 +1137,8 @@ class Simulator::Walk {
     char buf[kMaxKeyWidth];
     for (const Match& m : rule.matches) {
       int len = 0;
-      // kChance and kAnyOf (after kBitwise): one comparison on the hot path.
+      // kChance, kAnyOf, kUnknown (after kBitwise): one comparison on the
+      // hot path.
       if (m.kind > Match::Kind::kBitwise) {
         bool special = m.kind == Match::Kind::kChance  ? ChanceHit(m)
                        : m.kind == Match::Kind::kAnyOf ? AnyOfHit(m)
