@@ -428,6 +428,27 @@ TEST(KubeProxyNftTest, EachEndpointWithItsProbability) {
   EXPECT_THAT(s.message(), HasSubstr("ip saddr @affinity-AAAAAAAA"));
 }
 
+TEST(KubeProxyNftTest, DynamicMapLookupsAreRefused) {
+  Ruleset r;
+  ASSERT_TRUE(ApplyNftScript(R"(table ip t {
+	map m {
+		type ipv4_addr : verdict
+		flags dynamic
+	}
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip saddr vmap @m
+	}
+}
+)",
+                             "t.nft", &r)
+                  .ok());
+  absl::StatusOr<std::unique_ptr<Simulator>> sim =
+      Simulator::Create(std::move(r), HostModel::Default());
+  ASSERT_FALSE(sim.ok());
+  EXPECT_THAT(sim.status().message(), HasSubstr("map \"m\" has flags dynamic"));
+}
+
 TEST(KubeProxyNftTest, UpdateNeedsAKeyOfTheSetsType) {
   Ruleset r;
   absl::Status s = ApplyNftScript(R"(table ip t {

@@ -268,6 +268,12 @@ absl::Status BindAction(const RuleLocation& at, Action* a) {
     }
     a->map = &it->second;
   }
+  if (a->map != nullptr && a->map->dynamic()) {
+    // Traffic fills it: what a lookup finds is not known (not modelled).
+    return absl::InvalidArgumentError(
+        absl::StrCat(at.Describe(), ": map \"", a->map_name,
+                     "\" has flags dynamic: lookups in it are not modelled"));
+  }
   if (a->kind != Action::Kind::kVerdictMap || a->map == nullptr) {
     return absl::OkStatus();
   }
