@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "sim/iptables_chance_modules.h"
 
 namespace sim {
 namespace {
@@ -128,6 +129,8 @@ class RuleBuilder {
       if (!s.ok()) return s;
     }
     if (negate_) return Error("trailing \"!\"");
+    absl::Status chance = FinishChanceModules();
+    if (!chance.ok()) return chance;
     absl::Status finished = Finish();
     if (!finished.ok()) return finished;
     std::vector<std::string> all;
@@ -243,6 +246,10 @@ class RuleBuilder {
       return CtOrigOption(opt, neg);
     }
     if (LongTailMatchOption(opt)) return LongTailOption(opt, neg);
+    if (opt == "--match-set" && Loaded("set")) return MatchSetOption(opt, neg);
+    if (!has_target_ && !chance_.empty() && ChanceOwns(chance_.back(), opt)) {
+      return ChanceOption(opt, neg);
+    }
     if (has_target_) return TargetOption(opt, neg);
     return Error(absl::StrCat("unsupported option \"", opt, "\""));
   }
@@ -308,14 +315,26 @@ class RuleBuilder {
     absl::StatusOr<std::string> v = Value(opt);
     if (!v.ok()) return v.status();
     static const std::set<std::string> kModules = {
-        "tcp",     "udp",   "sctp",      "multiport", "addrtype",
-        "comment", "mark",  "conntrack", "state",     "connmark",
-        "physdev", "owner", "pkttype",   "iprange",   "nfacct"};
+        "tcp",       "udp",    "sctp",      "multiport", "addrtype",
+        "comment",   "mark",   "conntrack", "state",     "connmark",
+        "physdev",   "owner",  "pkttype",   "iprange",   "nfacct",
+        "statistic", "recent", "limit",     "set"};
     if (!kModules.count(*v)) {
       return Error(absl::StrCat("unsupported match module \"-m ", *v, "\""));
     }
     modules_.push_back(*v);
     Canon("-m", *v, false);
+    if (*v == "statistic" || *v == "recent" || *v == "limit") {
+      ChanceModule m;
+      m.name = *v;
+      m.canon_at = canonical_.size();
+      if (*v == "recent") {
+        m.mask = family_ == IpFamily::kV4
+                     ? "255.255.255.255"
+                     : "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+      }
+      chance_.push_back(std::move(m));
+    }
     return absl::OkStatus();
   }
 
@@ -989,6 +1008,64 @@ class RuleBuilder {
     return absl::OkStatus();
   }
 
+  // -m set [!] --match-set NAME src|dst[,...]: resolved against the ipsets
+  // by the Simulator, which knows them.
+  absl::Status MatchSetOption(const std::string& opt, bool neg) {
+    absl::StatusOr<std::string> name = Value(opt);
+    if (!name.ok()) return name.status();
+    absl::StatusOr<std::string> flags = Value(opt);
+    if (!flags.ok()) return flags.status();
+    Match m;
+    m.set_name = *name;
+    for (absl::string_view f : absl::StrSplit(*flags, ',')) {
+      if (f != "src" && f != "dst") {
+        return Error(absl::StrCat("--match-set ", *name, " \"", *flags,
+                                  "\": each dimension is src or dst"));
+      }
+      m.ipset_src.push_back(f == "src");
+    }
+    if (m.ipset_src.size() > 6) {
+      return Error(absl::StrCat("--match-set ", *name, " \"", *flags,
+                                "\": at most 6 dimensions"));
+    }
+    m.negate = neg;
+    rule_.matches.push_back(std::move(m));
+    Canon(opt, absl::StrCat(*name, " ", *flags), neg);
+    return absl::OkStatus();
+  }
+
+  absl::Status ChanceOption(const std::string& opt, bool neg) {
+    std::string value;
+    if (ChanceOptionTakesValue(opt)) {
+      absl::StatusOr<std::string> v = Value(opt);
+      if (!v.ok()) return v.status();
+      value = *v;
+    }
+    return sim::ChanceOption(&chance_.back(), opt, value, neg);
+  }
+
+  // Renders the chance modules' options where each was loaded, and adds
+  // their matches last: the kernel tests them only when everything else
+  // matched, and a walk branches the least that way.
+  absl::Status FinishChanceModules() {
+    if (Loaded("set") &&
+        std::none_of(rule_.matches.begin(), rule_.matches.end(),
+                     [](const Match& m) { return !m.ipset_src.empty(); })) {
+      return Error("-m set needs --match-set NAME src|dst[,...]");
+    }
+    std::vector<std::vector<std::string>> canon(chance_.size());
+    for (size_t i = 0; i < chance_.size(); ++i) {
+      absl::StatusOr<Match> m = FinishChanceModule(chance_[i], &canon[i]);
+      if (!m.ok()) return m.status();
+      rule_.matches.push_back(*std::move(m));
+    }
+    for (size_t i = chance_.size(); i-- > 0;) {
+      canonical_.insert(canonical_.begin() + chance_[i].canon_at,
+                        canon[i].begin(), canon[i].end());
+    }
+    return absl::OkStatus();
+  }
+
   // -j CONNMARK's options as iptables-save prints them.
   void CanonConnmark(const Action& a) {
     auto hex = [](uint32_t v) { return absl::StrCat("0x", absl::Hex(v)); };
@@ -1048,6 +1125,7 @@ class RuleBuilder {
   bool connmark_set_ = false;
   std::vector<std::string> header_[5];
   std::vector<std::string> canonical_;
+  std::vector<ChanceModule> chance_;
 };
 
 absl::StatusOr<Rule> BuildRule(const std::vector<std::string>& tokens,
@@ -1308,7 +1386,8 @@ class Restore {
     bool owner_invalid =
         chain == "PREROUTING" || chain == "INPUT" || chain == "FORWARD";
     for (const Match& m : rule.matches) {
-      if (owner_invalid &&
+      // Chance and ipset matches have no fields.
+      if (owner_invalid && !m.fields.empty() &&
           (m.fields[0] == Field::kSkUid || m.fields[0] == Field::kSkGid)) {
         return absl::InvalidArgumentError(
             absl::StrCat("-m owner is valid only in OUTPUT and POSTROUTING, "

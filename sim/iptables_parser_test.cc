@@ -318,7 +318,7 @@ COMMIT
 *filter
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
--A INPUT -m limit --limit 1/s -j LOG
+-A INPUT -m u32 --u32 0x0=0x1 -j ACCEPT
 -A FORWARD -m conntrack --ctstate DNAT -j ACCEPT
 COMMIT
 *nat
@@ -343,8 +343,8 @@ COMMIT
   // Unmodelled filter rules are kept as placeholders, refused when reached.
   const Chain& input = filter->chains.at("INPUT");
   ASSERT_EQ(input.rules.size(), 1u);
-  EXPECT_THAT(input.rules[0].unsupported, HasSubstr("limit"));
-  EXPECT_EQ(input.rules[0].text, "-m limit --limit 1/s -j LOG");
+  EXPECT_THAT(input.rules[0].unsupported, HasSubstr("u32"));
+  EXPECT_EQ(input.rules[0].text, "-m u32 --u32 0x0=0x1 -j ACCEPT");
 }
 
 TEST(IptablesRestoreTest, FamilyMarkersAndCounters) {

@@ -77,6 +77,7 @@ struct SetDeclaration {
   std::vector<ValueType> data;
   bool verdicts = false;
   bool declared = false;  // a type or typeof line
+  bool dynamic = false;   // "flags dynamic": the packet path adds elements
   // The first "elements = { ... }" block: positions and line. Read once the
   // block is over, when the set's types are known.
   bool has_elements = false;
@@ -686,6 +687,7 @@ class ScriptParser {
     s = DeclareSet(table, name, is_map, decl);
     if (!s.ok()) return s;
     table->unsupported_sets.erase(name);
+    if (decl.dynamic) table->sets[name].set_dynamic(true);
     if (decl.has_elements) {
       s = AddElements(table, &table->sets[name], decl.elements_begin,
                       decl.elements_end, decl.elements_line);
@@ -720,6 +722,13 @@ class ScriptParser {
   absl::Status SetProperty(const Token& t, SetDeclaration* decl) {
     if (t.Is("type") || t.Is("typeof")) return SetType(t, decl);
     if (t.Is("elements")) return SetElements(decl);
+    if (t.Is("flags")) {
+      while (tokens_.Peek().kind == Kind::kWord ||
+             tokens_.Peek().kind == Kind::kComma) {
+        if (tokens_.Next().Is("dynamic")) decl->dynamic = true;
+      }
+      return absl::OkStatus();
+    }
     if (t.Is("flags") || t.Is("size") || t.Is("policy") || t.Is("timeout") ||
         t.Is("gc-interval") || t.Is("counter") || t.Is("auto-merge") ||
         t.Is("comment")) {

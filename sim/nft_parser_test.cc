@@ -230,9 +230,9 @@ TEST(NftParserTest, UnsupportedConstructsAreKeptOnTheirRule) {
     const char* message;
   };
   for (const Case& c : {
-           Case{"tcp dport 80 limit rate 10/second accept", "\"limit\""},
            Case{"tcp dport 80 meta cpu 0 accept", "\"meta cpu\""},
            Case{"tcp dport 80 tproxy to :8080", "\"tproxy\""},
+           Case{"tcp dport 80 ip dscp cs1 accept", "\"ip dscp\""},
            Case{"tcp dport > 1024 accept", "comparison"},
            Case{"ip dscp 1 accept", "\"ip dscp\""},
            Case{"ct helper \"ftp\" accept", "\"ct helper\""},

@@ -135,6 +135,11 @@ class RuleParser {
     if (w == "xt") return XtStatement();
     if (w == "dnat" || w == "snat") return Nat();
     if (w == "masquerade") return Masquerade();
+    if (w == "limit") return Limit();
+    if ((w == "update" || w == "add") && tokens_.Peek(1).kind == Kind::kWord &&
+        absl::StartsWith(tokens_.Peek(1).text, "@")) {
+      return SetUpdate();
+    }
     if ((w == "meta" && tokens_.Peek(1).Is("mark") &&
          tokens_.Peek(2).Is("set")) ||
         (w == "mark" && tokens_.Peek(1).Is("set"))) {
@@ -523,6 +528,7 @@ class RuleParser {
     }
     if (w == "fib") return FibSelector(t, fields);
     if (w == "ct") return CtSelector(t, fields);
+    if (w == "numgen") return NumgenSelector(t, fields);
     return Unsupported(t, "unsupported expression or statement");
   }
 
@@ -534,6 +540,110 @@ class RuleParser {
                          : tokens_.Peek();
     uint32_t n;
     return v.kind == Kind::kWord && absl::SimpleAtoi(v.text, &n);
+  }
+
+  // "numgen random|inc mod N [offset O]": one per expression, kept in
+  // numgen_ until the match or statement that uses it takes it.
+  absl::Status NumgenSelector(const Token& t, std::vector<Field>* fields) {
+    std::string mode = SelectorField();
+    if ((mode != "random" && mode != "inc") || !tokens_.Peek().Is("mod")) {
+      return Unsupported(t, "unsupported numgen (numgen random|inc mod N)");
+    }
+    if (numgen_.modulus != 0) {
+      return Unsupported(t, "two numgen expressions in one key");
+    }
+    tokens_.Next();
+    uint32_t modulus = 0, offset = 0;
+    const Token& n = tokens_.Next();
+    if (!absl::SimpleAtoi(n.text, &modulus) || modulus == 0) {
+      return Unsupported(n, "numgen mod needs a number 1..2^32-1");
+    }
+    if (tokens_.Peek().Is("offset")) {
+      tokens_.Next();
+      const Token& o = tokens_.Next();
+      if (!absl::SimpleAtoi(o.text, &offset)) {
+        return Unsupported(o, "numgen offset needs a 32-bit number");
+      }
+    }
+    numgen_.random = mode == "random";
+    numgen_.modulus = modulus;
+    numgen_.offset = offset;
+    fields->push_back(Field::kNumgen);
+    return absl::OkStatus();
+  }
+
+  // The numgen read by the last selector, handed to its user once.
+  Numgen TakeNumgen() {
+    Numgen g = numgen_;
+    numgen_ = Numgen();
+    return g;
+  }
+
+  // "limit rate [over] N/unit [burst N packets|bytes]": the token bucket is
+  // state the walk cannot know, so it matches with unknown probability.
+  absl::Status Limit() {
+    const Token& start = tokens_.Next();
+    if (!tokens_.Peek().Is("rate")) {
+      return Unsupported(start, "unsupported limit (limit rate ...)");
+    }
+    tokens_.Next();
+    size_t begin = tokens_.position();
+    if (tokens_.Peek().Is("over")) tokens_.Next();
+    const Token& rate = tokens_.Next();
+    if (rate.kind != Kind::kWord || !absl::ascii_isdigit(rate.text[0])) {
+      return Unsupported(rate, "limit rate needs N/second|minute|...");
+    }
+    // "N/second" or "N bytes/second": the lexer may split at "/".
+    while (!tokens_.AtEnd() && tokens_.Peek().kind == Kind::kWord &&
+           (tokens_.Peek().Is("/") ||
+            absl::StartsWith(tokens_.Peek().text, "/") ||
+            tokens_.Peek().Is("second") || tokens_.Peek().Is("minute") ||
+            tokens_.Peek().Is("hour") || tokens_.Peek().Is("day") ||
+            tokens_.Peek().Is("week") || tokens_.Peek().Is("bytes") ||
+            tokens_.Peek().Is("kbytes") || tokens_.Peek().Is("mbytes"))) {
+      tokens_.Next();
+    }
+    if (tokens_.Peek().Is("burst")) {
+      tokens_.Next();
+      tokens_.Next();
+      if (tokens_.Peek().Is("packets") || tokens_.Peek().Is("bytes") ||
+          tokens_.Peek().Is("kbytes") || tokens_.Peek().Is("mbytes")) {
+        tokens_.Next();
+      }
+    }
+    Match m;
+    m.kind = Match::Kind::kChance;
+    m.chance = -1;
+    m.chance_what =
+        absl::StrCat("limit rate ", tokens_.Text(begin, tokens_.position()));
+    return AddMatch(std::move(m));
+  }
+
+  // "update|add @set { KEY [timeout T] }": adds to a set for later packets;
+  // this packet's walk is unchanged.
+  absl::Status SetUpdate() {
+    tokens_.Next();
+    const Token& t = tokens_.Next();
+    absl::StatusOr<const ElementSet*> set = NamedSet(t);
+    if (!set.ok()) return set.status();
+    if (tokens_.Next().kind != Kind::kLBrace) {
+      return Unsupported(t, "expected \"{\" after the set");
+    }
+    std::vector<Field> fields;
+    std::vector<Match> deps;
+    absl::Status s = Concat(&fields, &deps);
+    if (!s.ok()) return s;
+    if ((*set)->key_types() != Types(fields)) {
+      return Unsupported(t, "key does not fit the set's type");
+    }
+    if (tokens_.Peek().Is("timeout")) {
+      tokens_.Next();
+      tokens_.Next();
+    }
+    if (tokens_.Next().kind != Kind::kRBrace) {
+      return Unsupported(t, "expected \"}\" after the key");
+    }
+    return absl::OkStatus();
   }
 
   // The word after a selector's first ("saddr" in "ip saddr"), or "".
@@ -822,11 +932,11 @@ class RuleParser {
 
     Match m;
     m.fields = fields;
+    m.numgen = TakeNumgen();
     if (fields == std::vector<Field>{Field::kTcpFlags}) {
       return TcpFlagsMatch(std::move(m));
     }
-    if (tokens_.Peek().Is("&") || tokens_.Peek().Is("|") ||
-        tokens_.Peek().Is("^")) {
+    if (IsBitwiseOperator(tokens_.Peek())) {
       return BitwiseMatch(start, std::move(m));
     }
     const Token& op = tokens_.Peek();
@@ -849,6 +959,7 @@ class RuleParser {
     Action a;
     a.kind = Action::Kind::kVerdictMap;
     a.map_key = fields;
+    a.numgen = TakeNumgen();
     if (AtNamedSet()) {
       const Token& t = tokens_.Next();
       absl::StatusOr<const ElementSet*> set = NamedSet(t);
@@ -882,7 +993,12 @@ class RuleParser {
     int last = 3;
     while (true) {
       const Token& op = tokens_.Peek();
-      int precedence = op.Is("&") ? 3 : op.Is("^") ? 2 : op.Is("|") ? 1 : 0;
+      // nft also spells them "and", "xor" and "or" (kube-proxy writes
+      // "mark and 0x4000 == 0").
+      int precedence = op.Is("&") || op.Is("and")   ? 3
+                       : op.Is("^") || op.Is("xor") ? 2
+                       : op.Is("|") || op.Is("or")  ? 1
+                                                    : 0;
       if (precedence == 0) break;
       if (precedence > last) {
         return Unsupported(op, "bitwise operators of rising precedence");
@@ -915,6 +1031,11 @@ class RuleParser {
       m.negate = true;
     }
     return AddMatch(std::move(m));
+  }
+
+  static bool IsBitwiseOperator(const Token& t) {
+    return t.Is("&") || t.Is("|") || t.Is("^") || t.Is("and") || t.Is("or") ||
+           t.Is("xor");
   }
 
   // A value, a flag list, or "( a | b ... )".
@@ -1212,6 +1333,7 @@ class RuleParser {
     }
     tokens_.Next();
     a->map_key = fields;
+    a->numgen = TakeNumgen();
     if (AtNamedSet()) return NatNamedMap(Types(fields), family, addr_port, a);
     std::vector<IpFamily> families = {IpFamily::kV4, IpFamily::kV6};
     if (family) families = {*family};
@@ -1269,6 +1391,7 @@ class RuleParser {
   const Table& table_;
   Rule rule_;
   std::string unshown_;  // why the rule holds what nft could not show
+  Numgen numgen_;
 };
 
 }  // namespace

@@ -414,6 +414,31 @@ TEST(CrioHostportsTest, BitwiseIsTheStoredExpression) {
   EXPECT_THAT(rules[1].unsupported, HasSubstr("line 4: unsupported dnat form"));
 }
 
+// nft spells the bitwise operators "and", "or" and "xor" too; kube-proxy's
+// nftables mode writes "mark and 0x4000 == 0 return".
+TEST(BitwiseWordsTest, AndOrXorAreTheOperators) {
+  Ruleset r;
+  ASSERT_TRUE(ApplyNftScript("table ip t {\n\tchain c {\n"
+                             "\t\tmark and 0x4000 == 0 return\n"
+                             "\t\tmark & 0x4000 == 0 return\n"
+                             "\t\tmeta mark and 0xff xor 0x1 == 0x2 accept\n"
+                             "\t}\n}\n",
+                             "s", &r)
+                  .ok());
+  const std::vector<Rule>& rules = r.tables[0].chains["c"].rules;
+  ASSERT_EQ(rules.size(), 3u);
+  for (const Rule& rule : rules) {
+    EXPECT_EQ(rule.unsupported, "") << rule.text;
+    ASSERT_EQ(rule.matches.size(), 1u) << rule.text;
+  }
+  EXPECT_EQ(rules[0].matches[0].mask, 0x4000u);
+  EXPECT_EQ(rules[0].matches[0].value, 0u);
+  EXPECT_EQ(rules[1].matches[0].mask, rules[0].matches[0].mask);
+  EXPECT_EQ(rules[2].matches[0].mask, 0xffu);
+  EXPECT_EQ(rules[2].matches[0].xor_value, 0x1u);
+  EXPECT_EQ(rules[2].matches[0].value, 0x2u);
+}
+
 TEST(CrioHostportsTest, AsWritten) {
   ExpectCrioFlows("sim/testdata/crio-hostports.nft");
 }

@@ -158,6 +158,8 @@ ValueType FieldValueType(Field field) {
     case Field::kDstAddrTypeOif:
     case Field::kSrcAddrTypeOif:
       return ValueType::kAddrType;
+    case Field::kNumgen:
+      return ValueType::kMark;
   }
   return ValueType::kMark;
 }
@@ -224,6 +226,8 @@ std::string FieldName(Field field) {
       return "fib daddr . oif type";
     case Field::kSrcAddrTypeOif:
       return "fib saddr . oif type";
+    case Field::kNumgen:
+      return "numgen";
   }
   return "?";
 }

@@ -3,9 +3,9 @@
 //
 // Both syntaxes are translated into one vocabulary: a Rule is a list of
 // Matches (a concatenation of packet Fields tested against a set of
-// ValuePatterns, or a bitwise test) followed by Actions (verdicts, NAT, mark
-// arithmetic). Every field has a fixed byte width, so a concatenated key is a
-// plain byte string and a map lookup is one hash lookup.
+// ValuePatterns, or a bitwise test, or a chance) followed by Actions (verdicts,
+// NAT, mark arithmetic). Every field has a fixed byte width, so a concatenated
+// key is a plain byte string and a map lookup is one hash lookup.
 //
 // Promises: the model holds only constructs the simulator evaluates exactly;
 // the parsers reject everything else. Requires: a Ruleset is a value; the
@@ -132,6 +132,9 @@ enum class Field : uint8_t {
   kSrcAddrTypeIif,
   kDstAddrTypeOif,
   kSrcAddrTypeOif,
+  // nft `numgen random|inc mod N [offset O]`: a 32-bit number the walk does
+  // not know; it explores each of the N values (see Numgen).
+  kNumgen,
 };
 ValueType FieldValueType(Field field);
 std::string FieldName(Field field);  // nft spelling: "ip daddr", "th dport"
@@ -189,6 +192,10 @@ class ElementSet {
   bool is_verdict_map() const { return is_verdict_map_; }
   int key_width() const;
   size_t size() const { return exact_.size() + inexact_.size(); }
+  // nft `flags dynamic`: rules add elements as packets pass (`update @s`),
+  // so what a lookup finds depends on earlier traffic the walk cannot know.
+  bool dynamic() const { return dynamic_; }
+  void set_dynamic(bool dynamic) { dynamic_ = dynamic; }
 
   // Fails on a duplicate key (the kernel rejects one too).
   absl::Status Add(SetElement element);
@@ -204,17 +211,33 @@ class ElementSet {
   std::vector<ValueType> key_types_;
   std::vector<ValueType> data_types_;
   bool is_verdict_map_ = false;
+  bool dynamic_ = false;
   absl::flat_hash_map<std::string, SetElement> exact_;
   std::vector<SetElement> inexact_;
 };
 
 struct Chain;
 
-// A test on the packet. kInSet: the concatenation of `fields` is (or, with
-// `negate`, is not) in `set`. kBitwise: (((field & mask) ^ xor_value) ==
-// value) != negate, the kernel's bitwise and cmp.
+// nft `numgen random|inc mod N [offset O]`: yields offset + (0..N-1). A walk
+// cannot know the counter or the random draw, so it takes each value with
+// probability 1/N. Unused when modulus is 0.
+struct Numgen {
+  bool random = true;  // false: `inc`
+  uint32_t modulus = 0;
+  uint32_t offset = 0;
+};
+
+// A test on the packet. kUnknown: a test the simulator cannot evaluate
+// (`chance_what` says why; an iptables `-m set` whose ipset is not given): a
+// walk whose rule gets as far as it refuses. kAnyOf: one of `any_of` matches
+// (an ipset of type list:set), or with `negate` none does. kInSet: the
+// concatenation of `fields` is (or, with `negate`, is not) in `set`. kBitwise:
+// (((field & mask) ^ xor_value) == value) != negate, the kernel's bitwise and
+// cmp. kChance: matches with probability `chance` (state the walk cannot
+// know: `-m statistic`, `-m recent --rcheck`, `limit`); a negative `chance`
+// means the probability is unknown. `chance_what` names the construct.
 struct Match {
-  enum class Kind : uint8_t { kInSet, kBitwise };
+  enum class Kind : uint8_t { kInSet, kBitwise, kChance, kAnyOf, kUnknown };
   Kind kind = Kind::kInSet;
   std::vector<Field> fields;
   bool negate = false;
@@ -223,6 +246,14 @@ struct Match {
   uint32_t mask = 0;
   uint32_t value = 0;
   uint32_t xor_value = 0;  // kBitwise: `| v` and `^ v` in nft's expression
+  double chance = 0;
+  std::string chance_what;  // "-m statistic --mode random ..."
+  Numgen numgen;            // when `fields` holds Field::kNumgen
+  // iptables `-m set --match-set NAME src,dst`: `set_name` is the ipset and
+  // these say, per dimension, source (true) or destination. The Simulator
+  // fills `fields` and `literal` (or `any_of`) from Ruleset::ipsets.
+  std::vector<bool> ipset_src;
+  std::vector<Match> any_of;
   // Bound by the Simulator: `literal` or the named set of the same table.
   const ElementSet* set = nullptr;
   // Bound by the Simulator when `literal` is one exact value or one prefix
@@ -268,6 +299,7 @@ struct Action {
   std::optional<IpAddress> nat_address_hi;
   uint16_t nat_port_hi = 0;    // 0: a single port
   std::vector<Field> map_key;  // kDnat/kSnat from a map, kVerdictMap
+  Numgen numgen;               // when `map_key` holds Field::kNumgen
   std::shared_ptr<const ElementSet> literal_map;
   std::string map_name;
 
@@ -347,8 +379,23 @@ struct Table {
   std::string Label() const;
 };
 
+// One ipset as `ipset save` describes it (sim/ipset_parser.h).
+struct IpSet {
+  std::string name;
+  std::string type;  // "hash:ip", "hash:net,port", "bitmap:port", "list:set"
+  IpFamily family = IpFamily::kV4;
+  // Per dimension: "ip" (an address or prefix) or "port" (protocol and
+  // port; bitmap:port: the port alone).
+  std::vector<std::string> dimensions;
+  std::shared_ptr<const ElementSet> elements;  // all types but list:set
+  std::vector<std::string> members;            // list:set
+  std::string source;                          // "FILE:LINE" of `create`
+};
+
 struct Ruleset {
   std::vector<Table> tables;
+  // ipsets that iptables `-m set` rules may name, by name.
+  std::map<std::string, IpSet> ipsets;
   // Things deliberately left out of evaluation (a person should know).
   std::vector<std::string> notes;
 

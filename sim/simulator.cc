@@ -215,6 +215,13 @@ absl::Status BindMatch(const RuleLocation& at, Match* m) {
     return absl::InvalidArgumentError(
         absl::StrCat(at.Describe(), ": concatenation too wide"));
   }
+  if (m->kind == Match::Kind::kAnyOf) {
+    for (Match& sub : m->any_of) {
+      absl::Status s = BindMatch(at, &sub);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   if (m->kind != Match::Kind::kInSet) return absl::OkStatus();
   if (m->literal != nullptr) {
     m->set = m->literal.get();
@@ -262,6 +269,12 @@ absl::Status BindAction(const RuleLocation& at, Action* a) {
     }
     a->map = &it->second;
   }
+  if (a->map != nullptr && a->map->dynamic()) {
+    // Traffic fills it: what a lookup finds is not known (not modelled).
+    return absl::InvalidArgumentError(
+        absl::StrCat(at.Describe(), ": map \"", a->map_name,
+                     "\" has flags dynamic: lookups in it are not modelled"));
+  }
   if (a->kind != Action::Kind::kVerdictMap || a->map == nullptr) {
     return absl::OkStatus();
   }
@@ -275,6 +288,90 @@ absl::Status BindAction(const RuleLocation& at, Action* a) {
     }
   }
   return absl::OkStatus();
+}
+
+// Fills an iptables `-m set` match from the ipset it names: the fields its
+// dimensions read (source or destination, as the rule says) and the set's
+// elements; a list:set becomes one sub-match per member.
+absl::Status ResolveIpset(const Ruleset& ruleset, IpFamily family, Match* m,
+                          bool in_list) {
+  auto it = ruleset.ipsets.find(m->set_name);
+  if (it == ruleset.ipsets.end()) {
+    return absl::NotFoundError(absl::StrCat(
+        "-m set: no ipset \"", m->set_name,
+        "\" is known (hostportctl trace: --ipsets FILE or --live)"));
+  }
+  const IpSet& set = it->second;
+  if (set.type == "list:set") {
+    if (in_list) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ipset ", set.name, " (list:set) inside a list:set"));
+    }
+    m->kind = Match::Kind::kAnyOf;
+    for (const std::string& member : set.members) {
+      Match sub;
+      sub.set_name = member;
+      sub.ipset_src = m->ipset_src;
+      absl::Status s = ResolveIpset(ruleset, family, &sub, true);
+      if (!s.ok()) return s;
+      m->any_of.push_back(std::move(sub));
+    }
+    return absl::OkStatus();
+  }
+  // The kernel reads only the first dimensions of more than the set has (as
+  // a list:set's members do) and never finds a key of fewer (verified on
+  // 6.x: `--match-set IPPORT dst` never matched); the other family is not
+  // verified, so refused.
+  if (set.family != family) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ipset ", set.name, " (", set.source, ") is of the other family"));
+  }
+  if (m->ipset_src.size() < set.dimensions.size()) {
+    m->literal = std::make_shared<ElementSet>();
+    return absl::OkStatus();
+  }
+  bool v4 = family == IpFamily::kV4;
+  for (size_t d = 0; d < set.dimensions.size(); ++d) {
+    bool src = m->ipset_src[d];
+    if (set.dimensions[d] == "ip") {
+      m->fields.push_back(v4 ? (src ? Field::kSrcAddr4 : Field::kDstAddr4)
+                             : (src ? Field::kSrcAddr6 : Field::kDstAddr6));
+      continue;
+    }
+    if (set.type != "bitmap:port") m->fields.push_back(Field::kL4Proto);
+    m->fields.push_back(src ? Field::kSrcPort : Field::kDstPort);
+  }
+  m->literal = set.elements;
+  return absl::OkStatus();
+}
+
+// Resolves the `-m set` matches of every iptables rule; a rule whose ipset
+// is missing or does not fit is kept as unsupported, refused where reached.
+void ResolveIpsets(Ruleset* ruleset) {
+  for (Table& table : ruleset->tables) {
+    if (table.syntax != Syntax::kIptables) continue;
+    IpFamily family =
+        table.family == TableFamily::kIp6 ? IpFamily::kV6 : IpFamily::kV4;
+    for (auto& [name, chain] : table.chains) {
+      for (Rule& rule : chain.rules) {
+        for (Match& m : rule.matches) {
+          if (m.ipset_src.empty() || !m.fields.empty() ||
+              m.kind == Match::Kind::kAnyOf) {
+            continue;
+          }
+          absl::Status s = ResolveIpset(*ruleset, family, &m, false);
+          if (s.ok()) continue;
+          // Refused only when the rule's other tests pass: last.
+          Match unknown;
+          unknown.kind = Match::Kind::kUnknown;
+          unknown.chance_what = std::string(s.message());
+          m = rule.matches.back();
+          rule.matches.back() = std::move(unknown);
+          break;
+        }
+      }
+    }
+  }
 }
 
 absl::Status BindRule(const RuleLocation& at, Rule* rule) {
@@ -335,6 +432,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(Ruleset ruleset,
 absl::Status Simulator::Bind() {
   absl::Status s = ChooseTables(&ruleset_);
   if (!s.ok()) return s;
+  ResolveIpsets(&ruleset_);
   for (Table& table : ruleset_.tables) {
     s = BindTable(&table, &ruleset_.notes);
     if (!s.ok()) return s;
@@ -364,12 +462,37 @@ void Simulator::OrderBaseChains() {
   }
 }
 
+namespace {
+
+// One probabilistic point of a walk: how many ways it can go, and which one
+// this walk takes. TraceAll replays a prefix of choices and enumerates the
+// rest depth-first.
+struct BranchChoice {
+  uint32_t ways;
+  uint32_t taken;
+};
+
+std::string Percent(double p) { return absl::StrFormat("%.1f%%", p * 100); }
+
+}  // namespace
+
 // One packet's walk: the packet and connection state, and the result being
 // built.
 class Simulator::Walk {
  public:
-  Walk(const Simulator& sim, const TraceOptions& options, TraceResult* result)
-      : sim_(sim), host_(sim.host_), options_(options), result_(result) {}
+  // `choices`: the branches to take at the walk's probabilistic points, in
+  // order; the walk appends branch 0 for each point past their end.
+  Walk(const Simulator& sim, const TraceOptions& options, TraceResult* result,
+       std::vector<BranchChoice>* choices)
+      : sim_(sim),
+        host_(sim.host_),
+        options_(options),
+        result_(result),
+        choices_(choices) {}
+
+  // The probabilistic rule the walk met first / last ("" when none).
+  const std::string& first_branch_rule() const { return first_branch_rule_; }
+  const std::string& last_branch_rule() const { return last_branch_rule_; }
 
   absl::Status Run(const Packet& p) {
     absl::Status s = Init(p);
@@ -384,11 +507,18 @@ class Simulator::Walk {
         break;
     }
     if (!s.ok()) return s;
+    if (!refusal_.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          refusal_,
+          ": the walk reaches it and cannot tell whether it matches"));
+    }
     result_->to = dst_;
     result_->to_port = dport_;
     result_->source = src_;
     result_->source_port = sport_;
     result_->out_interface = oif_ != nullptr ? oif_->name : "";
+    result_->probability = probability_;
+    result_->probability_known = probability_known_;
     return absl::OkStatus();
   }
 
@@ -894,7 +1024,9 @@ class Simulator::Walk {
         return put_num(ValueType::kAddrType, AddrType(src_));
       case Field::kNfProto:
         return put_num(ValueType::kNfProto, family_ == IpFamily::kV4 ? 2 : 10);
-      default:  // the long tail (issue 12)
+      case Field::kNumgen:
+        return false;  // Key draws it: it is a branch, not packet state.
+      default:         // the long tail (issue 12)
         return ExtractTail(field, out, len);
     }
     return false;
@@ -1071,28 +1203,137 @@ class Simulator::Walk {
     return kRtnUnicast;
   }
 
-  bool Key(const std::vector<Field>& fields, char* buf, int* len) const {
+  bool Key(const std::vector<Field>& fields, const Numgen& numgen, char* buf,
+           int* len) {
     int total = 0;
     for (Field f : fields) {
       int n = 0;
-      if (!Extract(f, buf + total, &n)) return false;
+      if (f == Field::kNumgen) {
+        std::string v = EncodeNumber(ValueType::kMark, DrawNumgen(numgen));
+        std::memcpy(buf + total, v.data(), v.size());
+        n = static_cast<int>(v.size());
+      } else if (!Extract(f, buf + total, &n)) {
+        return false;
+      }
       total += n;
     }
     *len = total;
     return true;
   }
 
-  bool Matches(const Rule& rule) const {
+  // "iptables nat (file) chain X rule 3 (-m statistic ...)": the rule being
+  // matched.
+  std::string CurrentRule() const {
+    return absl::StrCat(MessageLabel(*table_), " chain ", at_chain_->name,
+                        " rule ", at_index_ + 1, " (",
+                        at_chain_->rules[at_index_].text, ")");
+  }
+
+  // Takes the next probabilistic point of `ways` branches (see
+  // BranchChoice) and returns the branch this walk follows.
+  uint32_t Branch(uint32_t ways) {
+    if (next_choice_ == choices_->size()) choices_->push_back({ways, 0});
+    const BranchChoice& c = (*choices_)[next_choice_++];
+    last_branch_rule_ = CurrentRule();
+    if (first_branch_rule_.empty()) first_branch_rule_ = last_branch_rule_;
+    return c.taken;
+  }
+
+  // Multiplies the outcome's probability by `p` (negative: unknown).
+  void Weigh(double p) {
+    if (p < 0) {
+      probability_known_ = false;
+    } else {
+      probability_ *= p;
+    }
+  }
+
+  std::string ProbabilityText(double p) const {
+    return p < 0 ? "probability unknown" : "probability " + Percent(p);
+  }
+
+  uint32_t DrawNumgen(const Numgen& g) {
+    if (g.modulus <= 1) return g.offset;
+    uint32_t taken = Branch(g.modulus);
+    Weigh(1.0 / g.modulus);
+    if (tracing()) {
+      Step(TraceLabel(*table_, *at_chain_), " rule ", at_index_ + 1,
+           ": numgen ", g.random ? "random" : "inc", " mod ", g.modulus, " → ",
+           g.offset + taken, " (", ProbabilityText(1.0 / g.modulus), ")");
+    }
+    return g.offset + taken;
+  }
+
+  // Whether a kChance match matches on this walk's branch.
+  bool ChanceHit(const Match& m) {
+    bool known = m.chance >= 0;
+    if (known && m.chance >= 1) return true;
+    if (known && m.chance <= 0) return false;
+    bool hit = Branch(2) == 0;
+    double p = !known ? -1 : hit ? m.chance : 1 - m.chance;
+    Weigh(p);
+    if (tracing()) {
+      Step(TraceLabel(*table_, *at_chain_), " rule ", at_index_ + 1, ": ",
+           m.chance_what, hit ? " matches" : " does not match", " (",
+           ProbabilityText(p), ")");
+    }
+    return hit;
+  }
+
+  // A lookup in a set that traffic fills (kube-proxy's session affinity):
+  // either way, with unknown probability.
+  bool DynamicSetHit(const Match& m) {
+    bool hit = Branch(2) == 0;
+    Weigh(-1);
+    if (tracing()) {
+      Step(TraceLabel(*table_, *at_chain_), " rule ", at_index_ + 1,
+           ": dynamic set @", m.set_name, hit ? " holds" : " does not hold",
+           " the key (probability unknown: traffic fills it)");
+    }
+    return hit;
+  }
+
+  // A test the walk cannot evaluate: the walk goes on as if it failed, and
+  // Run reports the first such test instead of an answer.
+  bool Unknown(const Match& m) {
+    if (refusal_.empty())
+      refusal_ = absl::StrCat(CurrentRule(), ": ", m.chance_what);
+    return false;
+  }
+
+  // Whether one of an ipset list:set's members holds the packet's key.
+  bool AnyOfHit(const Match& m) {
+    char buf[kMaxKeyWidth];
+    for (const Match& sub : m.any_of) {
+      int len = 0;
+      if (!Key(sub.fields, sub.numgen, buf, &len)) continue;
+      if (sub.set->Lookup(absl::string_view(buf, len)) != nullptr) return true;
+    }
+    return false;
+  }
+
+  bool Matches(const Rule& rule) {
     char buf[kMaxKeyWidth];
     for (const Match& m : rule.matches) {
       int len = 0;
-      if (!Key(m.fields, buf, &len)) return false;
+      // kChance, kAnyOf, kUnknown (after kBitwise): one comparison on the
+      // hot path.
+      if (m.kind > Match::Kind::kBitwise) {
+        bool special = m.kind == Match::Kind::kChance  ? ChanceHit(m)
+                       : m.kind == Match::Kind::kAnyOf ? AnyOfHit(m)
+                                                       : Unknown(m);
+        if (special == m.negate) return false;
+        continue;
+      }
+      if (!Key(m.fields, m.numgen, buf, &len)) return false;
       bool hit;
       if (m.kind == Match::Kind::kBitwise) {
         uint32_t v = DecodeNumber(absl::string_view(buf, len));
         hit = ((v & m.mask) ^ m.xor_value) == m.value;
       } else if (m.single) {
         hit = m.single_pattern.Matches(absl::string_view(buf, len));
+      } else if (m.set->dynamic()) {
+        hit = DynamicSetHit(m);
       } else {
         hit = m.set->Lookup(absl::string_view(buf, len)) != nullptr;
       }
@@ -1174,7 +1415,7 @@ class Simulator::Walk {
         char buf[kMaxKeyWidth];
         int len = 0;
         const SetElement* e = nullptr;
-        if (Key(a.map_key, buf, &len)) {
+        if (Key(a.map_key, a.numgen, buf, &len)) {
           e = a.map->Lookup(absl::string_view(buf, len));
         }
         if (e == nullptr) {
@@ -1329,7 +1570,7 @@ class Simulator::Walk {
       char buf[kMaxKeyWidth];
       int len = 0;
       const SetElement* e = nullptr;
-      if (Key(a.map_key, buf, &len)) {
+      if (Key(a.map_key, a.numgen, buf, &len)) {
         e = a.map->Lookup(absl::string_view(buf, len));
       }
       if (e == nullptr) {
@@ -1398,15 +1639,84 @@ class Simulator::Walk {
   Hook hook_ = Hook::kPrerouting;
   const Table* table_ = nullptr;
   std::string rule_label_;  // "nat/X rule 3" while tracing
+
+  std::vector<BranchChoice>* choices_;
+  size_t next_choice_ = 0;
+  double probability_ = 1.0;
+  bool probability_known_ = true;
+  std::string first_branch_rule_;
+  std::string last_branch_rule_;
+  std::string refusal_;  // the first kUnknown test reached
 };
 
 absl::StatusOr<TraceResult> Simulator::Trace(
     const Packet& packet, const TraceOptions& options) const {
   TraceResult result;
-  Walk walk(*this, options, &result);
+  std::vector<BranchChoice> choices;
+  Walk walk(*this, options, &result, &choices);
   absl::Status s = walk.Run(packet);
   if (!s.ok()) return s;
-  return result;
+  if (choices.empty()) return result;
+  // Branches that all end alike are still one answer.
+  absl::StatusOr<std::vector<TraceResult>> all = TraceAll(packet, options);
+  if (!all.ok()) return all.status();
+  if (all->size() == 1) return std::move(all->front());
+  return absl::FailedPreconditionError(absl::StrCat(
+      walk.first_branch_rule(),
+      " is probabilistic: the packet has more than one possible outcome; "
+      "use TraceAll (hostportctl trace prints each with its probability)"));
+}
+
+namespace {
+
+// Adds `r` to `outcomes`, or its probability to an equal outcome's.
+void MergeOutcome(TraceResult r, std::vector<TraceResult>* outcomes) {
+  for (TraceResult& o : *outcomes) {
+    if (o.verdict == r.verdict && o.to == r.to && o.to_port == r.to_port &&
+        o.source == r.source && o.reason == r.reason) {
+      o.probability += r.probability;
+      o.probability_known = o.probability_known && r.probability_known;
+      return;
+    }
+  }
+  outcomes->push_back(std::move(r));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<TraceResult>> Simulator::TraceAll(
+    const Packet& packet, const TraceOptions& options) const {
+  std::vector<TraceResult> outcomes;
+  std::vector<BranchChoice> choices;
+  for (int walks = 1;; ++walks) {
+    TraceResult result;
+    Walk walk(*this, options, &result, &choices);
+    absl::Status s = walk.Run(packet);
+    if (!s.ok()) return s;
+    MergeOutcome(std::move(result), &outcomes);
+    // Next combination: the deepest choice with a branch left, advanced.
+    while (!choices.empty() &&
+           choices.back().taken + 1 >= choices.back().ways) {
+      choices.pop_back();
+    }
+    if (choices.empty()) break;
+    ++choices.back().taken;
+    if (walks == kMaxTraceBranches) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "more than ", kMaxTraceBranches,
+          " combinations of probabilistic branches (the last at ",
+          walk.last_branch_rule(), "): too many outcomes to enumerate"));
+    }
+  }
+  if (outcomes.size() == 1) {
+    // However the walk branched, this is where the packet goes.
+    outcomes[0].probability = 1.0;
+    outcomes[0].probability_known = true;
+  }
+  for (TraceResult& o : outcomes) {
+    if (!o.probability_known) o.probability = 0;
+  }
+  return outcomes;
 }
 
 }  // namespace sim

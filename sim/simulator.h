@@ -98,6 +98,13 @@ struct TraceResult {
   // One line per step: hook entered, rule matched, chain returned, policy,
   // routing decision (empty when TraceOptions::record_trace is false).
   std::vector<std::string> trace;
+  // How likely this outcome is, over what the walk cannot know (a random
+  // draw, a counter, a rate limit, a recent list). 1.0 for a deterministic
+  // walk. When probability_known is false, the outcome is possible but its
+  // likelihood depends on state the trace cannot see (`-m recent`, `limit`),
+  // and `probability` means nothing.
+  double probability = 1.0;
+  bool probability_known = true;
 
   std::string To() const { return to.WithPort(to_port); }
   std::string SourceSeen() const { return source.ToString(); }
@@ -131,8 +138,25 @@ class Simulator {
   // would pick what a trace cannot know (a NAT port outside its range, one
   // of several addresses, a local packet's owner, a bridged packet's
   // physdev), naming the rule.
+  // Also fails with FailedPrecondition, naming the first probabilistic rule
+  // reached (`-m statistic`, `numgen`, `-m recent --rcheck`, `limit`, a
+  // dynamic set), when the packet has more than one possible outcome: see
+  // TraceAll. Branches that all end alike give that one outcome.
   absl::StatusOr<TraceResult> Trace(const Packet& packet,
                                     const TraceOptions& options = {}) const;
+
+  // Every outcome `packet` can have, each with its probability, in the order
+  // the walk first meets them (at each probabilistic point: "matches" before
+  // "does not", numgen values in increasing order). Outcomes with the same
+  // verdict, endpoint, source seen and reason are merged (probabilities
+  // summed; unknown when any part is unknown); the first one's trace and
+  // bindings are kept. A deterministic walk gives one outcome of probability
+  // 1.0. Fails as Trace does (for any branch), and with FailedPrecondition
+  // naming the last probabilistic rule when there are more than
+  // kMaxTraceBranches branch combinations.
+  absl::StatusOr<std::vector<TraceResult>> TraceAll(
+      const Packet& packet, const TraceOptions& options = {}) const;
+  static constexpr int kMaxTraceBranches = 4096;
 
   // Tables and chains deliberately not evaluated, and why.
   const std::vector<std::string>& notes() const { return ruleset_.notes; }

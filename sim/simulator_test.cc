@@ -828,7 +828,7 @@ TEST(CornerCasesTest, UnsupportedNftConstructIsRefusedWhereReached) {
   ASSERT_TRUE(ApplyNftScript(R"(table ip t {
 	chain pre {
 		type nat hook prerouting priority dstnat; policy accept;
-		tcp dport 80 limit rate 10/second dnat to 10.0.0.1
+		tcp dport 80 ip dscp cs1 dnat to 10.0.0.1
 	}
 }
 )",
@@ -844,7 +844,7 @@ TEST(CornerCasesTest, UnsupportedNftConstructIsRefusedWhereReached) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("line 4"));
-  EXPECT_THAT(r.status().message(), HasSubstr("\"limit\""));
+  EXPECT_THAT(r.status().message(), HasSubstr("\"ip dscp\""));
   EXPECT_THAT(r.status().message(), HasSubstr("ip t"));
 }
 

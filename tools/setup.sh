@@ -13,6 +13,8 @@ packages=(
   # Kernel tools used by the loadability and e2e tests; CNI plugins (bridge,
   # host-local, portmap) for the differential and plugin tests.
   iptables nftables iproute2 conntrack kmod containernetworking-plugins
+  # `hostportctl trace --live` reads the ipsets that `-m set` rules name.
+  ipset
 
 )
 

@@ -14,11 +14,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "hostport/os/command_runner.h"
 #include "nlohmann/json.hpp"
 #include "sim/host_model.h"
+#include "sim/ipset_parser.h"
 #include "sim/ruleset_text.h"
 #include "sim/simulator.h"
 
@@ -29,13 +31,15 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 constexpr char kUsage[] =
-    "usage: hostportctl trace (--ruleset FILE[,FILE...] [--host FILE] | "
+    "usage: hostportctl trace (--ruleset FILE[,FILE...] [--host FILE] "
+    "[--ipsets FILE] | "
     "--live) --from external[:IFACE]|local|pod:IP --proto tcp|udp|sctp "
     "--dst ADDR:PORT [--src ADDR[:PORT]] [--output text|json]";
 
 struct TraceFlags {
   std::vector<std::string> rulesets;
   std::string host;
+  std::string ipsets;  // `ipset save` text for -m set rules
   bool live = false;
   std::string from;
   std::string proto;
@@ -53,9 +57,10 @@ struct Failure {
 std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
                                   TraceFlags* flags) {
   std::map<std::string, std::string*> valued = {
-      {"--host", &flags->host},   {"--from", &flags->from},
-      {"--proto", &flags->proto}, {"--dst", &flags->dst},
-      {"--src", &flags->src},     {"--output", &flags->output},
+      {"--host", &flags->host},     {"--ipsets", &flags->ipsets},
+      {"--from", &flags->from},     {"--proto", &flags->proto},
+      {"--dst", &flags->dst},       {"--src", &flags->src},
+      {"--output", &flags->output},
   };
   std::string ignored;
   bool have_ruleset = false;
@@ -109,6 +114,11 @@ std::optional<Failure> ParseFlags(const std::vector<std::string>& args,
     return Failure{kExitUsage,
                    "--host is for --ruleset; --live reads the "
                    "host itself"};
+  }
+  if (flags->live && !flags->ipsets.empty()) {
+    return Failure{kExitUsage,
+                   "--ipsets is for --ruleset; --live reads the "
+                   "ipsets itself (ipset save)"};
   }
   for (const auto& [flag, v] :
        {std::pair<const char*, std::string*>{"--from", &flags->from},
@@ -187,6 +197,37 @@ absl::StatusOr<std::map<std::string, bool>> ReadRouteLocalnet(
   return out;
 }
 
+// Whether an iptables rule matches against an ipset (-m set).
+bool NamesIpsets(const sim::Ruleset& ruleset) {
+  for (const sim::Table& t : ruleset.tables) {
+    for (const auto& [name, chain] : t.chains) {
+      for (const sim::Rule& r : chain.rules) {
+        for (const sim::Match& m : r.matches) {
+          if (!m.ipset_src.empty()) return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+// `ipset save`, run only when a rule needs it (a host without ipset rules
+// need not have the tool). When it cannot run, the rules that need a set
+// refuse where reached, and a note says why.
+std::optional<Failure> LoadLiveIpsets(TraceHostAccess& access,
+                                      sim::Ruleset* ruleset) {
+  if (!NamesIpsets(*ruleset)) return std::nullopt;
+  absl::StatusOr<std::string> text = access.Run("ipset save");
+  if (!text.ok()) {
+    ruleset->notes.push_back(absl::StrCat("-m set rules cannot be evaluated: ",
+                                          text.status().message()));
+    return std::nullopt;
+  }
+  absl::Status st = sim::ApplyIpsetSave(*text, "ipset save", ruleset);
+  if (!st.ok()) return Failure{kExitFailed, std::string(st.message())};
+  return std::nullopt;
+}
+
 std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
                                 sim::HostModel* host) {
   struct Source {
@@ -225,6 +266,7 @@ std::optional<Failure> LoadLive(TraceHostAccess& access, sim::Ruleset* ruleset,
     for (sim::Table& t : legacy.tables) ruleset->tables.push_back(std::move(t));
     for (std::string& n : legacy.notes) ruleset->notes.push_back(std::move(n));
   }
+  if (std::optional<Failure> f = LoadLiveIpsets(access, ruleset)) return f;
   absl::StatusOr<std::string> addrs = access.Run("ip -j addr");
   if (!addrs.ok())
     return Failure{kExitFailed, std::string(addrs.status().message())};
@@ -290,27 +332,44 @@ std::string BindingKind(sim::NatBinding::Kind kind) {
   return "?";
 }
 
-void Print(const sim::TraceResult& r, const std::vector<std::string>& notes,
-           const std::string& format, std::ostream& out) {
-  if (format == "json") {
-    nlohmann::json j;
-    j["verdict"] = sim::PacketVerdictName(r.verdict);
-    j["to"] = r.To();
-    j["source_seen"] = r.SourceSeen();
-    j["reason"] = r.reason;
-    j["trace"] = r.trace;
-    nlohmann::json bindings = nlohmann::json::array();
-    for (const sim::NatBinding& b : r.bindings) {
-      bindings.push_back({{"kind", BindingKind(b.kind)},
-                          {"hook", sim::HookName(b.hook)},
-                          {"before", b.before},
-                          {"after", b.after}});
-    }
-    j["bindings"] = bindings;
-    j["notes"] = notes;
-    out << j.dump(2) << "\n";
-    return;
+// One outcome's fields, as the top level of the JSON has always had them.
+nlohmann::json OutcomeJson(const sim::TraceResult& r) {
+  nlohmann::json j;
+  j["verdict"] = sim::PacketVerdictName(r.verdict);
+  j["to"] = r.To();
+  j["source_seen"] = r.SourceSeen();
+  j["reason"] = r.reason;
+  // null: the outcome is possible, but state the trace cannot see decides
+  // how likely.
+  j["probability"] = r.probability_known ? nlohmann::json(r.probability)
+                                         : nlohmann::json(nullptr);
+  j["trace"] = r.trace;
+  nlohmann::json bindings = nlohmann::json::array();
+  for (const sim::NatBinding& b : r.bindings) {
+    bindings.push_back({{"kind", BindingKind(b.kind)},
+                        {"hook", sim::HookName(b.hook)},
+                        {"before", b.before},
+                        {"after", b.after}});
   }
+  j["bindings"] = bindings;
+  return j;
+}
+
+// With one outcome the top level holds its fields, as before outcomes
+// existed; with several only `outcomes` does, so no reader takes one branch
+// for the answer.
+void PrintJson(const std::vector<sim::TraceResult>& outcomes,
+               const std::vector<std::string>& notes, std::ostream& out) {
+  nlohmann::json j = outcomes.size() == 1 ? OutcomeJson(outcomes[0])
+                                          : nlohmann::json::object();
+  nlohmann::json all = nlohmann::json::array();
+  for (const sim::TraceResult& r : outcomes) all.push_back(OutcomeJson(r));
+  j["outcomes"] = all;
+  j["notes"] = notes;
+  out << j.dump(2) << "\n";
+}
+
+void PrintText(const sim::TraceResult& r, std::ostream& out) {
   out << "verdict: " << sim::PacketVerdictName(r.verdict) << "\n";
   out << "to: " << r.To() << "\n";
   out << "source seen: " << r.SourceSeen() << "\n";
@@ -318,6 +377,31 @@ void Print(const sim::TraceResult& r, const std::vector<std::string>& notes,
   out << "trace:\n";
   for (size_t i = 0; i < r.trace.size(); ++i) {
     out << "  " << (i + 1) << ". " << r.trace[i] << "\n";
+  }
+}
+
+void Print(const std::vector<sim::TraceResult>& outcomes,
+           const std::vector<std::string>& notes, const std::string& format,
+           std::ostream& out) {
+  if (format == "json") {
+    PrintJson(outcomes, notes, out);
+    return;
+  }
+  if (outcomes.size() == 1) {
+    PrintText(outcomes[0], out);
+  } else {
+    out << outcomes.size()
+        << " possible outcomes (the rules choose at random or by state the "
+           "trace cannot see):\n";
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      const sim::TraceResult& r = outcomes[i];
+      out << "\noutcome " << (i + 1) << " of " << outcomes.size() << ": "
+          << (r.probability_known
+                  ? absl::StrFormat("probability %.1f%%", r.probability * 100)
+                  : std::string("probability unknown"))
+          << "\n";
+      PrintText(r, out);
+    }
   }
   if (!notes.empty()) {
     out << "notes:\n";
@@ -377,6 +461,16 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
         return kExitFailed;
       }
     }
+    if (!flags.ipsets.empty()) {
+      absl::StatusOr<std::string> text = access.ReadFile(flags.ipsets);
+      absl::Status s = text.ok()
+                           ? sim::ApplyIpsetSave(*text, flags.ipsets, &ruleset)
+                           : text.status();
+      if (!s.ok()) {
+        err << "hostportctl trace: --ipsets: " << s.message() << "\n";
+        return kExitFailed;
+      }
+    }
     if (!flags.host.empty()) {
       absl::StatusOr<std::string> text = access.ReadFile(flags.host);
       if (!text.ok()) {
@@ -402,7 +496,8 @@ int RunTraceCommand(const std::vector<std::string>& args, std::ostream& out,
     err << "hostportctl trace: " << simulator.status().message() << "\n";
     return kExitFailed;
   }
-  absl::StatusOr<sim::TraceResult> result = (*simulator)->Trace(packet);
+  absl::StatusOr<std::vector<sim::TraceResult>> result =
+      (*simulator)->TraceAll(packet);
   if (!result.ok()) {
     err << "hostportctl trace: " << result.status().message() << "\n";
     return absl::IsInvalidArgument(result.status()) ? kExitUsage : kExitFailed;

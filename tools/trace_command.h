@@ -11,6 +11,9 @@
 // the operation failed (a file or command could not be read, a ruleset holds
 // a construct the simulator does not model); 2 on bad usage or invalid input,
 // with a message naming the bad value. Messages go to `err`.
+// Rules that match ipsets (`-m set`) read them from --ipsets FILE (`ipset
+// save` text), or with --live from `ipset save`, run only when such a rule
+// exists.
 // Requires: --live needs the right to run iptables-save and nft (root).
 // --live cannot see which pod sits behind which bridge port (pods' addresses
 // live in their own namespaces), so hairpin_mode and br_netfilter are not
@@ -25,9 +28,9 @@
 #include "absl/status/statusor.h"
 
 // Every contact trace has with the operating system: files, the commands
-// --live runs (iptables-save, ip6tables-save, nft list ruleset, ip -j addr,
-// ip -j route, ip -6 -j route) and /proc/sys/net/ipv4/conf. Tests swap in a
-// fake.
+// --live runs (iptables-save, ip6tables-save, nft list ruleset, ipset save,
+// ip -j addr, ip -j route, ip -6 -j route) and /proc/sys/net/ipv4/conf. Tests
+// swap in a fake.
 class TraceHostAccess {
  public:
   virtual ~TraceHostAccess() = default;

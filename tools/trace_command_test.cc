@@ -336,14 +336,149 @@ TEST(TraceCommandTest, FailuresExitOne) {
   std::string unsupported = WriteTemp("kube.rules", R"(*nat
 :PREROUTING ACCEPT [0:0]
 :KUBE-SVC - [0:0]
--A PREROUTING -m statistic --mode random --probability 0.5 -j KUBE-SVC
+-A PREROUTING -m u32 --u32 0x0=0x1 -j KUBE-SVC
 COMMIT
 )");
   CommandRun r = Trace({"--ruleset", unsupported, "--from", "local", "--proto",
                         "tcp", "--dst", "127.0.0.1:80"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("kube.rules:4"));
-  EXPECT_THAT(r.err, HasSubstr("-m statistic"));
+  EXPECT_THAT(r.err, HasSubstr("-m u32"));
+}
+
+// kube-proxy's iptables mode with three endpoints (see sim/testdata).
+constexpr char kKubeProxyLb[] = "sim/testdata/kube-proxy-lb.iptables-save";
+
+std::string NodeHostFile() {
+  return WriteTemp("node.json", R"json({
+    "interfaces": [
+      {"name": "eth0", "addresses": ["192.0.2.10/24"]},
+      {"name": "cni0", "addresses": ["10.244.0.1/24"]}],
+    "routes": [{"to": "default", "dev": "eth0"},
+               {"to": "10.244.1.0/24", "dev": "eth0"}],
+    "bridges": [{"name": "cni0", "ports": [
+      {"name": "veth0", "addresses": ["10.244.0.5"]}]}]})json");
+}
+
+TEST(TraceCommandTest, EachOutcomeWithItsProbabilityAsText) {
+  CommandRun r =
+      Trace({"--ruleset", kKubeProxyLb, "--host", NodeHostFile(), "--from",
+             "pod:10.244.0.5", "--proto", "tcp", "--dst", "10.96.0.10:80"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("3 possible outcomes"));
+  EXPECT_THAT(r.out, HasSubstr("outcome 1 of 3: probability 33.3%\n"
+                               "verdict: delivered\n"
+                               "to: 10.244.1.5:8080\n"));
+  EXPECT_THAT(r.out, HasSubstr("outcome 3 of 3: probability 33.3%\n"
+                               "verdict: delivered\n"
+                               "to: 10.244.1.7:8080\n"));
+  // Session affinity: the recent list decides.
+  r = Trace({"--ruleset", kKubeProxyLb, "--host", NodeHostFile(), "--from",
+             "pod:10.244.0.5", "--proto", "tcp", "--dst", "10.96.0.20:80"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("outcome 1 of 2: probability unknown\n"));
+}
+
+TEST(TraceCommandTest, EachOutcomeWithItsProbabilityAsJson) {
+  CommandRun r = Trace({"--ruleset", kKubeProxyLb, "--host", NodeHostFile(),
+                        "--from", "pod:10.244.0.5", "--proto", "tcp", "--dst",
+                        "10.96.0.10:80", "--output", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = Json(r);
+  ASSERT_TRUE(j["outcomes"].is_array());
+  ASSERT_EQ(j["outcomes"].size(), 3u);
+  EXPECT_EQ(j["outcomes"][1]["to"], "10.244.1.6:8080");
+  EXPECT_NEAR(j["outcomes"][1]["probability"].get<double>(), 1.0 / 3, 1e-6);
+  EXPECT_FALSE(j["outcomes"][1]["trace"].empty());
+  // Several outcomes: no single top-level verdict to mislead a reader.
+  EXPECT_FALSE(j.contains("verdict"));
+  EXPECT_TRUE(j["notes"].is_array());
+
+  r = Trace({"--ruleset", kKubeProxyLb, "--host", NodeHostFile(), "--from",
+             "pod:10.244.0.5", "--proto", "tcp", "--dst", "10.96.0.20:80",
+             "--output", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = Json(r);
+  EXPECT_TRUE(j["outcomes"][0]["probability"].is_null());
+}
+
+TEST(TraceCommandTest, OneOutcomeKeepsTheTopLevelFields) {
+  CommandRun r = Trace({"--ruleset", kKubeProxyLb, "--host", NodeHostFile(),
+                        "--from", "pod:10.244.0.5", "--proto", "tcp", "--dst",
+                        "10.96.0.99:80", "--output", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = Json(r);
+  EXPECT_EQ(j["verdict"], "delivered");
+  EXPECT_EQ(j["probability"], 1.0);
+  ASSERT_EQ(j["outcomes"].size(), 1u);
+  EXPECT_EQ(j["outcomes"][0]["verdict"], "delivered");
+  r = Trace({"--ruleset", kKubeProxyLb, "--host", NodeHostFile(), "--from",
+             "pod:10.244.0.5", "--proto", "tcp", "--dst", "10.96.0.99:80"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("outcome")));
+  EXPECT_THAT(r.out, Not(HasSubstr("probability")));
+}
+
+constexpr char kSetRules[] = R"(*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 8080 -m set --match-set allowed src -j DNAT --to-destination 10.88.0.5:80
+COMMIT
+)";
+
+constexpr char kAllowed[] =
+    "create allowed hash:net family inet hashsize 1024 maxelem 65536 "
+    "bucketsize 12 initval 0x1a673609\nadd allowed 198.51.100.0/24\n";
+
+TEST(TraceCommandTest, IpsetsFromAFile) {
+  std::string rules = WriteTemp("set.rules", kSetRules);
+  std::string sets = WriteTemp("ipsets", kAllowed);
+  CommandRun r =
+      Trace({"--ruleset", rules, "--ipsets", sets, "--host", HostFile(),
+             "--from", "external", "--src", "198.51.100.9", "--proto", "tcp",
+             "--dst", "192.0.2.10:8080", "--output", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Json(r)["to"], "10.88.0.5:80");
+  // Without the sets the rule cannot be evaluated, and says which is missing.
+  r = Trace({"--ruleset", rules, "--host", HostFile(), "--from", "external",
+             "--src", "198.51.100.9", "--proto", "tcp", "--dst",
+             "192.0.2.10:8080"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no ipset \"allowed\""));
+  // A bad file names itself and the line.
+  std::string bad = WriteTemp("bad-ipsets", "create x hash:mac\n");
+  r = Trace({"--ruleset", rules, "--ipsets", bad, "--from", "external",
+             "--proto", "tcp", "--dst", "192.0.2.10:8080"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("bad-ipsets:1"));
+  r = Trace({"--live", "--ipsets", sets, "--from", "external", "--proto", "tcp",
+             "--dst", "192.0.2.10:8080"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--ipsets"));
+}
+
+TEST(TraceCommandTest, LiveReadsIpsetsOnlyWhenRulesNameThem) {
+  FakeHost host = LiveHost();
+  host.commands["iptables-nft-save"] = kSetRules;
+  host.commands["ipset save"] = kAllowed;
+  std::ostringstream out, err;
+  int code = RunTraceCommand(
+      {"--live", "--from", "external", "--src", "198.51.100.9", "--proto",
+       "tcp", "--dst", "192.0.2.10:8080", "--output", "json"},
+      out, err, host);
+  ASSERT_EQ(code, 0) << err.str();
+  EXPECT_EQ(nlohmann::json::parse(out.str())["to"], "10.88.0.5:80");
+  EXPECT_THAT(host.ran, ::testing::Contains("ipset save"));
+
+  FakeHost plain = LiveHost();
+  std::ostringstream out2, err2;
+  code = RunTraceCommand({"--live", "--from", "external", "--proto", "tcp",
+                          "--dst", "192.0.2.10:8080"},
+                         out2, err2, plain);
+  ASSERT_EQ(code, 0) << err2.str();
+  EXPECT_THAT(plain.ran, Not(::testing::Contains("ipset save")));
 }
 
 }  // namespace
