@@ -7,7 +7,6 @@
 // disagreement fails with every side. The same is done over rules we did not
 // write: Debian's CNI portmap plugin, chained after bridge + host-local.
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "e2e/hosts/fixture.h"
+#include "e2e/hosts/loader.h"
 #include "e2e/netns.h"
 #include "e2e/topology.h"
 #include "e2e/traffic.h"
@@ -217,6 +217,16 @@ class Differential {
   int packets_ = 0;
   int delivered_ = 0;
 };
+
+// diff/pod0 with the first topology pod's addresses and `mappings`.
+PodPortMapping FirstPod(const Topology& t, std::vector<PortMapping> mappings) {
+  PodPortMapping pod;
+  pod.namespace_ = "diff";
+  pod.name = "pod0";
+  pod.ips = t.PodIps(0);
+  pod.port_mappings = std::move(mappings);
+  return pod;
+}
 
 PodPortMapping RandomPod(std::mt19937& rng, const Topology& t, int i) {
   PodPortMapping pod;
@@ -443,13 +453,9 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelBehindForwardPolicies) {
     absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
         NewMetaHostportManager(options);
     ASSERT_TRUE(manager.ok()) << manager.status();
-    PodPortMapping pod;
-    pod.namespace_ = "diff";
-    pod.name = "pod0";
-    pod.ips = t.PodIps(0);
-    pod.port_mappings = {
-        {kHostPorts[0], kContainerPorts[0], Protocol::kTCP, ""},
-        {kHostPorts[1], kContainerPorts[1], Protocol::kUDP, ""}};
+    const PodPortMapping pod =
+        FirstPod(t, {{kHostPorts[0], kContainerPorts[0], Protocol::kTCP, ""},
+                     {kHostPorts[1], kContainerPorts[1], Protocol::kUDP, ""}});
     ASSERT_TRUE((*manager)->Sync({{"pod0", pod, Topology::kBridge}}).ok());
     ASSERT_TRUE(t.host().Check({"conntrack", "-F"}).ok());
     for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
@@ -601,18 +607,8 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelBesideOtherOwnersRules) {
       continue;
     }
     ASSERT_TRUE(t.host().Check({"nft", "flush", "ruleset"}).ok());
-    for (const std::string& file : f.ruleset_files) {
-      std::vector<std::string> argv = {"nft", "-f", "-"};
-      if (absl::EndsWith(file, ".v4")) {
-        argv = {"iptables-nft-restore", "--noflush"};
-      } else if (absl::EndsWith(file, ".v6")) {
-        argv = {"ip6tables-nft-restore", "--noflush"};
-      }
-      std::ifstream in(file);
-      const std::string text((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-      ASSERT_TRUE(t.host().Check(argv, text).ok()) << file;
-    }
+    absl::Status fixture_loaded = LoadHostFixture(t.host(), f);
+    ASSERT_TRUE(fixture_loaded.ok()) << fixture_loaded;
     MetaOptions options;
     options.prefer =
         loaded % 2 == 0 ? Backend::kNftables : Backend::kIptablesNft;
@@ -621,15 +617,11 @@ TEST_F(DifferentialTest, SimulatorPredictsTheKernelBesideOtherOwnersRules) {
     absl::StatusOr<std::unique_ptr<HostPortManager>> manager =
         NewMetaHostportManager(options);
     ASSERT_TRUE(manager.ok()) << manager.status();
-    PodPortMapping ours;
-    ours.namespace_ = "diff";
-    ours.name = "pod0";
-    ours.ips = t.PodIps(0);
-    ours.port_mappings = {
-        {kHostPorts[0], kContainerPorts[0], Protocol::kTCP, ""},
-        {kHostPorts[1], kContainerPorts[1], Protocol::kUDP, ""},
-        {kHostPorts[2], kContainerPorts[1], Protocol::kTCP,
-         Topology::HostAddress(IPFamily::kIPv4, 1)}};
+    const PodPortMapping ours =
+        FirstPod(t, {{kHostPorts[0], kContainerPorts[0], Protocol::kTCP, ""},
+                     {kHostPorts[1], kContainerPorts[1], Protocol::kUDP, ""},
+                     {kHostPorts[2], kContainerPorts[1], Protocol::kTCP,
+                      Topology::HostAddress(IPFamily::kIPv4, 1)}});
     ASSERT_TRUE((*manager)->Sync({{"pod0", ours, Topology::kBridge}}).ok())
         << f.name;
     ASSERT_TRUE(t.host().Check({"conntrack", "-F"}).ok());

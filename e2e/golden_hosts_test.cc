@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "e2e/hosts/fixture.h"
+#include "e2e/hosts/loader.h"
 #include "e2e/netns.h"
 #include "e2e/topology.h"
 #include "e2e/traffic.h"
@@ -26,27 +27,6 @@ namespace {
 
 constexpr absl::Duration kFirst = absl::Milliseconds(300);
 constexpr absl::Duration kRetry = absl::Milliseconds(1500);
-
-// Loads one ruleset file into the host namespace the way its tool would.
-absl::Status Load(Netns& host, const std::string& path) {
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  std::vector<std::string> argv;
-  if (absl::EndsWith(path, ".v4")) {
-    argv = {"iptables-nft-restore", "--noflush"};
-  } else if (absl::EndsWith(path, ".v6")) {
-    argv = {"ip6tables-nft-restore", "--noflush"};
-  } else {
-    argv = {"nft", "-f", "-"};
-  }
-  absl::StatusOr<std::string> out = host.Check(argv, text);
-  if (!out.ok()) {
-    return absl::Status(out.status().code(),
-                        absl::StrCat(path, ": ", out.status().message()));
-  }
-  return absl::OkStatus();
-}
 
 // One connection: the answering pod and the source it saw, or no answer.
 std::string Send(Topology& t, const HostProbe& p, bool first) {
@@ -101,16 +81,8 @@ TEST_F(GoldenHostsTest, TheKernelDoesWhatEachFixtureRecorded) {
       ASSERT_TRUE(s.ok()) << s.status();
       servers.push_back(std::move(*s));
     }
-    if (!f.ipsets.empty()) {
-      std::ifstream in(f.ipsets);
-      const std::string text((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-      ASSERT_TRUE(t.host().Check({"ipset", "restore"}, text).ok()) << f.ipsets;
-    }
-    for (const std::string& file : f.ruleset_files) {
-      absl::Status s = Load(t.host(), file);
-      ASSERT_TRUE(s.ok()) << s;
-    }
+    absl::Status loaded = LoadHostFixture(t.host(), f);
+    ASSERT_TRUE(loaded.ok()) << loaded;
     ASSERT_TRUE(t.host().Check({"conntrack", "-F"}).ok());
     std::map<std::string, std::set<std::string>> seen;
     for (const HostProbe& p : f.probes) {
