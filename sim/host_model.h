@@ -76,6 +76,7 @@ class HostModel {
 
   const std::vector<HostInterface>& interfaces() const { return interfaces_; }
   const std::vector<Bridge>& bridges() const { return bridges_; }
+  const std::vector<HostRoute>& routes() const { return routes_; }
   const HostInterface* FindInterface(absl::string_view name) const;
 
   bool IsLocal(const IpAddress& address) const;

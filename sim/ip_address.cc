@@ -57,20 +57,61 @@ bool IpAddress::IsMulticast() const {
   return bytes_[0] == 0xff;
 }
 
+namespace {
+
+// Writes `n` in decimal at `out`; returns the end.
+char* PutDecimal(uint32_t n, char* out) {
+  char digits[10];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  while (count > 0) *out++ = digits[--count];
+  return out;
+}
+
+// Writes a dotted quad at `out` (what inet_ntop prints, without its
+// sprintf: NAT bindings format addresses per packet); returns the end.
+char* PutDottedQuad(const uint8_t* bytes, char* out) {
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) *out++ = '.';
+    unsigned n = bytes[i];
+    if (n >= 100) {
+      *out++ = static_cast<char>('0' + n / 100);
+      n %= 100;
+      *out++ = static_cast<char>('0' + n / 10);
+    } else if (n >= 10) {
+      *out++ = static_cast<char>('0' + n / 10);
+    }
+    *out++ = static_cast<char>('0' + n % 10);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string IpAddress::ToString() const {
   char buf[INET6_ADDRSTRLEN];
-  inet_ntop(is_v4() ? AF_INET : AF_INET6, bytes_.data(), buf, sizeof(buf));
+  if (is_v4()) return std::string(buf, PutDottedQuad(bytes_.data(), buf));
+  inet_ntop(AF_INET6, bytes_.data(), buf, sizeof(buf));
   return buf;
 }
 
 std::string IpAddress::WithPort(uint16_t port) const {
-  if (is_v4()) return absl::StrCat(ToString(), ":", port);
-  return absl::StrCat("[", ToString(), "]:", port);
+  if (!is_v4()) return absl::StrCat("[", ToString(), "]:", port);
+  char buf[sizeof("255.255.255.255:65535")];
+  char* end = PutDottedQuad(bytes_.data(), buf);
+  *end++ = ':';
+  return std::string(buf, PutDecimal(port, end));
 }
 
 bool PrefixBitsEqual(const uint8_t* a, const uint8_t* b, int bits) {
   int full = bits / 8;
-  if (std::memcmp(a, b, full) != 0) return false;
+  // At most 16 bytes: a loop beats a call to memcmp.
+  for (int i = 0; i < full; ++i) {
+    if (a[i] != b[i]) return false;
+  }
   int rest = bits % 8;
   if (rest == 0) return true;
   uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -47,8 +48,12 @@ class IpAddress {
   // "10.0.0.1:80" or "[fd00::1]:80".
   std::string WithPort(uint16_t port) const;
 
+  // Two 8-byte compares: walks compare addresses on every packet.
   friend bool operator==(const IpAddress& a, const IpAddress& b) {
-    return a.family_ == b.family_ && a.bytes_ == b.bytes_;
+    uint64_t x[2], y[2];
+    std::memcpy(x, a.bytes_.data(), sizeof(x));
+    std::memcpy(y, b.bytes_.data(), sizeof(y));
+    return a.family_ == b.family_ && ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
   }
   friend bool operator!=(const IpAddress& a, const IpAddress& b) {
     return !(a == b);

@@ -1,5 +1,8 @@
 #include "sim/ip_address.h"
 
+#include <arpa/inet.h>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sim {
@@ -29,6 +32,30 @@ TEST(IpAddressTest, ParsesAndPrintsBothFamilies) {
       EXPECT_NE(a.status().message().find(bad), std::string::npos);
     }
   }
+}
+
+// IPv4 is printed without inet_ntop; it must print what inet_ntop does.
+TEST(IpAddressTest, PrintsEveryIpv4ByteAsInetNtop) {
+  for (int b = 0; b < 256; ++b) {
+    uint8_t bytes[4] = {static_cast<uint8_t>(b), 0, static_cast<uint8_t>(b),
+                        static_cast<uint8_t>(255 - b)};
+    IpAddress a = IpAddress::FromBytes(IpFamily::kV4, bytes);
+    char want[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, bytes, want, sizeof(want));
+    EXPECT_EQ(a.ToString(), want);
+    EXPECT_EQ(a.WithPort(static_cast<uint16_t>(b * 257)),
+              absl::StrCat(want, ":", b * 257));
+  }
+  EXPECT_EQ(IpAddress::Parse("255.255.255.255")->WithPort(65535),
+            "255.255.255.255:65535");
+  EXPECT_EQ(IpAddress::Parse("fd00::5")->WithPort(80), "[fd00::5]:80");
+}
+
+TEST(IpAddressTest, EqualityComparesFamilyAndAllBytes) {
+  EXPECT_EQ(*IpAddress::Parse("10.0.0.1"), IpAddress::V4(0x0a000001));
+  EXPECT_NE(*IpAddress::Parse("10.0.0.1"), *IpAddress::Parse("10.0.0.2"));
+  EXPECT_NE(*IpAddress::Parse("::"), IpAddress());  // same bytes, not family
+  EXPECT_NE(*IpAddress::Parse("fd00::1"), *IpAddress::Parse("fd00::2"));
 }
 
 TEST(IpAddressTest, Loopback) {

@@ -418,7 +418,45 @@ absl::Status BindTable(Table* table, std::vector<std::string>* notes) {
 }  // namespace
 
 Simulator::Simulator(Ruleset ruleset, HostModel host)
-    : ruleset_(std::move(ruleset)), host_(std::move(host)) {}
+    : ruleset_(std::move(ruleset)),
+      host_(std::move(host)),
+      host_index_(host_) {}
+
+Simulator::HostIndex::HostIndex(const HostModel& host)
+    : lo_(host.FindInterface("lo")) {
+  for (const HostRoute& r : host.routes()) {
+    const HostInterface* i = host.FindInterface(r.dev);
+    if (i != nullptr) prefixes_.push_back({r.to, i});
+  }
+  for (const HostInterface& i : host.interfaces()) {
+    for (const IpPrefix& p : i.addresses) {
+      local_.push_back(p.address());
+      if (&i != lo_) prefixes_.push_back({p, &i});
+    }
+  }
+  // HostModel::Route keeps the first of the longest: routes before
+  // interface prefixes, each in order.
+  std::stable_sort(prefixes_.begin(), prefixes_.end(),
+                   [](const auto& a, const auto& b) {
+                     return a.first.length() > b.first.length();
+                   });
+}
+
+bool Simulator::HostIndex::IsLocal(const IpAddress& address) const {
+  if (address.IsLoopback()) return true;
+  for (const IpAddress& a : local_) {
+    if (a == address) return true;
+  }
+  return false;
+}
+
+const HostInterface* Simulator::HostIndex::Route(const IpAddress& dst) const {
+  if (IsLocal(dst)) return lo_;
+  for (const auto& [prefix, interface] : prefixes_) {
+    if (prefix.Contains(dst)) return interface;
+  }
+  return nullptr;
+}
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(Ruleset ruleset,
                                                              HostModel host) {
@@ -474,6 +512,20 @@ struct BranchChoice {
 
 std::string Percent(double p) { return absl::StrFormat("%.1f%%", p * 100); }
 
+// The source of an external packet that names none.
+const IpAddress& ExternalSource(IpFamily family) {
+  static const IpAddress v4 = *IpAddress::Parse("203.0.113.7");
+  static const IpAddress v6 = *IpAddress::Parse("2001:db8:ffff::7");
+  return family == IpFamily::kV4 ? v4 : v6;
+}
+
+// 127.0.0.1 or ::1.
+const IpAddress& Loopback(IpFamily family) {
+  static const IpAddress v4 = *IpAddress::Parse("127.0.0.1");
+  static const IpAddress v6 = *IpAddress::Parse("::1");
+  return family == IpFamily::kV4 ? v4 : v6;
+}
+
 }  // namespace
 
 // One packet's walk: the packet and connection state, and the result being
@@ -486,6 +538,7 @@ class Simulator::Walk {
        std::vector<BranchChoice>* choices)
       : sim_(sim),
         host_(sim.host_),
+        index_(sim.host_index_),
         options_(options),
         result_(result),
         choices_(choices) {}
@@ -549,6 +602,11 @@ class Simulator::Walk {
     result_->trace.push_back(absl::StrCat(args...));
   }
 
+  // Sets a rule's outcome as the trace shows it (nothing when not tracing).
+  void Say(std::string* outcome, absl::string_view text) const {
+    if (tracing()) outcome->assign(text.data(), text.size());
+  }
+
   void Drop(absl::string_view reason) {
     result_->verdict = PacketVerdict::kDropped;
     result_->reason = std::string(reason);
@@ -570,10 +628,7 @@ class Simulator::Walk {
     origin_ = p.origin.kind;
     switch (p.origin.kind) {
       case PacketOrigin::Kind::kExternal: {
-        src_ = p.src ? *p.src
-                     : *IpAddress::Parse(family_ == IpFamily::kV4
-                                             ? "203.0.113.7"
-                                             : "2001:db8:ffff::7");
+        src_ = p.src ? *p.src : ExternalSource(family_);
         if (!p.origin.interface.empty()) {
           iif_ = host_.FindInterface(p.origin.interface);
           if (iif_ == nullptr) {
@@ -581,12 +636,12 @@ class Simulator::Walk {
                                         "\" on the host"));
           }
         } else {
-          const HostInterface* r = host_.Route(src_);
-          if (r != nullptr && r->name != "lo") {
+          const HostInterface* r = index_.Route(src_);
+          if (r != nullptr && r != index_.lo()) {
             iif_ = r;
           } else {
             for (const HostInterface& i : host_.interfaces()) {
-              if (i.name != "lo") {
+              if (&i != index_.lo()) {
                 iif_ = &i;
                 break;
               }
@@ -612,8 +667,8 @@ class Simulator::Walk {
         if (port_ != nullptr) {
           iif_ = host_.FindInterface(bridge_->name);
         } else {
-          iif_ = host_.Route(pod_);
-          if (iif_ != nullptr && iif_->name == "lo") iif_ = nullptr;
+          iif_ = index_.Route(pod_);
+          if (iif_ == index_.lo()) iif_ = nullptr;
         }
         if (iif_ == nullptr) {
           return Invalid(absl::StrCat("pod address ", pod_.ToString(),
@@ -624,19 +679,17 @@ class Simulator::Walk {
       case PacketOrigin::Kind::kLocal:
         if (p.src) {
           src_ = *p.src;
-        } else if (host_.IsLocal(dst_)) {
+        } else if (index_.IsLocal(dst_)) {
           src_ = host_.LocalSource(dst_);
         } else {
-          const HostInterface* out = host_.Route(dst_);
+          const HostInterface* out = index_.Route(dst_);
           std::optional<IpAddress> a =
               out != nullptr ? host_.SourceAddress(*out, dst_) : std::nullopt;
           // Unroutable: any address will do, the walk drops it for want of
           // a route.
-          src_ = a ? *a
-                   : *IpAddress::Parse(family_ == IpFamily::kV4 ? "127.0.0.1"
-                                                                : "::1");
+          src_ = a ? *a : Loopback(family_);
         }
-        if (!host_.IsLocal(src_)) {
+        if (!index_.IsLocal(src_)) {
           return Invalid(absl::StrCat("source ", src_.ToString(),
                                       " of a local process is not a host "
                                       "address"));
@@ -677,15 +730,15 @@ class Simulator::Walk {
       result_->verdict = PacketVerdict::kDelivered;
       return absl::OkStatus();
     }
-    if (family_ == IpFamily::kV6 && iif_->name != "lo" &&
+    if (family_ == IpFamily::kV6 && iif_ != index_.lo() &&
         (src_.IsLoopback() || dst_.IsLoopback())) {
       Drop(absl::StrCat("IPv6 ::1 on non-loopback interface ", iif_->name,
                         " is dropped on receipt"));
       return absl::OkStatus();
     }
     if (from_pod && bridge_ != nullptr && !bridge_->br_netfilter &&
-        !host_.IsLocal(dst_)) {
-      const HostInterface* out = host_.Route(dst_);
+        !index_.IsLocal(dst_)) {
+      const HostInterface* out = index_.Route(dst_);
       if (out != nullptr && out->name == bridge_->name) {
         if (tracing())
           Step("bridged at layer 2 on ", bridge_->name,
@@ -698,7 +751,7 @@ class Simulator::Walk {
     absl::StatusOr<bool> ok = RunHook(Hook::kPrerouting);
     if (!ok.ok()) return ok.status();
     if (!*ok) return absl::OkStatus();
-    if (family_ == IpFamily::kV4 && iif_->name != "lo" &&
+    if (family_ == IpFamily::kV4 && iif_ != index_.lo() &&
         (src_.IsLoopback() || dst_.IsLoopback()) && !iif_->route_localnet) {
       Drop(absl::StrCat("martian ",
                         src_.IsLoopback() ? "source " : "destination ",
@@ -706,8 +759,8 @@ class Simulator::Walk {
                         iif_->name, " (route_localnet=0)"));
       return absl::OkStatus();
     }
-    if (host_.IsLocal(dst_)) {
-      oif_ = host_.FindInterface("lo");
+    if (index_.IsLocal(dst_)) {
+      oif_ = index_.lo();
       if (tracing()) Step("routing: ", dst_.ToString(), " is local → input");
       ok = RunHook(Hook::kInput);
       if (!ok.ok()) return ok.status();
@@ -717,7 +770,7 @@ class Simulator::Walk {
       result_->verdict = PacketVerdict::kLocal;
       return absl::OkStatus();
     }
-    oif_ = host_.Route(dst_);
+    oif_ = index_.Route(dst_);
     if (oif_ == nullptr) {
       Drop(absl::StrCat("no route to ", dst_.ToString()));
       return absl::OkStatus();
@@ -735,7 +788,7 @@ class Simulator::Walk {
       Step("local process ", src_.WithPort(sport_), " → ",
            dst_.WithPort(dport_), " ",
            ProtocolName(static_cast<Protocol>(proto_)));
-    oif_ = host_.Route(dst_);
+    oif_ = index_.Route(dst_);
     if (oif_ == nullptr) {
       Drop(absl::StrCat("no route to ", dst_.ToString()));
       return absl::OkStatus();
@@ -744,14 +797,14 @@ class Simulator::Walk {
     if (!ok.ok()) return ok.status();
     if (!*ok) return absl::OkStatus();
     if (dst_ != orig_dst_) {
-      oif_ = host_.Route(dst_);
+      oif_ = index_.Route(dst_);
       if (oif_ == nullptr) {
         Drop(absl::StrCat("no route to ", dst_.ToString()));
         return absl::OkStatus();
       }
       if (tracing()) Step("reroute: ", dst_.ToString(), " → out ", oif_->name);
     }
-    if (oif_->name != "lo") {
+    if (oif_ != index_.lo()) {
       if (family_ == IpFamily::kV6 && src_.IsLoopback()) {
         Drop(absl::StrCat("IPv6 source ::1 never leaves loopback (routed out ",
                           oif_->name, ")"));
@@ -961,13 +1014,7 @@ class Simulator::Walk {
       return true;
     };
     auto put_num = [&](ValueType t, uint32_t v) {
-      int w = ValueWidth(t);
-      for (int i = w - 1; i >= 0; --i) {
-        out[i] = static_cast<char>(v & 0xff);
-        v >>= 8;
-      }
-      *len = w;
-      return true;
+      return PutNumber(t, v, out, len);
     };
     auto put_iface = [&](const HostInterface* i) {
       // Without a device the kernel's meta iifname/oifname store "" (nft)
@@ -1071,10 +1118,14 @@ class Simulator::Walk {
         at_index_ + 1, " (", at_chain_->rules[at_index_].text, "): ", why));
   }
 
+  // EncodeNumber, written in place.
   static bool PutNumber(ValueType t, uint32_t v, char* out, int* len) {
-    std::string bytes = EncodeNumber(t, v);
-    std::memcpy(out, bytes.data(), bytes.size());
-    *len = static_cast<int>(bytes.size());
+    int width = ValueWidth(t);
+    for (int i = width - 1; i >= 0; --i) {
+      out[i] = static_cast<char>(v & 0xff);
+      v >>= 8;
+    }
+    *len = width;
     return true;
   }
 
@@ -1198,7 +1249,7 @@ class Simulator::Walk {
   }
 
   uint8_t AddrType(const IpAddress& a) const {
-    if (host_.IsLocal(a)) return kRtnLocal;
+    if (index_.IsLocal(a)) return kRtnLocal;
     if (a.IsMulticast()) return kRtnMulticast;
     return kRtnUnicast;
   }
@@ -1209,9 +1260,7 @@ class Simulator::Walk {
     for (Field f : fields) {
       int n = 0;
       if (f == Field::kNumgen) {
-        std::string v = EncodeNumber(ValueType::kMark, DrawNumgen(numgen));
-        std::memcpy(buf + total, v.data(), v.size());
-        n = static_cast<int>(v.size());
+        PutNumber(ValueType::kMark, DrawNumgen(numgen), buf + total, &n);
       } else if (!Extract(f, buf + total, &n)) {
         return false;
       }
@@ -1346,15 +1395,15 @@ class Simulator::Walk {
                absl::InlinedVector<Frame, 8>* stack, std::string* outcome) {
     switch (kind) {
       case VerdictSpec::Kind::kAccept:
-        *outcome = "accept";
+        Say(outcome, "accept");
         return Flow::kAccept;
       case VerdictSpec::Kind::kDrop:
-        *outcome = "drop";
+        Say(outcome, "drop");
         Drop(absl::StrCat("dropped by a rule of ",
                           TraceLabel(*table_, *stack->back().chain)));
         return Flow::kDrop;
       case VerdictSpec::Kind::kReturn:
-        *outcome = "return";
+        Say(outcome, "return");
         if (stack->size() == 1) {
           // Return from a base chain: its policy decides.
           stack->back().all = std::numeric_limits<size_t>::max() / 2;
@@ -1365,7 +1414,7 @@ class Simulator::Walk {
         }
         return Flow::kChanged;
       case VerdictSpec::Kind::kContinue:
-        *outcome = "continue";
+        Say(outcome, "continue");
         return Flow::kNextRule;
       case VerdictSpec::Kind::kJump:
         if (tracing()) *outcome = absl::StrCat("jump ", target->name);
@@ -1419,7 +1468,7 @@ class Simulator::Walk {
           e = a.map->Lookup(absl::string_view(buf, len));
         }
         if (e == nullptr) {
-          *outcome = "verdict map: no element, next rule";
+          Say(outcome, "verdict map: no element, next rule");
           return Flow::kNextRule;
         }
         const Chain* target = nullptr;
@@ -1453,7 +1502,7 @@ class Simulator::Walk {
         if (hook_ == Hook::kPostrouting) {
           return Refusal("reject is invalid in the postrouting hook");
         }
-        *outcome = "reject";
+        Say(outcome, "reject");
         Drop(absl::StrCat("rejected by ", TraceLabel(*table_, *at_chain_),
                           " rule ", at_index_ + 1));
         return Flow::kDrop;
@@ -1476,7 +1525,7 @@ class Simulator::Walk {
       default:  // kNotrack: only before conntrack has attached an entry.
         if (!HasConntrack() && !untracked_) {
           untracked_ = true;
-          *outcome = "notrack: no conntrack entry, no NAT";
+          Say(outcome, "notrack: no conntrack entry, no NAT");
         }
         return Flow::kNextAction;
     }
@@ -1499,9 +1548,7 @@ class Simulator::Walk {
   // The host model keeps `ip addr` order, which is the kernel's list order
   // (verified: IPv4 takes the primary, IPv6 the newest global address).
   std::optional<IpAddress> RedirectAddress() const {
-    if (hook_ == Hook::kOutput) {
-      return *IpAddress::Parse(family_ == IpFamily::kV4 ? "127.0.0.1" : "::1");
-    }
+    if (hook_ == Hook::kOutput) return Loopback(family_);
     if (iif_ == nullptr) return std::nullopt;
     for (const IpPrefix& p : iif_->addresses) {
       if (p.address().family() == family_) return p.address();
@@ -1551,67 +1598,77 @@ class Simulator::Walk {
     }
     if (a.kind != Action::Kind::kRedirect && !a.nat_either_family &&
         a.nat_family != family_) {
-      *outcome = "NAT for the other family, next rule";
+      Say(outcome, "NAT for the other family, next rule");
       return Flow::kNextRule;
     }
-    NatBinding b;
-    b.hook = hook_;
+    NatBinding::Kind kind =
+        a.kind == Action::Kind::kMasquerade ? NatBinding::Kind::kMasquerade
+        : a.kind == Action::Kind::kSnat     ? NatBinding::Kind::kSnat
+                                            : NatBinding::Kind::kDnat;
+    uint16_t keep = kind == NatBinding::Kind::kDnat ? dport_ : sport_;
     IpAddress addr;
     uint16_t port = 0;
-    b.kind = a.kind == Action::Kind::kMasquerade ? NatBinding::Kind::kMasquerade
-             : a.kind == Action::Kind::kSnat     ? NatBinding::Kind::kSnat
-                                                 : NatBinding::Kind::kDnat;
-    uint16_t keep = b.kind == NatBinding::Kind::kDnat ? dport_ : sport_;
     if (a.kind == Action::Kind::kMasquerade ||
         a.kind == Action::Kind::kRedirect || a.nat_address) {
       absl::StatusOr<Flow> f = NatEndpoint(a, keep, &addr, &port);
       if (!f.ok() || *f != Flow::kNextAction) return f;
-    } else {
-      char buf[kMaxKeyWidth];
-      int len = 0;
-      const SetElement* e = nullptr;
-      if (Key(a.map_key, a.numgen, buf, &len)) {
-        e = a.map->Lookup(absl::string_view(buf, len));
-      }
-      if (e == nullptr) {
-        *outcome = "map: no element, next rule";
-        return Flow::kNextRule;
-      }
-      int asize = family_ == IpFamily::kV4 ? 4 : 16;
-      addr = IpAddress::FromBytes(
-          family_, reinterpret_cast<const uint8_t*>(e->data.data()));
-      port = e->data.size() >= static_cast<size_t>(asize + 2)
-                 ? static_cast<uint16_t>(DecodeNumber(
-                       absl::string_view(e->data).substr(asize, 2)))
-                 : keep;
-      if (port == 0) port = keep;
+    } else if (!NatFromMap(a, keep, &addr, &port)) {
+      Say(outcome, "map: no element, next rule");
+      return Flow::kNextRule;
     }
-    if (b.kind == NatBinding::Kind::kDnat) {
-      b.before = dst_.WithPort(dport_);
-      dst_ = addr;
-      dport_ = port;
-      dnat_ = true;
-      b.after = dst_.WithPort(dport_);
-      if (tracing()) *outcome = absl::StrCat("DNAT ", b.before, " → ", b.after);
-    } else {
-      b.before = src_.WithPort(sport_);
-      src_ = addr;
-      sport_ = port;
-      snat_ = true;
-      b.after = src_.WithPort(sport_);
-      if (tracing()) {
-        *outcome = absl::StrCat(
-            b.kind == NatBinding::Kind::kSnat ? "SNAT " : "MASQUERADE ",
-            b.before, " → ", b.after);
-      }
-    }
-    b.rule = rule_label_;
-    result_->bindings.push_back(std::move(b));
+    Bind(kind, addr, port, outcome);
     return Flow::kAccept;
+  }
+
+  // The address and port a `dnat/snat to ... map` gives; false when the map
+  // has no element for the packet.
+  bool NatFromMap(const Action& a, uint16_t keep, IpAddress* addr,
+                  uint16_t* port) {
+    char buf[kMaxKeyWidth];
+    int len = 0;
+    const SetElement* e = nullptr;
+    if (Key(a.map_key, a.numgen, buf, &len)) {
+      e = a.map->Lookup(absl::string_view(buf, len));
+    }
+    if (e == nullptr) return false;
+    int asize = family_ == IpFamily::kV4 ? 4 : 16;
+    *addr = IpAddress::FromBytes(
+        family_, reinterpret_cast<const uint8_t*>(e->data.data()));
+    *port = e->data.size() >= static_cast<size_t>(asize + 2)
+                ? static_cast<uint16_t>(
+                      DecodeNumber(absl::string_view(e->data).substr(asize, 2)))
+                : keep;
+    if (*port == 0) *port = keep;
+    return true;
+  }
+
+  // Rewrites the destination (DNAT) or source to `addr`:`port` and records
+  // the binding in the result.
+  void Bind(NatBinding::Kind kind, const IpAddress& addr, uint16_t port,
+            std::string* outcome) {
+    bool dnat = kind == NatBinding::Kind::kDnat;
+    IpAddress& rewritten = dnat ? dst_ : src_;
+    uint16_t& rewritten_port = dnat ? dport_ : sport_;
+    NatBinding& b = result_->bindings.emplace_back();
+    b.kind = kind;
+    b.hook = hook_;
+    b.before = rewritten.WithPort(rewritten_port);
+    rewritten = addr;
+    rewritten_port = port;
+    (dnat ? dnat_ : snat_) = true;
+    b.after = rewritten.WithPort(rewritten_port);
+    b.rule = rule_label_;
+    if (tracing()) {
+      *outcome = absl::StrCat(dnat                              ? "DNAT "
+                              : kind == NatBinding::Kind::kSnat ? "SNAT "
+                                                                : "MASQUERADE ",
+                              b.before, " → ", b.after);
+    }
   }
 
   const Simulator& sim_;
   const HostModel& host_;
+  const HostIndex& index_;
   const TraceOptions& options_;
   TraceResult* result_;
 
@@ -1651,18 +1708,28 @@ class Simulator::Walk {
 
 absl::StatusOr<TraceResult> Simulator::Trace(
     const Packet& packet, const TraceOptions& options) const {
-  TraceResult result;
+  // Built in place and returned as is: no TraceResult is moved.
+  absl::StatusOr<TraceResult> result(absl::in_place);
   std::vector<BranchChoice> choices;
-  Walk walk(*this, options, &result, &choices);
+  Walk walk(*this, options, &*result, &choices);
   absl::Status s = walk.Run(packet);
-  if (!s.ok()) return s;
-  if (choices.empty()) return result;
+  if (!s.ok()) {
+    result = s;
+  } else if (!choices.empty()) {
+    result = OneOutcome(packet, options, walk.first_branch_rule());
+  }
+  return result;
+}
+
+absl::StatusOr<TraceResult> Simulator::OneOutcome(
+    const Packet& packet, const TraceOptions& options,
+    absl::string_view first_branch_rule) const {
   // Branches that all end alike are still one answer.
   absl::StatusOr<std::vector<TraceResult>> all = TraceAll(packet, options);
   if (!all.ok()) return all.status();
   if (all->size() == 1) return std::move(all->front());
   return absl::FailedPreconditionError(absl::StrCat(
-      walk.first_branch_rule(),
+      first_branch_rule,
       " is probabilistic: the packet has more than one possible outcome; "
       "use TraceAll (hostportctl trace prints each with its probability)"));
 }

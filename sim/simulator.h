@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -170,13 +171,37 @@ class Simulator {
   };
   class Walk;
 
+  // The host questions a walk asks per packet (is it local, where does it
+  // route), answered as HostModel answers them but from tables built once
+  // at Create: no interface names compared, no interfaces scanned.
+  class HostIndex {
+   public:
+    explicit HostIndex(const HostModel& host);
+    const HostInterface* lo() const { return lo_; }
+    bool IsLocal(const IpAddress& address) const;
+    const HostInterface* Route(const IpAddress& dst) const;
+
+   private:
+    const HostInterface* lo_;
+    std::vector<IpAddress> local_;  // every interface address
+    // The routes, then the prefixes of non-lo interface addresses, longest
+    // first (stable): the first that holds an address routes it.
+    std::vector<std::pair<IpPrefix, const HostInterface*>> prefixes_;
+  };
+
   Simulator(Ruleset ruleset, HostModel host);
   absl::Status Bind();
+  // Trace of a walk that met a probabilistic rule: the one outcome of all
+  // its branches, or why there is none.
+  absl::StatusOr<TraceResult> OneOutcome(
+      const Packet& packet, const TraceOptions& options,
+      absl::string_view first_branch_rule) const;
   // Fills hooks_ from the bound tables.
   void OrderBaseChains();
 
   Ruleset ruleset_;
   HostModel host_;
+  HostIndex host_index_;  // of host_
   // [family][hook] → evaluated base chains in priority order.
   std::vector<BaseChain> hooks_[2][5];
 };
