@@ -3,10 +3,13 @@
 // Promises: ApplyIptablesRestore applies restore input to a Ruleset exactly as
 // `iptables-restore` (or, with `noflush`, `iptables-restore --noflush`) would,
 // all or nothing: on error the Ruleset is unchanged and the message names the
-// source, the line number and the construct. Only the nat table is modelled;
-// other tables are skipped as a whole with a note in Ruleset::notes. Every
-// match, option and target outside the supported vocabulary (see
-// sim/README.md) is an error, never silently ignored.
+// source, the line number and the construct. The nat, raw and filter tables
+// are modelled; mangle and security are skipped as a whole with a note in
+// Ruleset::notes. Every match, option and target outside the supported
+// vocabulary (see sim/README.md) is an error, never silently ignored, except
+// in table filter, where such a rule is kept as a placeholder
+// (Rule::unsupported) that a walk refuses when it reaches it. `-m set`
+// matches name ipsets the Simulator resolves from Ruleset::ipsets.
 // Requires: text as iptables-save writes it (double quotes with backslash
 // escapes; one command per line).
 #ifndef SIM_IPTABLES_PARSER_H_
