@@ -24,15 +24,10 @@ using ::testing::DoubleNear;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAreArray;
 
-constexpr char kNodeHost[] = R"json({
-  "interfaces": [
-    {"name": "eth0", "addresses": ["192.0.2.10/24"]},
-    {"name": "cni0", "addresses": ["10.244.0.1/24"]}],
-  "routes": [{"to": "default", "dev": "eth0"},
-             {"to": "10.244.1.0/24", "dev": "eth0"}],
-  "bridges": [{"name": "cni0", "ports": [
-    {"name": "veth0", "addresses": ["10.244.0.5"]}]}]
-})json";
+// A kube-proxy node: eth0 192.0.2.10, pods on cni0 (10.244.0.0/24).
+std::string NodeHost() {
+  return ReadTestFile("sim/testdata/kube-node-host.json");
+}
 
 // One outcome as a test reads it: "10.244.1.5:8080 0.333" or
 // "10.244.1.5:8080 unknown"; dropped outcomes as "dropped 1.000".
@@ -189,7 +184,7 @@ TEST(RecentParseTest, Ipv6MaskDefault) {
 TEST(KubeProxyIptablesTest, EachEndpointWithItsProbability) {
   auto sim =
       MakeSimulator(ReadTestFile("sim/testdata/kube-proxy-lb.iptables-save"),
-                    "", "", kNodeHost);
+                    "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
   EXPECT_THAT(Outcomes(*sim, "pod:10.244.0.5", "10.96.0.10:80"),
               UnorderedElementsAreArray({
@@ -220,7 +215,7 @@ TEST(KubeProxyIptablesTest, EachEndpointWithItsProbability) {
 TEST(KubeProxyIptablesTest, TraceOfEachBranchSaysWhy) {
   auto sim =
       MakeSimulator(ReadTestFile("sim/testdata/kube-proxy-lb.iptables-save"),
-                    "", "", kNodeHost);
+                    "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
   absl::StatusOr<Packet> p = PacketForFlow(
       {"", "pod:10.244.0.5", "", "10.96.0.10:80", "tcp", "", "", ""});
@@ -253,7 +248,7 @@ COMMIT
 // On 6.x in a namespace, 600 local SYNs past `--probability 0.33333333349`
 // and `--mode nth --every 4 --packet 0` matched 206 and 150 times.
 TEST(BranchingTest, NthLimitRecentSet) {
-  auto sim = MakeSimulator(kNthAndLimit, "", "", kNodeHost);
+  auto sim = MakeSimulator(kNthAndLimit, "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
   EXPECT_THAT(Outcomes(*sim, "external", "192.0.2.10:81"),
               UnorderedElementsAreArray({
@@ -286,7 +281,7 @@ TEST(BranchingTest, IdenticalOutcomesAreMergedAndSummed) {
 -A PREROUTING -p tcp -j DNAT --to-destination 10.244.1.6:80
 COMMIT
 )";
-  auto sim = MakeSimulator(kTwoWaysToOne, "", "", kNodeHost);
+  auto sim = MakeSimulator(kTwoWaysToOne, "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
   EXPECT_THAT(Outcomes(*sim, "external", "192.0.2.10:80"),
               UnorderedElementsAreArray({
@@ -307,7 +302,7 @@ TEST(BranchingTest, TooManyCombinationsIsRefusedNamingTheRule) {
                     absl::StrFormat("0x%x/0x%x", 1 << i, 1 << i), "\n");
   }
   absl::StrAppend(&rules, "COMMIT\n");
-  auto sim = MakeSimulator(rules, "", "", kNodeHost);
+  auto sim = MakeSimulator(rules, "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
   absl::StatusOr<Packet> p =
       PacketForFlow({"", "external", "", "192.0.2.10:80", "tcp", "", "", ""});
@@ -320,7 +315,7 @@ TEST(BranchingTest, TooManyCombinationsIsRefusedNamingTheRule) {
 }
 
 TEST(BranchingTest, DeterministicWalkHasOneCertainOutcome) {
-  auto sim = MakeSimulator(kNthAndLimit, "", "", kNodeHost);
+  auto sim = MakeSimulator(kNthAndLimit, "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
   EXPECT_THAT(Outcomes(*sim, "external", "192.0.2.10:90"),
               UnorderedElementsAreArray({"192.0.2.10:90 from 203.0.113.7 "
@@ -357,7 +352,7 @@ constexpr char kNumgen[] = R"(table ip lb {
 // 219/183/198 to the three chains, and 400 through `numgen inc mod 4 offset
 // 10 vmap { 10 : jump a, 11-13 : jump b }` 100/300.
 TEST(NumgenTest, VmapMapAndComparison) {
-  auto sim = MakeSimulator("", "", kNumgen, kNodeHost);
+  auto sim = MakeSimulator("", "", kNumgen, NodeHost());
   ASSERT_NE(sim, nullptr);
   EXPECT_THAT(Outcomes(*sim, "external", "192.0.2.10:81"),
               UnorderedElementsAreArray({
@@ -395,7 +390,7 @@ TEST(NumgenTest, LimitIsUnknown) {
 	}
 }
 )",
-                           kNodeHost);
+                           NodeHost());
   ASSERT_NE(sim, nullptr);
   EXPECT_THAT(Outcomes(*sim, "external", "192.0.2.10:81"),
               UnorderedElementsAreArray({
@@ -408,7 +403,7 @@ TEST(NumgenTest, LimitIsUnknown) {
 // testdata/README.md): web has three endpoints.
 TEST(KubeProxyNftTest, EachEndpointWithItsProbability) {
   auto sim = MakeSimulator(
-      "", "", ReadTestFile("sim/testdata/kube-proxy-lb.nft"), kNodeHost);
+      "", "", ReadTestFile("sim/testdata/kube-proxy-lb.nft"), NodeHost());
   ASSERT_NE(sim, nullptr);
   EXPECT_THAT(Outcomes(*sim, "pod:10.244.0.5", "10.96.0.10:80"),
               UnorderedElementsAreArray({

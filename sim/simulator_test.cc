@@ -25,6 +25,11 @@ using ::sim::testing::PacketForFlow;
 using ::sim::testing::ReadTestFile;
 using ::testing::HasSubstr;
 
+// A kube-proxy node: eth0 192.0.2.10, pods on cni0 (10.244.0.0/24).
+std::string NodeHost() {
+  return ReadTestFile("sim/testdata/kube-node-host.json");
+}
+
 // eth0 faces the world; cni0 is the pods' bridge with two pods.
 constexpr char kBridgeHost[] = R"json({
   "interfaces": [
@@ -499,18 +504,8 @@ constexpr char kKubeProxy[] = R"(*nat
 COMMIT
 )";
 
-constexpr char kNodeHost[] = R"json({
-  "interfaces": [
-    {"name": "eth0", "addresses": ["192.0.2.10/24"]},
-    {"name": "cni0", "addresses": ["10.244.0.1/24"]}],
-  "routes": [{"to": "default", "dev": "eth0"},
-             {"to": "10.244.1.0/24", "dev": "eth0"}],
-  "bridges": [{"name": "cni0", "ports": [
-    {"name": "veth0", "addresses": ["10.244.0.5"]}]}]
-})json";
-
 TEST(KubeProxyShapeTest, NodePortAndClusterIp) {
-  auto sim = MakeSimulator(kKubeProxy, "", "", kNodeHost);
+  auto sim = MakeSimulator(kKubeProxy, "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
   ExpectFlows(
       *sim, {
@@ -529,7 +524,7 @@ TEST(KubeProxyShapeTest, NodePortAndClusterIp) {
 }
 
 TEST(KubeProxyShapeTest, MarkArithmeticIsTheKernels) {
-  auto sim = MakeSimulator(kKubeProxy, "", "", kNodeHost);
+  auto sim = MakeSimulator(kKubeProxy, "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
   absl::StatusOr<Packet> p = PacketForFlow(
       {"", "external", "", "192.0.2.10:30080", "tcp", "", "", ""});
@@ -607,7 +602,7 @@ constexpr char kKubeProxyNft[] = R"(table ip kube-proxy {
 )";
 
 TEST(KubeProxyShapeTest, NftablesModeAgreesWithIptablesMode) {
-  auto nft = MakeSimulator("", "", kKubeProxyNft, kNodeHost);
+  auto nft = MakeSimulator("", "", kKubeProxyNft, NodeHost());
   ASSERT_NE(nft, nullptr);
   ExpectFlows(
       *nft, {

@@ -349,16 +349,8 @@ COMMIT
 // kube-proxy's iptables mode with three endpoints (see sim/testdata).
 constexpr char kKubeProxyLb[] = "sim/testdata/kube-proxy-lb.iptables-save";
 
-std::string NodeHostFile() {
-  return WriteTemp("node.json", R"json({
-    "interfaces": [
-      {"name": "eth0", "addresses": ["192.0.2.10/24"]},
-      {"name": "cni0", "addresses": ["10.244.0.1/24"]}],
-    "routes": [{"to": "default", "dev": "eth0"},
-               {"to": "10.244.1.0/24", "dev": "eth0"}],
-    "bridges": [{"name": "cni0", "ports": [
-      {"name": "veth0", "addresses": ["10.244.0.5"]}]}]})json");
-}
+// A kube-proxy node (eth0 192.0.2.10, pods on cni0), as the README uses.
+std::string NodeHostFile() { return "sim/testdata/kube-node-host.json"; }
 
 TEST(TraceCommandTest, EachOutcomeWithItsProbabilityAsText) {
   CommandRun r =
