@@ -16,9 +16,11 @@
 #include "e2e/netns.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "hostport/model/plan.h"
 #include "hostport/os/conntrack.h"
 #include "hostport/os/nft_runner.h"
 #include "hostport/os/port_holder.h"
+#include "hostport/render/nft_renderer.h"
 
 namespace hostport::e2e {
 namespace {
@@ -180,6 +182,142 @@ TEST_F(SeamsKernelTest, NftRunnerAppliesAllOrNothing) {
   EXPECT_THAT(*listed, Not(HasSubstr("10.0.0.1")));
   absl::Status missing = nft.List("list table ip absent").status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << missing.message();
+}
+
+// A pod that puts an element in every set and map of the table: wildcard and
+// HostIP mappings (TCP, UDP, SCTP), a loopback-bound one, hairpins and the
+// localhost pod of its interface, in both families.
+PodPlan EveryElementPod() {
+  PodPortMapping pod;
+  pod.namespace_ = "ns";
+  pod.name = "web";
+  pod.ips = {"10.88.0.5", "10.88.0.6", "fd00:88::5"};
+  pod.port_mappings = {{8080, 80, Protocol::kTCP, ""},
+                       {5353, 53, Protocol::kUDP, ""},
+                       {9000, 9000, Protocol::kSCTP, "192.0.2.10"},
+                       {9001, 9001, Protocol::kTCP, "127.0.0.1"},
+                       {9002, 9002, Protocol::kTCP, "2001:db8::1"}};
+  absl::StatusOr<PodPlan> plan = PlanPod("cafe01", pod, "hp-br0");
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return *plan;
+}
+
+// The table of `family` after `add`, with the base through libnftables and
+// the pod's elements through `run`.
+std::string TableAfter(
+    IPFamily family, const PodPlan& pod,
+    const std::function<absl::Status(LibNftRunner&, const NftTransaction&)>&
+        run) {
+  LibNftRunner nft;
+  const NftRenderer renderer;
+  NftTransaction base;
+  renderer.AddBase(family, &base);
+  EXPECT_TRUE(nft.Run(base.Render()).ok());
+  NftTransaction add;
+  renderer.AddPod(family, pod, &add);
+  EXPECT_TRUE(add.ElementsOnly());
+  EXPECT_TRUE(run(nft, add).ok());
+  const std::string table = absl::StrCat(
+      family == IPFamily::kIPv4 ? "ip " : "ip6 ", renderer.names().nft_table);
+  absl::StatusOr<std::string> listed = nft.List("list table " + table);
+  EXPECT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(nft.Run("delete table " + table).ok());
+  return listed.ok() ? *listed : "";
+}
+
+TEST_F(SeamsKernelTest, ElementsOverNetlinkListAsNftWritesThem) {
+  const PodPlan pod = EveryElementPod();
+  for (IPFamily family : {IPFamily::kIPv4, IPFamily::kIPv6}) {
+    const std::string ip = family == IPFamily::kIPv4 ? "ip" : "ip6";
+    const std::string by_nft = TableAfter(
+        family, pod, [](LibNftRunner& nft, const NftTransaction& tx) {
+          return nft.Run(tx.Render());
+        });
+    const std::string direct = TableAfter(
+        family, pod, [&](LibNftRunner& nft, const NftTransaction& tx) {
+          NftNetlink netlink;
+          return netlink.ApplyElements(ip, NftRenderer().names().nft_table,
+                                       tx.elements());
+        });
+    EXPECT_THAT(by_nft,
+                HasSubstr(absl::StrCat("comment \"", pod.owner_comment, "\"")));
+    EXPECT_THAT(by_nft, HasSubstr(family == IPFamily::kIPv4
+                                      ? "\"hp-br0\" . 10.88.0.5"
+                                      : "2001:db8::1 . tcp . 9002"));
+    EXPECT_EQ(direct, by_nft) << ip;
+  }
+}
+
+TEST_F(SeamsKernelTest, ElementsOverNetlinkAreAllOrNothing) {
+  LibNftRunner nft;
+  ASSERT_TRUE(nft.Run("add table ip t\n"
+                      "add map ip t m { type inet_proto . inet_service : "
+                      "ipv4_addr . inet_service; }\n"
+                      "add set ip t s { type ipv4_addr . ipv4_addr; }\n")
+                  .ok());
+  const NftElementOp add{NftElementOp::Kind::kAdd,
+                         "m",
+                         "inet_proto . inet_service",
+                         "tcp . 8080",
+                         "ipv4_addr . inet_service",
+                         "10.88.0.5 . 80",
+                         "pod a"};
+  NftElementOp absent{NftElementOp::Kind::kDelete,
+                      "s",
+                      "ipv4_addr . ipv4_addr",
+                      "10.0.0.1 . 10.0.0.2",
+                      "",
+                      "",
+                      ""};
+  NftNetlink netlink;
+  absl::Status refused = netlink.ApplyElements("ip", "t", {add, absent});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kNotFound) << refused;
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("deleting element { 10.0.0.1 . 10.0.0.2 } of ip t s"));
+  absl::StatusOr<std::string> listed = nft.List("list table ip t");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(*listed, Not(HasSubstr("8080")));
+
+  ASSERT_TRUE(netlink.ApplyElements("ip", "t", {add}).ok());
+  listed = nft.List("list table ip t");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(*listed,
+              HasSubstr("tcp . 8080 comment \"pod a\" : 10.88.0.5 . 80"));
+  NftElementOp remove = add;
+  remove.kind = NftElementOp::Kind::kDelete;
+  ASSERT_TRUE(netlink.ApplyElements("ip", "t", {remove}).ok());
+  listed = nft.List("list table ip t");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(*listed, Not(HasSubstr("8080")));
+
+  EXPECT_EQ(netlink.ApplyElements("ip", "absent", {add}).code(),
+            absl::StatusCode::kNotFound);
+  NftElementOp unknown = add;
+  unknown.key_type = "mark . inet_service";
+  EXPECT_EQ(netlink.ApplyElements("ip", "t", {unknown}).code(),
+            absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(nft.Run("delete table ip t").ok());
+}
+
+TEST_F(SeamsKernelTest, ExistingChainsLooksUpByName) {
+  LibNftRunner nft;
+  ASSERT_TRUE(nft.Run("add table ip6 t\nadd chain ip6 t a\n"
+                      "add chain ip6 t c { type nat hook output priority "
+                      "-100; }\n")
+                  .ok());
+  absl::StatusOr<std::vector<std::string>> present =
+      nft.ExistingChains("ip6", "t", {"a", "b", "c"});
+  ASSERT_TRUE(present.ok()) << present.status();
+  EXPECT_THAT(*present, ::testing::ElementsAre("a", "c"));
+  // The default, from `list chains`, agrees.
+  absl::StatusOr<std::string> listing = nft.List("list chains");
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  EXPECT_THAT(ChainsListed(*listing, "ip6", "t", {"a", "b", "c"}),
+              ::testing::ElementsAre("a", "c"));
+  present = nft.ExistingChains("ip", "t", {"a"});
+  ASSERT_TRUE(present.ok()) << present.status();
+  EXPECT_TRUE(present->empty());
+  EXPECT_TRUE(nft.Run("delete table ip6 t").ok());
 }
 
 }  // namespace

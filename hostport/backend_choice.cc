@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<FamilyBackend>> Loaded(
 
 absl::StatusOr<std::unique_ptr<FamilyBackend>> OpenFamilyBackend(
     Backend backend, IPFamily family, const HostportEnv& env,
-    const ObjectNames& names, bool base_only, ChainListing* chains) {
+    const ObjectNames& names, bool base_only) {
   if (backend != Backend::kNftables) {
     const IptablesVariant variant = backend == Backend::kIptablesNft
                                         ? IptablesVariant::kNft
@@ -64,16 +64,8 @@ absl::StatusOr<std::unique_ptr<FamilyBackend>> OpenFamilyBackend(
         std::make_unique<IptablesBackend>(family, variant, env.commands, names),
         base_only);
   }
-  auto nft = std::make_unique<NftBackend>(family, env.nft, names);
-  if (!base_only) return Loaded(std::move(nft));
-  // The process's one listing of the chains serves both families.
-  absl::Status s = chains->Get().status();
-  if (s.ok()) s = nft->LoadBaseFrom(*chains->Get());
-  if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("reading what ", Label(*nft),
-                                               " holds: ", s.message()));
-  }
-  return nft;
+  return Loaded(std::make_unique<NftBackend>(family, env.nft, names),
+                base_only);
 }
 
 std::vector<std::unique_ptr<FamilyBackend>> OtherBackendsPresent(

@@ -3,10 +3,11 @@
 // from HostPortManager so that its sequence of steps reads without the
 // detection rules in between.
 //
-// Promises: detection reads as little as it can — one `nft list chains` per
-// process, shared by detection, both families and the cleanup choice (nft
-// 1.0.6 `list tables` would read every set element). Errors name the backend
-// and the family being read.
+// Promises: detection reads as little as it can — at most one `nft list
+// chains` per process, shared by detection and the cleanup choice (nft 1.0.6
+// `list tables` would read every set element); a trusted nftables backend
+// looks up its own chains by name and reads nothing else. Errors name the
+// backend and the family being read.
 //
 // REQUIRES: every seam of `env` is set (NewMetaHostportManager fills the
 // null ones with the real implementations first).
@@ -50,7 +51,7 @@ absl::StatusOr<MetaOptions::Backend> ResolveBackend(MetaOptions::Backend prefer,
 // kAuto or kIptables.
 absl::StatusOr<std::unique_ptr<FamilyBackend>> OpenFamilyBackend(
     MetaOptions::Backend backend, IPFamily family, const HostportEnv& env,
-    const ObjectNames& names, bool base_only, ChainListing* chains);
+    const ObjectNames& names, bool base_only);
 
 // `backend` after Load(), or after LoadBase() when `base_only`; an error names
 // the backend and family.

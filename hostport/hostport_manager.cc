@@ -826,7 +826,7 @@ absl::StatusOr<std::unique_ptr<HostPortManager>> NewMetaHostportManager(
   for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
     if (f == IPFamily::kIPv6 && !ipv6) continue;
     absl::StatusOr<std::unique_ptr<FamilyBackend>> b = OpenFamilyBackend(
-        *choice, f, env, options.names, options.trust_records, &chains);
+        *choice, f, env, options.names, options.trust_records);
     if (!b.ok()) return b.status();
     primary[f == IPFamily::kIPv4 ? 0 : 1] = std::move(*b);
     // Trusting records, no cleanup backends: they would read everything.

@@ -9,7 +9,8 @@ packages=(
   bazel-bootstrap g++ clang-14 libclang-rt-14-dev clang-format
   # Libraries wrapped by third_party/system.BUILD.
   libabsl-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
-  nlohmann-json3-dev libnftables-dev libnetfilter-conntrack-dev
+  nlohmann-json3-dev libnftables-dev libnftnl-dev libmnl-dev
+  libnetfilter-conntrack-dev
   # Kernel tools used by the loadability and e2e tests; CNI plugins (bridge,
   # host-local, portmap) for the differential and plugin tests.
   iptables nftables iproute2 conntrack kmod containernetworking-plugins

@@ -22,11 +22,12 @@ absl::Status FamilyBackend::Commit(absl::string_view what,
                                    const std::function<Change()>& change) {
   Change c = change();
   std::string script = Delta(c);
-  if (!script.empty() && !Apply(script).ok()) {
+  if (!script.empty() && !Apply(c, script).ok()) {
     if (absl::Status reload = Load(); !reload.ok()) return reload;
     c = change();
     script = Delta(c);
-    if (absl::Status retry = script.empty() ? absl::OkStatus() : Apply(script);
+    if (absl::Status retry =
+            script.empty() ? absl::OkStatus() : Apply(c, script);
         !retry.ok()) {
       return absl::Status(retry.code(),
                           absl::StrCat(name(), " ", IPFamilyLabel(family()),

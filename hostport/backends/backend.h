@@ -102,8 +102,9 @@ class FamilyBackend {
   // chains or table first when they are missing; "" when there is nothing to
   // do.
   virtual std::string Delta(const Change& change) const = 0;
-  // Runs `script` in one kernel transaction.
-  virtual absl::Status Apply(const std::string& script) = 0;
+  // Runs `script`, the Delta of `change`, in one kernel transaction.
+  virtual absl::Status Apply(const Change& change,
+                             const std::string& script) = 0;
   // Brings the index along after the kernel accepted `change`.
   virtual void Record(const Change& change) = 0;
   // When no mapping is left in a complete index, takes the shared chains or

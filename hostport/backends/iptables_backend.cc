@@ -92,7 +92,11 @@ absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
   return SaveIptablesTable(runner_, family_, variant_, table);
 }
 
-absl::Status IptablesBackend::Apply(const std::string& script) {
+absl::Status IptablesBackend::Apply(const Change&, const std::string& script) {
+  return Restore(script);
+}
+
+absl::Status IptablesBackend::Restore(const std::string& script) {
   return RestoreIptables(runner_, family_, variant_, script, "the change");
 }
 
@@ -341,7 +345,7 @@ void IptablesBackend::RemoveBaseIfUnused() {
       }
     }
   }
-  if (undo.empty() || !Apply(undo.Render()).ok()) return;
+  if (undo.empty() || !Restore(undo.Render()).ok()) return;
   base_present_.clear();
 }
 

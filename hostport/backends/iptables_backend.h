@@ -61,7 +61,9 @@ class IptablesBackend : public FamilyBackend {
   // rendered again (a plan's own hashes are replaced, not removed).
   Change SyncChange(const std::vector<const PodPlan*>& desired) const override;
   std::string Delta(const Change& change) const override;
-  absl::Status Apply(const std::string& script) override;
+  absl::Status Apply(const Change& change, const std::string& script) override;
+  // Runs `script` with iptables-restore --noflush.
+  absl::Status Restore(const std::string& script);
   void Record(const Change& change) override;
   // Best effort: if someone else's rule sits in a shared chain, they stay.
   void RemoveBaseIfUnused() override;

@@ -104,39 +104,23 @@ absl::Status NftBackend::Load() {
 }
 
 absl::Status NftBackend::LoadBase() {
-  absl::StatusOr<std::string> listing = runner_->List("list chains");
-  if (!listing.ok()) return listing.status();
-  return LoadBaseFrom(*listing);
-}
-
-absl::Status NftBackend::LoadBaseFrom(absl::string_view listing) {
   owners_.clear();
   base_complete_ = false;
   partial_ = true;
-  const std::string family = family_ == IPFamily::kIPv4 ? "ip" : "ip6";
-  // Only our table's block; the chains only: the sets and maps are created in
-  // the same transaction as the chains, and a missing one makes a delta fail
-  // (and so load everything).
-  const std::string header =
-      absl::StrCat("table ", family, " ", renderer_.names().nft_table, " {");
+  // The chains only: the sets and maps are created in the same transaction
+  // as the chains, and a missing one makes a delta fail (and so load
+  // everything).
   std::vector<std::string> chains;
-  bool ours = false;
-  for (absl::string_view line : absl::StrSplit(listing, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (absl::StartsWith(line, "table ")) ours = line == header;
-    if (ours && absl::StartsWith(line, "chain ") && absl::EndsWith(line, "{")) {
-      chains.push_back(std::string(
-          absl::StripAsciiWhitespace(line.substr(0, line.size() - 1))));
-    }
-  }
-  base_complete_ = true;
   for (const NftRenderer::BaseObject& object : renderer_.BaseObjects(family_)) {
-    if (object.kind == NftRenderer::BaseObject::Kind::kChain &&
-        std::find(chains.begin(), chains.end(), object.Listed()) ==
-            chains.end()) {
-      base_complete_ = false;
+    if (object.kind == NftRenderer::BaseObject::Kind::kChain) {
+      chains.push_back(object.name);
     }
   }
+  absl::StatusOr<std::vector<std::string>> present =
+      runner_->ExistingChains(family_ == IPFamily::kIPv4 ? "ip" : "ip6",
+                              renderer_.names().nft_table, chains);
+  if (!present.ok()) return present.status();
+  base_complete_ = present->size() == chains.size();
   return absl::OkStatus();
 }
 
@@ -160,6 +144,10 @@ absl::flat_hash_set<std::string> NftBackend::EntriesOf(
 }
 
 std::string NftBackend::Delta(const Change& change) const {
+  return Transaction(change).Render();
+}
+
+NftTransaction NftBackend::Transaction(const Change& change) const {
   const std::vector<const PodPlan*>& plans = change.plans;
   NftTransaction tx;
   bool adds = false;
@@ -175,7 +163,7 @@ std::string NftBackend::Delta(const Change& change) const {
     }
   }
   for (const PodPlan* plan : plans) renderer_.AddPod(family_, *plan, &tx);
-  return tx.Render();
+  return tx;
 }
 
 void NftBackend::Record(const Change& change) {
@@ -188,8 +176,13 @@ void NftBackend::Record(const Change& change) {
   }
 }
 
-absl::Status NftBackend::Apply(const std::string& script) {
-  return runner_->Run(script);
+absl::Status NftBackend::Apply(const Change& change,
+                               const std::string& script) {
+  const NftTransaction tx = Transaction(change);
+  if (!tx.ElementsOnly()) return runner_->Run(script);
+  return runner_->RunElements(family_ == IPFamily::kIPv4 ? "ip" : "ip6",
+                              renderer_.names().nft_table, tx.elements(),
+                              script);
 }
 
 void NftBackend::RemoveBaseIfUnused() {

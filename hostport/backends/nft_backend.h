@@ -31,8 +31,6 @@ class NftBackend : public FamilyBackend {
   std::string name() const override { return "nftables"; }
   absl::Status Load() override;
   absl::Status LoadBase() override;
-  // LoadBase() from the output of `nft list chains` the caller already has.
-  absl::Status LoadBaseFrom(absl::string_view chains_listing);
   bool Assume(const std::vector<const PodPlan*>& plans, bool whole) override;
   bool Holds(absl::string_view id,
              const absl::flat_hash_set<std::string>& hashes) const override;
@@ -53,12 +51,14 @@ class NftBackend : public FamilyBackend {
   // then adds the plans' elements (and the table's objects when some are
   // missing).
   std::string Delta(const Change& change) const override;
-  absl::Status Apply(const std::string& script) override;
+  // Element changes only: as elements (NftRunner::RunElements).
+  absl::Status Apply(const Change& change, const std::string& script) override;
   void Record(const Change& change) override;
   // When no element of anyone is left, deletes the table (best effort).
   void RemoveBaseIfUnused() override;
 
   std::string Table() const;
+  NftTransaction Transaction(const Change& change) const;
 
   IPFamily family_;
   NftRunner* runner_;

@@ -4,15 +4,45 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace hostport {
 
-LibNftRunner::LibNftRunner() : ctx_(nft_ctx_new(NFT_CTX_DEFAULT)) {
-  if (ctx_ != nullptr) {
-    nft_ctx_buffer_output(ctx_);
-    nft_ctx_buffer_error(ctx_);
+absl::Status NftRunner::RunElements(absl::string_view, absl::string_view,
+                                    const std::vector<NftElementOp>&,
+                                    const std::string& script) {
+  return Run(script);
+}
+
+absl::StatusOr<std::vector<std::string>> NftRunner::ExistingChains(
+    absl::string_view family, absl::string_view table,
+    const std::vector<std::string>& chains) {
+  absl::StatusOr<std::string> listing = List("list chains");
+  if (!listing.ok()) return listing.status();
+  return ChainsListed(*listing, family, table, chains);
+}
+
+std::vector<std::string> ChainsListed(absl::string_view listing,
+                                      absl::string_view family,
+                                      absl::string_view table,
+                                      const std::vector<std::string>& chains) {
+  const std::string header = absl::StrCat("table ", family, " ", table, " {");
+  std::vector<std::string> present;
+  bool ours = false;
+  for (absl::string_view line : absl::StrSplit(listing, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (absl::StartsWith(line, "table ")) ours = line == header;
+    if (!ours || !absl::ConsumePrefix(&line, "chain ") ||
+        !absl::ConsumeSuffix(&line, "{")) {
+      continue;
+    }
+    line = absl::StripAsciiWhitespace(line);
+    for (const std::string& chain : chains) {
+      if (line == chain) present.push_back(chain);
+    }
   }
+  return present;
 }
 
 LibNftRunner::~LibNftRunner() {
@@ -22,7 +52,12 @@ LibNftRunner::~LibNftRunner() {
 absl::StatusOr<std::string> LibNftRunner::Execute(const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
   if (ctx_ == nullptr) {
-    return absl::UnavailableError("libnftables: cannot create a context");
+    ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (ctx_ == nullptr) {
+      return absl::UnavailableError("libnftables: cannot create a context");
+    }
+    nft_ctx_buffer_output(ctx_);
+    nft_ctx_buffer_error(ctx_);
   }
   const int rc = nft_run_cmd_from_buffer(ctx_, text.c_str());
   std::string output = nft_ctx_get_output_buffer(ctx_);
@@ -43,6 +78,26 @@ absl::Status LibNftRunner::Run(const std::string& script) {
 
 absl::StatusOr<std::string> LibNftRunner::List(const std::string& command) {
   return Execute(command);
+}
+
+absl::Status LibNftRunner::RunElements(absl::string_view family,
+                                       absl::string_view table,
+                                       const std::vector<NftElementOp>& ops,
+                                       const std::string& script) {
+  absl::Status direct;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    direct = netlink_.ApplyElements(family, table, ops);
+  }
+  if (absl::IsUnimplemented(direct)) return Run(script);
+  return direct;
+}
+
+absl::StatusOr<std::vector<std::string>> LibNftRunner::ExistingChains(
+    absl::string_view family, absl::string_view table,
+    const std::vector<std::string>& chains) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return netlink_.ExistingChains(family, table, chains);
 }
 
 }  // namespace hostport

@@ -3,16 +3,22 @@
 // The real runner calls libnftables in-process (nft_run_cmd_from_buffer): a
 // script is one kernel transaction, all or nothing, in the network namespace of
 // the calling thread, at about 0.1 ms a call instead of ~30 ms to spawn `nft`.
-// Errors carry nft's own error text. Tests substitute a fake that keeps the
-// ruleset in memory.
+// Set elements and chain lookups, what every pod change needs, go to the kernel
+// directly (NftNetlink) instead: libnftables dumps the host's whole ruleset
+// before each command. Errors carry nft's own error text. Tests substitute a
+// fake that keeps the ruleset in memory.
 #ifndef HOSTPORT_OS_NFT_RUNNER_H_
 #define HOSTPORT_OS_NFT_RUNNER_H_
 
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hostport/os/nft_netlink.h"
 
 struct nft_ctx;
 
@@ -29,24 +35,57 @@ class NftRunner {
   // Runs one listing command ("list table ip crio-hostports") and returns its
   // output in `nft list` text form. NotFound when the object does not exist.
   virtual absl::StatusOr<std::string> List(const std::string& command) = 0;
+
+  // Adds and deletes set elements of table `family` `table` as one
+  // transaction; `script` is the same change as an nft script (what `ops`
+  // renders to). NotFound when the table, a set or a deleted element does not
+  // exist. By default: Run(script).
+  virtual absl::Status RunElements(absl::string_view family,
+                                   absl::string_view table,
+                                   const std::vector<NftElementOp>& ops,
+                                   const std::string& script);
+
+  // Those of `chains` that exist in table `family` `table`. By default: read
+  // from `list chains`.
+  virtual absl::StatusOr<std::vector<std::string>> ExistingChains(
+      absl::string_view family, absl::string_view table,
+      const std::vector<std::string>& chains);
 };
 
-// libnftables in-process. Thread-safe (calls are serialised).
+// Those of `chains` that `listing` (`nft list chains`) shows in table
+// `family` `table`.
+std::vector<std::string> ChainsListed(absl::string_view listing,
+                                      absl::string_view family,
+                                      absl::string_view table,
+                                      const std::vector<std::string>& chains);
+
+// libnftables in-process, and NftNetlink for elements and chain lookups.
+// Thread-safe (calls are serialised). Opens its libnftables context and its
+// netlink socket on first use.
 class LibNftRunner : public NftRunner {
  public:
-  LibNftRunner();
+  LibNftRunner() = default;
   ~LibNftRunner() override;
   LibNftRunner(const LibNftRunner&) = delete;
   LibNftRunner& operator=(const LibNftRunner&) = delete;
 
   absl::Status Run(const std::string& script) override;
   absl::StatusOr<std::string> List(const std::string& command) override;
+  // Directly over netlink; through libnftables (`script`) only for an element
+  // NftNetlink does not encode.
+  absl::Status RunElements(absl::string_view family, absl::string_view table,
+                           const std::vector<NftElementOp>& ops,
+                           const std::string& script) override;
+  absl::StatusOr<std::vector<std::string>> ExistingChains(
+      absl::string_view family, absl::string_view table,
+      const std::vector<std::string>& chains) override;
 
  private:
   absl::StatusOr<std::string> Execute(const std::string& text);
 
   std::mutex mu_;
-  nft_ctx* ctx_;
+  nft_ctx* ctx_ = nullptr;
+  NftNetlink netlink_;
 };
 
 }  // namespace hostport

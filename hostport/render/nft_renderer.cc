@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 
 namespace hostport {
 namespace {
@@ -165,6 +166,24 @@ bool In(Families families, IPFamily family) {
 
 }  // namespace
 
+NftElementOp NftRenderer::ElementOp(IPFamily family, absl::string_view set,
+                                    std::string key) const {
+  NftElementOp op;
+  op.set = std::string(set);
+  op.key = std::move(key);
+  for (const BaseObjectSpec& spec : BaseObjectSpecs()) {
+    // The chain "hostports" shares the map's name.
+    if (spec.kind == Kind::kChain || spec.name != set) continue;
+    const std::string type = absl::StrReplaceAll(
+        spec.type, {{"$ip", NftFamily(family)}, {"$addr", AddrType(family)}});
+    const std::pair<std::string, std::string> key_value =
+        absl::StrSplit(type, absl::MaxSplits(" : ", 1));
+    op.key_type = key_value.first;
+    op.value_type = key_value.second;
+  }
+  return op;
+}
+
 std::string NftRenderer::Element(IPFamily family, absl::string_view set,
                                  absl::string_view body) const {
   return absl::StrCat(NftFamily(family), " ", names_.nft_table, " ", set, " { ",
@@ -197,14 +216,18 @@ void NftRenderer::AddBase(IPFamily family, NftTransaction* tx) const {
 
 void NftRenderer::AddPod(IPFamily family, const PodPlan& pod,
                          NftTransaction* tx) const {
-  for (const PodElement& e : ElementsOf(pod, family)) {
+  for (PodElement& e : ElementsOf(pod, family)) {
     // A map element's comment goes between key and value.
     const std::string value =
         e.value.empty() ? "" : absl::StrCat(" : ", e.value);
-    tx->Add(absl::StrCat(
+    const std::string command = absl::StrCat(
         "add element ", Element(family, e.set,
                                 absl::StrCat(e.key, " comment \"",
-                                             pod.owner_comment, "\"", value))));
+                                             pod.owner_comment, "\"", value)));
+    NftElementOp op = ElementOp(family, e.set, std::move(e.key));
+    op.value = std::move(e.value);
+    op.comment = pod.owner_comment;
+    tx->AddElement(command, std::move(op));
   }
 }
 
@@ -226,7 +249,11 @@ void NftRenderer::DeleteElements(IPFamily family,
                                  const std::vector<ElementKey>& keys,
                                  NftTransaction* tx) const {
   for (const ElementKey& k : keys) {
-    tx->Add(absl::StrCat("delete element ", Element(family, k.set, k.key)));
+    NftElementOp op = ElementOp(family, k.set, k.key);
+    op.kind = NftElementOp::Kind::kDelete;
+    tx->AddElement(
+        absl::StrCat("delete element ", Element(family, k.set, k.key)),
+        std::move(op));
   }
 }
 

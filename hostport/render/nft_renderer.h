@@ -118,6 +118,9 @@ class NftRenderer {
  private:
   std::string Element(IPFamily family, absl::string_view set,
                       absl::string_view body) const;
+  // An element of `set` with `key`, typed as the set is declared.
+  NftElementOp ElementOp(IPFamily family, absl::string_view set,
+                         std::string key) const;
 
   ObjectNames names_;
 };

@@ -1,0 +1,363 @@
+#include "hostport/os/nft_netlink.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/set.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace hostport {
+namespace {
+
+// How long an answer may take before the kernel is declared silent.
+constexpr int kAnswerSeconds = 10;
+
+// One field of `type_word` from `text`, unpadded.
+absl::StatusOr<std::string> EncodeField(absl::string_view type_word,
+                                        absl::string_view text) {
+  const std::string value(text);
+  if (type_word == "ipv4_addr" || type_word == "ipv6_addr") {
+    const bool v4 = type_word == "ipv4_addr";
+    unsigned char bytes[16];
+    if (inet_pton(v4 ? AF_INET : AF_INET6, value.c_str(), bytes) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", text, "\" is not an ", v4 ? "IPv4" : "IPv6", " address"));
+    }
+    return std::string(reinterpret_cast<char*>(bytes), v4 ? 4 : 16);
+  }
+  if (type_word == "inet_proto") {
+    int number = -1;
+    if (text == "tcp") number = IPPROTO_TCP;
+    if (text == "udp") number = IPPROTO_UDP;
+    if (text == "sctp") number = IPPROTO_SCTP;
+    if (number < 0 &&
+        (!absl::SimpleAtoi(text, &number) || number < 0 || number > 255)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", text, "\" is not a protocol: want tcp, udp, sctp or 0-255"));
+    }
+    return std::string(1, static_cast<char>(number));
+  }
+  if (type_word == "inet_service") {
+    int port = -1;
+    if (!absl::SimpleAtoi(text, &port) || port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text, "\" is not a port: want 0-65535"));
+    }
+    const uint16_t network = htons(static_cast<uint16_t>(port));
+    return std::string(reinterpret_cast<const char*>(&network), 2);
+  }
+  if (type_word == "ifname") {
+    absl::string_view name = text;
+    if (!absl::ConsumePrefix(&name, "\"") ||
+        !absl::ConsumeSuffix(&name, "\"") || name.size() >= IFNAMSIZ) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text,
+                       "\" is not an interface name: want a quoted name of "
+                       "at most ",
+                       IFNAMSIZ - 1, " characters"));
+    }
+    std::string bytes(name);
+    bytes.resize(IFNAMSIZ, '\0');
+    return bytes;
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("type \"", type_word, "\" is not encoded here"));
+}
+
+absl::StatusOr<uint16_t> NfProto(absl::string_view family) {
+  if (family == "ip") return NFPROTO_IPV4;
+  if (family == "ip6") return NFPROTO_IPV6;
+  return absl::UnimplementedError(
+      absl::StrCat("family \"", family, "\" is not encoded here"));
+}
+
+// The comment `text` as nft stores it in an element's user data.
+absl::StatusOr<std::string> CommentData(const std::string& text) {
+  std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> buf(
+      nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN), nftnl_udata_buf_free);
+  if (buf == nullptr) return absl::ResourceExhaustedError("out of memory");
+  if (!nftnl_udata_put_strz(buf.get(), NFTNL_UDATA_SET_ELEM_COMMENT,
+                            text.c_str())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("comment \"", text, "\" is too long"));
+  }
+  return std::string(static_cast<char*>(nftnl_udata_buf_data(buf.get())),
+                     nftnl_udata_buf_len(buf.get()));
+}
+
+struct EncodedOp {
+  std::string key;
+  std::string value;
+  std::string comment;
+};
+
+absl::StatusOr<EncodedOp> Encode(const NftElementOp& op) {
+  EncodedOp e;
+  absl::StatusOr<std::string> key = EncodeNftData(op.key_type, op.key);
+  if (!key.ok()) return key.status();
+  e.key = std::move(*key);
+  if (op.kind == NftElementOp::Kind::kAdd && !op.value_type.empty()) {
+    absl::StatusOr<std::string> value = EncodeNftData(op.value_type, op.value);
+    if (!value.ok()) return value.status();
+    e.value = std::move(*value);
+  }
+  if (op.kind == NftElementOp::Kind::kAdd && !op.comment.empty()) {
+    absl::StatusOr<std::string> comment = CommentData(op.comment);
+    if (!comment.ok()) return comment.status();
+    e.comment = std::move(*comment);
+  }
+  return e;
+}
+
+// The kernel's errno as a status about `what`.
+absl::Status KernelError(int error, absl::string_view what) {
+  const std::string message =
+      absl::StrCat("nft: ", std::strerror(error), " (", what, ")");
+  return error == ENOENT ? absl::NotFoundError(message)
+                         : absl::FailedPreconditionError(message);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeNftData(absl::string_view type,
+                                          absl::string_view text) {
+  const std::vector<absl::string_view> types = absl::StrSplit(type, " . ");
+  const std::vector<absl::string_view> fields = absl::StrSplit(text, " . ");
+  if (types.size() != fields.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" has ", fields.size(), " fields; type \"",
+                     type, "\" has ", types.size()));
+  }
+  std::string data;
+  for (size_t i = 0; i < types.size(); ++i) {
+    absl::StatusOr<std::string> field = EncodeField(types[i], fields[i]);
+    if (!field.ok()) return field.status();
+    data += *field;
+    // A concatenation keeps each field in whole 32-bit registers.
+    if (types.size() > 1) data.resize((data.size() + 3) / 4 * 4, '\0');
+  }
+  return data;
+}
+
+NftNetlink::~NftNetlink() {
+  if (socket_ != nullptr) mnl_socket_close(socket_);
+}
+
+absl::Status NftNetlink::Open() {
+  if (socket_ != nullptr) return absl::OkStatus();
+  socket_ = mnl_socket_open(NETLINK_NETFILTER);
+  if (socket_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("nft: netlink socket: ", std::strerror(errno)));
+  }
+  timeval timeout{kAnswerSeconds, 0};
+  if (setsockopt(mnl_socket_get_fd(socket_), SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                 sizeof(timeout)) != 0 ||
+      mnl_socket_bind(socket_, 0, MNL_SOCKET_AUTOPID) != 0) {
+    const int error = errno;
+    mnl_socket_close(socket_);
+    socket_ = nullptr;
+    return absl::UnavailableError(
+        absl::StrCat("nft: netlink socket: ", std::strerror(error)));
+  }
+  port_id_ = mnl_socket_get_portid(socket_);
+  return absl::OkStatus();
+}
+
+absl::Status NftNetlink::Send(const void* data, size_t size) {
+  if (mnl_socket_sendto(socket_, data, size) < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("nft: netlink send: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NftNetlink::Receive(
+    const std::function<bool(const Answer&)>& done) {
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE * 4);
+  while (true) {
+    const ssize_t n =
+        mnl_socket_recvfrom(socket_, buffer.data(), buffer.size());
+    if (n < 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "nft: netlink receive: ",
+          errno == EAGAIN ? absl::StrCat("no answer in ", kAnswerSeconds, " s")
+                          : std::strerror(errno)));
+    }
+    int left = static_cast<int>(n);
+    for (const nlmsghdr* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data());
+         mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+      if (nlh->nlmsg_pid != port_id_ && nlh->nlmsg_pid != 0) continue;
+      Answer answer{nlh->nlmsg_seq, nlh->nlmsg_type, 0};
+      if (nlh->nlmsg_type == NLMSG_ERROR) {
+        const auto* err =
+            static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        answer.error = -err->error;
+      }
+      if (done(answer)) return absl::OkStatus();
+    }
+  }
+}
+
+absl::Status NftNetlink::ApplyElements(absl::string_view family,
+                                       absl::string_view table,
+                                       const std::vector<NftElementOp>& ops) {
+  if (ops.empty()) return absl::OkStatus();
+  absl::StatusOr<uint16_t> nfproto = NfProto(family);
+  if (!nfproto.ok()) return nfproto.status();
+  // Everything encodes before anything is sent.
+  std::vector<EncodedOp> encoded;
+  for (const NftElementOp& op : ops) {
+    absl::StatusOr<EncodedOp> e = Encode(op);
+    if (!e.ok()) {
+      return absl::Status(e.status().code(),
+                          absl::StrCat("element { ", op.key, " } of set ",
+                                       op.set, ": ", e.status().message()));
+    }
+    encoded.push_back(std::move(*e));
+  }
+  if (absl::Status s = Open(); !s.ok()) return s;
+
+  const std::string table_name(table);
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE + ops.size() * 1024);
+  mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
+  nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
+  mnl_nlmsg_batch_next(batch);
+  const uint32_t first = seq_;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const bool add = ops[i].kind == NftElementOp::Kind::kAdd;
+    nftnl_set* set = nftnl_set_alloc();
+    nftnl_set_elem* elem = nftnl_set_elem_alloc();
+    if (set == nullptr || elem == nullptr) {
+      if (set != nullptr) nftnl_set_free(set);
+      if (elem != nullptr) nftnl_set_elem_free(elem);
+      mnl_nlmsg_batch_stop(batch);
+      return absl::ResourceExhaustedError("out of memory");
+    }
+    nftnl_set_set_str(set, NFTNL_SET_TABLE, table_name.c_str());
+    nftnl_set_set_str(set, NFTNL_SET_NAME, ops[i].set.c_str());
+    const EncodedOp& e = encoded[i];
+    nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, e.key.data(), e.key.size());
+    if (!e.value.empty()) {
+      nftnl_set_elem_set(elem, NFTNL_SET_ELEM_DATA, e.value.data(),
+                         e.value.size());
+    }
+    if (!e.comment.empty()) {
+      nftnl_set_elem_set(elem, NFTNL_SET_ELEM_USERDATA, e.comment.data(),
+                         e.comment.size());
+    }
+    nftnl_set_elem_add(set, elem);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
+        static_cast<char*>(mnl_nlmsg_batch_current(batch)),
+        add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, *nfproto,
+        add ? NLM_F_CREATE : 0, seq_++);
+    nftnl_set_elems_nlmsg_build_payload(nlh, set);
+    nftnl_set_free(set);
+    mnl_nlmsg_batch_next(batch);
+  }
+  nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
+  mnl_nlmsg_batch_next(batch);
+  absl::Status sent =
+      Send(mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
+  mnl_nlmsg_batch_stop(batch);
+  if (!sent.ok()) return sent;
+
+  // The answer to a generation request sent after the batch comes after
+  // every answer of the batch: the batch's errors, if any, are before it.
+  char request[MNL_SOCKET_BUFFER_SIZE];
+  const uint32_t marker = seq_++;
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(request, NFT_MSG_GETGEN, AF_UNSPEC, 0, marker);
+  if (absl::Status s = Send(nlh, nlh->nlmsg_len); !s.ok()) return s;
+  absl::Status refused = absl::OkStatus();
+  absl::Status received = Receive([&](const Answer& a) {
+    if (a.error != 0 && refused.ok() && a.seq >= first &&
+        a.seq < first + ops.size()) {
+      const NftElementOp& op = ops[a.seq - first];
+      refused =
+          KernelError(a.error, absl::StrCat(op.kind == NftElementOp::Kind::kAdd
+                                                ? "adding"
+                                                : "deleting",
+                                            " element { ", op.key, " } of ",
+                                            family, " ", table, " ", op.set));
+    } else if (a.error != 0 && refused.ok() && a.seq != marker) {
+      refused = KernelError(a.error, "the transaction");
+    }
+    return a.seq == marker;
+  });
+  if (!received.ok()) return received;
+  return refused;
+}
+
+absl::StatusOr<std::vector<std::string>> NftNetlink::ExistingChains(
+    absl::string_view family, absl::string_view table,
+    const std::vector<std::string>& chains) {
+  if (chains.empty()) return std::vector<std::string>{};
+  absl::StatusOr<uint16_t> nfproto = NfProto(family);
+  if (!nfproto.ok()) return nfproto.status();
+  if (absl::Status s = Open(); !s.ok()) return s;
+  const std::string table_name(table);
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE + chains.size() * 512);
+  mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
+  const uint32_t first = seq_;
+  for (const std::string& name : chains) {
+    nftnl_chain* chain = nftnl_chain_alloc();
+    if (chain == nullptr) {
+      mnl_nlmsg_batch_stop(batch);
+      return absl::ResourceExhaustedError("out of memory");
+    }
+    nftnl_chain_set_str(chain, NFTNL_CHAIN_TABLE, table_name.c_str());
+    nftnl_chain_set_str(chain, NFTNL_CHAIN_NAME, name.c_str());
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
+        static_cast<char*>(mnl_nlmsg_batch_current(batch)), NFT_MSG_GETCHAIN,
+        *nfproto, 0, seq_++);
+    nftnl_chain_nlmsg_build_payload(nlh, chain);
+    nftnl_chain_free(chain);
+    mnl_nlmsg_batch_next(batch);
+  }
+  absl::Status sent =
+      Send(mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
+  mnl_nlmsg_batch_stop(batch);
+  if (!sent.ok()) return sent;
+  std::vector<bool> exists(chains.size(), false);
+  size_t answered = 0;
+  absl::Status refused = absl::OkStatus();
+  absl::Status received = Receive([&](const Answer& a) {
+    if (a.seq < first || a.seq >= first + chains.size()) return false;
+    const size_t i = a.seq - first;
+    if (a.type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN)) {
+      exists[i] = true;
+    } else if (a.type == NLMSG_ERROR && a.error != ENOENT && refused.ok()) {
+      refused =
+          KernelError(a.error, absl::StrCat("looking up chain ", chains[i],
+                                            " of ", family, " ", table));
+    }
+    return ++answered == chains.size();
+  });
+  if (!received.ok()) return received;
+  if (!refused.ok()) return refused;
+  std::vector<std::string> present;
+  for (size_t i = 0; i < chains.size(); ++i) {
+    if (exists[i]) present.push_back(chains[i]);
+  }
+  return present;
+}
+
+}  // namespace hostport

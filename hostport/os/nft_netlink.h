@@ -1,0 +1,90 @@
+// NftNetlink: set elements and chain lookups of nftables over netlink,
+// built with libnftnl, without the cache libnftables fetches first.
+//
+// Before it runs any command, libnftables dumps every table, chain, set and
+// object of the network namespace (five dumps per call), so a process that
+// adds one element to one set pays for the whole host's ruleset, and a
+// plugin process pays it on every run. NftNetlink sends only the messages a
+// change needs:
+//   * ApplyElements: one batch of NEWSETELEM/DELSETELEM messages, one kernel
+//     transaction, all or nothing;
+//   * ExistingChains: one GETCHAIN request per named chain, no dump.
+//
+// Elements are given as nft writes them ("10.88.0.5 . 80") with the type the
+// set was declared with ("ipv4_addr . inet_service"). The types encoded are
+// the ones hostport's sets use: ipv4_addr, ipv6_addr, inet_proto (tcp, udp,
+// sctp or a number), inet_service (a number) and ifname (quoted); anything
+// else is Unimplemented, for the caller to fall back to libnftables. Fields
+// of a concatenation are padded to 4 bytes each, as nft stores them, so what
+// is added here lists exactly as the same element added by `nft`.
+//
+// REQUIRES: the calling thread is in the network namespace to change (the
+// socket is opened in it, on first use) and has CAP_NET_ADMIN.
+#ifndef HOSTPORT_OS_NFT_NETLINK_H_
+#define HOSTPORT_OS_NFT_NETLINK_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hostport/os/nft_element.h"
+
+struct mnl_socket;
+
+namespace hostport {
+
+// `text` ("10.88.0.5 . 80") as the kernel stores data of `type` ("ipv4_addr
+// . inet_service"): network byte order, each field of a concatenation padded
+// to 4 bytes. InvalidArgument names a value that is not of its type;
+// Unimplemented a type word this encoder does not know.
+absl::StatusOr<std::string> EncodeNftData(absl::string_view type,
+                                          absl::string_view text);
+
+class NftNetlink {
+ public:
+  NftNetlink() = default;
+  ~NftNetlink();
+  NftNetlink(const NftNetlink&) = delete;
+  NftNetlink& operator=(const NftNetlink&) = delete;
+
+  // Adds and deletes the elements of `ops`, in order, in table `family`
+  // ("ip" or "ip6") `table`, as one transaction. Unimplemented (nothing sent)
+  // when an element does not encode; otherwise the kernel's answer: NotFound
+  // for a table, set or element that does not exist, FailedPrecondition for
+  // any other refusal, with the first refused element named.
+  absl::Status ApplyElements(absl::string_view family, absl::string_view table,
+                             const std::vector<NftElementOp>& ops);
+
+  // Those of `chains` that exist in table `family` `table` (none when the
+  // table does not exist).
+  absl::StatusOr<std::vector<std::string>> ExistingChains(
+      absl::string_view family, absl::string_view table,
+      const std::vector<std::string>& chains);
+
+ private:
+  // Opens and binds the socket on first use.
+  absl::Status Open();
+  // Sends `size` bytes of messages.
+  absl::Status Send(const void* data, size_t size);
+  // Reads answers until `done` returns true for one of them; each is given
+  // with its sequence number, type and (for NLMSG_ERROR) errno, 0 for an
+  // acknowledgement.
+  struct Answer {
+    uint32_t seq;
+    uint16_t type;
+    int error;
+  };
+  absl::Status Receive(const std::function<bool(const Answer&)>& done);
+
+  mnl_socket* socket_ = nullptr;
+  uint32_t port_id_ = 0;
+  uint32_t seq_ = 1;
+};
+
+}  // namespace hostport
+
+#endif  // HOSTPORT_OS_NFT_NETLINK_H_
