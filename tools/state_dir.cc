@@ -22,6 +22,30 @@
 namespace hostport {
 namespace {
 
+// Calls `each` with the names in directory `path` but "." and "..", until it
+// returns true. Reads about fifty entries at a time: readdir(3) fetches 32 KB
+// of them per call, so a scan that stops at the first entry would read eight
+// hundred. False, with errno set, when the directory cannot be opened.
+bool EachEntry(const std::string& path,
+               const std::function<bool(const std::string&)>& each) {
+  const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  alignas(dirent64) char buffer[2048];
+  bool stopped = false;
+  while (!stopped) {
+    const ssize_t n = getdents64(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    for (ssize_t at = 0; at < n && !stopped;) {
+      const auto* entry = reinterpret_cast<const dirent64*>(buffer + at);
+      at += entry->d_reclen;
+      const std::string name = entry->d_name;
+      if (name != "." && name != "..") stopped = each(name);
+    }
+  }
+  close(fd);
+  return true;
+}
+
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(
       absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
@@ -221,15 +245,11 @@ std::vector<std::string> StateDir::Marked(
     const std::string& key,
     const std::function<bool(const std::string&)>& stop) const {
   std::vector<std::string> comments;
-  const std::string dir_path = absl::StrCat(path_, "/index/", key);
-  DIR* dir = opendir(dir_path.c_str());
-  if (dir == nullptr) return comments;
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] == '.') continue;
-    comments.push_back(e->d_name);
-    if (stop && stop(comments.back())) break;
-  }
-  closedir(dir);
+  EachEntry(absl::StrCat(path_, "/index/", key), [&](const std::string& name) {
+    if (name[0] == '.') return false;
+    comments.push_back(name);
+    return stop && stop(comments.back());
+  });
   return comments;
 }
 
@@ -443,18 +463,15 @@ absl::StatusOr<StateDir::Related> StateDir::ListRelated(
     });
   }
   // Any record beyond those read? Stops at the first one found.
-  const std::string dir_path = absl::StrCat(path_, "/pods");
-  if (DIR* dir = opendir(dir_path.c_str())) {
-    while (dirent* e = readdir(dir)) {
-      absl::string_view name = e->d_name;
-      if (!absl::ConsumeSuffix(&name, ".json")) continue;
-      if (comments.count(std::string(name)) == 0) {
-        related.whole_host = false;
-        break;
-      }
+  EachEntry(absl::StrCat(path_, "/pods"), [&](const std::string& file) {
+    absl::string_view name = file;
+    if (!absl::ConsumeSuffix(&name, ".json") ||
+        comments.count(std::string(name)) > 0) {
+      return false;
     }
-    closedir(dir);
-  }
+    related.whole_host = false;
+    return true;
+  });
   std::sort(related.pods.begin(), related.pods.end(),
             [](const HeldPod& a, const HeldPod& b) {
               return a.entry.id < b.entry.id;
