@@ -9,6 +9,7 @@
 // find.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,6 +103,17 @@ class HostportCniTest : public ::testing::Test {
         {"prevResult", prev}};
   }
 
+  // Whether the state directory's lock can be taken now. A plugin leaves its
+  // netlink sockets to a child for the kernel's reclaim after it exits; the
+  // child must hold nothing else.
+  bool LockIsFree() {
+    const int fd = open((dir_ + "/state/lock").c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool free = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return free;
+  }
+
   std::string Nft() {
     absl::StatusOr<CommandResult> r = host_->Run({"nft", "list", "ruleset"});
     return r.ok() ? r->stdout_text : "";
@@ -123,6 +135,7 @@ TEST_F(HostportCniTest, ChainedAfterBridgeAddCheckDel) {
   ASSERT_EQ(add.exit_code, 0) << add.stdout_text << add.stderr_text;
   EXPECT_EQ(json::parse(add.stdout_text), prev)
       << "prevResult must pass through";
+  EXPECT_TRUE(LockIsFree());
   const std::string nft = Nft();
   const std::string pod4 = prev["ips"][0]["address"].get<std::string>().substr(
       0, prev["ips"][0]["address"].get<std::string>().find('/'));
@@ -174,6 +187,7 @@ TEST_F(HostportCniTest, ChainedAfterBridgeAddCheckDel) {
   CommandResult removed = Plugin(kPlugin, "DEL", del);
   EXPECT_EQ(removed.exit_code, 0) << removed.stdout_text;
   EXPECT_THAT(Nft(), Not(HasSubstr("comment \"")));
+  EXPECT_TRUE(LockIsFree());
   removed = Plugin(kPlugin, "DEL", del);
   EXPECT_EQ(removed.exit_code, 0)
       << "DEL must be idempotent: " << removed.stdout_text;
