@@ -6,6 +6,7 @@
 #include "tools/cli.h"
 #include "tools/kernel_command.h"
 #include "tools/locked_host.h"
+#include "tools/netlink_handoff.h"
 #include "tools/pods_file.h"
 
 namespace hostport {
@@ -51,6 +52,7 @@ int RunAddCommand(const std::vector<std::string>& args, std::ostream& out,
       out << "added " << e.id << " (" << backend_name << ")\n";
     }
   }
+  HandOffNetlinkSockets();
   return kExitOk;
 }
 

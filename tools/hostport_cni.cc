@@ -21,12 +21,8 @@
 // with hostportctl, and a pod conflicting with any recorded pod is refused.
 // Errors are CNI error objects on stdout with exit status 1 (code 7: invalid
 // configuration or pod; 100: a conflict, the kernel refused, I/O).
-#include <linux/membarrier.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
@@ -42,6 +38,7 @@
 #include "hostport/model/plan.h"
 #include "hostport/os/command_runner.h"
 #include "tools/locked_host.h"
+#include "tools/netlink_handoff.h"
 #include "tools/pods_file.h"
 
 namespace hostport {
@@ -249,50 +246,6 @@ absl::StatusOr<std::unique_ptr<LockedHost>> OpenHost(const Request& r) {
   return LockedHost::Open(r.state_dir, std::move(options));
 }
 
-// Leaves the process's netlink sockets to a child that closes them once the
-// kernel is done with what this process deleted, so that neither this
-// process nor the next one waits for it.
-//
-// After a transaction that deleted something, the kernel (6.x) frees it after
-// an RCU grace period (about 20 ms here), and the last close of any nftables
-// netlink socket before then waits for that, holding the namespace's nftables
-// commit lock: whoever closes first pays, and every change behind it waits.
-// So the child waits until this process has exited (its end of a pipe
-// closes), then for a grace period of its own (membarrier, which holds no
-// lock; 50 ms where the kernel lacks it), then exits. Every change is
-// committed before this is called. The child closes every other descriptor
-// first (stdout, for the runtime's EOF; the state directory's lock), so it
-// holds nothing anyone waits for.
-void LeaveNetlinkSocketsToChild() {
-  std::cout.flush();
-  int exited[2];
-  if (pipe(exited) != 0) return;  // Then they close here.
-  const pid_t child = fork();
-  if (child != 0) {  // The parent, or no child.
-    close(exited[0]);
-    if (child < 0) close(exited[1]);
-    return;
-  }
-  // Downwards: stdout and stderr close last, so a runtime that sees their EOF
-  // knows the lock is closed too.
-  for (int fd = 1023; fd >= 0; --fd) {
-    int domain = 0;
-    socklen_t size = sizeof(domain);
-    if (fd != exited[0] &&
-        (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) != 0 ||
-         domain != AF_NETLINK)) {
-      close(fd);
-    }
-  }
-  char byte;
-  while (read(exited[0], &byte, 1) < 0 && errno == EINTR) {
-  }
-  if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0) {
-    usleep(50 * 1000);
-  }
-  _exit(0);
-}
-
 // CNI code for a failed change: 7 for a pod that does not plan, 100 for the
 // rest (a conflict with another pod, the kernel refused, I/O).
 CniError ChangeError(const absl::Status& s) {
@@ -330,7 +283,7 @@ int Run() {
     if (absl::Status s = (*host)->Remove(r.entry); !s.ok()) {
       return Report(r.version, ChangeError(s));
     }
-    LeaveNetlinkSocketsToChild();
+    HandOffNetlinkSockets();
     return 0;
   }
 
@@ -364,7 +317,7 @@ int Run() {
   json result = r.config["prevResult"];
   result["cniVersion"] = r.version;
   std::cout << result.dump() << "\n";
-  LeaveNetlinkSocketsToChild();
+  HandOffNetlinkSockets();
   return 0;
 }
 

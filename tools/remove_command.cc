@@ -8,6 +8,7 @@
 #include "tools/cli.h"
 #include "tools/kernel_command.h"
 #include "tools/locked_host.h"
+#include "tools/netlink_handoff.h"
 #include "tools/pods_file.h"
 
 namespace hostport {
@@ -75,6 +76,7 @@ int RunRemoveCommand(const std::vector<std::string>& args, std::ostream& out,
     if (!json) out << "removed " << target.id << "\n";
   }
   if (json) out << nlohmann::json({{"removed", removed}}).dump(2) << "\n";
+  HandOffNetlinkSockets();
   return code;
 }
 
