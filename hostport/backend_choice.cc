@@ -21,6 +21,11 @@ const absl::StatusOr<std::string>& ChainListing::Get() {
   return *listed_;
 }
 
+bool ChainListing::Answers() {
+  if (listed_.has_value()) return listed_->ok();
+  return nft_->ExistingChains("ip", "hostport-probe", {"probe"}).ok();
+}
+
 absl::StatusOr<Backend> ResolveBackend(Backend prefer, CommandRunner* commands,
                                        ChainListing* chains) {
   if (prefer == Backend::kIptables) {
@@ -36,7 +41,7 @@ absl::StatusOr<Backend> ResolveBackend(Backend prefer, CommandRunner* commands,
                : Backend::kIptablesNft;
   }
   if (prefer != Backend::kAuto) return prefer;
-  if (chains->Get().ok()) return Backend::kNftables;
+  if (chains->Answers()) return Backend::kNftables;
   absl::StatusOr<CommandResult> probe =
       commands->Run({"iptables-nft-save", "--version"}, "");
   return probe.ok() && probe->exit_code == 0 ? Backend::kIptablesNft

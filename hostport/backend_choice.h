@@ -33,6 +33,9 @@ class ChainListing {
  public:
   explicit ChainListing(NftRunner* nft) : nft_(nft) {}
   const absl::StatusOr<std::string>& Get();
+  // Whether nftables answers, from the listing when it was made, else from a
+  // lookup of one chain by name (which lists nothing).
+  bool Answers();
 
  private:
   NftRunner* nft_;
@@ -41,7 +44,8 @@ class ChainListing {
 
 // `prefer` made concrete: kIptables becomes the variant `iptables --version`
 // names (FailedPrecondition when it cannot tell); kAuto becomes nftables when
-// libnftables can list, else iptables-nft when installed, else legacy.
+// the kernel answers nftables requests, else iptables-nft when installed, else
+// legacy.
 absl::StatusOr<MetaOptions::Backend> ResolveBackend(MetaOptions::Backend prefer,
                                                     CommandRunner* commands,
                                                     ChainListing* chains);
