@@ -71,9 +71,13 @@ json PrevResult(int i) {
 struct Backend {
   // "portmap" (through `iptables`, iptables-nft on Debian),
   // "portmap-legacy" (through iptables-legacy), "nftables", "iptables-nft",
-  // "iptables-legacy".
+  // "iptables-legacy"; "hostportctl": `hostportctl add` and `remove` on
+  // nftables in place of ADD and DEL.
   std::string name;
   bool portmap() const { return absl::StartsWith(name, "portmap"); }
+  bool hostportctl() const { return name == "hostportctl"; }
+  // The hostport backend of the column.
+  std::string hostport() const { return hostportctl() ? "nftables" : name; }
   // The iptables variant portmap's rules are filled with.
   std::string portmap_variant() const {
     return name == "portmap-legacy" ? "-legacy" : "";
@@ -126,7 +130,7 @@ std::string Config(const Backend& b, const std::string& state_dir, int i) {
     c["snat"] = true;
   } else {
     c["type"] = "hostport-cni";
-    c["backend"] = b.name;
+    c["backend"] = b.hostport();
     c["stateDir"] = state_dir;
     c["natInterface"] = kBridge;
   }
@@ -140,11 +144,12 @@ struct Timed {
   std::string output;
 };
 
-// One fresh plugin process inside `netns`: fork, setns, exec; the time until
-// it has exited.
+// One fresh plugin process inside `netns`, with `args` after its name: fork,
+// setns, exec; the time until it has exited.
 Timed RunPlugin(const std::string& plugin, const std::string& netns,
                 const std::string& command, const std::string& id,
-                const std::string& input, const std::string& path_prefix = "") {
+                const std::string& input, const std::string& path_prefix = "",
+                const std::vector<std::string>& args = {}) {
   Timed t;
   char in_path[] = "/tmp/cni-bench-in-XXXXXX";
   char out_path[] = "/tmp/cni-bench-out-XXXXXX";
@@ -171,7 +176,10 @@ Timed RunPlugin(const std::string& plugin, const std::string& netns,
   std::vector<char*> envp;
   for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  char* argv[] = {const_cast<char*>(plugin.c_str()), nullptr};
+  std::vector<char*> argv = {const_cast<char*>(plugin.c_str())};
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   const auto start = Clock::now();
   const pid_t pid = fork();
   if (pid == 0) {
@@ -179,7 +187,7 @@ Timed RunPlugin(const std::string& plugin, const std::string& netns,
     dup2(in, 0);
     dup2(out, 1);
     dup2(out, 2);
-    execve(plugin.c_str(), argv, envp.data());
+    execve(plugin.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   int status = 0;
@@ -315,6 +323,26 @@ absl::Status FillPortmap(Host& host, int existing,
   return absl::OkStatus();
 }
 
+// The i-th pod as a pods-file entry under `id`.
+std::string PodsFileEntry(const std::string& id, int i) {
+  return json({{"id", id},
+               {"namespace", "bench"},
+               {"name", id},
+               {"ips", {PodIp4(i), PodIp6(i)}},
+               {"nat_interface", kBridge},
+               {"port_mappings",
+                {{{"host_port", PodPort(i)},
+                  {"container_port", 80},
+                  {"protocol", "TCP"},
+                  {"host_ip", ""}}}}})
+      .dump();
+}
+
+// The pods file of the pod `hostportctl add` adds.
+std::string BenchPodFile(const Host& host) {
+  return host.state->path() + "/bench-pod.json";
+}
+
 // hostport-cni's pods and records for `existing` pods, with `hostportctl
 // sync`, as a host that has run for a while holds them.
 absl::Status FillHostport(Host& host, int existing,
@@ -326,23 +354,17 @@ absl::Status FillHostport(Host& host, int existing,
     std::ofstream out(file);
     out << "[";
     for (int i = 0; i < existing; ++i) {
-      const json pod = {{"id", absl::StrCat("pod", i)},
-                        {"namespace", "bench"},
-                        {"name", absl::StrCat("pod", i)},
-                        {"ips", {PodIp4(i), PodIp6(i)}},
-                        {"nat_interface", kBridge},
-                        {"port_mappings",
-                         {{{"host_port", PodPort(i)},
-                           {"container_port", 80},
-                           {"protocol", "TCP"},
-                           {"host_ip", ""}}}}};
-      out << (i == 0 ? "" : ",\n") << pod.dump();
+      out << (i == 0 ? "" : ",\n") << PodsFileEntry(absl::StrCat("pod", i), i);
     }
     out << "]\n";
   }
+  if (host.backend.hostportctl()) {
+    std::ofstream(BenchPodFile(host))
+        << "[" << PodsFileEntry("bench", kBenchPod) << "]\n";
+  }
   absl::StatusOr<std::string> r =
       host.ns->Check({hostportctl, "sync", "--pods", file, "--backend",
-                      host.backend.name, "--state-dir", host.state_dir});
+                      host.backend.hostport(), "--state-dir", host.state_dir});
   unlink(file.c_str());
   return r.status();
 }
@@ -372,11 +394,9 @@ std::string SelfDir() {
 
 struct Options {
   std::vector<int> sizes = {0, 1000, 10000};
-  std::vector<Backend> backends = {{"portmap"},
-                                   {"portmap-legacy"},
-                                   {"nftables"},
-                                   {"iptables-nft"},
-                                   {"iptables-legacy"}};
+  std::vector<Backend> backends = {{"portmap"},         {"portmap-legacy"},
+                                   {"nftables"},        {"iptables-nft"},
+                                   {"iptables-legacy"}, {"hostportctl"}};
   int rounds = 9;
 };
 
@@ -412,7 +432,9 @@ int Run(const Options& options) {
   for (const Backend& b : backends) {
     std::printf(" %s |", b.name == "portmap" ? "portmap (iptables-nft)"
                          : b.portmap()       ? "portmap (iptables-legacy)"
-                                       : ("hostport-cni " + b.name).c_str());
+                         : b.hostportctl()
+                             ? "hostportctl add/remove (nftables)"
+                             : ("hostport-cni " + b.name).c_str());
   }
   std::printf("\n| ---: | --- |");
   for (size_t i = 0; i < backends.size(); ++i) std::printf(" ---: |");
@@ -471,8 +493,18 @@ int Run(const Options& options) {
         const std::string config =
             Config(host.backend, host.state_dir, kBenchPod);
         for (const char* command : {"ADD", "DEL"}) {
-          Timed t = RunPlugin(path, host.ns->name(), command, "bench", config,
-                              path_prefix(host.backend));
+          const bool add = std::string(command) == "ADD";
+          std::vector<std::string> args;
+          if (host.backend.hostportctl() && add) {
+            args = {"add",          "--pods",          BenchPodFile(host),
+                    "--backend",    "nftables",        "--state-dir",
+                    host.state_dir, "--nat-interface", kBridge};
+          } else if (host.backend.hostportctl()) {
+            args = {"remove", "--id", "bench", "--state-dir", host.state_dir};
+          }
+          Timed t = RunPlugin(host.backend.hostportctl() ? hostportctl : path,
+                              host.ns->name(), command, "bench", config,
+                              path_prefix(host.backend), args);
           if (t.exit_code != 0) {
             std::fprintf(stderr, "cni_bench: %s %s exited %d: %s\n",
                          host.backend.name.c_str(), command, t.exit_code,
@@ -517,8 +549,10 @@ constexpr char kUsage[] =
     "  --sizes     existing mappings per row (default 0,1000,10000)\n"
     "  --backends  of portmap (through iptables-nft, Debian's `iptables`),\n"
     "              portmap-legacy (through iptables-legacy), nftables,\n"
-    "              iptables-nft, iptables-legacy (default all; portmap\n"
-    "              only when installed)\n"
+    "              iptables-nft, iptables-legacy, and hostportctl\n"
+    "              (`hostportctl add` and `remove` of the pod on nftables\n"
+    "              in place of ADD and DEL) (default all; portmap only\n"
+    "              when installed)\n"
     "  --rounds    ADD/DEL pairs timed per backend and size (default 9)\n";
 
 int Usage(const std::string& problem) {
@@ -554,11 +588,12 @@ int main(int argc, char** argv) {
       options.backends.clear();
       for (absl::string_view s : absl::StrSplit(value, ',')) {
         if (s != "portmap" && s != "portmap-legacy" && s != "nftables" &&
-            s != "iptables-nft" && s != "iptables-legacy") {
+            s != "iptables-nft" && s != "iptables-legacy" &&
+            s != "hostportctl") {
           return Usage(absl::StrCat("--backends: \"", s,
                                     "\" is not portmap, portmap-legacy, "
-                                    "nftables, iptables-nft or "
-                                    "iptables-legacy"));
+                                    "nftables, iptables-nft, "
+                                    "iptables-legacy or hostportctl"));
         }
         options.backends.push_back({std::string(s)});
       }
