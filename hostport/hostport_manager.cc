@@ -111,6 +111,10 @@ class Manager : public HostPortManager {
                  options_.names) {
     primary_[0] = std::move(ipv4);
     primary_[1] = std::move(ipv6);
+    for (auto& b : primary_) {
+      if (b != nullptr) b->set_log(options_.log);
+    }
+    for (auto& b : cleanup_) b->set_log(options_.log);
     // Trusting records, the manager knows nothing of the host until Adopt.
     whole_host_ = !options_.trust_records;
   }

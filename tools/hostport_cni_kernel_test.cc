@@ -186,6 +186,12 @@ TEST_F(HostportCniTest, ChainedAfterBridgeAddCheckDel) {
               {"stateDir", dir_ + "/state"}};
   CommandResult removed = Plugin(kPlugin, "DEL", del);
   EXPECT_EQ(removed.exit_code, 0) << removed.stdout_text;
+  // The deleted element made the first attempt fail: said, then read again.
+  EXPECT_THAT(removed.stderr_text,
+              HasSubstr("nftables IPv4 refused pod c1 (nft: No such file or "
+                        "directory (deleting element { tcp . 8080 }"));
+  EXPECT_THAT(removed.stderr_text,
+              HasSubstr("reading what it holds again and retrying"));
   EXPECT_THAT(Nft(), Not(HasSubstr("comment \"")));
   EXPECT_TRUE(LockIsFree());
   removed = Plugin(kPlugin, "DEL", del);

@@ -22,7 +22,13 @@ absl::Status FamilyBackend::Commit(absl::string_view what,
                                    const std::function<Change()>& change) {
   Change c = change();
   std::string script = Delta(c);
-  if (!script.empty() && !Apply(c, script).ok()) {
+  if (absl::Status first = script.empty() ? absl::OkStatus() : Apply(c, script);
+      !first.ok()) {
+    if (log_) {
+      log_(absl::StrCat(name(), " ", IPFamilyLabel(family()), " refused ", what,
+                        " (", first.message(),
+                        "): reading what it holds again and retrying"));
+    }
     if (absl::Status reload = Load(); !reload.ok()) return reload;
     c = change();
     script = Delta(c);

@@ -31,6 +31,12 @@ class FamilyBackend {
   // "iptables-legacy", "iptables-nft" or "nftables".
   virtual std::string name() const = 0;
 
+  // Where a change says that the kernel refused its first attempt, so the
+  // index is read again (someone changed our rules underneath). Null: silent.
+  void set_log(std::function<void(absl::string_view)> log) {
+    log_ = std::move(log);
+  }
+
   // Forgets the index and learns again what of ours the kernel holds. Called
   // when the backend is created and after the kernel refused a delta (someone
   // changed our rules underneath).
@@ -114,6 +120,7 @@ class FamilyBackend {
   // Whether the index may lack mappings that are installed (after LoadBase,
   // until a Load or an Assume with `whole`).
   bool partial_ = false;
+  std::function<void(absl::string_view)> log_;
 
  private:
   // Applies the Delta of `change()`, then records it. When the kernel refuses
