@@ -51,6 +51,10 @@ class NftNetlink {
   NftNetlink(const NftNetlink&) = delete;
   NftNetlink& operator=(const NftNetlink&) = delete;
 
+  // Opens and binds the socket in the calling thread's network namespace,
+  // where every request then goes; the first request does it otherwise.
+  absl::Status Open();
+
   // Adds and deletes the elements of `ops`, in order, in table `family`
   // ("ip" or "ip6") `table`, as one transaction. Unimplemented (nothing sent)
   // when an element does not encode; otherwise the kernel's answer: NotFound
@@ -66,8 +70,6 @@ class NftNetlink {
       const std::vector<std::string>& chains);
 
  private:
-  // Opens and binds the socket on first use.
-  absl::Status Open();
   // Sends `size` bytes of messages.
   absl::Status Send(const void* data, size_t size);
   // Reads answers until `done` returns true for one of them; each is given

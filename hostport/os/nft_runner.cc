@@ -45,6 +45,15 @@ std::vector<std::string> ChainsListed(absl::string_view listing,
   return present;
 }
 
+LibNftRunner::LibNftRunner() : ctx_(nft_ctx_new(NFT_CTX_DEFAULT)) {
+  if (ctx_ != nullptr) {
+    nft_ctx_buffer_output(ctx_);
+    nft_ctx_buffer_error(ctx_);
+  }
+  // A failure shows on first use, as the context's does.
+  netlink_.Open().IgnoreError();
+}
+
 LibNftRunner::~LibNftRunner() {
   if (ctx_ != nullptr) nft_ctx_free(ctx_);
 }
@@ -52,12 +61,7 @@ LibNftRunner::~LibNftRunner() {
 absl::StatusOr<std::string> LibNftRunner::Execute(const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
   if (ctx_ == nullptr) {
-    ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
-    if (ctx_ == nullptr) {
-      return absl::UnavailableError("libnftables: cannot create a context");
-    }
-    nft_ctx_buffer_output(ctx_);
-    nft_ctx_buffer_error(ctx_);
+    return absl::UnavailableError("libnftables: cannot create a context");
   }
   const int rc = nft_run_cmd_from_buffer(ctx_, text.c_str());
   std::string output = nft_ctx_get_output_buffer(ctx_);

@@ -60,11 +60,12 @@ std::vector<std::string> ChainsListed(absl::string_view listing,
                                       const std::vector<std::string>& chains);
 
 // libnftables in-process, and NftNetlink for elements and chain lookups.
-// Thread-safe (calls are serialised). Opens its libnftables context and its
-// netlink socket on first use.
+// Thread-safe (calls are serialised). Both talk to the network namespace the
+// runner was created in.
 class LibNftRunner : public NftRunner {
  public:
-  LibNftRunner() = default;
+  // Opens both in the calling thread's network namespace.
+  LibNftRunner();
   ~LibNftRunner() override;
   LibNftRunner(const LibNftRunner&) = delete;
   LibNftRunner& operator=(const LibNftRunner&) = delete;
