@@ -289,7 +289,9 @@ absl::Status LockedHost::SyncByRecords(const std::vector<PodRequest>& entries) {
   if (diff->changed.size() + diff->stale.size() > kMostChangesPodByPod) {
     return SyncAll(entries);
   }
-  std::vector<PodRequest> concerned = diff->changed;
+  std::vector<PodRequest> changed;
+  for (size_t i : diff->changed) changed.push_back(entries[i]);
+  std::vector<PodRequest> concerned = changed;
   for (const HeldPod& pod : diff->stale) {
     concerned.push_back(PodRequest{pod.entry.id, {}, ""});
   }
@@ -313,7 +315,7 @@ absl::Status LockedHost::SyncByRecords(const std::vector<PodRequest>& entries) {
     }
     removed.push_back(&pod);
   }
-  if (absl::Status s = Add(diff->changed); !s.ok()) {
+  if (absl::Status s = Add(changed); !s.ok()) {
     take_back();
     return s;
   }

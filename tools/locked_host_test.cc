@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -366,6 +367,114 @@ TEST(StateDirTest, APlantedLinkAtTheTemporaryNameIsNotFollowed) {
   absl::StatusOr<std::optional<HeldPod>> back = state.Read("a");
   ASSERT_TRUE(back.ok() && back->has_value());
   EXPECT_EQ((*back)->entry.pod.port_mappings[0].host_port, 8080);
+}
+
+// Records are compared with the text Write() would give them, as bytes:
+// that text is the one nlohmann::json printed for records before (dump(2)),
+// so that records written then compare equal.
+TEST(StateDirTest, RecordsAreWrittenAsTheJsonLibraryPrintsThem) {
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/text");
+  StateDir state(dir);
+  ASSERT_TRUE(state.Lock().ok());
+  PodRequest odd =
+      Entry("odd \"id\"\\ \x01\x1f\b\f\n\r\t\x7f é 😀", {"10.88.0.5", "fd00::5"},
+            {M(8080, 80, "192.0.2.1"), M(53, 5353)}, "hp-br0");
+  odd.pod.port_mappings[1].protocol = Protocol::kUDP;
+  odd.pod.host_network = true;
+  PodRequest bare = Entry("bare", {}, {});
+  bare.pod.namespace_ = "";
+  const HeldPod records[] = {
+      {odd, "nftables", false, {}},
+      {odd, "iptables-legacy", true, {M(9090, 90), M(9091, 91)}},
+      {bare, "iptables-nft", true, {}},
+      {bare, "nftables", false, {}},
+  };
+  auto mappings = [](const std::vector<PortMapping>& ms) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const PortMapping& m : ms) {
+      out.push_back({{"host_port", m.host_port},
+                     {"container_port", m.container_port},
+                     {"protocol", std::string(ProtocolName(m.protocol))},
+                     {"host_ip", m.host_ip}});
+    }
+    return out;
+  };
+  for (const HeldPod& record : records) {
+    SCOPED_TRACE(absl::StrCat(record.entry.id, " ", record.backend));
+    const PodRequest& e = record.entry;
+    nlohmann::json doc = {{"backend", record.backend},
+                          {"pod",
+                           {{"id", e.id},
+                            {"namespace", e.pod.namespace_},
+                            {"name", e.pod.name},
+                            {"ips", e.pod.ips},
+                            {"host_network", e.pod.host_network},
+                            {"nat_interface", e.nat_interface},
+                            {"port_mappings", mappings(e.pod.port_mappings)}}}};
+    if (record.pending) {
+      doc["pending"] = true;
+      doc["previous_mappings"] = mappings(record.previous_mappings);
+    }
+    ASSERT_TRUE(state.Write(record).ok());
+    std::ifstream in(absl::StrCat(dir, "/pods/", OwnerComment(e.id), ".json"));
+    const std::string written((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    EXPECT_EQ(written, doc.dump(2) + "\n");
+    absl::StatusOr<std::optional<HeldPod>> back = state.Read(e.id);
+    ASSERT_TRUE(back.ok() && back->has_value()) << back.status();
+    EXPECT_EQ(PodRequestJson((*back)->entry), PodRequestJson(e));
+  }
+}
+
+// A record equals an entry when its bytes are exactly those Write() would
+// give it, settled and of the same backend; anything else is a change.
+TEST(StateDirTest, DiffAgainstComparesTheRecordsBytes) {
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/diff");
+  StateDir state(dir);
+  ASSERT_TRUE(state.Lock().ok());
+  std::vector<PodRequest> entries;
+  for (int i = 0; i < 7; ++i) {
+    entries.push_back(
+        Entry(absl::StrCat("p", i), {"10.88.0.5"}, {M(8000 + i, 80)}));
+    ASSERT_TRUE(state.Write(HeldPod{entries.back(), "nftables"}).ok());
+  }
+  auto path = [&](const std::string& id) {
+    return absl::StrCat(dir, "/pods/", OwnerComment(id), ".json");
+  };
+  // p1: one byte more; p2: one byte less; p3: another backend; p4: pending;
+  // p5: a different pod; p6: no record. And two records no entry names.
+  std::ofstream(path("p1"), std::ios::app) << " ";
+  std::string text;
+  {
+    std::ifstream in(path("p2"));
+    text.assign(std::istreambuf_iterator<char>(in),
+                std::istreambuf_iterator<char>());
+  }
+  std::ofstream(path("p2"), std::ios::trunc) << text.substr(0, text.size() - 1);
+  ASSERT_TRUE(state.Write(HeldPod{entries[3], "iptables-nft"}).ok());
+  ASSERT_TRUE(state.Write(HeldPod{entries[4], "nftables", true, {}}).ok());
+  PodRequest other = entries[5];
+  other.pod.ips = {"10.88.0.6"};
+  ASSERT_TRUE(state.Write(HeldPod{other, "nftables"}).ok());
+  ASSERT_TRUE(state.Delete("p6").ok());
+  const PodRequest gone = Entry("gone", {"10.88.0.9"}, {M(7000, 70)});
+  ASSERT_TRUE(state.Write(HeldPod{gone, "nftables"}).ok());
+  std::ofstream(absl::StrCat(dir, "/pods/DAMAGED.json")) << "{";
+
+  absl::StatusOr<StateDir::Diff> diff = state.DiffAgainst(entries, "nftables");
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  EXPECT_EQ(diff->changed, (std::vector<size_t>{1, 2, 3, 4, 5, 6}));
+  ASSERT_THAT(diff->stale, SizeIs(1));
+  EXPECT_EQ(diff->stale[0].entry.id, "gone");
+  ASSERT_THAT(diff->damaged, SizeIs(1));
+  EXPECT_THAT(diff->damaged[0].path, HasSubstr("DAMAGED.json"));
+  // Written again, each compares equal.
+  for (const PodRequest& e : entries) {
+    ASSERT_TRUE(state.Write(HeldPod{e, "nftables"}).ok());
+  }
+  diff = state.DiffAgainst(entries, "nftables");
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  EXPECT_THAT(diff->changed, IsEmpty());
 }
 
 }  // namespace
