@@ -373,6 +373,15 @@ absl::Status LockedHost::SyncAll(const std::vector<PodRequest>& entries) {
     }
     return s;
   }
+  // The records of pods the kernel no longer holds go before the entries'
+  // records settle: settled records never name two pods that conflict (a
+  // sync trusts them for that), even when this process dies in between.
+  absl::flat_hash_set<std::string> ids;
+  for (const PodRequest& e : entries) ids.insert(e.id);
+  for (const auto& [id, record] : records_) {
+    if (ids.contains(id)) continue;
+    if (absl::Status s = state_.Delete(id); !s.ok()) return s;
+  }
   std::map<std::string, HeldPod> now;
   for (const PodRequest& e : entries) {
     HeldPod record{e, mine};
@@ -380,10 +389,6 @@ absl::Status LockedHost::SyncAll(const std::vector<PodRequest>& entries) {
       if (absl::Status s = state_.Write(record); !s.ok()) return s;
     }
     now.emplace(e.id, std::move(record));
-  }
-  for (const auto& [id, record] : records_) {
-    if (now.count(id) > 0) continue;
-    if (absl::Status s = state_.Delete(id); !s.ok()) return s;
   }
   records_ = std::move(now);
   std::move(resave).Cancel();

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -49,6 +50,23 @@ PortMapping M(int host_port, int container_port, std::string host_ip = "") {
                      std::move(host_ip)};
 }
 
+// FakeConntrack that first runs a test's hook: in a sync, a moment after the
+// kernel changed and before the records settle.
+class HookedConntrack : public ConntrackCleaner {
+ public:
+  explicit HookedConntrack(FakeConntrack* fake) : fake_(fake) {}
+  absl::StatusOr<int> DeleteUdp(
+      IPFamily family,
+      const std::vector<UdpDestination>& destinations) override {
+    if (hook) hook();
+    return fake_->DeleteUdp(family, destinations);
+  }
+  std::function<void()> hook;
+
+ private:
+  FakeConntrack* fake_;
+};
+
 // One host (fake kernel and a state directory) that processes come and go on.
 // Parameters: the backend, and whether processes trust their records (as
 // hostport-cni and hostportctl add/remove do) or read everything.
@@ -67,7 +85,7 @@ class LockedHostTest
     o.prefer = std::get<0>(GetParam());
     o.trust_records = trusting();
     o.hold_ports = false;
-    o.env = HostportEnv{&iptables_, &nft_, &ports_, &conntrack_, &sysctl_};
+    o.env = HostportEnv{&iptables_, &nft_, &ports_, &hooked_, &sysctl_};
     o.log = [this](absl::string_view line) {
       log_.push_back(std::string(line));
     };
@@ -106,6 +124,7 @@ class LockedHostTest
   FakeNft nft_;
   FakePortHolder ports_;
   FakeConntrack conntrack_;
+  HookedConntrack hooked_{&conntrack_};
   FakeSysctl sysctl_;
   std::vector<std::string> log_;
 };
@@ -310,6 +329,30 @@ TEST_P(LockedHostTest, SyncChangesOnlyWhatDiffersFromTheRecords) {
   ASSERT_TRUE(Process()->Sync({}).ok());
   EXPECT_EQ(*sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "0");
   EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
+}
+
+// A sync that reads everything deletes the records of the pods the kernel no
+// longer holds before the others settle: a process that fails (or dies)
+// between the two leaves no settled record of a pod that is gone, which a
+// later sync could take as held beside one that conflicts with it.
+TEST_P(LockedHostTest, SyncDropsTheRecordsOfPodsGoneBeforeOthersSettle) {
+  if (trusting()) GTEST_SKIP() << "a trusting sync removes pod by pod";
+  // Both on UDP port 5353, so that the sync clears conntrack.
+  PodRequest gone = Entry("gone", {"10.88.0.5"}, {M(5353, 53)});
+  gone.pod.port_mappings[0].protocol = Protocol::kUDP;
+  PodRequest comes = Entry("comes", {"10.88.0.6"}, {M(5353, 53)});
+  comes.pod.port_mappings[0].protocol = Protocol::kUDP;
+  ASSERT_TRUE(Process()->Sync({gone}).ok());
+  // After the kernel changed, records can no longer be written.
+  hooked_.hook = [this] { ASSERT_EQ(chmod(dir_.c_str(), 0777), 0); };
+  EXPECT_FALSE(Process()->Sync({comes}).ok());
+  hooked_.hook = nullptr;
+  ASSERT_EQ(chmod(dir_.c_str(), 0700), 0);
+  StateDir state(dir_);
+  EXPECT_FALSE(state.Read("gone")->has_value());
+  absl::StatusOr<std::optional<HeldPod>> record = state.Read("comes");
+  ASSERT_TRUE(record.ok() && record->has_value()) << record.status();
+  EXPECT_TRUE((*record)->pending);
 }
 
 // A state directory written before the index existed gets one, once, and a
