@@ -4,10 +4,12 @@
 // left, damaged records, and a state directory nobody else may write.
 #include "tools/locked_host.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -66,6 +68,27 @@ class HookedConntrack : public ConntrackCleaner {
  private:
   FakeConntrack* fake_;
 };
+
+// Every record file in `dir`, by name, with its text.
+std::string RecordFiles(const std::string& dir) {
+  std::string out;
+  const std::string pods = absl::StrCat(dir, "/pods");
+  std::vector<std::string> names;
+  if (DIR* d = opendir(pods.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') names.push_back(e->d_name);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    std::ifstream in(absl::StrCat(pods, "/", name));
+    absl::StrAppend(&out, name, ":\n",
+                    std::string(std::istreambuf_iterator<char>(in),
+                                std::istreambuf_iterator<char>()));
+  }
+  return out;
+}
 
 // One host (fake kernel and a state directory) that processes come and go on.
 // Parameters: the backend, and whether processes trust their records (as
@@ -329,6 +352,52 @@ TEST_P(LockedHostTest, SyncChangesOnlyWhatDiffersFromTheRecords) {
   ASSERT_TRUE(Process()->Sync({}).ok());
   EXPECT_EQ(*sysctl_.Read(RouteLocalnetSysctl("hp-br0")), "0");
   EXPECT_THAT(Kernel(), Not(HasSubstr("8080")));
+}
+
+// A sync checks its entries against each other before anything changes, in
+// their order, whether the pods are new or recorded exactly as given: a
+// trusting process plans only those that differ from their records, and
+// finds the same first error as one that checks them all.
+TEST_P(LockedHostTest, SyncRefusesEntriesThatConflictWithEachOther) {
+  const PodRequest a = Entry("a", {"10.88.0.5"}, {M(8080, 80)});
+  const PodRequest b = Entry("b", {"10.88.0.6"}, {M(9090, 80)});
+  ASSERT_TRUE(Process()->Sync({a, b}).ok());
+  const std::string kernel = Kernel();
+  const std::string records = RecordFiles(dir_);
+  // c is new and wants a's port on one address.
+  const PodRequest c = Entry("c", {"10.88.0.7"}, {M(8080, 80, "192.0.2.1")});
+  absl::Status s = Process()->Sync({c, b, a});
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith(
+                  "mapping 0 (8080/TCP on all addresses) of pod default/a "
+                  "conflicts on IPv4 with mapping 0 (8080/TCP on 192.0.2.1) "
+                  "of pod default/c (id c)"));
+  s = Process()->Sync({a, b, c});
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith(
+                  "mapping 0 (8080/TCP on 192.0.2.1) of pod default/c "
+                  "conflicts on IPv4 with mapping 0 (8080/TCP on all "
+                  "addresses) of pod default/a (id a)"));
+  // Two new pods in conflict, beside recorded ones.
+  const PodRequest d = Entry("d", {"10.88.0.8"}, {M(7070, 80)});
+  const PodRequest e = Entry("e", {"10.88.0.9"}, {M(7070, 80)});
+  s = Process()->Sync({d, a, b, e});
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_THAT(s.message(), HasSubstr("of pod default/e conflicts on IPv4 with "
+                                     "mapping 0 (7070/TCP on all addresses) "
+                                     "of pod default/d (id d)"));
+  // A pod that does not plan, before the conflict, is the first error.
+  const PodRequest bad = Entry("bad", {"10.88.0.10"}, {M(70000, 80)});
+  s = Process()->Sync({a, bad, b, c});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("host_port 70000 out of range"));
+  EXPECT_EQ(Kernel(), kernel);
+  EXPECT_EQ(RecordFiles(dir_), records);
+  // The same pods in an order without the conflict: c replaces a.
+  ASSERT_TRUE(Process()->Sync({b, c}).ok());
+  EXPECT_THAT(Kernel(), HasSubstr("192.0.2.1"));
 }
 
 // A sync that reads everything deletes the records of the pods the kernel no
