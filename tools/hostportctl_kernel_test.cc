@@ -252,6 +252,37 @@ TEST_F(HostportctlKernelTest, SyncMakesTheKernelHoldExactlyTheFile) {
   EXPECT_EQ(Ctl({"add", "--read-kernel", "--pods", pods}).exit_code, 2);
 }
 
+// A pods file whose pods conflict with each other is refused with the
+// conflict before anything changes, whether one of them is held already
+// (sync then checks only what differs from the records) or not.
+TEST_F(HostportctlKernelTest, SyncRefusesAFileThatConflictsWithItself) {
+  const std::string conflict =
+      "tools/testdata/conflict.json: mapping 0 (8080/TCP on 0.0.0.0) of pod "
+      "default/web2 conflicts on IPv4 with mapping 0 (8080/TCP on "
+      "192.0.2.10) of pod default/web (id s1)";
+  CommandResult sync = Ctl({"sync", "--pods", "tools/testdata/conflict.json"});
+  EXPECT_EQ(sync.exit_code, 1);
+  EXPECT_THAT(sync.stderr_text, HasSubstr(conflict));
+  EXPECT_THAT(Nft(), Not(HasSubstr("8080")));
+  const std::string first =
+      absl::StrCat(testing::TempDir(), "/first-", ns_->name());
+  std::ofstream(first) << R"({"id": "s1", "namespace": "default", "name": "web",
+             "ips": ["10.88.0.5"], "port_mappings": [{"host_port": 8080,
+             "container_port": 80, "host_ip": "192.0.2.10"}]})";
+  sync = Ctl({"sync", "--pods", first});
+  ASSERT_EQ(sync.exit_code, 0) << sync.stderr_text;
+  const std::string before = Nft();
+  ASSERT_THAT(before, HasSubstr("192.0.2.10 . tcp . 8080"));
+  sync = Ctl({"sync", "--pods", "tools/testdata/conflict.json"});
+  EXPECT_EQ(sync.exit_code, 1);
+  EXPECT_THAT(sync.stderr_text, HasSubstr(conflict));
+  EXPECT_EQ(Nft(), before);
+  nlohmann::json listed =
+      nlohmann::json::parse(Ctl({"list", "--output", "json"}).stdout_text);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["id"], "s1");
+}
+
 // 0 when the port can be bound in the calling thread's namespace, else errno.
 int TryBindTcp(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

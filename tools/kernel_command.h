@@ -90,7 +90,9 @@ struct PodsFileInput {
 // --read-kernel), reads the pods file and checks what needs no kernel: each
 // pod plans, the file's pods do not conflict with each other, the process is
 // root. Returns an exit code, or -1 to go on with *input filled in.
-// Conflicts with the pods the host holds are checked under the host's lock.
+// Conflicts with the pods the host holds are checked under the host's lock;
+// for sync run as root, so are the file's pods among themselves
+// (LockedHost::Sync checks only those that differ from their records).
 int ReadPodsFileInput(const std::vector<std::string>& args,
                       absl::string_view verb, const char* usage,
                       std::ostream& out, std::ostream& err,

@@ -10,6 +10,46 @@
 #include "hostport/model/plan.h"
 
 namespace hostport {
+namespace {
+
+// InvalidArgument or AlreadyExists for the first of `entries`, in order,
+// that does not plan or conflicts with one before it. With `changed`
+// (indexes, ascending), the other entries are taken to plan and not to
+// conflict with each other: each is recorded exactly as given, and settled
+// records were checked against each other when written. Every error then
+// involves a changed entry, and entries that share a protocol and host port
+// with one; only those are planned, and the first error is the one a check
+// of every entry finds.
+absl::Status CheckEachOther(const std::vector<PodRequest>& entries,
+                            const std::vector<size_t>* changed) {
+  std::vector<bool> involved(entries.size(), changed == nullptr);
+  if (changed != nullptr && !changed->empty()) {
+    absl::flat_hash_set<std::pair<Protocol, int32_t>> ports;
+    for (size_t i : *changed) {
+      involved[i] = true;
+      for (const PortMapping& m : entries[i].pod.port_mappings) {
+        ports.insert({m.protocol, m.host_port});
+      }
+    }
+    for (size_t i = 0; i < entries.size(); ++i) {
+      for (const PortMapping& m : entries[i].pod.port_mappings) {
+        if (ports.contains({m.protocol, m.host_port})) involved[i] = true;
+      }
+    }
+  }
+  PortClaims claims;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!involved[i]) continue;
+    const PodRequest& e = entries[i];
+    absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
+    if (!plan.ok()) return plan.status();
+    if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
+    claims.Claim(*plan);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<LockedHost>> LockedHost::Open(
     const std::string& state_dir, MetaOptions options) {
@@ -281,6 +321,10 @@ absl::Status LockedHost::Remove(const PodRequest& target) {
 absl::Status LockedHost::SyncByRecords(const std::vector<PodRequest>& entries) {
   absl::StatusOr<StateDir::Diff> diff = state_.DiffAgainst(entries, backend());
   if (!diff.ok()) return diff.status();
+  // Only the entries count: the records of other pods are what sync removes.
+  if (absl::Status s = CheckEachOther(entries, &diff->changed); !s.ok()) {
+    return s;
+  }
   NoteDamaged(std::move(diff->damaged));
   if (diff->changed.empty() && diff->stale.empty()) return absl::OkStatus();
   // Pod by pod costs a transaction per pod and family: past a few hundred
@@ -289,7 +333,9 @@ absl::Status LockedHost::SyncByRecords(const std::vector<PodRequest>& entries) {
   if (diff->changed.size() + diff->stale.size() > kMostChangesPodByPod) {
     return SyncAll(entries);
   }
-  std::vector<PodRequest> concerned = diff->changed;
+  std::vector<PodRequest> changed;
+  for (size_t i : diff->changed) changed.push_back(entries[i]);
+  std::vector<PodRequest> concerned = changed;
   for (const HeldPod& pod : diff->stale) {
     concerned.push_back(PodRequest{pod.entry.id, {}, ""});
   }
@@ -313,7 +359,7 @@ absl::Status LockedHost::SyncByRecords(const std::vector<PodRequest>& entries) {
     }
     removed.push_back(&pod);
   }
-  if (absl::Status s = Add(diff->changed); !s.ok()) {
+  if (absl::Status s = Add(changed); !s.ok()) {
     take_back();
     return s;
   }
@@ -328,15 +374,10 @@ absl::Status LockedHost::Sync(const std::vector<PodRequest>& entries) {
           absl::StrCat("pod id ", e.id, " is given twice"));
     }
   }
-  // Only the entries count: the records of other pods are what sync removes.
-  PortClaims claims;
-  for (const PodRequest& e : entries) {
-    absl::StatusOr<PodPlan> plan = PlanPod(e.id, e.pod, e.nat_interface);
-    if (!plan.ok()) return plan.status();
-    if (absl::Status s = claims.Check(*plan); !s.ok()) return s;
-    claims.Claim(*plan);
-  }
+  // Trusting the records, only what differs from them is checked.
   if (trusting_ && !prepared_.has_value()) return SyncByRecords(entries);
+  // Only the entries count: the records of other pods are what sync removes.
+  if (absl::Status s = CheckEachOther(entries, nullptr); !s.ok()) return s;
   return SyncAll(entries);
 }
 
@@ -371,6 +412,15 @@ absl::Status LockedHost::SyncAll(const std::vector<PodRequest>& entries) {
     }
     return s;
   }
+  // The records of pods the kernel no longer holds go before the entries'
+  // records settle: settled records never name two pods that conflict (a
+  // sync trusts them for that), even when this process dies in between.
+  absl::flat_hash_set<std::string> ids;
+  for (const PodRequest& e : entries) ids.insert(e.id);
+  for (const auto& [id, record] : records_) {
+    if (ids.contains(id)) continue;
+    if (absl::Status s = state_.Delete(id); !s.ok()) return s;
+  }
   std::map<std::string, HeldPod> now;
   for (const PodRequest& e : entries) {
     HeldPod record{e, mine};
@@ -378,10 +428,6 @@ absl::Status LockedHost::SyncAll(const std::vector<PodRequest>& entries) {
       if (absl::Status s = state_.Write(record); !s.ok()) return s;
     }
     now.emplace(e.id, std::move(record));
-  }
-  for (const auto& [id, record] : records_) {
-    if (now.count(id) > 0) continue;
-    if (absl::Status s = state_.Delete(id); !s.ok()) return s;
   }
   records_ = std::move(now);
   std::move(resave).Cancel();

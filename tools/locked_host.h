@@ -17,10 +17,11 @@
 // state directory's index, only the records it concerns (its ids and every
 // pod sharing a host port with them), and the manager takes them as what the
 // kernel holds. A fresh process then costs O(its change). Sync compares the
-// entries with the records (reading each as bytes) and changes only what
-// differs. It reads everything instead (as without trust_records) for a
-// change to ids outside the first change's, and when a concerned record was
-// written by another backend (whose rules a full manager cleans up).
+// entries with the records (reading each as bytes) and checks and changes
+// only what differs. It reads everything instead (as without trust_records)
+// for a change to ids outside the first change's, and when a concerned
+// record was written by another backend (whose rules a full manager cleans
+// up).
 //
 // Errors: InvalidArgument for a pod that does not plan, AlreadyExists for a
 // conflict (naming both pods), others from the kernel or the state directory.
@@ -86,13 +87,17 @@ class LockedHost {
   // Removes every mapping the kernel may hold for `target.id`: those its
   // record names and those `target` names; then the record. Needs no pod IP.
   absl::Status Remove(const PodRequest& target);
-  // Makes the kernel and the records hold exactly `entries`. Trusting the
-  // records, only what differs from them changes: the records that no entry
-  // names are removed, then the entries not recorded exactly are added (and
-  // should that fail, the removed come back); the kernel is not read whole,
-  // so rules of ours that no record names stay (open without trust_records
-  // to reconcile with the kernel). Past 256 differences it syncs as without
-  // trust_records: one transaction per family beats one per pod.
+  // Makes the kernel and the records hold exactly `entries`, after checking
+  // that each plans and that none conflicts with another (InvalidArgument or
+  // AlreadyExists for the first in order that does not; nothing changes).
+  // Trusting the records, only what differs from them is checked and
+  // changed: an entry recorded exactly as given was checked when recorded.
+  // The records that no entry names are removed, then the entries not
+  // recorded exactly are added (and should that fail, the removed come
+  // back); the kernel is not read whole, so rules of ours that no record
+  // names stay (open without trust_records to reconcile with the kernel).
+  // Past 256 differences it syncs as without trust_records: one transaction
+  // per family beats one per pod.
   absl::Status Sync(const std::vector<PodRequest>& entries);
   // Whether the kernel holds `entry` as Add would install it.
   absl::Status Check(const PodRequest& entry) const;

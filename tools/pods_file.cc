@@ -1,14 +1,14 @@
 #include "tools/pods_file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -166,6 +166,206 @@ absl::StatusOr<PodRequest> ParsePod(const json& object, int index) {
   return entry;
 }
 
+// Builds the pods while the JSON library reads the text, with no document in
+// between (a document of 50,000 pods costs more to build and free than the
+// rest of a sync), for files in the plain shape: each field at most once, of
+// its type, no nulls, and ids given once. Anything else, errors included,
+// stops it, and ParsePodsJson reads the text again as a document, which gives
+// the same pods or says what is wrong. A handler of
+// nlohmann::json::sax_parse.
+class PodsBuilder {
+ public:
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  // The pods, once sax_parse has returned true.
+  std::vector<PodRequest>& pods() { return pods_; }
+
+  bool null() { return false; }
+  bool boolean(bool value) {
+    if (state_ != kHostNetwork) return false;
+    pods_.back().pod.host_network = value;
+    state_ = kPod;
+    return true;
+  }
+  bool number_integer(number_integer_t value) { return Port(value); }
+  bool number_unsigned(number_unsigned_t value) {
+    return value <= static_cast<number_unsigned_t>(
+                        std::numeric_limits<int32_t>::max()) &&
+           Port(static_cast<number_integer_t>(value));
+  }
+  bool number_float(number_float_t, const string_t&) { return false; }
+  bool binary(binary_t&) { return false; }
+  bool string(string_t& value) {
+    PodRequest& e = pods_.back();
+    switch (state_) {
+      case kIps:
+        e.pod.ips.push_back(value);
+        return true;
+      case kId:
+        e.id = value;
+        break;
+      case kNamespace:
+        e.pod.namespace_ = value;
+        break;
+      case kName:
+        e.pod.name = value;
+        break;
+      case kNatInterface:
+        e.nat_interface = value;
+        break;
+      case kHostIp:
+        e.pod.port_mappings.back().host_ip = value;
+        state_ = kMapping;
+        return true;
+      case kProtocol: {
+        absl::StatusOr<Protocol> p = ParseProtocol(value);
+        if (!p.ok()) return false;
+        e.pod.port_mappings.back().protocol = *p;
+        state_ = kMapping;
+        return true;
+      }
+      default:
+        return false;
+    }
+    state_ = kPod;
+    return true;
+  }
+  bool start_object(std::size_t) {
+    if (state_ == kTop || state_ == kPods) {
+      single_ = state_ == kTop;
+      pods_.emplace_back();
+      seen_ = 0;
+      state_ = kPod;
+      return true;
+    }
+    if (state_ != kMappings) return false;
+    pods_.back().pod.port_mappings.emplace_back();
+    seen_mapping_ = 0;
+    state_ = kMapping;
+    return true;
+  }
+  bool key(string_t& name) {
+    if (state_ == kPod) return Key(name, kPodFields, &seen_);
+    if (state_ == kMapping) return Key(name, kMappingFields, &seen_mapping_);
+    return false;
+  }
+  bool end_object() {
+    if (state_ == kMapping) {
+      state_ = kMappings;
+      return (seen_mapping_ & 0b11) == 0b11;  // host_port, container_port.
+    }
+    if (state_ != kPod) return false;
+    const std::string& id = pods_.back().id;
+    if (id.empty() || (!single_ && !ids_.insert(id).second)) return false;
+    state_ = single_ ? kDone : kPods;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    switch (state_) {
+      case kTop:
+        state_ = kPods;
+        return true;
+      case kIpsValue:
+        state_ = kIps;
+        return true;
+      case kPortMappings:
+        state_ = kMappings;
+        return true;
+      default:
+        return false;
+    }
+  }
+  bool end_array() {
+    if (state_ == kPods) {
+      state_ = kDone;
+      return true;
+    }
+    if (state_ != kIps && state_ != kMappings) return false;
+    state_ = kPod;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  enum State {
+    kTop,
+    kPods,      // In the array of pods.
+    kPod,       // In a pod, before a key.
+    kIps,       // In a pod's "ips".
+    kMappings,  // In a pod's "port_mappings".
+    kMapping,   // In a mapping, before a key.
+    kDone,
+    // After the key of a field, before its value.
+    kId,
+    kNamespace,
+    kName,
+    kIpsValue,
+    kHostNetwork,
+    kNatInterface,
+    kPortMappings,
+    kHostPort,
+    kContainerPort,
+    kProtocol,
+    kHostIp,
+  };
+  struct Field {
+    const char* name;
+    State value;  // The state for its value.
+  };
+  // The first two mapping fields are the required ones (end_object).
+  static constexpr Field kMappingFields[] = {{"host_port", kHostPort},
+                                             {"container_port", kContainerPort},
+                                             {"protocol", kProtocol},
+                                             {"host_ip", kHostIp}};
+  static constexpr Field kPodFields[] = {{"id", kId},
+                                         {"namespace", kNamespace},
+                                         {"name", kName},
+                                         {"ips", kIpsValue},
+                                         {"host_network", kHostNetwork},
+                                         {"nat_interface", kNatInterface},
+                                         {"port_mappings", kPortMappings}};
+
+  // Takes the key `name`, one of `fields`, not yet in `*seen` (a bit per
+  // field).
+  template <size_t N>
+  bool Key(const std::string& name, const Field (&fields)[N], unsigned* seen) {
+    for (size_t i = 0; i < N; ++i) {
+      if (name != fields[i].name) continue;
+      if ((*seen & (1u << i)) != 0) return false;
+      *seen |= 1u << i;
+      state_ = fields[i].value;
+      return true;
+    }
+    return false;
+  }
+  bool Port(number_integer_t value) {
+    if ((state_ != kHostPort && state_ != kContainerPort) ||
+        value < std::numeric_limits<int32_t>::min() ||
+        value > std::numeric_limits<int32_t>::max()) {
+      return false;
+    }
+    PortMapping& m = pods_.back().pod.port_mappings.back();
+    (state_ == kHostPort ? m.host_port : m.container_port) =
+        static_cast<int32_t>(value);
+    state_ = kMapping;
+    return true;
+  }
+
+  State state_ = kTop;
+  unsigned seen_ = 0;          // The pod's fields given so far.
+  unsigned seen_mapping_ = 0;  // The mapping's.
+  bool single_ = false;        // The text is one pod, not an array.
+  absl::flat_hash_set<std::string> ids_;
+  std::vector<PodRequest> pods_;
+};
+
 }  // namespace
 
 absl::Status CheckJsonDepth(absl::string_view text) {
@@ -196,6 +396,14 @@ absl::Status CheckJsonDepth(absl::string_view text) {
 
 absl::StatusOr<std::vector<PodRequest>> ParsePodsJson(absl::string_view text) {
   if (absl::Status s = CheckJsonDepth(text); !s.ok()) return s;
+  PodsBuilder builder;
+  bool built = false;
+  try {
+    built = json::sax_parse(text.begin(), text.end(), &builder);
+  } catch (const json::exception&) {
+    // The document below says what is wrong.
+  }
+  if (built) return std::move(builder.pods());
   json doc;
   try {
     doc = json::parse(text.begin(), text.end());
@@ -239,22 +447,37 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
       resolved = absl::StrCat(dir, "/", path);
     }
   }
-  struct stat st;
-  if (stat(resolved.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": is a directory, want a file"));
-  }
-  std::ifstream in(resolved, std::ios::binary);
-  if (!in) {
+  const int fd = open(resolved.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     return absl::NotFoundError(
         absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) {
-    return absl::DataLossError(absl::StrCat(path, ": read failed"));
+  struct stat st;
+  const bool known = fstat(fd, &st) == 0;
+  if (known && S_ISDIR(st.st_mode)) {
+    close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": is a directory, want a file"));
   }
-  return contents.str();
+  // One read for a regular file, whose size is known; pipes and /proc grow.
+  std::string contents(
+      known && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096,
+      '\0');
+  size_t size = 0;
+  while (true) {
+    if (size == contents.size()) contents.resize(2 * size);
+    const ssize_t n = read(fd, &contents[size], contents.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return absl::DataLossError(absl::StrCat(path, ": read failed"));
+    }
+    if (n == 0) break;
+    size += static_cast<size_t>(n);
+  }
+  close(fd);
+  contents.resize(size);
+  return contents;
 }
 
 absl::StatusOr<std::vector<PodRequest>> ReadPodsFile(const std::string& path) {

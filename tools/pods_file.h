@@ -34,7 +34,9 @@ constexpr int kMaxJsonDepth = 64;
 absl::Status CheckJsonDepth(absl::string_view text);
 
 // Parses the JSON text of a pods file: one PodRequest per pod, in the file's
-// order, with nat_interface "" where the file gives none.
+// order, with nat_interface "" where the file gives none. A file in the plain
+// shape (each field at most once, no nulls) is read without building a JSON
+// document, which costs several times the rest for a file of 50,000 pods.
 absl::StatusOr<std::vector<PodRequest>> ParsePodsJson(absl::string_view text);
 
 // Reads and parses `path`; errors start with the path.

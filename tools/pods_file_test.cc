@@ -1,5 +1,7 @@
 #include "tools/pods_file.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -79,6 +81,74 @@ TEST(PodsFileTest, ErrorsNameThePodTheFieldAndTheValue) {
               HasSubstr("pod 1 repeats id \"a\""));
   EXPECT_THAT(Error(R"([{"id": 7}])"),
               HasSubstr("\"id\": want a string, got 7"));
+}
+
+std::string Describe(const std::vector<PodRequest>& pods) {
+  std::string out;
+  for (const PodRequest& e : pods) {
+    absl::StrAppend(&out, "id=", e.id, " ns=", e.pod.namespace_,
+                    " name=", e.pod.name, " nat=", e.nat_interface,
+                    " host_network=", e.pod.host_network ? "true" : "false",
+                    " ips=", absl::StrJoin(e.pod.ips, ","), "\n");
+    for (const PortMapping& m : e.pod.port_mappings) {
+      absl::StrAppend(&out, "  ", m.host_port, "->", m.container_port, "/",
+                      ProtocolName(m.protocol), " on [", m.host_ip, "]\n");
+    }
+  }
+  return out;
+}
+
+// Files in the plain shape are read without a JSON document; with a null
+// field (which needs one) the same pods come out. What either way refuses
+// is covered above.
+TEST(PodsFileTest, PlainFilesParseAsTheirDocumentsDo) {
+  const struct {
+    const char* plain;
+    const char* with_null;  // The same pods, one field null.
+  } cases[] = {
+      {R"({"id": "a"})", R"({"id": "a", "name": null})"},
+      {R"([])", R"([])"},
+      {R"([{"id": "a", "namespace": "ns", "name": "n", "nat_interface": "br0",
+           "ips": ["10.0.0.1", "fd00::1"], "host_network": false,
+           "port_mappings": [{"host_port": 80, "container_port": 8080,
+                              "protocol": "udp", "host_ip": "10.0.0.9"},
+                             {"container_port": 1, "host_port": -5}]},
+          {"id": "b\u00e9\"\n", "host_network": true, "ips": [],
+           "port_mappings": []},
+          {"port_mappings": [{"host_port": 65536, "container_port": 2147483647,
+                              "protocol": "Sctp"}], "id": "c"}])",
+       R"([{"id": "a", "namespace": "ns", "name": "n", "nat_interface": "br0",
+            "ips": ["10.0.0.1", "fd00::1"], "host_network": false,
+            "port_mappings": [{"host_port": 80, "container_port": 8080,
+                               "protocol": "udp", "host_ip": "10.0.0.9"},
+                              {"container_port": 1, "host_port": -5}]},
+           {"id": "b\u00e9\"\n", "host_network": true, "ips": [],
+            "port_mappings": [], "nat_interface": null},
+           {"port_mappings": [{"host_port": 65536, "container_port": 2147483647,
+                               "protocol": "Sctp"}], "id": "c"}])"},
+  };
+  for (const auto& c : cases) {
+    absl::StatusOr<std::vector<PodRequest>> plain = ParsePodsJson(c.plain);
+    absl::StatusOr<std::vector<PodRequest>> document =
+        ParsePodsJson(c.with_null);
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    ASSERT_TRUE(document.ok()) << document.status();
+    EXPECT_EQ(Describe(*plain), Describe(*document));
+  }
+  absl::StatusOr<std::vector<PodRequest>> pods = ParsePodsJson(cases[2].plain);
+  ASSERT_TRUE(pods.ok());
+  EXPECT_EQ(Describe(*pods),
+            "id=a ns=ns name=n nat=br0 host_network=false "
+            "ips=10.0.0.1,fd00::1\n"
+            "  80->8080/UDP on [10.0.0.9]\n"
+            "  -5->1/TCP on []\n"
+            "id=b\xc3\xa9\"\n ns= name= nat= host_network=true ips=\n"
+            "id=c ns= name= nat= host_network=false ips=\n"
+            "  65536->2147483647/SCTP on []\n");
+  // A field given twice, which the document resolves (the last one wins).
+  pods = ParsePodsJson(R"({"id": "a", "name": "x", "name": "y"})");
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  EXPECT_EQ((*pods)[0].pod.name, "y");
 }
 
 // `[` x 100000 crashed the JSON library (stack overflow, exit 139).

@@ -116,11 +116,12 @@ class StateDir {
 
   // How the records differ from `entries` as `backend` would record them:
   // the entries whose record is missing or not exactly theirs (settled,
-  // same backend, same pod), and the records no entry names. Reads each
-  // entry's record as bytes, parsing only the records that go.
+  // same backend, same pod), and the records no entry names. Compares each
+  // entry's record, as bytes, with the text Write() would give it, parsing
+  // only the records that go.
   struct Diff {
-    std::vector<PodRequest> changed;
-    std::vector<HeldPod> stale;
+    std::vector<size_t> changed;         // Indexes into `entries`, ascending.
+    std::vector<HeldPod> stale;          // Ordered by file name.
     std::vector<DamagedRecord> damaged;  // Records that go, unreadable.
   };
   absl::StatusOr<Diff> DiffAgainst(const std::vector<PodRequest>& entries,
