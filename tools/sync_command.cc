@@ -6,6 +6,7 @@
 #include "tools/cli.h"
 #include "tools/kernel_command.h"
 #include "tools/locked_host.h"
+#include "tools/netlink_handoff.h"
 #include "tools/pods_file.h"
 
 namespace hostport {
@@ -51,6 +52,7 @@ int RunSyncCommand(const std::vector<std::string>& args, std::ostream& out,
   } else {
     out << "synced " << input.pods.size() << " pods (" << backend << ")\n";
   }
+  HandOffNetlinkSockets();
   return kExitOk;
 }
 
