@@ -299,6 +299,50 @@ TEST_F(SeamsKernelTest, ElementsOverNetlinkAreAllOrNothing) {
   EXPECT_TRUE(nft.Run("delete table ip t").ok());
 }
 
+TEST_F(SeamsKernelTest, HoldsElementsComparesKeyValueAndComment) {
+  LibNftRunner nft;
+  ASSERT_TRUE(nft.Run("add table ip t\n"
+                      "add map ip t m { type inet_proto . inet_service : "
+                      "ipv4_addr . inet_service; }\n"
+                      "add set ip t s { type ifname . ipv4_addr; }\n"
+                      "add element ip t m { tcp . 8080 comment \"pod a\" : "
+                      "10.88.0.5 . 80 }\n"
+                      "add element ip t s { \"hp-br0\" . 10.88.0.5 comment "
+                      "\"pod a\" }\n")
+                  .ok());
+  const NftElementOp held{NftElementOp::Kind::kAdd,
+                          "m",
+                          "inet_proto . inet_service",
+                          "tcp . 8080",
+                          "ipv4_addr . inet_service",
+                          "10.88.0.5 . 80",
+                          "pod a"};
+  NftElementOp other_value = held;
+  other_value.value = "10.88.0.6 . 80";
+  NftElementOp other_owner = held;
+  other_owner.comment = "pod b";
+  NftElementOp absent = held;
+  absent.key = "udp . 8080";
+  const NftElementOp in_set{NftElementOp::Kind::kAdd,
+                            "s",
+                            "ifname . ipv4_addr",
+                            "\"hp-br0\" . 10.88.0.5",
+                            "",
+                            "",
+                            "pod a"};
+  NftElementOp no_set = in_set;
+  no_set.set = "nosuch";
+  absl::StatusOr<std::vector<bool>> holds = nft.HoldsElements(
+      "ip", "t", {held, other_value, other_owner, absent, in_set, no_set});
+  ASSERT_TRUE(holds.ok()) << holds.status();
+  EXPECT_THAT(*holds,
+              ::testing::ElementsAre(true, false, false, false, true, false));
+  holds = nft.HoldsElements("ip", "absent", {held});
+  ASSERT_TRUE(holds.ok()) << holds.status();
+  EXPECT_THAT(*holds, ::testing::ElementsAre(false));
+  EXPECT_TRUE(nft.Run("delete table ip t").ok());
+}
+
 TEST_F(SeamsKernelTest, ExistingChainsLooksUpByName) {
   LibNftRunner nft;
   ASSERT_TRUE(nft.Run("add table ip6 t\nadd chain ip6 t a\n"

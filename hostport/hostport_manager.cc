@@ -691,7 +691,7 @@ absl::Status Manager::Check(absl::string_view id, const PodPortMapping& pod,
     if (plan->family(f).mappings.empty()) continue;
     // Records say what should be there; only the kernel says what is.
     if (options_.trust_records) {
-      if (absl::Status s = Primary(f)->Load(); !s.ok()) return s;
+      if (absl::Status s = Primary(f)->LoadPod(*plan); !s.ok()) return s;
     }
     if (absl::Status s = Primary(f)->Verify(*plan); !s.ok()) return s;
   }

@@ -1,5 +1,6 @@
-// cni_bench: what one CNI ADD and one DEL cost a container runtime, for
-// hostport-cni on each backend and for Debian's CNI portmap plugin, beside
+// cni_bench: what one CNI ADD, CHECK and DEL cost a container runtime, for
+// hostport-cni on each backend and for Debian's CNI portmap plugin (ADD and
+// DEL; and `hostportctl add` and `remove` in their place), beside
 // 0, 1,000 and 10,000 (or --sizes) existing mappings. Run as root:
 //   bazel build -c opt //tools:cni_bench && bazel-bin/tools/cni_bench
 // Per size and backend it creates a network namespace (deleted afterwards)
@@ -7,7 +8,8 @@
 // TCP mapping each (hostport-cni: with `hostportctl sync`, records in a
 // tmpfs state directory as /run is; portmap: its own rules, copied from one
 // real portmap ADD), then times, interleaved across backends, a fresh plugin
-// process per ADD and per DEL of one more such pod: fork, setns, exec, exit.
+// process per ADD, CHECK and DEL of one more such pod: fork, setns, exec,
+// exit.
 // Prints the median milliseconds, and the largest resident set of a plugin
 // process.
 #include <fcntl.h>
@@ -425,7 +427,7 @@ int Run(const Options& options) {
   }
   // results[size][backend]: ADD and DEL times, largest RSS.
   std::printf(
-      "one dual-stack pod with one TCP mapping per ADD/DEL; median "
+      "one dual-stack pod with one TCP mapping per ADD/CHECK/DEL; median "
       "ms over %d fresh processes; max RSS of a plugin process\n",
       options.rounds);
   std::printf("| existing | op |");
@@ -476,7 +478,8 @@ int Run(const Options& options) {
     // Give back what filling took: a forked plugin's resident set counts
     // the bench's pages until it execs.
     malloc_trim(0);
-    std::map<std::string, std::vector<double>> adds, dels;
+    // times[op][backend]: milliseconds of each run.
+    std::map<std::string, std::map<std::string, std::vector<double>>> times;
     std::map<std::string, long> rss;
     std::vector<double> floor_ms;
     long floor_rss = 0;
@@ -492,8 +495,13 @@ int Run(const Options& options) {
         const std::string& path = host.backend.portmap() ? kPortmap : plugin;
         const std::string config =
             Config(host.backend, host.state_dir, kBenchPod);
-        for (const char* command : {"ADD", "DEL"}) {
+        for (const char* command : {"ADD", "CHECK", "DEL"}) {
           const bool add = std::string(command) == "ADD";
+          // CHECK: hostport-cni's (the pod just added), not portmap's.
+          if (std::string(command) == "CHECK" &&
+              (host.backend.portmap() || host.backend.hostportctl())) {
+            continue;
+          }
           std::vector<std::string> args;
           if (host.backend.hostportctl() && add) {
             args = {"add",          "--pods",          BenchPodFile(host),
@@ -511,18 +519,21 @@ int Run(const Options& options) {
                          t.output.c_str());
             return 1;
           }
-          (std::string(command) == "ADD" ? adds : dels)[host.backend.name]
-              .push_back(t.ms);
+          times[command][host.backend.name].push_back(t.ms);
           rss[host.backend.name] =
               std::max(rss[host.backend.name], t.max_rss_kb);
         }
       }
     }
-    for (const char* op : {"ADD", "DEL"}) {
+    for (const char* op : {"ADD", "CHECK", "DEL"}) {
       std::printf("| %s | %s |", Thousands(size).c_str(), op);
       for (const Backend& b : backends) {
-        std::printf(" %.1f |",
-                    Median((std::string(op) == "ADD" ? adds : dels)[b.name]));
+        const std::vector<double>& ms = times[op][b.name];
+        if (ms.empty()) {
+          std::printf(" – |");
+        } else {
+          std::printf(" %.1f |", Median(ms));
+        }
       }
       std::printf("\n");
     }
@@ -543,7 +554,7 @@ int Run(const Options& options) {
 
 constexpr char kUsage[] =
     "usage: cni_bench [--sizes N[,N...]] [--backends B[,B...]] [--rounds R]\n"
-    "Times one CNI ADD and one DEL (a fresh plugin process each) beside N\n"
+    "Times one CNI ADD, CHECK and DEL (a fresh plugin process each) beside N\n"
     "existing mappings, hostport-cni per backend and Debian's CNI portmap,\n"
     "interleaved, in network namespaces it creates and deletes (root).\n"
     "  --sizes     existing mappings per row (default 0,1000,10000)\n"
@@ -553,7 +564,8 @@ constexpr char kUsage[] =
     "              (`hostportctl add` and `remove` of the pod on nftables\n"
     "              in place of ADD and DEL) (default all; portmap only\n"
     "              when installed)\n"
-    "  --rounds    ADD/DEL pairs timed per backend and size (default 9)\n";
+    "  --rounds    ADD/CHECK/DEL rounds timed per backend and size\n"
+    "              (default 9)\n";
 
 int Usage(const std::string& problem) {
   std::fprintf(stderr, "cni_bench: %s\n%s", problem.c_str(), kUsage);

@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -280,10 +281,11 @@ int Run() {
     // else is needed, not even prevResult.
     absl::StatusOr<std::unique_ptr<LockedHost>> host = OpenHost(r);
     if (!host.ok()) return Report(r.version, ChangeError(host.status()));
+    // After the output, before the host (its sockets) goes.
+    absl::Cleanup hand_off = [] { HandOffNetlinkSockets(); };
     if (absl::Status s = (*host)->Remove(r.entry); !s.ok()) {
       return Report(r.version, ChangeError(s));
     }
-    HandOffNetlinkSockets();
     return 0;
   }
 
@@ -305,6 +307,7 @@ int Run() {
   }
   absl::StatusOr<std::unique_ptr<LockedHost>> host = OpenHost(r);
   if (!host.ok()) return Report(r.version, ChangeError(host.status()));
+  absl::Cleanup hand_off = [] { HandOffNetlinkSockets(); };
   if (command == "CHECK") {
     if (absl::Status s = (*host)->Check(r.entry); !s.ok()) {
       return Report(r.version, ChangeError(s));
@@ -317,7 +320,6 @@ int Run() {
   json result = r.config["prevResult"];
   result["cniVersion"] = r.version;
   std::cout << result.dump() << "\n";
-  HandOffNetlinkSockets();
   return 0;
 }
 

@@ -84,6 +84,10 @@ class FamilyBackend {
   // would install it: OK, or NotFound naming the first one missing or
   // different.
   virtual absl::Status Verify(const PodPlan& plan) const = 0;
+  // Reads what the kernel holds of `plan`'s own mappings, enough for
+  // Verify(plan) (the rest of the index stays as it was); by default
+  // everything, Load().
+  virtual absl::Status LoadPod(const PodPlan& plan) { return Load(); }
 
  protected:
   // What one kernel transaction changes: the index entries to remove

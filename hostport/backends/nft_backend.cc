@@ -235,6 +235,25 @@ int NftBackend::InstalledMappings() const {
 
 namespace hostport {
 
+absl::Status NftBackend::LoadPod(const PodPlan& plan) {
+  NftTransaction add;
+  renderer_.AddPod(family_, plan, &add);
+  absl::StatusOr<std::vector<bool>> held =
+      runner_->HoldsElements(family_ == IPFamily::kIPv4 ? "ip" : "ip6",
+                             renderer_.names().nft_table, add.elements());
+  if (absl::IsUnimplemented(held.status())) return Load();
+  if (!held.ok()) return held.status();
+  // AddPod's elements, in ElementKeys' order.
+  const std::vector<ElementKey> keys = renderer_.ElementKeys(family_, plan);
+  std::vector<ElementKey>& owned = owners_[plan.owner_comment];
+  owned.clear();
+  for (size_t i = 0; i < keys.size() && i < held->size(); ++i) {
+    if ((*held)[i]) owned.push_back(keys[i]);
+  }
+  if (owned.empty()) owners_.erase(plan.owner_comment);
+  return absl::OkStatus();
+}
+
 absl::Status NftBackend::Verify(const PodPlan& plan) const {
   const std::vector<ElementKey> want = renderer_.ElementKeys(family_, plan);
   auto it = owners_.find(plan.owner_comment);

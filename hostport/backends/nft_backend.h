@@ -36,6 +36,9 @@ class NftBackend : public FamilyBackend {
              const absl::flat_hash_set<std::string>& hashes) const override;
   int InstalledMappings() const override;
   absl::Status Verify(const PodPlan& plan) const override;
+  // Asks the kernel for the plan's elements one by one (key, value and
+  // comment); Load() when the runner cannot.
+  absl::Status LoadPod(const PodPlan& plan) override;
 
  private:
   using ElementKey = NftRenderer::ElementKey;

@@ -126,6 +126,55 @@ absl::StatusOr<EncodedOp> Encode(const NftElementOp& op) {
   return e;
 }
 
+// The comment in an element's user data ("" for none).
+std::string CommentOf(const void* data, uint32_t size) {
+  const nftnl_udata* attrs[NFTNL_UDATA_SET_ELEM_MAX + 1] = {};
+  const int parsed = nftnl_udata_parse(
+      data, size,
+      [](const nftnl_udata* attr, void* out) {
+        const uint8_t type = nftnl_udata_type(attr);
+        if (type <= NFTNL_UDATA_SET_ELEM_MAX) {
+          static_cast<const nftnl_udata**>(out)[type] = attr;
+        }
+        return 0;
+      },
+      attrs);
+  const nftnl_udata* comment = attrs[NFTNL_UDATA_SET_ELEM_COMMENT];
+  if (parsed < 0 || comment == nullptr || nftnl_udata_len(comment) == 0) {
+    return "";
+  }
+  // Stored with its terminating NUL.
+  return std::string(static_cast<const char*>(nftnl_udata_get(comment)),
+                     nftnl_udata_len(comment) - 1);
+}
+
+// Whether the element a NEWSETELEM answer carries has `want`'s value and
+// comment (its key is the one asked for).
+bool HeldAs(const nlmsghdr* message, const EncodedOp& want) {
+  std::unique_ptr<nftnl_set, void (*)(const nftnl_set*)> set(nftnl_set_alloc(),
+                                                             nftnl_set_free);
+  if (set == nullptr || nftnl_set_elems_nlmsg_parse(message, set.get()) < 0) {
+    return false;
+  }
+  std::unique_ptr<nftnl_set_elems_iter, void (*)(nftnl_set_elems_iter*)> it(
+      nftnl_set_elems_iter_create(set.get()), nftnl_set_elems_iter_destroy);
+  nftnl_set_elem* elem =
+      it == nullptr ? nullptr : nftnl_set_elems_iter_next(it.get());
+  if (elem == nullptr) return false;
+  uint32_t size = 0;
+  const void* value = nftnl_set_elem_get(elem, NFTNL_SET_ELEM_DATA, &size);
+  const std::string held_value =
+      value == nullptr ? ""
+                       : std::string(static_cast<const char*>(value), size);
+  const void* user = nftnl_set_elem_get(elem, NFTNL_SET_ELEM_USERDATA, &size);
+  const std::string held_comment = user == nullptr ? "" : CommentOf(user, size);
+  const std::string want_comment =
+      want.comment.empty()
+          ? ""
+          : CommentOf(want.comment.data(), want.comment.size());
+  return held_value == want.value && held_comment == want_comment;
+}
+
 // The kernel's errno as a status about `what`.
 absl::Status KernelError(int error, absl::string_view what) {
   const std::string message =
@@ -205,7 +254,7 @@ absl::Status NftNetlink::Receive(
     for (const nlmsghdr* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data());
          mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
       if (nlh->nlmsg_pid != port_id_ && nlh->nlmsg_pid != 0) continue;
-      Answer answer{nlh->nlmsg_seq, nlh->nlmsg_type, 0};
+      Answer answer{nlh->nlmsg_seq, nlh->nlmsg_type, 0, nlh};
       if (nlh->nlmsg_type == NLMSG_ERROR) {
         const auto* err =
             static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
@@ -304,6 +353,68 @@ absl::Status NftNetlink::ApplyElements(absl::string_view family,
   });
   if (!received.ok()) return received;
   return refused;
+}
+
+absl::StatusOr<std::vector<bool>> NftNetlink::HoldsElements(
+    absl::string_view family, absl::string_view table,
+    const std::vector<NftElementOp>& ops) {
+  if (ops.empty()) return std::vector<bool>{};
+  absl::StatusOr<uint16_t> nfproto = NfProto(family);
+  if (!nfproto.ok()) return nfproto.status();
+  std::vector<EncodedOp> encoded;
+  for (const NftElementOp& op : ops) {
+    absl::StatusOr<EncodedOp> e = Encode(op);
+    if (!e.ok()) return e.status();
+    encoded.push_back(std::move(*e));
+  }
+  if (absl::Status s = Open(); !s.ok()) return s;
+  const std::string table_name(table);
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE + ops.size() * 512);
+  mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
+  const uint32_t first = seq_;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    nftnl_set* set = nftnl_set_alloc();
+    nftnl_set_elem* elem = nftnl_set_elem_alloc();
+    if (set == nullptr || elem == nullptr) {
+      if (set != nullptr) nftnl_set_free(set);
+      if (elem != nullptr) nftnl_set_elem_free(elem);
+      mnl_nlmsg_batch_stop(batch);
+      return absl::ResourceExhaustedError("out of memory");
+    }
+    nftnl_set_set_str(set, NFTNL_SET_TABLE, table_name.c_str());
+    nftnl_set_set_str(set, NFTNL_SET_NAME, ops[i].set.c_str());
+    nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, encoded[i].key.data(),
+                       encoded[i].key.size());
+    nftnl_set_elem_add(set, elem);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
+        static_cast<char*>(mnl_nlmsg_batch_current(batch)), NFT_MSG_GETSETELEM,
+        *nfproto, 0, seq_++);
+    nftnl_set_elems_nlmsg_build_payload(nlh, set);
+    nftnl_set_free(set);
+    mnl_nlmsg_batch_next(batch);
+  }
+  absl::Status sent =
+      Send(mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
+  mnl_nlmsg_batch_stop(batch);
+  if (!sent.ok()) return sent;
+  std::vector<bool> holds(ops.size(), false);
+  size_t answered = 0;
+  absl::Status refused = absl::OkStatus();
+  absl::Status received = Receive([&](const Answer& a) {
+    if (a.seq < first || a.seq >= first + ops.size()) return false;
+    const size_t i = a.seq - first;
+    if (a.type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) {
+      holds[i] = HeldAs(a.message, encoded[i]);
+    } else if (a.type == NLMSG_ERROR && a.error != ENOENT && refused.ok()) {
+      refused = KernelError(
+          a.error, absl::StrCat("looking up element { ", ops[i].key, " } of ",
+                                family, " ", table, " ", ops[i].set));
+    }
+    return ++answered == ops.size();
+  });
+  if (!received.ok()) return received;
+  if (!refused.ok()) return refused;
+  return holds;
 }
 
 absl::StatusOr<std::vector<std::string>> NftNetlink::ExistingChains(

@@ -34,6 +34,7 @@
 #include "hostport/os/nft_element.h"
 
 struct mnl_socket;
+struct nlmsghdr;
 
 namespace hostport {
 
@@ -63,6 +64,14 @@ class NftNetlink {
   absl::Status ApplyElements(absl::string_view family, absl::string_view table,
                              const std::vector<NftElementOp>& ops);
 
+  // For each element of `ops` (adds), whether its set holds it as the add
+  // would: the key, with the value (maps) and the comment. One GETSETELEM
+  // request per element, no dump. A missing table or set holds nothing.
+  // Unimplemented (nothing sent) when an element does not encode.
+  absl::StatusOr<std::vector<bool>> HoldsElements(
+      absl::string_view family, absl::string_view table,
+      const std::vector<NftElementOp>& ops);
+
   // Those of `chains` that exist in table `family` `table` (none when the
   // table does not exist).
   absl::StatusOr<std::vector<std::string>> ExistingChains(
@@ -79,6 +88,7 @@ class NftNetlink {
     uint32_t seq;
     uint16_t type;
     int error;
+    const nlmsghdr* message;
   };
   absl::Status Receive(const std::function<bool(const Answer&)>& done);
 

@@ -15,6 +15,11 @@ absl::Status NftRunner::RunElements(absl::string_view, absl::string_view,
   return Run(script);
 }
 
+absl::StatusOr<std::vector<bool>> NftRunner::HoldsElements(
+    absl::string_view, absl::string_view, const std::vector<NftElementOp>&) {
+  return absl::UnimplementedError("elements are looked up in a listing");
+}
+
 absl::StatusOr<std::vector<std::string>> NftRunner::ExistingChains(
     absl::string_view family, absl::string_view table,
     const std::vector<std::string>& chains) {
@@ -102,6 +107,13 @@ absl::StatusOr<std::vector<std::string>> LibNftRunner::ExistingChains(
     const std::vector<std::string>& chains) {
   std::lock_guard<std::mutex> lock(mu_);
   return netlink_.ExistingChains(family, table, chains);
+}
+
+absl::StatusOr<std::vector<bool>> LibNftRunner::HoldsElements(
+    absl::string_view family, absl::string_view table,
+    const std::vector<NftElementOp>& ops) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return netlink_.HoldsElements(family, table, ops);
 }
 
 }  // namespace hostport

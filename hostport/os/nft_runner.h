@@ -45,6 +45,13 @@ class NftRunner {
                                    const std::vector<NftElementOp>& ops,
                                    const std::string& script);
 
+  // For each element of `ops` (adds), whether the kernel holds it as the add
+  // would (key, value, comment). By default Unimplemented: the caller lists
+  // the table instead.
+  virtual absl::StatusOr<std::vector<bool>> HoldsElements(
+      absl::string_view family, absl::string_view table,
+      const std::vector<NftElementOp>& ops);
+
   // Those of `chains` that exist in table `family` `table`. By default: read
   // from `list chains`.
   virtual absl::StatusOr<std::vector<std::string>> ExistingChains(
@@ -80,6 +87,9 @@ class LibNftRunner : public NftRunner {
   absl::StatusOr<std::vector<std::string>> ExistingChains(
       absl::string_view family, absl::string_view table,
       const std::vector<std::string>& chains) override;
+  absl::StatusOr<std::vector<bool>> HoldsElements(
+      absl::string_view family, absl::string_view table,
+      const std::vector<NftElementOp>& ops) override;
 
  private:
   absl::StatusOr<std::string> Execute(const std::string& text);
