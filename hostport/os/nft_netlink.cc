@@ -175,6 +175,36 @@ bool HeldAs(const nlmsghdr* message, const EncodedOp& want) {
   return held_value == want.value && held_comment == want_comment;
 }
 
+// Appends to `batch` one `type` message for element `e` of `table` `set`:
+// its key, and with `whole` its value and comment too.
+absl::Status AppendElement(mnl_nlmsg_batch* batch, uint16_t type,
+                           uint16_t nfproto, uint16_t flags, uint32_t seq,
+                           const std::string& table, const std::string& set,
+                           const EncodedOp& e, bool whole) {
+  std::unique_ptr<nftnl_set, void (*)(const nftnl_set*)> s(nftnl_set_alloc(),
+                                                           nftnl_set_free);
+  nftnl_set_elem* elem = s == nullptr ? nullptr : nftnl_set_elem_alloc();
+  if (elem == nullptr) return absl::ResourceExhaustedError("out of memory");
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.c_str());
+  nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, e.key.data(), e.key.size());
+  if (whole && !e.value.empty()) {
+    nftnl_set_elem_set(elem, NFTNL_SET_ELEM_DATA, e.value.data(),
+                       e.value.size());
+  }
+  if (whole && !e.comment.empty()) {
+    nftnl_set_elem_set(elem, NFTNL_SET_ELEM_USERDATA, e.comment.data(),
+                       e.comment.size());
+  }
+  nftnl_set_elem_add(s.get(), elem);  // The set frees it.
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)),
+                            type, nfproto, flags, seq);
+  nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
+  mnl_nlmsg_batch_next(batch);
+  return absl::OkStatus();
+}
+
 // The kernel's errno as a status about `what`.
 absl::Status KernelError(int error, absl::string_view what) {
   const std::string message =
@@ -292,34 +322,14 @@ absl::Status NftNetlink::ApplyElements(absl::string_view family,
   const uint32_t first = seq_;
   for (size_t i = 0; i < ops.size(); ++i) {
     const bool add = ops[i].kind == NftElementOp::Kind::kAdd;
-    nftnl_set* set = nftnl_set_alloc();
-    nftnl_set_elem* elem = nftnl_set_elem_alloc();
-    if (set == nullptr || elem == nullptr) {
-      if (set != nullptr) nftnl_set_free(set);
-      if (elem != nullptr) nftnl_set_elem_free(elem);
+    if (absl::Status appended =
+            AppendElement(batch, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+                          *nfproto, add ? NLM_F_CREATE : 0, seq_++, table_name,
+                          ops[i].set, encoded[i], /*whole=*/true);
+        !appended.ok()) {
       mnl_nlmsg_batch_stop(batch);
-      return absl::ResourceExhaustedError("out of memory");
+      return appended;
     }
-    nftnl_set_set_str(set, NFTNL_SET_TABLE, table_name.c_str());
-    nftnl_set_set_str(set, NFTNL_SET_NAME, ops[i].set.c_str());
-    const EncodedOp& e = encoded[i];
-    nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, e.key.data(), e.key.size());
-    if (!e.value.empty()) {
-      nftnl_set_elem_set(elem, NFTNL_SET_ELEM_DATA, e.value.data(),
-                         e.value.size());
-    }
-    if (!e.comment.empty()) {
-      nftnl_set_elem_set(elem, NFTNL_SET_ELEM_USERDATA, e.comment.data(),
-                         e.comment.size());
-    }
-    nftnl_set_elem_add(set, elem);
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
-        static_cast<char*>(mnl_nlmsg_batch_current(batch)),
-        add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, *nfproto,
-        add ? NLM_F_CREATE : 0, seq_++);
-    nftnl_set_elems_nlmsg_build_payload(nlh, set);
-    nftnl_set_free(set);
-    mnl_nlmsg_batch_next(batch);
   }
   nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
   mnl_nlmsg_batch_next(batch);
@@ -373,48 +383,50 @@ absl::StatusOr<std::vector<bool>> NftNetlink::HoldsElements(
   mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
   const uint32_t first = seq_;
   for (size_t i = 0; i < ops.size(); ++i) {
-    nftnl_set* set = nftnl_set_alloc();
-    nftnl_set_elem* elem = nftnl_set_elem_alloc();
-    if (set == nullptr || elem == nullptr) {
-      if (set != nullptr) nftnl_set_free(set);
-      if (elem != nullptr) nftnl_set_elem_free(elem);
+    if (absl::Status appended =
+            AppendElement(batch, NFT_MSG_GETSETELEM, *nfproto, 0, seq_++,
+                          table_name, ops[i].set, encoded[i], /*whole=*/false);
+        !appended.ok()) {
       mnl_nlmsg_batch_stop(batch);
-      return absl::ResourceExhaustedError("out of memory");
+      return appended;
     }
-    nftnl_set_set_str(set, NFTNL_SET_TABLE, table_name.c_str());
-    nftnl_set_set_str(set, NFTNL_SET_NAME, ops[i].set.c_str());
-    nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, encoded[i].key.data(),
-                       encoded[i].key.size());
-    nftnl_set_elem_add(set, elem);
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
-        static_cast<char*>(mnl_nlmsg_batch_current(batch)), NFT_MSG_GETSETELEM,
-        *nfproto, 0, seq_++);
-    nftnl_set_elems_nlmsg_build_payload(nlh, set);
-    nftnl_set_free(set);
-    mnl_nlmsg_batch_next(batch);
   }
+  std::vector<bool> holds(ops.size(), false);
+  absl::Status looked_up = Lookup(
+      batch, first, ops.size(), NFT_MSG_NEWSETELEM,
+      [&](size_t i, const Answer& a) {
+        holds[i] = HeldAs(a.message, encoded[i]);
+      },
+      [&](size_t i) {
+        return absl::StrCat("looking up element { ", ops[i].key, " } of ",
+                            family, " ", table, " ", ops[i].set);
+      });
+  if (!looked_up.ok()) return looked_up;
+  return holds;
+}
+
+absl::Status NftNetlink::Lookup(
+    mnl_nlmsg_batch* batch, uint32_t first, size_t count, uint16_t reply,
+    const std::function<void(size_t, const Answer&)>& found,
+    const std::function<std::string(size_t)>& what) {
   absl::Status sent =
       Send(mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
   mnl_nlmsg_batch_stop(batch);
   if (!sent.ok()) return sent;
-  std::vector<bool> holds(ops.size(), false);
   size_t answered = 0;
   absl::Status refused = absl::OkStatus();
   absl::Status received = Receive([&](const Answer& a) {
-    if (a.seq < first || a.seq >= first + ops.size()) return false;
+    if (a.seq < first || a.seq >= first + count) return false;
     const size_t i = a.seq - first;
-    if (a.type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) {
-      holds[i] = HeldAs(a.message, encoded[i]);
+    if (a.type == ((NFNL_SUBSYS_NFTABLES << 8) | reply)) {
+      found(i, a);
     } else if (a.type == NLMSG_ERROR && a.error != ENOENT && refused.ok()) {
-      refused = KernelError(
-          a.error, absl::StrCat("looking up element { ", ops[i].key, " } of ",
-                                family, " ", table, " ", ops[i].set));
+      refused = KernelError(a.error, what(i));
     }
-    return ++answered == ops.size();
+    return ++answered == count;
   });
   if (!received.ok()) return received;
-  if (!refused.ok()) return refused;
-  return holds;
+  return refused;
 }
 
 absl::StatusOr<std::vector<std::string>> NftNetlink::ExistingChains(
@@ -443,27 +455,15 @@ absl::StatusOr<std::vector<std::string>> NftNetlink::ExistingChains(
     nftnl_chain_free(chain);
     mnl_nlmsg_batch_next(batch);
   }
-  absl::Status sent =
-      Send(mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
-  mnl_nlmsg_batch_stop(batch);
-  if (!sent.ok()) return sent;
   std::vector<bool> exists(chains.size(), false);
-  size_t answered = 0;
-  absl::Status refused = absl::OkStatus();
-  absl::Status received = Receive([&](const Answer& a) {
-    if (a.seq < first || a.seq >= first + chains.size()) return false;
-    const size_t i = a.seq - first;
-    if (a.type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN)) {
-      exists[i] = true;
-    } else if (a.type == NLMSG_ERROR && a.error != ENOENT && refused.ok()) {
-      refused =
-          KernelError(a.error, absl::StrCat("looking up chain ", chains[i],
-                                            " of ", family, " ", table));
-    }
-    return ++answered == chains.size();
-  });
-  if (!received.ok()) return received;
-  if (!refused.ok()) return refused;
+  absl::Status looked_up = Lookup(
+      batch, first, chains.size(), NFT_MSG_NEWCHAIN,
+      [&](size_t i, const Answer&) { exists[i] = true; },
+      [&](size_t i) {
+        return absl::StrCat("looking up chain ", chains[i], " of ", family, " ",
+                            table);
+      });
+  if (!looked_up.ok()) return looked_up;
   std::vector<std::string> present;
   for (size_t i = 0; i < chains.size(); ++i) {
     if (exists[i]) present.push_back(chains[i]);

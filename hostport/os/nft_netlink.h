@@ -33,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "hostport/os/nft_element.h"
 
+struct mnl_nlmsg_batch;
 struct mnl_socket;
 struct nlmsghdr;
 
@@ -91,6 +92,14 @@ class NftNetlink {
     const nlmsghdr* message;
   };
   absl::Status Receive(const std::function<bool(const Answer&)>& done);
+  // Sends the requests of `batch` (and stops it), sequence numbers `first`
+  // to `first + count - 1`, each answered by one `reply` message or an error,
+  // and calls `found(i, answer)` for each reply. A missing object (ENOENT) is
+  // no error; another refusal is, about `what(i)`.
+  absl::Status Lookup(mnl_nlmsg_batch* batch, uint32_t first, size_t count,
+                      uint16_t reply,
+                      const std::function<void(size_t, const Answer&)>& found,
+                      const std::function<std::string(size_t)>& what);
 
   mnl_socket* socket_ = nullptr;
   uint32_t port_id_ = 0;
