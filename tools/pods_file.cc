@@ -200,6 +200,8 @@ class PodsBuilder {
   bool number_float(number_float_t, const string_t&) { return false; }
   bool binary(binary_t&) { return false; }
   bool string(string_t& value) {
+    // Only a field's value, and so only inside a pod.
+    if (state_ == kTop || state_ == kPods || state_ == kDone) return false;
     PodRequest& e = pods_.back();
     switch (state_) {
       case kIps:

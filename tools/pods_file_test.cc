@@ -167,6 +167,18 @@ TEST(PodsFileTest, DeepNestingIsRefusedNotACrash) {
       CheckJsonDepth(std::string(65, '{') + std::string(65, '}')).ok());
 }
 
+// Found by pods_file_fuzzer: values where no pod has begun yet (a string, a
+// number, a boolean in the top-level array) are refused, not written into a
+// pod that does not exist.
+TEST(PodsFileTest, ValuesOutsideAnyPodAreRefused) {
+  for (const char* text :
+       {"[\n \"id\":\"a\",\"ips\":[\"::ffff:2.::t\"*{\"\", \"names]}\n]\n",
+        "[\"a\"]", "[1]", "[true]", "\"a\"", "1"}) {
+    absl::StatusOr<std::vector<PodRequest>> pods = ParsePodsJson(text);
+    EXPECT_FALSE(pods.ok()) << text;
+  }
+}
+
 TEST(PodsFileTest, ReadingNamesThePath) {
   absl::StatusOr<std::vector<PodRequest>> pods =
       ReadPodsFile("/nonexistent/pods.json");
