@@ -23,18 +23,16 @@
 namespace hostport {
 namespace {
 
-// Calls `each` with the names in directory `path` but "." and "..", until it
-// returns true. Reads about fifty entries at a time: readdir(3) fetches 32 KB
-// of them per call, so a scan that stops at the first entry would read eight
-// hundred. False, with errno set, when the directory cannot be opened.
-bool EachEntry(const std::string& path,
-               const std::function<bool(const std::string&)>& each) {
-  const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
+// Calls `each` with the names in the directory open as `dir_fd` but "." and
+// "..", from its current offset, until it returns true. Reads about fifty
+// entries at a time: readdir(3) fetches 32 KB of them per call, so a scan
+// that stops at the first entry would read eight hundred.
+void EachEntryAt(int dir_fd,
+                 const std::function<bool(const std::string&)>& each) {
   alignas(dirent64) char buffer[2048];
   bool stopped = false;
   while (!stopped) {
-    const ssize_t n = getdents64(fd, buffer, sizeof(buffer));
+    const ssize_t n = getdents64(dir_fd, buffer, sizeof(buffer));
     if (n <= 0) break;
     for (ssize_t at = 0; at < n && !stopped;) {
       const auto* entry = reinterpret_cast<const dirent64*>(buffer + at);
@@ -43,6 +41,15 @@ bool EachEntry(const std::string& path,
       if (name != "." && name != "..") stopped = each(name);
     }
   }
+}
+
+// EachEntryAt of directory `path`. False, with errno set, when it cannot be
+// opened.
+bool EachEntry(const std::string& path,
+               const std::function<bool(const std::string&)>& each) {
+  const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  EachEntryAt(fd, each);
   close(fd);
   return true;
 }
@@ -450,16 +457,10 @@ absl::StatusOr<StateDir::Diff> StateDir::DiffAgainst(
   const int dir_fd = open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0 && errno != ENOENT) return Errno("cannot read", dir_path);
   if (dir_fd >= 0) {
-    // fdopendir takes its descriptor: a copy, so that dir_fd stays open.
-    DIR* dir = fdopendir(dup(dir_fd));
-    if (dir == nullptr) {
-      close(dir_fd);
-      return Errno("cannot read", dir_path);
-    }
-    while (dirent* e = readdir(dir)) {
-      if (absl::EndsWith(e->d_name, ".json")) left.insert(e->d_name);
-    }
-    closedir(dir);
+    EachEntryAt(dir_fd, [&](const std::string& name) {
+      if (absl::EndsWith(name, ".json")) left.insert(name);
+      return false;
+    });
   }
   std::string name, want, buffer;
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -615,17 +616,14 @@ absl::StatusOr<StateDir::Related> StateDir::ListRelated(
 absl::StatusOr<StateDir::Listing> StateDir::List() const {
   Listing listing;
   const std::string dir_path = absl::StrCat(path_, "/pods");
-  DIR* dir = opendir(dir_path.c_str());
-  if (dir == nullptr) {
+  std::vector<std::string> files;
+  if (!EachEntry(dir_path, [&](const std::string& name) {
+        if (absl::EndsWith(name, ".json")) files.push_back(name);
+        return false;
+      })) {
     if (errno == ENOENT) return listing;
     return Errno("cannot read", dir_path);
   }
-  std::vector<std::string> files;
-  while (dirent* e = readdir(dir)) {
-    const std::string name = e->d_name;
-    if (absl::EndsWith(name, ".json")) files.push_back(name);
-  }
-  closedir(dir);
   std::sort(files.begin(), files.end());
   for (const std::string& file : files) {
     const std::string path = absl::StrCat(dir_path, "/", file);
