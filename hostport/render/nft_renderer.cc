@@ -159,6 +159,12 @@ const std::vector<BaseObjectSpec>& BaseObjectSpecs() {
   return *kSpecs;
 }
 
+// `text` in `family`'s terms: "$ip" and "$addr" replaced.
+std::string InFamily(absl::string_view text, IPFamily family) {
+  return absl::StrReplaceAll(
+      text, {{"$ip", NftFamily(family)}, {"$addr", AddrType(family)}});
+}
+
 // Whether an object or rule in `families` belongs in `family`'s table.
 bool In(Families families, IPFamily family) {
   return families == Families::kBoth || family == IPFamily::kIPv4;
@@ -174,8 +180,7 @@ NftElementOp NftRenderer::ElementOp(IPFamily family, absl::string_view set,
   for (const BaseObjectSpec& spec : BaseObjectSpecs()) {
     // The chain "hostports" shares the map's name.
     if (spec.kind == Kind::kChain || spec.name != set) continue;
-    const std::string type = absl::StrReplaceAll(
-        spec.type, {{"$ip", NftFamily(family)}, {"$addr", AddrType(family)}});
+    const std::string type = InFamily(spec.type, family);
     const std::pair<std::string, std::string> key_value =
         absl::StrSplit(type, absl::MaxSplits(" : ", 1));
     op.key_type = key_value.first;
@@ -263,15 +268,13 @@ std::string NftRenderer::BaseObject::Listed() const {
 
 std::vector<NftRenderer::BaseObject> NftRenderer::BaseObjects(
     IPFamily family) const {
-  const std::vector<std::pair<absl::string_view, absl::string_view>> words = {
-      {"$ip", NftFamily(family)}, {"$addr", AddrType(family)}};
   std::vector<BaseObject> objects;
   for (const BaseObjectSpec& spec : BaseObjectSpecs()) {
     if (!In(spec.families, family)) continue;
     BaseObject object;
     object.kind = spec.kind;
     object.name = std::string(spec.name);
-    object.type = absl::StrReplaceAll(spec.type, words);
+    object.type = InFamily(spec.type, family);
     if (!spec.hook.hook.empty()) {
       object.hook =
           BaseObject::Hook{std::string(spec.hook.type),
@@ -279,7 +282,7 @@ std::vector<NftRenderer::BaseObject> NftRenderer::BaseObjects(
     }
     for (const BaseRuleSpec& rule : spec.rules) {
       if (!In(rule.families, family)) continue;
-      object.rules.push_back(absl::StrReplaceAll(rule.text, words));
+      object.rules.push_back(InFamily(rule.text, family));
     }
     objects.push_back(std::move(object));
   }
