@@ -178,6 +178,23 @@ TEST(RecentParseTest, Ipv6MaskDefault) {
             "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource -j ACCEPT");
 }
 
+// What kube-proxy's services give a pod, in either mode: web's three
+// endpoints a third each; sticky's two, with the probability unknown (session
+// affinity).
+void ExpectKubeProxyOutcomes(const Simulator& sim) {
+  EXPECT_THAT(Outcomes(sim, "pod:10.244.0.5", "10.96.0.10:80"),
+              UnorderedElementsAreArray({
+                  "10.244.1.5:8080 from 10.244.0.5 0.333",
+                  "10.244.1.6:8080 from 10.244.0.5 0.333",
+                  "10.244.1.7:8080 from 10.244.0.5 0.333",
+              }));
+  EXPECT_THAT(Outcomes(sim, "pod:10.244.0.5", "10.96.0.20:80"),
+              UnorderedElementsAreArray({
+                  "10.244.1.5:8080 from 10.244.0.5 unknown",
+                  "10.244.1.6:8080 from 10.244.0.5 unknown",
+              }));
+}
+
 // kube-proxy's iptables mode, as loaded into a namespace and printed back by
 // iptables-save 1.8.9 (see testdata/README.md): web has three endpoints,
 // sticky has two and ClientIP session affinity.
@@ -186,18 +203,8 @@ TEST(KubeProxyIptablesTest, EachEndpointWithItsProbability) {
       MakeSimulator(ReadTestFile("sim/testdata/kube-proxy-lb.iptables-save"),
                     "", "", NodeHost());
   ASSERT_NE(sim, nullptr);
-  EXPECT_THAT(Outcomes(*sim, "pod:10.244.0.5", "10.96.0.10:80"),
-              UnorderedElementsAreArray({
-                  "10.244.1.5:8080 from 10.244.0.5 0.333",
-                  "10.244.1.6:8080 from 10.244.0.5 0.333",
-                  "10.244.1.7:8080 from 10.244.0.5 0.333",
-              }));
   // Session affinity: the recent list decides, which the trace cannot know.
-  EXPECT_THAT(Outcomes(*sim, "pod:10.244.0.5", "10.96.0.20:80"),
-              UnorderedElementsAreArray({
-                  "10.244.1.5:8080 from 10.244.0.5 unknown",
-                  "10.244.1.6:8080 from 10.244.0.5 unknown",
-              }));
+  ExpectKubeProxyOutcomes(*sim);
   absl::Status s = TraceStatus(*sim, "pod:10.244.0.5", "10.96.0.10:80");
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), HasSubstr("--probability 0.33333333349"));
@@ -405,19 +412,9 @@ TEST(KubeProxyNftTest, EachEndpointWithItsProbability) {
   auto sim = MakeSimulator(
       "", "", ReadTestFile("sim/testdata/kube-proxy-lb.nft"), NodeHost());
   ASSERT_NE(sim, nullptr);
-  EXPECT_THAT(Outcomes(*sim, "pod:10.244.0.5", "10.96.0.10:80"),
-              UnorderedElementsAreArray({
-                  "10.244.1.5:8080 from 10.244.0.5 0.333",
-                  "10.244.1.6:8080 from 10.244.0.5 0.333",
-                  "10.244.1.7:8080 from 10.244.0.5 0.333",
-              }));
   // Session affinity: the sets are filled by traffic (`flags dynamic`,
   // `update @affinity-... { ip saddr }`), which the trace cannot know.
-  EXPECT_THAT(Outcomes(*sim, "pod:10.244.0.5", "10.96.0.20:80"),
-              UnorderedElementsAreArray({
-                  "10.244.1.5:8080 from 10.244.0.5 unknown",
-                  "10.244.1.6:8080 from 10.244.0.5 unknown",
-              }));
+  ExpectKubeProxyOutcomes(*sim);
   absl::Status s = TraceStatus(*sim, "pod:10.244.0.5", "10.96.0.20:80");
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), HasSubstr("ip saddr @affinity-AAAAAAAA"));
