@@ -732,12 +732,7 @@ absl::Status Manager::Adopt(const HeldState& state) {
     for (IPFamily f : {IPFamily::kIPv4, IPFamily::kIPv6}) {
       FamilyBackend* b = Primary(f);
       if (b == nullptr || b->Assume(plans, state.whole_host)) continue;
-      Log(absl::StrCat(
-          "warning: the records hold pods with ", FamilyLabel(f),
-          " mappings, but ", b->name(),
-          " lacks their base objects (changed "
-          "behind hostport's back): reading what it holds; `hostportctl "
-          "sync --read-kernel` puts the records' mappings back"));
+      Log(RecordsWithoutBaseWarning(*b));
       if (absl::Status s = b->Load(); !s.ok()) {
         return absl::Status(
             s.code(), absl::StrCat("reading what ", b->name(), " ",

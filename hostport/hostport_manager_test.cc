@@ -3,6 +3,7 @@
 // conntrack) leaving no socket open and no rule changed.
 #include "hostport/hostport_manager.h"
 
+#include <functional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -874,6 +875,138 @@ TEST(TrustRecordsTest, RecordsTheKernelLostAreNamedAndTheKernelReadWhole) {
   ASSERT_TRUE((*m)->Add("b", Pod({"10.88.0.6"}, {M(9090, 80)}, "b"), "").ok());
   EXPECT_THAT(h.Elements("ip", "hostports"),
               ElementsAre(HasSubstr("tcp . 9090")));
+}
+
+// The programs a fresh trusted iptables process ran for `change`, in order.
+std::vector<std::string> ProgramsFor(
+    FakeHost& h, MetaOptions::Backend backend,
+    const HostPortManager::HeldState& state,
+    const std::function<void(HostPortManager*)>& change) {
+  MetaOptions options = h.Options(backend);
+  options.trust_records = true;
+  absl::StatusOr<std::unique_ptr<HostPortManager>> m =
+      NewMetaHostportManager(options);
+  EXPECT_TRUE(m.ok()) << m.status();
+  if (!m.ok()) return {};
+  EXPECT_TRUE((*m)->Adopt(state).ok());
+  h.iptables_.ClearCalls();
+  change(m->get());
+  std::vector<std::string> programs;
+  for (const FakeIptables::Call& call : h.iptables_.calls()) {
+    programs.push_back(call.argv[0]);
+  }
+  return programs;
+}
+
+// A removal needs nothing read: the records name the rules, and the kernel
+// refuses one that is not there. The last pod takes the base with it in the
+// same restore, one per family.
+TEST(TrustRecordsTest, AnIptablesRemovalRunsOneRestorePerFamilyAndNothingElse) {
+  for (auto backend : {MetaOptions::Backend::kIptablesLegacy,
+                       MetaOptions::Backend::kIptablesNft}) {
+    SCOPED_TRACE(static_cast<int>(backend));
+    const std::string v =
+        backend == MetaOptions::Backend::kIptablesNft ? "nft" : "legacy";
+    FakeHost h;
+    HostPortManager::HeldState state;
+    {
+      auto first = h.Meta(backend);
+      ASSERT_TRUE(first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "").ok());
+      ASSERT_TRUE(
+          first
+              ->Add("b",
+                    Pod(kDual, {M(9090, 80, Protocol::kTCP, "127.0.0.1")}, "b"),
+                    "hp-br0")
+              .ok());
+      state = first->Held();
+    }
+    const std::vector<std::string> restores = {
+        absl::StrCat("iptables-", v, "-restore"),
+        absl::StrCat("ip6tables-", v, "-restore")};
+    EXPECT_THAT(
+        ProgramsFor(h, backend, state,
+                    [](HostPortManager* m) {
+                      EXPECT_TRUE(m->Remove("a", PodPortMapping()).ok());
+                    }),
+        ::testing::ElementsAreArray(restores));
+    EXPECT_THAT(h.KernelState(), Not(HasSubstr("8080")));
+    EXPECT_THAT(h.KernelState(), HasSubstr("9090"));
+    // "b" (127.0.0.1) has only IPv4 mappings: IPv6's base went with "a".
+    EXPECT_FALSE(
+        h.iptables_.HasChain(IPFamily::kIPv6, "nat", "KUBE-HOSTPORTS"));
+    state.pods.erase(state.pods.begin());
+    EXPECT_THAT(
+        ProgramsFor(h, backend, state,
+                    [](HostPortManager* m) {
+                      EXPECT_TRUE(m->Remove("b", PodPortMapping()).ok());
+                    }),
+        ElementsAre(restores[0]));
+    EXPECT_THAT(h.KernelState(), Not(HasSubstr("KUBE-")));
+    EXPECT_THAT(h.KernelState(), Not(HasSubstr("CRIO-")));
+    EXPECT_THAT(h.log_, Not(Contains(HasSubstr("refused"))));
+  }
+}
+
+// Someone else's rule in a shared chain keeps the base, and only the base:
+// the last pod still goes, and their rule stays.
+TEST(TrustRecordsTest, AForeignRuleInASharedChainKeepsTheBaseNotThePod) {
+  for (auto backend : {MetaOptions::Backend::kIptablesLegacy,
+                       MetaOptions::Backend::kIptablesNft}) {
+    SCOPED_TRACE(static_cast<int>(backend));
+    FakeHost h;
+    HostPortManager::HeldState state;
+    {
+      auto first = h.Meta(backend);
+      ASSERT_TRUE(first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "").ok());
+      state = first->Held();
+    }
+    ASSERT_TRUE(h.iptables_
+                    .Restore(IPFamily::kIPv4,
+                             "*nat\n-A KUBE-HOSTPORTS -p tcp --dport 7000 -j "
+                             "DNAT --to-destination 10.1.1.1:80\nCOMMIT\n")
+                    .ok());
+    ProgramsFor(h, backend, state, [](HostPortManager* m) {
+      EXPECT_TRUE(m->Remove("a", PodPortMapping()).ok());
+    });
+    EXPECT_THAT(h.KernelState(), Not(HasSubstr("8080")));
+    EXPECT_THAT(h.iptables_.Rules(IPFamily::kIPv4, "nat", "KUBE-HOSTPORTS"),
+                ElementsAre(HasSubstr("7000")));
+    EXPECT_THAT(h.iptables_.Rules(IPFamily::kIPv4, "nat", "PREROUTING"),
+                Contains(HasSubstr("KUBE-HOSTPORTS")));
+    // IPv6 had no foreign rule: its base went.
+    EXPECT_FALSE(
+        h.iptables_.HasChain(IPFamily::kIPv6, "nat", "KUBE-HOSTPORTS"));
+  }
+}
+
+// Records say a pod is installed, but the base is gone (a firewall reload
+// flushed nat): the next add reads the base, says so, loads what there is,
+// and puts the base back with its own pod.
+TEST(TrustRecordsTest, AnIptablesAddFindsTheBaseGoneAndSaysSo) {
+  FakeHost h;
+  const auto backend = MetaOptions::Backend::kIptablesNft;
+  HostPortManager::HeldState state;
+  {
+    auto first = h.Meta(backend);
+    ASSERT_TRUE(first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "").ok());
+    state = first->Held();
+  }
+  ASSERT_TRUE(h.iptables_
+                  .Restore(IPFamily::kIPv4,
+                           "*nat\n-D PREROUTING -m comment --comment "
+                           "\"kube hostport portals\" -m addrtype "
+                           "--dst-type LOCAL -j KUBE-HOSTPORTS\nCOMMIT\n")
+                  .ok());
+  const std::vector<std::string> programs =
+      ProgramsFor(h, backend, state, [](HostPortManager* m) {
+        EXPECT_TRUE(
+            m->Add("b", Pod({"10.88.0.6"}, {M(9090, 80)}, "b"), "").ok());
+      });
+  EXPECT_THAT(programs, Contains("iptables-nft-save")) << "did not load";
+  EXPECT_THAT(h.log_, Contains(AllOf(HasSubstr("warning: "),
+                                     HasSubstr("lacks their base objects"))));
+  EXPECT_THAT(h.iptables_.Rules(IPFamily::kIPv4, "nat", "PREROUTING"),
+              Contains(HasSubstr("KUBE-HOSTPORTS")));
 }
 
 TEST(TrustRecordsTest, ARecordTheKernelContradictsMakesTheDeltaReadEverything) {

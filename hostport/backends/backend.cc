@@ -18,12 +18,22 @@ absl::Status FamilyBackend::Sync(const std::vector<const PodPlan*>& desired) {
   return Commit("sync", [&] { return SyncChange(desired); });
 }
 
+absl::Status FamilyBackend::Attempt(Change* c) {
+  if (absl::Status s = Prepare(*c); !s.ok()) return s;
+  c->remove_base = BaseGoesWith(*c);
+  std::string script = Delta(*c);
+  absl::Status applied = script.empty() ? absl::OkStatus() : Apply(*c, script);
+  if (applied.ok() || !c->remove_base) return applied;
+  // The base stays; RemoveBaseIfUnused tries it again on its own.
+  c->remove_base = false;
+  script = Delta(*c);
+  return script.empty() ? absl::OkStatus() : Apply(*c, script);
+}
+
 absl::Status FamilyBackend::Commit(absl::string_view what,
                                    const std::function<Change()>& change) {
   Change c = change();
-  std::string script = Delta(c);
-  if (absl::Status first = script.empty() ? absl::OkStatus() : Apply(c, script);
-      !first.ok()) {
+  if (absl::Status first = Attempt(&c); !first.ok()) {
     if (log_) {
       log_(absl::StrCat(name(), " ", IPFamilyLabel(family()), " refused ", what,
                         " (", first.message(),
@@ -31,10 +41,7 @@ absl::Status FamilyBackend::Commit(absl::string_view what,
     }
     if (absl::Status reload = Load(); !reload.ok()) return reload;
     c = change();
-    script = Delta(c);
-    if (absl::Status retry =
-            script.empty() ? absl::OkStatus() : Apply(c, script);
-        !retry.ok()) {
+    if (absl::Status retry = Attempt(&c); !retry.ok()) {
       return absl::Status(retry.code(),
                           absl::StrCat(name(), " ", IPFamilyLabel(family()),
                                        " for ", what, ": ", retry.message()));
@@ -43,6 +50,15 @@ absl::Status FamilyBackend::Commit(absl::string_view what,
   Record(c);
   RemoveBaseIfUnused();
   return absl::OkStatus();
+}
+
+std::string RecordsWithoutBaseWarning(const FamilyBackend& b) {
+  return absl::StrCat(
+      "warning: the records hold pods with ", IPFamilyLabel(b.family()),
+      " mappings, but ", b.name(),
+      " lacks their base objects (changed behind hostport's back): reading "
+      "what it holds; `hostportctl sync --read-kernel` puts the records' "
+      "mappings back");
 }
 
 absl::flat_hash_set<std::string> MappingHashes(absl::string_view id,

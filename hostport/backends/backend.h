@@ -45,7 +45,8 @@ class FamilyBackend {
   // Forgets the index and learns only whether the base objects (nftables: the
   // table's chains; iptables: the jumps from the built-in chains to ours) are
   // in place, reading nothing whose size grows with the mappings installed.
-  // The index is then partial (see Assume).
+  // The index is then partial (see Assume). A backend may put the reading off
+  // until a change needs it (Prepare): IptablesBackend reads nothing here.
   virtual absl::Status LoadBase() = 0;
 
   // Adds `plans` (pods that records say are installed) to the index. With
@@ -53,7 +54,8 @@ class FamilyBackend {
   // stays partial, and the last mapping of a partial index going leaves the
   // base objects in place. Returns false, changing nothing, when a plan has
   // mappings of this family but the base objects are missing: the kernel
-  // changed behind the records' back.
+  // changed behind the records' back. (Where LoadBase read nothing, Prepare
+  // checks that instead and logs RecordsWithoutBaseWarning.)
   virtual bool Assume(const std::vector<const PodPlan*>& plans, bool whole) = 0;
 
   // In one kernel transaction: removes every installed mapping of pod `id`
@@ -96,6 +98,8 @@ class FamilyBackend {
   struct Change {
     absl::flat_hash_set<std::string> removed;
     std::vector<const PodPlan*> plans;
+    // The base objects go in the same transaction (see BaseGoesWith).
+    bool remove_base = false;
   };
 
   // The index entries of pod `id`, as Change::removed names them; `hashes`
@@ -103,13 +107,24 @@ class FamilyBackend {
   virtual absl::flat_hash_set<std::string> EntriesOf(
       absl::string_view id,
       const absl::flat_hash_set<std::string>& hashes) const = 0;
+  // Reads what Delta(change) needs that the index does not know yet; by
+  // default nothing. (IptablesBackend reads whether its base is in place only
+  // before a change that adds.)
+  virtual absl::Status Prepare(const Change& change) {
+    return absl::OkStatus();
+  }
+  // Whether the base objects can go in the same transaction as `change`: the
+  // index is complete and nothing is left in it after `change`. By default
+  // false: RemoveBaseIfUnused takes them away afterwards.
+  virtual bool BaseGoesWith(const Change& change) const { return false; }
   // What Sync changes against the index Load() just read: every entry that no
   // plan in `desired` owns goes; the desired plans are (re)installed, all of
   // them or only those the index does not hold exactly.
   virtual Change SyncChange(
       const std::vector<const PodPlan*>& desired) const = 0;
   // The script that makes `change` against the index, creating the shared
-  // chains or table first when they are missing; "" when there is nothing to
+  // chains or table first when they are missing, and with
+  // `change.remove_base` taking them away last; "" when there is nothing to
   // do.
   virtual std::string Delta(const Change& change) const = 0;
   // Runs `script`, the Delta of `change`, in one kernel transaction.
@@ -130,10 +145,17 @@ class FamilyBackend {
   // Applies the Delta of `change()`, then records it. When the kernel refuses
   // it, our index may be stale (someone changed our rules underneath): loads
   // again, asks `change()` again against the new index and retries once. The
-  // error names the backend, the family and `what`.
+  // error names the backend, the family and `what`. A change that empties a
+  // complete index takes the base with it; should the kernel refuse that
+  // (someone else's rule in a shared chain), the change is applied without.
+  absl::Status Attempt(Change* change);
   absl::Status Commit(absl::string_view what,
                       const std::function<Change()>& change);
 };
+
+// What a backend's owner logs when records say pods have mappings of `b`'s
+// family but `b` lacks the base objects they need.
+std::string RecordsWithoutBaseWarning(const FamilyBackend& b);
 
 // The chain hashes of every mapping `pod` could have installed under `id`,
 // whatever its IPs: what Remove() needs when the pod has no IP left.

@@ -105,6 +105,7 @@ absl::Status IptablesBackend::Load() {
   installed_.clear();
   base_present_.clear();
   partial_ = false;
+  base_read_ = true;
   // rule lines of each chain we read, by table.
   absl::flat_hash_map<std::string, std::vector<std::string>> dnat_rules;
   absl::flat_hash_set<std::string> loopback_rules;
@@ -188,10 +189,16 @@ absl::Status IptablesBackend::Load() {
 }
 
 absl::Status IptablesBackend::LoadBase() {
-  const ObjectNames& names = renderer_.names();
   installed_.clear();
   base_present_.clear();
   partial_ = true;
+  base_read_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status IptablesBackend::ReadBase() {
+  const ObjectNames& names = renderer_.names();
+  base_present_.clear();
   std::vector<std::pair<std::string, std::vector<std::string>>> reads = {
       {"nat", {"PREROUTING", "OUTPUT", "POSTROUTING"}}};
   if (family_ == IPFamily::kIPv4) {
@@ -225,7 +232,32 @@ absl::Status IptablesBackend::LoadBase() {
           }
         });
   }
+  base_read_ = true;
   return absl::OkStatus();
+}
+
+absl::Status IptablesBackend::Prepare(const Change& change) {
+  if (base_read_) return absl::OkStatus();
+  bool adds = false;
+  for (const PodPlan* plan : change.plans) {
+    adds = adds || !plan->family(family_).mappings.empty();
+  }
+  if (!adds) return absl::OkStatus();
+  // Records said mappings are installed, and so the base with them.
+  const bool assumed = !installed_.empty();
+  if (absl::Status s = ReadBase(); !s.ok()) return s;
+  if (!assumed || BaseComplete()) return absl::OkStatus();
+  if (log_) log_(RecordsWithoutBaseWarning(*this));
+  return Load();
+}
+
+void IptablesBackend::AssumeBase() {
+  IptablesTransaction base = renderer_.Base(family_);
+  for (const IptablesTransaction::Table& table : base.tables()) {
+    for (const IptablesTransaction::Op& op : table.ops) {
+      base_present_.insert(BaseKey(table.name, op));
+    }
+  }
 }
 
 bool IptablesBackend::BaseComplete() const {
@@ -244,6 +276,9 @@ bool IptablesBackend::Assume(const std::vector<const PodPlan*>& plans,
   for (const PodPlan* plan : plans) {
     any = any || !plan->family(family_).mappings.empty();
   }
+  // Unread, the base is taken to be as the records imply: a removal that
+  // finds otherwise is refused, and a change that adds reads it first.
+  if (any && !base_read_) AssumeBase();
   if (any && !BaseComplete()) return false;
   for (const PodPlan* plan : plans) {
     for (const PlannedMapping& m : plan->family(family_).mappings) {
@@ -251,6 +286,17 @@ bool IptablesBackend::Assume(const std::vector<const PodPlan*>& plans,
     }
   }
   if (whole) partial_ = false;
+  return true;
+}
+
+bool IptablesBackend::BaseGoesWith(const Change& change) const {
+  if (partial_ || base_present_.empty()) return false;
+  for (const PodPlan* plan : change.plans) {
+    if (!plan->family(family_).mappings.empty()) return false;
+  }
+  for (const auto& [hash, rules] : installed_) {
+    if (!change.removed.contains(hash)) return false;
+  }
   return true;
 }
 
@@ -297,11 +343,13 @@ std::string IptablesBackend::Delta(const Change& change) const {
                           &tx);
   }
   for (const PodPlan* plan : plans) renderer_.AddPod(*plan, &tx);
+  if (change.remove_base) UndoBase(&tx);
   return tx.Render();
 }
 
 void IptablesBackend::Record(const Change& change) {
   for (const std::string& hash : change.removed) installed_.erase(hash);
+  if (change.remove_base) base_present_.clear();
   bool added = false;
   for (const PodPlan* plan : change.plans) {
     for (const PlannedMapping& m : plan->family(family_).mappings) {
@@ -319,13 +367,8 @@ void IptablesBackend::Record(const Change& change) {
   }
 }
 
-void IptablesBackend::RemoveBaseIfUnused() {
-  if (partial_ || !installed_.empty() || base_present_.empty()) return;
-  // Undo the base, last operation first, in its own transaction: should anyone
-  // else's rule sit in a shared chain, -X refuses, nothing changes, and the
-  // base simply stays.
+void IptablesBackend::UndoBase(IptablesTransaction* tx) const {
   IptablesTransaction base = renderer_.Base(family_);
-  IptablesTransaction undo(family_);
   std::vector<std::pair<std::string, IptablesTransaction::Op>> ops;
   for (const IptablesTransaction::Table& table : base.tables()) {
     for (const IptablesTransaction::Op& op : table.ops) {
@@ -339,12 +382,24 @@ void IptablesBackend::RemoveBaseIfUnused() {
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       if (it->first != table) continue;
       if (it->second.kind == OpKind::kNewChain) {
-        undo.DeleteChain(it->first, it->second.chain);
+        tx->DeleteChain(it->first, it->second.chain);
       } else {
-        undo.Delete(it->first, it->second.chain, it->second.rule);
+        tx->Delete(it->first, it->second.chain, it->second.rule);
       }
     }
   }
+}
+
+void IptablesBackend::RemoveBaseIfUnused() {
+  if (partial_ || !installed_.empty() || base_present_.empty()) return;
+  // The base was assumed from records, and taking it away with the last
+  // mapping was refused: read what there is of it.
+  if (!base_read_ && !ReadBase().ok()) return;
+  // Undo the base, last operation first, in its own transaction: should anyone
+  // else's rule sit in a shared chain, -X refuses, nothing changes, and the
+  // base simply stays.
+  IptablesTransaction undo(family_);
+  UndoBase(&undo);
   if (undo.empty() || !Restore(undo.Render()).ok()) return;
   base_present_.clear();
 }

@@ -8,10 +8,12 @@
 // `iptables-restore -w --noflush` input holding only the change, never
 // redeclaring (and so never flushing) a chain it does not own wholly. If the
 // kernel refuses a delta (someone changed our rules underneath), it loads again
-// once and retries. LoadBase() lists only the built-in chains that jump to ours
-// and the localnet guard (`-S CHAIN`), never a chain whose length grows with
-// the mappings; on iptables-legacy, which fetches the whole table for any
-// listing, it saves nat once instead of listing three of its chains.
+// once and retries. LoadBase() reads nothing: a change that only removes
+// trusts the records (a rule they name that is not there makes the kernel
+// refuse, and the backend load); one that adds first lists the built-in chains
+// that jump to ours and the localnet guard (`-S CHAIN`), never a chain whose
+// length grows with the mappings. The last mapping takes the base with it in
+// the same iptables-restore.
 //
 // REQUIRES: the iptables binaries of the chosen variant are installed
 // ("iptables-legacy-restore" etc.); the runner acts in the intended network
@@ -62,11 +64,26 @@ class IptablesBackend : public FamilyBackend {
   Change SyncChange(const std::vector<const PodPlan*>& desired) const override;
   std::string Delta(const Change& change) const override;
   absl::Status Apply(const Change& change, const std::string& script) override;
+  // Reads the base (ReadBase) before a change that adds mappings, when
+  // LoadBase() left it unread; and when records had mappings but the base is
+  // incomplete, logs that and loads everything.
+  absl::Status Prepare(const Change& change) override;
+  bool BaseGoesWith(const Change& change) const override;
   // Runs `script` with iptables-restore --noflush.
   absl::Status Restore(const std::string& script);
   void Record(const Change& change) override;
   // Best effort: if someone else's rule sits in a shared chain, they stay.
   void RemoveBaseIfUnused() override;
+  // Appends the undo of every base operation present, last first, nat
+  // before raw and filter.
+  void UndoBase(IptablesTransaction* tx) const;
+  // Lists the built-in chains that jump to ours and the localnet guard, never
+  // a chain whose length grows with the mappings; on iptables-legacy, which
+  // fetches the whole table for any listing, saves nat once instead of
+  // listing three of its chains.
+  absl::Status ReadBase();
+  // Takes every base operation as present (records imply it).
+  void AssumeBase();
 
   // Whether every operation of the base is present.
   bool BaseComplete() const;
@@ -86,6 +103,9 @@ class IptablesBackend : public FamilyBackend {
   absl::flat_hash_map<std::string, SharedRules> installed_;
   // Base operations (-N chain / -A rule) already present, as rendered text.
   absl::flat_hash_set<std::string> base_present_;
+  // Whether base_present_ was read from the kernel (Load, ReadBase) rather
+  // than assumed from records (LoadBase, Assume).
+  bool base_read_ = false;
 };
 
 }  // namespace hostport
