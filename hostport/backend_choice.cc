@@ -65,9 +65,9 @@ absl::StatusOr<std::unique_ptr<FamilyBackend>> OpenFamilyBackend(
     const IptablesVariant variant = backend == Backend::kIptablesNft
                                         ? IptablesVariant::kNft
                                         : IptablesVariant::kLegacy;
-    return Loaded(
-        std::make_unique<IptablesBackend>(family, variant, env.commands, names),
-        base_only);
+    return Loaded(std::make_unique<IptablesBackend>(
+                      family, variant, env.commands, names, env.nft),
+                  base_only);
   }
   return Loaded(std::make_unique<NftBackend>(family, env.nft, names),
                 base_only);
@@ -96,7 +96,7 @@ std::vector<std::unique_ptr<FamilyBackend>> OtherBackendsPresent(
   if (chosen != Backend::kIptablesNft &&
       absl::StrContains(listed, absl::StrCat("table ", ip, " nat {"))) {
     present.push_back(std::make_unique<IptablesBackend>(
-        family, IptablesVariant::kNft, env.commands, names));
+        family, IptablesVariant::kNft, env.commands, names, env.nft));
   }
   std::vector<std::unique_ptr<FamilyBackend>> loaded;
   for (auto& b : present) {

@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -55,10 +56,12 @@ void ForEachSaved(absl::string_view saved,
 }  // namespace
 
 IptablesBackend::IptablesBackend(IPFamily family, IptablesVariant variant,
-                                 CommandRunner* runner, ObjectNames names)
+                                 CommandRunner* runner, ObjectNames names,
+                                 NftRunner* nft)
     : family_(family),
       variant_(variant),
       runner_(runner),
+      nft_(variant == IptablesVariant::kNft ? nft : nullptr),
       renderer_(std::move(names)) {}
 
 std::string IptablesBackend::name() const {
@@ -92,8 +95,167 @@ absl::StatusOr<std::string> IptablesBackend::Save(absl::string_view table) {
   return SaveIptablesTable(runner_, family_, variant_, table);
 }
 
-absl::Status IptablesBackend::Apply(const Change&, const std::string& script) {
+absl::Status IptablesBackend::Apply(const Change& change,
+                                    const std::string& script) {
+  if (nft_ != nullptr && change.plans.empty()) {
+    absl::Status removed = nft_->WithNetlink([&](NftNetlink& netlink) {
+      return RemoveOverNetlink(change, &netlink);
+    });
+    if (!absl::IsUnimplemented(removed)) return removed;
+  }
   return Restore(script);
+}
+
+absl::Status IptablesBackend::RemoveOverNetlink(const Change& change,
+                                                NftNetlink* netlink) const {
+  const ObjectNames& names = renderer_.names();
+  const std::string family = family_ == IPFamily::kIPv4 ? "ip" : "ip6";
+  std::vector<std::string> hashes;
+  for (const std::string& hash : change.removed) {
+    auto it = installed_.find(hash);
+    if (it == installed_.end()) continue;
+    if (!it->second.loopback_drop.empty()) {
+      return absl::UnimplementedError("a loopback guard rule is found by text");
+    }
+    hashes.push_back(hash);
+  }
+  // The mappings' own chains: which exist (a half-removed mapping may lack
+  // one), and their handles.
+  std::vector<std::string> own;
+  for (const std::string& hash : hashes) {
+    own.push_back(names.hostport_chain_prefix + hash);
+    own.push_back(names.masquerade_chain_prefix + hash);
+  }
+  absl::StatusOr<std::vector<uint64_t>> own_handles =
+      netlink->ChainHandles(family, "nat", own);
+  if (!own_handles.ok()) return own_handles.status();
+  // One iptables-nft-restore gave a pod's chains and then its jumps to them
+  // handles from one counter per table: a jump is less than 4 per mapping
+  // above its chain. Only a pod laid down with many others (a sync) has them
+  // further apart, and then the shared chain is read whole.
+  const uint64_t window = 4 * hashes.size() + 4;
+
+  // Per chain ("table chain"): its rules when read whole, the handles going.
+  absl::flat_hash_map<std::string, std::vector<NftRuleJump>> whole;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<uint64_t>> going;
+  auto read_whole = [&](const std::string& table, const std::string& chain)
+      -> absl::StatusOr<const std::vector<NftRuleJump>*> {
+    const std::string key = absl::StrCat(table, " ", chain);
+    auto it = whole.find(key);
+    if (it != whole.end()) return &it->second;
+    absl::StatusOr<std::vector<NftRuleJump>> rules =
+        netlink->RuleJumps(family, table, chain);
+    if (!rules.ok()) return rules.status();
+    return &(whole[key] = std::move(*rules));
+  };
+  std::vector<NftRuleOp> ops, chain_ops;
+  // Deletes the rules of `rules` that jump to `target`; false if none does.
+  auto take = [&](const std::string& table, const std::string& chain,
+                  const std::vector<NftRuleJump>& rules,
+                  const std::string& target) {
+    bool found = false;
+    for (const NftRuleJump& rule : rules) {
+      if (rule.target != target) continue;
+      found = true;
+      if (going[absl::StrCat(table, " ", chain)].insert(rule.handle).second) {
+        ops.push_back(
+            {NftRuleOp::Kind::kDeleteRule, table, chain, rule.handle});
+      }
+    }
+    return found;
+  };
+  // The jumps of `chain` to `target`, looked for after `near` (the target's
+  // handle, 0 for none) first: at least one must be there.
+  auto drop_jumps = [&](const std::string& table, const std::string& chain,
+                        const std::string& target,
+                        uint64_t near) -> absl::Status {
+    // One handle at a time, likeliest first (a pod of one mapping: 2 above
+    // its chain): a handle the chain does not hold costs a walk of it all.
+    for (uint64_t parity : {0, 1}) {
+      for (uint64_t offset = 2 - parity; near != 0 && offset <= window;
+           offset += 2) {
+        absl::StatusOr<std::vector<NftRuleJump>> rules =
+            netlink->RulesByHandle(family, table, chain, {near + offset});
+        if (!rules.ok()) return rules.status();
+        if (take(table, chain, *rules, target)) return absl::OkStatus();
+      }
+    }
+    absl::StatusOr<const std::vector<NftRuleJump>*> rules =
+        read_whole(table, chain);
+    if (!rules.ok()) return rules.status();
+    if (take(table, chain, **rules, target)) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat(name(), " ", IPFamilyLabel(family_), ": ", table, " ",
+                     chain, " has no jump to ", target));
+  };
+  auto drop_chain = [&](const std::string& table, const std::string& chain) {
+    chain_ops.push_back({NftRuleOp::Kind::kFlushChain, table, chain, 0});
+    chain_ops.push_back({NftRuleOp::Kind::kDeleteChain, table, chain, 0});
+  };
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    const SharedRules& rules = installed_.at(hashes[i]);
+    if (!rules.hostport_jump.empty()) {
+      if (absl::Status s = drop_jumps("nat", names.hostports_chain, own[2 * i],
+                                      (*own_handles)[2 * i]);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (!rules.masquerade_jump.empty()) {
+      if (absl::Status s =
+              drop_jumps("nat", names.masquerade_chain, own[2 * i + 1],
+                         (*own_handles)[2 * i + 1]);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  for (size_t i = 0; i < own.size(); ++i) {
+    if ((*own_handles)[i] != 0) drop_chain("nat", own[i]);
+  }
+  if (change.remove_base) {
+    // What UndoBase would send: a jump from a built-in chain goes by its
+    // handle; a chain of the base goes when all its rules are the base's or
+    // already going, never with someone else's rule in it.
+    IptablesTransaction undo(family_);
+    UndoBase(&undo);
+    for (const IptablesTransaction::Table& table : undo.tables()) {
+      // Rules of the base in chains of the base go with their chain.
+      absl::flat_hash_map<std::string, int> base_rules;
+      absl::flat_hash_set<std::string> base_chains;
+      for (const IptablesTransaction::Op& op : table.ops) {
+        if (op.kind == OpKind::kDelete) ++base_rules[op.chain];
+        if (op.kind == OpKind::kDeleteChain) base_chains.insert(op.chain);
+      }
+      for (const IptablesTransaction::Op& op : table.ops) {
+        if (op.kind == OpKind::kDeleteChain) {
+          absl::StatusOr<const std::vector<NftRuleJump>*> rules =
+              read_whole(table.name, op.chain);
+          if (!rules.ok()) return rules.status();
+          const int others =
+              static_cast<int>((*rules)->size()) -
+              static_cast<int>(
+                  going[absl::StrCat(table.name, " ", op.chain)].size()) -
+              base_rules[op.chain];
+          if (others != 0) {
+            return absl::FailedPreconditionError(
+                absl::StrCat(table.name, " ", op.chain, " holds ", others,
+                             " rule(s) not of the base"));
+          }
+          drop_chain(table.name, op.chain);
+        } else if (op.kind == OpKind::kDelete &&
+                   !base_chains.contains(op.chain)) {
+          if (absl::Status s =
+                  drop_jumps(table.name, op.chain, FlagValue(op.rule, "-j"), 0);
+              !s.ok()) {
+            return s;
+          }
+        }
+      }
+    }
+  }
+  ops.insert(ops.end(), chain_ops.begin(), chain_ops.end());
+  return netlink->ApplyRuleOps(family, ops);
 }
 
 absl::Status IptablesBackend::Restore(const std::string& script) {

@@ -15,6 +15,18 @@
 // length grows with the mappings. The last mapping takes the base with it in
 // the same iptables-restore.
 //
+// On iptables-nft, given the nf_tables seam (NftRunner), a change that only
+// removes goes to the kernel directly instead: iptables-nft-restore caches
+// every rule of the table to delete one, and waits at exit for the kernel to
+// release them. The jumps to a mapping's chains are found by handle: the
+// restore that added them gave them handles just above its chains' (looked
+// up by name), and a few GETRULE requests read those; only when they are not
+// there (a pod laid down by a sync) is the shared chain dumped whole. One
+// transaction deletes the jumps and the chains (and the base with the last
+// mapping, unless someone else's rule sits in one of its chains). Mappings
+// with a loopback guard rule, found by their text, still go through
+// iptables-nft-restore.
+//
 // REQUIRES: the iptables binaries of the chosen variant are installed
 // ("iptables-legacy-restore" etc.); the runner acts in the intended network
 // namespace.
@@ -30,6 +42,7 @@
 #include "hostport/backends/backend.h"
 #include "hostport/os/command_runner.h"
 #include "hostport/os/iptables_tools.h"
+#include "hostport/os/nft_runner.h"
 #include "hostport/render/iptables_renderer.h"
 
 namespace hostport {
@@ -37,8 +50,11 @@ namespace hostport {
 class IptablesBackend : public FamilyBackend {
  public:
   // `runner` must outlive the backend. Call Load() before Replace().
+  // `nft`, for iptables-nft only, may be null (every change then goes
+  // through iptables-nft-restore).
   IptablesBackend(IPFamily family, IptablesVariant variant,
-                  CommandRunner* runner, ObjectNames names = ObjectNames());
+                  CommandRunner* runner, ObjectNames names = ObjectNames(),
+                  NftRunner* nft = nullptr);
 
   IPFamily family() const override { return family_; }
   std::string name() const override;
@@ -71,6 +87,11 @@ class IptablesBackend : public FamilyBackend {
   bool BaseGoesWith(const Change& change) const override;
   // Runs `script` with iptables-restore --noflush.
   absl::Status Restore(const std::string& script);
+  // `change`, which only removes, over nft_: Unimplemented (nothing done)
+  // when it cannot, for Restore to do it; FailedPrecondition when a rule
+  // the index has is not in the kernel.
+  absl::Status RemoveOverNetlink(const Change& change,
+                                 NftNetlink* netlink) const;
   void Record(const Change& change) override;
   // Best effort: if someone else's rule sits in a shared chain, they stay.
   void RemoveBaseIfUnused() override;
@@ -98,6 +119,7 @@ class IptablesBackend : public FamilyBackend {
   IPFamily family_;
   IptablesVariant variant_;
   CommandRunner* runner_;
+  NftRunner* nft_;
   IptablesRenderer renderer_;
   // By mapping hash: the rules the mapping has in shared chains.
   absl::flat_hash_map<std::string, SharedRules> installed_;

@@ -1,9 +1,11 @@
 #include "hostport/os/nft_netlink.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
@@ -17,6 +19,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -213,6 +216,84 @@ absl::Status KernelError(int error, absl::string_view what) {
                          : absl::FailedPreconditionError(message);
 }
 
+// Calls `f` for each attribute in [begin, end) (mnl_attr_for_each, which C++
+// cannot compile).
+template <typename F>
+void ForEachAttr(const void* begin, const void* end, F f) {
+  const char* stop = static_cast<const char*>(end);
+  for (const nlattr* a = static_cast<const nlattr*>(begin); mnl_attr_ok(
+           a, static_cast<int>(stop - reinterpret_cast<const char*>(a)));
+       a = mnl_attr_next(a)) {
+    f(a);
+  }
+}
+
+// Calls `f` for each attribute nested in `parent`.
+template <typename F>
+void ForEachNested(const nlattr* parent, F f) {
+  const char* payload = static_cast<const char*>(mnl_attr_get_payload(parent));
+  ForEachAttr(payload, payload + mnl_attr_get_payload_len(parent), f);
+}
+
+// The chain the verdict of an immediate expression's data jumps or goes to
+// ("" for another verdict).
+std::string VerdictTarget(const nlattr* data) {
+  std::string target;
+  ForEachNested(data, [&](const nlattr* verdict) {
+    if (mnl_attr_get_type(verdict) != NFTA_DATA_VERDICT) return;
+    uint32_t code = 0;
+    std::string chain;
+    ForEachNested(verdict, [&](const nlattr* field) {
+      if (mnl_attr_get_type(field) == NFTA_VERDICT_CODE &&
+          mnl_attr_get_payload_len(field) >= sizeof(uint32_t)) {
+        code = ntohl(mnl_attr_get_u32(field));
+      } else if (mnl_attr_get_type(field) == NFTA_VERDICT_CHAIN) {
+        chain = mnl_attr_get_str(field);
+      }
+    });
+    const int verdict_code = static_cast<int>(code);
+    if (verdict_code == NFT_JUMP || verdict_code == NFT_GOTO) target = chain;
+  });
+  return target;
+}
+
+// The handle and jump target of the rule a NEWRULE message carries.
+NftRuleJump ParseRule(const nlmsghdr* message) {
+  NftRuleJump rule;
+  const char* payload =
+      static_cast<const char*>(mnl_nlmsg_get_payload(message));
+  ForEachAttr(payload + sizeof(nfgenmsg),
+              reinterpret_cast<const char*>(message) + message->nlmsg_len,
+              [&](const nlattr* attr) {
+                if (mnl_attr_get_type(attr) == NFTA_RULE_HANDLE &&
+                    mnl_attr_get_payload_len(attr) >= sizeof(uint64_t)) {
+                  rule.handle = be64toh(mnl_attr_get_u64(attr));
+                  return;
+                }
+                if (mnl_attr_get_type(attr) != NFTA_RULE_EXPRESSIONS) return;
+                ForEachNested(attr, [&](const nlattr* expr) {
+                  std::string name;
+                  const nlattr* data = nullptr;
+                  ForEachNested(expr, [&](const nlattr* field) {
+                    if (mnl_attr_get_type(field) == NFTA_EXPR_NAME) {
+                      name = mnl_attr_get_str(field);
+                    } else if (mnl_attr_get_type(field) == NFTA_EXPR_DATA) {
+                      data = field;
+                    }
+                  });
+                  if (name != "immediate" || data == nullptr) return;
+                  ForEachNested(data, [&](const nlattr* immediate) {
+                    if (mnl_attr_get_type(immediate) != NFTA_IMMEDIATE_DATA) {
+                      return;
+                    }
+                    std::string target = VerdictTarget(immediate);
+                    if (!target.empty()) rule.target = std::move(target);
+                  });
+                });
+              });
+  return rule;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> EncodeNftData(absl::string_view type,
@@ -312,21 +393,38 @@ absl::Status NftNetlink::ApplyElements(absl::string_view family,
     }
     encoded.push_back(std::move(*e));
   }
-  if (absl::Status s = Open(); !s.ok()) return s;
 
   const std::string table_name(table);
-  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE + ops.size() * 1024);
+  return Transact(
+      ops.size(), 1024,
+      [&](mnl_nlmsg_batch* batch, size_t i, uint32_t seq) {
+        const bool add = ops[i].kind == NftElementOp::Kind::kAdd;
+        return AppendElement(
+            batch, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, *nfproto,
+            add ? NLM_F_CREATE : 0, seq, table_name, ops[i].set, encoded[i],
+            /*whole=*/true);
+      },
+      [&](size_t i) {
+        const NftElementOp& op = ops[i];
+        return absl::StrCat(
+            op.kind == NftElementOp::Kind::kAdd ? "adding" : "deleting",
+            " element { ", op.key, " } of ", family, " ", table, " ", op.set);
+      });
+}
+
+absl::Status NftNetlink::Transact(
+    size_t count, size_t bytes_each,
+    const std::function<absl::Status(mnl_nlmsg_batch*, size_t, uint32_t)>&
+        append,
+    const std::function<std::string(size_t)>& what) {
+  if (absl::Status s = Open(); !s.ok()) return s;
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE + count * bytes_each);
   mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
   nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
   mnl_nlmsg_batch_next(batch);
   const uint32_t first = seq_;
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const bool add = ops[i].kind == NftElementOp::Kind::kAdd;
-    if (absl::Status appended =
-            AppendElement(batch, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-                          *nfproto, add ? NLM_F_CREATE : 0, seq_++, table_name,
-                          ops[i].set, encoded[i], /*whole=*/true);
-        !appended.ok()) {
+  for (size_t i = 0; i < count; ++i) {
+    if (absl::Status appended = append(batch, i, seq_++); !appended.ok()) {
       mnl_nlmsg_batch_stop(batch);
       return appended;
     }
@@ -348,14 +446,8 @@ absl::Status NftNetlink::ApplyElements(absl::string_view family,
   absl::Status refused = absl::OkStatus();
   absl::Status received = Receive([&](const Answer& a) {
     if (a.error != 0 && refused.ok() && a.seq >= first &&
-        a.seq < first + ops.size()) {
-      const NftElementOp& op = ops[a.seq - first];
-      refused =
-          KernelError(a.error, absl::StrCat(op.kind == NftElementOp::Kind::kAdd
-                                                ? "adding"
-                                                : "deleting",
-                                            " element { ", op.key, " } of ",
-                                            family, " ", table, " ", op.set));
+        a.seq < first + count) {
+      refused = KernelError(a.error, what(a.seq - first));
     } else if (a.error != 0 && refused.ok() && a.seq != marker) {
       refused = KernelError(a.error, "the transaction");
     }
@@ -432,7 +524,20 @@ absl::Status NftNetlink::Lookup(
 absl::StatusOr<std::vector<std::string>> NftNetlink::ExistingChains(
     absl::string_view family, absl::string_view table,
     const std::vector<std::string>& chains) {
-  if (chains.empty()) return std::vector<std::string>{};
+  absl::StatusOr<std::vector<uint64_t>> handles =
+      ChainHandles(family, table, chains);
+  if (!handles.ok()) return handles.status();
+  std::vector<std::string> present;
+  for (size_t i = 0; i < chains.size(); ++i) {
+    if ((*handles)[i] != 0) present.push_back(chains[i]);
+  }
+  return present;
+}
+
+absl::StatusOr<std::vector<uint64_t>> NftNetlink::ChainHandles(
+    absl::string_view family, absl::string_view table,
+    const std::vector<std::string>& chains) {
+  if (chains.empty()) return std::vector<uint64_t>{};
   absl::StatusOr<uint16_t> nfproto = NfProto(family);
   if (!nfproto.ok()) return nfproto.status();
   if (absl::Status s = Open(); !s.ok()) return s;
@@ -441,34 +546,189 @@ absl::StatusOr<std::vector<std::string>> NftNetlink::ExistingChains(
   mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
   const uint32_t first = seq_;
   for (const std::string& name : chains) {
-    nftnl_chain* chain = nftnl_chain_alloc();
+    std::unique_ptr<nftnl_chain, void (*)(const nftnl_chain*)> chain(
+        nftnl_chain_alloc(), nftnl_chain_free);
     if (chain == nullptr) {
       mnl_nlmsg_batch_stop(batch);
       return absl::ResourceExhaustedError("out of memory");
     }
-    nftnl_chain_set_str(chain, NFTNL_CHAIN_TABLE, table_name.c_str());
-    nftnl_chain_set_str(chain, NFTNL_CHAIN_NAME, name.c_str());
+    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, table_name.c_str());
+    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, name.c_str());
     nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
         static_cast<char*>(mnl_nlmsg_batch_current(batch)), NFT_MSG_GETCHAIN,
         *nfproto, 0, seq_++);
-    nftnl_chain_nlmsg_build_payload(nlh, chain);
-    nftnl_chain_free(chain);
+    nftnl_chain_nlmsg_build_payload(nlh, chain.get());
     mnl_nlmsg_batch_next(batch);
   }
-  std::vector<bool> exists(chains.size(), false);
+  std::vector<uint64_t> handles(chains.size(), 0);
   absl::Status looked_up = Lookup(
       batch, first, chains.size(), NFT_MSG_NEWCHAIN,
-      [&](size_t i, const Answer&) { exists[i] = true; },
+      [&](size_t i, const Answer& a) {
+        const char* payload =
+            static_cast<const char*>(mnl_nlmsg_get_payload(a.message));
+        ForEachAttr(
+            payload + sizeof(nfgenmsg),
+            reinterpret_cast<const char*>(a.message) + a.message->nlmsg_len,
+            [&](const nlattr* attr) {
+              if (mnl_attr_get_type(attr) == NFTA_CHAIN_HANDLE &&
+                  mnl_attr_get_payload_len(attr) >= sizeof(uint64_t)) {
+                handles[i] = be64toh(mnl_attr_get_u64(attr));
+              }
+            });
+      },
       [&](size_t i) {
         return absl::StrCat("looking up chain ", chains[i], " of ", family, " ",
                             table);
       });
   if (!looked_up.ok()) return looked_up;
-  std::vector<std::string> present;
-  for (size_t i = 0; i < chains.size(); ++i) {
-    if (exists[i]) present.push_back(chains[i]);
+  return handles;
+}
+
+absl::StatusOr<std::vector<NftRuleJump>> NftNetlink::RulesByHandle(
+    absl::string_view family, absl::string_view table, absl::string_view chain,
+    const std::vector<uint64_t>& handles) {
+  if (handles.empty()) return std::vector<NftRuleJump>{};
+  absl::StatusOr<uint16_t> nfproto = NfProto(family);
+  if (!nfproto.ok()) return nfproto.status();
+  if (absl::Status s = Open(); !s.ok()) return s;
+  const std::string table_name(table), chain_name(chain);
+  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE + handles.size() * 256);
+  mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
+  const uint32_t first = seq_;
+  for (uint64_t handle : handles) {
+    std::unique_ptr<nftnl_rule, void (*)(const nftnl_rule*)> rule(
+        nftnl_rule_alloc(), nftnl_rule_free);
+    if (rule == nullptr) {
+      mnl_nlmsg_batch_stop(batch);
+      return absl::ResourceExhaustedError("out of memory");
+    }
+    nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, table_name.c_str());
+    nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, chain_name.c_str());
+    nftnl_rule_set_u64(rule.get(), NFTNL_RULE_HANDLE, handle);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
+        static_cast<char*>(mnl_nlmsg_batch_current(batch)), NFT_MSG_GETRULE,
+        *nfproto, 0, seq_++);
+    nftnl_rule_nlmsg_build_payload(nlh, rule.get());
+    mnl_nlmsg_batch_next(batch);
   }
-  return present;
+  std::vector<std::optional<NftRuleJump>> found(handles.size());
+  absl::Status looked_up = Lookup(
+      batch, first, handles.size(), NFT_MSG_NEWRULE,
+      [&](size_t i, const Answer& a) { found[i] = ParseRule(a.message); },
+      [&](size_t i) {
+        return absl::StrCat("looking up rule ", handles[i], " of chain ", chain,
+                            " of ", family, " ", table);
+      });
+  if (!looked_up.ok()) return looked_up;
+  std::vector<NftRuleJump> rules;
+  for (std::optional<NftRuleJump>& rule : found) {
+    if (rule.has_value()) rules.push_back(std::move(*rule));
+  }
+  return rules;
+}
+
+absl::StatusOr<std::vector<NftRuleJump>> NftNetlink::RuleJumps(
+    absl::string_view family, absl::string_view table,
+    absl::string_view chain) {
+  absl::StatusOr<uint16_t> nfproto = NfProto(family);
+  if (!nfproto.ok()) return nfproto.status();
+  if (absl::Status s = Open(); !s.ok()) return s;
+  const std::string table_name(table), chain_name(chain);
+  const std::string what =
+      absl::StrCat("listing chain ", chain, " of ", family, " ", table);
+  // A dump the ruleset changed under is marked interrupted; ask again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    char request[MNL_SOCKET_BUFFER_SIZE];
+    const uint32_t seq = seq_++;
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(request, NFT_MSG_GETRULE, *nfproto,
+                                          NLM_F_DUMP, seq);
+    std::unique_ptr<nftnl_rule, void (*)(const nftnl_rule*)> filter(
+        nftnl_rule_alloc(), nftnl_rule_free);
+    if (filter == nullptr) return absl::ResourceExhaustedError("out of memory");
+    nftnl_rule_set_str(filter.get(), NFTNL_RULE_TABLE, table_name.c_str());
+    nftnl_rule_set_str(filter.get(), NFTNL_RULE_CHAIN, chain_name.c_str());
+    nftnl_rule_nlmsg_build_payload(nlh, filter.get());
+    if (absl::Status s = Send(nlh, nlh->nlmsg_len); !s.ok()) return s;
+    std::vector<NftRuleJump> rules;
+    bool interrupted = false;
+    int error = 0;
+    absl::Status received = Receive([&](const Answer& a) {
+      if (a.seq != seq) return false;
+      if (a.message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+      if (a.type == NLMSG_DONE) return true;
+      if (a.type == NLMSG_ERROR) {
+        error = a.error;
+        return true;
+      }
+      if (a.type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE)) {
+        rules.push_back(ParseRule(a.message));
+      }
+      return false;
+    });
+    if (!received.ok()) return received;
+    if (error != 0) return KernelError(error, what);
+    if (!interrupted) return rules;
+  }
+  return absl::UnavailableError(
+      absl::StrCat("nft: the ruleset kept changing while ", what));
+}
+
+absl::Status NftNetlink::ApplyRuleOps(absl::string_view family,
+                                      const std::vector<NftRuleOp>& ops) {
+  if (ops.empty()) return absl::OkStatus();
+  absl::StatusOr<uint16_t> nfproto = NfProto(family);
+  if (!nfproto.ok()) return nfproto.status();
+  using Kind = NftRuleOp::Kind;
+  return Transact(
+      ops.size(), 512,
+      [&](mnl_nlmsg_batch* batch, size_t i, uint32_t seq) {
+        const NftRuleOp& op = ops[i];
+        char* at = static_cast<char*>(mnl_nlmsg_batch_current(batch));
+        if (op.kind == Kind::kDeleteChain) {
+          std::unique_ptr<nftnl_chain, void (*)(const nftnl_chain*)> chain(
+              nftnl_chain_alloc(), nftnl_chain_free);
+          if (chain == nullptr) {
+            return absl::ResourceExhaustedError("out of memory");
+          }
+          nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, op.table.c_str());
+          nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, op.chain.c_str());
+          nlmsghdr* nlh =
+              nftnl_nlmsg_build_hdr(at, NFT_MSG_DELCHAIN, *nfproto, 0, seq);
+          nftnl_chain_nlmsg_build_payload(nlh, chain.get());
+        } else {
+          std::unique_ptr<nftnl_rule, void (*)(const nftnl_rule*)> rule(
+              nftnl_rule_alloc(), nftnl_rule_free);
+          if (rule == nullptr) {
+            return absl::ResourceExhaustedError("out of memory");
+          }
+          nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, op.table.c_str());
+          nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, op.chain.c_str());
+          // Without a handle, DELRULE empties the chain.
+          if (op.kind == Kind::kDeleteRule) {
+            nftnl_rule_set_u64(rule.get(), NFTNL_RULE_HANDLE, op.handle);
+          }
+          nlmsghdr* nlh =
+              nftnl_nlmsg_build_hdr(at, NFT_MSG_DELRULE, *nfproto, 0, seq);
+          nftnl_rule_nlmsg_build_payload(nlh, rule.get());
+        }
+        mnl_nlmsg_batch_next(batch);
+        return absl::OkStatus();
+      },
+      [&](size_t i) {
+        const NftRuleOp& op = ops[i];
+        const std::string where =
+            absl::StrCat(op.chain, " of ", family, " ", op.table);
+        switch (op.kind) {
+          case Kind::kDeleteRule:
+            return absl::StrCat("deleting rule ", op.handle, " of chain ",
+                                where);
+          case Kind::kFlushChain:
+            return absl::StrCat("flushing chain ", where);
+          case Kind::kDeleteChain:
+            break;
+        }
+        return absl::StrCat("deleting chain ", where);
+      });
 }
 
 }  // namespace hostport

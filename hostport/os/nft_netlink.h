@@ -8,7 +8,14 @@
 // change needs:
 //   * ApplyElements: one batch of NEWSETELEM/DELSETELEM messages, one kernel
 //     transaction, all or nothing;
-//   * ExistingChains: one GETCHAIN request per named chain, no dump.
+//   * ExistingChains: one GETCHAIN request per named chain, no dump;
+//   * ChainHandles, RulesByHandle: one GETCHAIN or GETRULE request each;
+//   * RuleJumps: one dump of one chain's rules (kernel-side filtered), each
+//     with its handle and the chain it jumps to;
+//   * ApplyRuleOps: one batch deleting rules by handle, flushing and
+//     deleting chains.
+// The last two are how iptables-nft's own tables lose a mapping without an
+// iptables-nft-restore, which caches every rule of the table to delete one.
 //
 // Elements are given as nft writes them ("10.88.0.5 . 80") with the type the
 // set was declared with ("ipv4_addr . inet_service"). The types encoded are
@@ -46,6 +53,26 @@ namespace hostport {
 absl::StatusOr<std::string> EncodeNftData(absl::string_view type,
                                           absl::string_view text);
 
+// One rule of a chain: its handle, and the chain its verdict jumps or goes
+// to ("" when it does neither).
+struct NftRuleJump {
+  uint64_t handle = 0;
+  std::string target;
+};
+
+// One step of ApplyRuleOps, in table `table` of the call's family.
+struct NftRuleOp {
+  enum class Kind {
+    kDeleteRule,   // The rule `handle` of `chain`.
+    kFlushChain,   // Every rule of `chain`.
+    kDeleteChain,  // `chain` itself, which nothing may jump to.
+  };
+  Kind kind;
+  std::string table;
+  std::string chain;
+  uint64_t handle = 0;
+};
+
 class NftNetlink {
  public:
   NftNetlink() = default;
@@ -79,7 +106,44 @@ class NftNetlink {
       absl::string_view family, absl::string_view table,
       const std::vector<std::string>& chains);
 
+  // The handle of each of `chains` in table `family` `table`, 0 for one that
+  // does not exist. One GETCHAIN request per chain, no dump.
+  absl::StatusOr<std::vector<uint64_t>> ChainHandles(
+      absl::string_view family, absl::string_view table,
+      const std::vector<std::string>& chains);
+
+  // Those of `handles` that are rules of `chain`, in the order asked. One
+  // GETRULE request per handle, no dump (the kernel walks the chain for each;
+  // a handle that is not there walks all of it).
+  absl::StatusOr<std::vector<NftRuleJump>> RulesByHandle(
+      absl::string_view family, absl::string_view table,
+      absl::string_view chain, const std::vector<uint64_t>& handles);
+
+  // Every rule of `chain` in table `family` `table`, in order, by one dump
+  // the kernel filters to that chain (repeated if the ruleset changed while
+  // it ran). A chain that does not exist lists as empty: the kernel's
+  // filter finds nothing (Linux 6.1).
+  absl::StatusOr<std::vector<NftRuleJump>> RuleJumps(absl::string_view family,
+                                                     absl::string_view table,
+                                                     absl::string_view chain);
+
+  // `ops`, in order, in family `family`, as one transaction: all or nothing.
+  // NotFound for a rule or chain that does not exist, FailedPrecondition for
+  // any other refusal (a chain something still jumps to: EBUSY), with the
+  // first refused step named.
+  absl::Status ApplyRuleOps(absl::string_view family,
+                            const std::vector<NftRuleOp>& ops);
+
  private:
+  // Sends, between a batch's begin and end, the `count` messages
+  // `append(batch, i, seq)` writes (sequence numbers consecutive), as one
+  // transaction, and waits for the kernel's answer to all of them. The first
+  // refusal is named by `what(i)`.
+  absl::Status Transact(
+      size_t count, size_t bytes_each,
+      const std::function<absl::Status(mnl_nlmsg_batch*, size_t, uint32_t)>&
+          append,
+      const std::function<std::string(size_t)>& what);
   // Sends `size` bytes of messages.
   absl::Status Send(const void* data, size_t size);
   // Reads answers until `done` returns true for one of them; each is given

@@ -28,6 +28,11 @@ absl::StatusOr<std::vector<std::string>> NftRunner::ExistingChains(
   return ChainsListed(*listing, family, table, chains);
 }
 
+absl::Status NftRunner::WithNetlink(
+    const std::function<absl::Status(NftNetlink&)>&) {
+  return absl::UnimplementedError("no netlink socket here");
+}
+
 std::vector<std::string> ChainsListed(absl::string_view listing,
                                       absl::string_view family,
                                       absl::string_view table,
@@ -114,6 +119,12 @@ absl::StatusOr<std::vector<bool>> LibNftRunner::HoldsElements(
     const std::vector<NftElementOp>& ops) {
   std::lock_guard<std::mutex> lock(mu_);
   return netlink_.HoldsElements(family, table, ops);
+}
+
+absl::Status LibNftRunner::WithNetlink(
+    const std::function<absl::Status(NftNetlink&)>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fn(netlink_);
 }
 
 }  // namespace hostport

@@ -10,6 +10,7 @@
 #ifndef HOSTPORT_OS_NFT_RUNNER_H_
 #define HOSTPORT_OS_NFT_RUNNER_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +58,13 @@ class NftRunner {
   virtual absl::StatusOr<std::vector<std::string>> ExistingChains(
       absl::string_view family, absl::string_view table,
       const std::vector<std::string>& chains);
+
+  // Calls `fn` with the runner's own netlink socket, for requests the
+  // methods above do not make (iptables-nft's rules are nf_tables rules),
+  // serialised with the runner's other calls. By default Unimplemented: the
+  // caller then goes through the iptables tools.
+  virtual absl::Status WithNetlink(
+      const std::function<absl::Status(NftNetlink&)>& fn);
 };
 
 // Those of `chains` that `listing` (`nft list chains`) shows in table
@@ -90,6 +98,8 @@ class LibNftRunner : public NftRunner {
   absl::StatusOr<std::vector<bool>> HoldsElements(
       absl::string_view family, absl::string_view table,
       const std::vector<NftElementOp>& ops) override;
+  absl::Status WithNetlink(
+      const std::function<absl::Status(NftNetlink&)>& fn) override;
 
  private:
   absl::StatusOr<std::string> Execute(const std::string& text);
