@@ -9,7 +9,8 @@
 // tmpfs state directory as /run is; portmap: its own rules, copied from one
 // real portmap ADD), then times, interleaved across backends, a fresh plugin
 // process per ADD, CHECK and DEL of one more such pod: fork, setns, exec,
-// exit.
+// exit. hostport-cni's columns also time, each round, the DEL of one of the
+// pods the sync laid down (the newest in the first round, older ones after).
 // Prints the median milliseconds, and the largest resident set of a plugin
 // process.
 #include <fcntl.h>
@@ -61,6 +62,9 @@ int PodPort(int i) { return 1024 + i; }
 
 // The pod ADD and DEL are timed for: beyond every existing one.
 constexpr int kBenchPod = 60000;
+
+// The row of DELs of pods the fill's `hostportctl sync` laid down.
+constexpr char kDelSynced[] = "DEL of a synced pod";
 
 json PrevResult(int i) {
   return {{"cniVersion", "1.0.0"},
@@ -523,9 +527,29 @@ int Run(const Options& options) {
           rss[host.backend.name] =
               std::max(rss[host.backend.name], t.max_rss_kb);
         }
+        // One of the pods the sync laid down, spread over the rounds from
+        // the newest to the oldest; gone for the rest of the run.
+        if (size > options.rounds && !host.backend.portmap()) {
+          const int i = size - 1 - r * (size / options.rounds);
+          const std::string id = absl::StrCat("pod", i);
+          std::vector<std::string> args;
+          if (host.backend.hostportctl()) {
+            args = {"remove", "--id", id, "--state-dir", host.state_dir};
+          }
+          Timed t = RunPlugin(
+              host.backend.hostportctl() ? hostportctl : path, host.ns->name(),
+              "DEL", id, Config(host.backend, host.state_dir, i), "", args);
+          if (t.exit_code != 0) {
+            std::fprintf(stderr, "cni_bench: %s DEL of %s exited %d: %s\n",
+                         host.backend.name.c_str(), id.c_str(), t.exit_code,
+                         t.output.c_str());
+            return 1;
+          }
+          times[kDelSynced][host.backend.name].push_back(t.ms);
+        }
       }
     }
-    for (const char* op : {"ADD", "CHECK", "DEL"}) {
+    for (const char* op : {"ADD", "CHECK", "DEL", kDelSynced}) {
       std::printf("| %s | %s |", Thousands(size).c_str(), op);
       for (const Backend& b : backends) {
         const std::vector<double>& ms = times[op][b.name];
@@ -556,7 +580,8 @@ constexpr char kUsage[] =
     "usage: cni_bench [--sizes N[,N...]] [--backends B[,B...]] [--rounds R]\n"
     "Times one CNI ADD, CHECK and DEL (a fresh plugin process each) beside N\n"
     "existing mappings, hostport-cni per backend and Debian's CNI portmap,\n"
-    "interleaved, in network namespaces it creates and deletes (root).\n"
+    "interleaved, in network namespaces it creates and deletes (root); and\n"
+    "for hostport-cni the DEL of one of the existing pods per round.\n"
     "  --sizes     existing mappings per row (default 0,1000,10000)\n"
     "  --backends  of portmap (through iptables-nft, Debian's `iptables`),\n"
     "              portmap-legacy (through iptables-legacy), nftables,\n"

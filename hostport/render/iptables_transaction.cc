@@ -75,13 +75,9 @@ std::string IptablesTransaction::Render() const {
     if (table.ops.empty()) continue;
     absl::StrAppend(&out, "*", table.name, "\n");
     for (const Op& op : table.ops) {
-      if (op.kind == OpKind::kDeclareChain) {
-        absl::StrAppend(&out, ":", op.chain, " - [0:0]\n");
-      }
-    }
-    for (const Op& op : table.ops) {
       switch (op.kind) {
         case OpKind::kDeclareChain:
+          absl::StrAppend(&out, ":", op.chain, " - [0:0]\n");
           break;
         case OpKind::kNewChain:
           absl::StrAppend(&out, "-N ", op.chain, "\n");

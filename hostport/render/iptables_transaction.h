@@ -71,7 +71,11 @@ class IptablesTransaction {
   bool empty() const { return size() == 0; }
   int size() const;
 
-  // The restore input: "*table", declarations, operations, "COMMIT" per table.
+  // The restore input: "*table", the operations in order (a declaration
+  // where it was first made, not hoisted: iptables-nft numbers chains and
+  // rules in the order it reads them, so a pod's jumps get handles just
+  // above its chains' even when many pods are laid down at once), "COMMIT"
+  // per table.
   std::string Render() const;
 
  private:
