@@ -877,6 +877,15 @@ TEST(TrustRecordsTest, RecordsTheKernelLostAreNamedAndTheKernelReadWhole) {
               ElementsAre(HasSubstr("tcp . 9090")));
 }
 
+// What a process that added pod "a" (dual-stack, port 8080) leaves in
+// records.
+HostPortManager::HeldState HeldWithPodA(FakeHost& h,
+                                        MetaOptions::Backend backend) {
+  auto first = h.Meta(backend);
+  EXPECT_TRUE(first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "").ok());
+  return first->Held();
+}
+
 // The programs a fresh trusted iptables process ran for `change`, in order.
 std::vector<std::string> ProgramsFor(
     FakeHost& h, MetaOptions::Backend backend,
@@ -954,12 +963,7 @@ TEST(TrustRecordsTest, AForeignRuleInASharedChainKeepsTheBaseNotThePod) {
                        MetaOptions::Backend::kIptablesNft}) {
     SCOPED_TRACE(static_cast<int>(backend));
     FakeHost h;
-    HostPortManager::HeldState state;
-    {
-      auto first = h.Meta(backend);
-      ASSERT_TRUE(first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "").ok());
-      state = first->Held();
-    }
+    const HostPortManager::HeldState state = HeldWithPodA(h, backend);
     ASSERT_TRUE(h.iptables_
                     .Restore(IPFamily::kIPv4,
                              "*nat\n-A KUBE-HOSTPORTS -p tcp --dport 7000 -j "
@@ -985,12 +989,7 @@ TEST(TrustRecordsTest, AForeignRuleInASharedChainKeepsTheBaseNotThePod) {
 TEST(TrustRecordsTest, AnIptablesAddFindsTheBaseGoneAndSaysSo) {
   FakeHost h;
   const auto backend = MetaOptions::Backend::kIptablesNft;
-  HostPortManager::HeldState state;
-  {
-    auto first = h.Meta(backend);
-    ASSERT_TRUE(first->Add("a", Pod(kDual, {M(8080, 80)}, "a"), "").ok());
-    state = first->Held();
-  }
+  const HostPortManager::HeldState state = HeldWithPodA(h, backend);
   ASSERT_TRUE(h.iptables_
                   .Restore(IPFamily::kIPv4,
                            "*nat\n-D PREROUTING -m comment --comment "

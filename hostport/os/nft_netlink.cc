@@ -208,6 +208,42 @@ absl::Status AppendElement(mnl_nlmsg_batch* batch, uint16_t type,
   return absl::OkStatus();
 }
 
+// Appends to `batch` one `type` message naming chain `chain` of `table`.
+absl::Status AppendChain(mnl_nlmsg_batch* batch, uint16_t type,
+                         uint16_t nfproto, uint32_t seq,
+                         const std::string& table, const std::string& chain) {
+  std::unique_ptr<nftnl_chain, void (*)(const nftnl_chain*)> c(
+      nftnl_chain_alloc(), nftnl_chain_free);
+  if (c == nullptr) return absl::ResourceExhaustedError("out of memory");
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table.c_str());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.c_str());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)),
+                            type, nfproto, 0, seq);
+  nftnl_chain_nlmsg_build_payload(nlh, c.get());
+  mnl_nlmsg_batch_next(batch);
+  return absl::OkStatus();
+}
+
+// Appends to `batch` one `type` message naming rule `handle` of chain
+// `chain` of `table` (handle 0: no rule, the chain's every rule).
+absl::Status AppendRule(mnl_nlmsg_batch* batch, uint16_t type, uint16_t nfproto,
+                        uint32_t seq, const std::string& table,
+                        const std::string& chain, uint64_t handle) {
+  std::unique_ptr<nftnl_rule, void (*)(const nftnl_rule*)> r(nftnl_rule_alloc(),
+                                                             nftnl_rule_free);
+  if (r == nullptr) return absl::ResourceExhaustedError("out of memory");
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
+  if (handle != 0) nftnl_rule_set_u64(r.get(), NFTNL_RULE_HANDLE, handle);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)),
+                            type, nfproto, 0, seq);
+  nftnl_rule_nlmsg_build_payload(nlh, r.get());
+  mnl_nlmsg_batch_next(batch);
+  return absl::OkStatus();
+}
+
 // The kernel's errno as a status about `what`.
 absl::Status KernelError(int error, absl::string_view what) {
   const std::string message =
@@ -546,19 +582,12 @@ absl::StatusOr<std::vector<uint64_t>> NftNetlink::ChainHandles(
   mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
   const uint32_t first = seq_;
   for (const std::string& name : chains) {
-    std::unique_ptr<nftnl_chain, void (*)(const nftnl_chain*)> chain(
-        nftnl_chain_alloc(), nftnl_chain_free);
-    if (chain == nullptr) {
+    if (absl::Status s = AppendChain(batch, NFT_MSG_GETCHAIN, *nfproto, seq_++,
+                                     table_name, name);
+        !s.ok()) {
       mnl_nlmsg_batch_stop(batch);
-      return absl::ResourceExhaustedError("out of memory");
+      return s;
     }
-    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, table_name.c_str());
-    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, name.c_str());
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
-        static_cast<char*>(mnl_nlmsg_batch_current(batch)), NFT_MSG_GETCHAIN,
-        *nfproto, 0, seq_++);
-    nftnl_chain_nlmsg_build_payload(nlh, chain.get());
-    mnl_nlmsg_batch_next(batch);
   }
   std::vector<uint64_t> handles(chains.size(), 0);
   absl::Status looked_up = Lookup(
@@ -596,20 +625,12 @@ absl::StatusOr<std::vector<NftRuleJump>> NftNetlink::RulesByHandle(
   mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
   const uint32_t first = seq_;
   for (uint64_t handle : handles) {
-    std::unique_ptr<nftnl_rule, void (*)(const nftnl_rule*)> rule(
-        nftnl_rule_alloc(), nftnl_rule_free);
-    if (rule == nullptr) {
+    if (absl::Status s = AppendRule(batch, NFT_MSG_GETRULE, *nfproto, seq_++,
+                                    table_name, chain_name, handle);
+        !s.ok()) {
       mnl_nlmsg_batch_stop(batch);
-      return absl::ResourceExhaustedError("out of memory");
+      return s;
     }
-    nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, table_name.c_str());
-    nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, chain_name.c_str());
-    nftnl_rule_set_u64(rule.get(), NFTNL_RULE_HANDLE, handle);
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(
-        static_cast<char*>(mnl_nlmsg_batch_current(batch)), NFT_MSG_GETRULE,
-        *nfproto, 0, seq_++);
-    nftnl_rule_nlmsg_build_payload(nlh, rule.get());
-    mnl_nlmsg_batch_next(batch);
   }
   std::vector<std::optional<NftRuleJump>> found(handles.size());
   absl::Status looked_up = Lookup(
@@ -683,36 +704,14 @@ absl::Status NftNetlink::ApplyRuleOps(absl::string_view family,
       ops.size(), 512,
       [&](mnl_nlmsg_batch* batch, size_t i, uint32_t seq) {
         const NftRuleOp& op = ops[i];
-        char* at = static_cast<char*>(mnl_nlmsg_batch_current(batch));
         if (op.kind == Kind::kDeleteChain) {
-          std::unique_ptr<nftnl_chain, void (*)(const nftnl_chain*)> chain(
-              nftnl_chain_alloc(), nftnl_chain_free);
-          if (chain == nullptr) {
-            return absl::ResourceExhaustedError("out of memory");
-          }
-          nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, op.table.c_str());
-          nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, op.chain.c_str());
-          nlmsghdr* nlh =
-              nftnl_nlmsg_build_hdr(at, NFT_MSG_DELCHAIN, *nfproto, 0, seq);
-          nftnl_chain_nlmsg_build_payload(nlh, chain.get());
-        } else {
-          std::unique_ptr<nftnl_rule, void (*)(const nftnl_rule*)> rule(
-              nftnl_rule_alloc(), nftnl_rule_free);
-          if (rule == nullptr) {
-            return absl::ResourceExhaustedError("out of memory");
-          }
-          nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, op.table.c_str());
-          nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, op.chain.c_str());
-          // Without a handle, DELRULE empties the chain.
-          if (op.kind == Kind::kDeleteRule) {
-            nftnl_rule_set_u64(rule.get(), NFTNL_RULE_HANDLE, op.handle);
-          }
-          nlmsghdr* nlh =
-              nftnl_nlmsg_build_hdr(at, NFT_MSG_DELRULE, *nfproto, 0, seq);
-          nftnl_rule_nlmsg_build_payload(nlh, rule.get());
+          return AppendChain(batch, NFT_MSG_DELCHAIN, *nfproto, seq, op.table,
+                             op.chain);
         }
-        mnl_nlmsg_batch_next(batch);
-        return absl::OkStatus();
+        // Without a handle, DELRULE empties the chain.
+        return AppendRule(batch, NFT_MSG_DELRULE, *nfproto, seq, op.table,
+                          op.chain,
+                          op.kind == Kind::kDeleteRule ? op.handle : 0);
       },
       [&](size_t i) {
         const NftRuleOp& op = ops[i];
