@@ -301,6 +301,88 @@ TEST_P(ManagerKernelTest, ReAddReplacesMappings) {
   ExpectNothingOfThePod(Snapshot());
 }
 
+PodPortMapping OnePortPod(const std::string& name, int index) {
+  PodPortMapping pod;
+  pod.namespace_ = "default";
+  pod.name = name;
+  pod.ips = {absl::StrCat("10.88.0.", 10 + index),
+             absl::StrCat("fd00:88::", 10 + index)};
+  pod.port_mappings = {{7000 + index, 80, Protocol::kTCP, ""}};
+  return pod;
+}
+
+// Pods laid down together (a sync) and alone (an add) go one by one; the last
+// takes the shared chains with it, unless someone else's rule sits in one,
+// which then stays with them. (iptables-nft finds the rules it deletes by
+// handle over netlink.)
+TEST_P(ManagerKernelTest, PodsLaidDownTogetherOrAloneGoOneByOne) {
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager = NewManager();
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  std::vector<PodRequest> synced;
+  for (int i = 0; i < 3; ++i) {
+    synced.push_back(PodRequest{absl::StrCat("synced-", i),
+                                OnePortPod(absl::StrCat("synced-", i), i),
+                                "hp-br0"});
+  }
+  ASSERT_TRUE((*manager)->Sync(synced).ok());
+  ASSERT_TRUE((*manager)->Add("alone", OnePortPod("alone", 9), "hp-br0").ok());
+  for (const auto& [id, port] : std::vector<std::pair<std::string, int>>{
+           {"alone", 7009}, {"synced-1", 7001}, {"synced-0", 7000}}) {
+    SCOPED_TRACE(id);
+    ASSERT_TRUE((*manager)->Remove(id, PodPortMapping()).ok());
+    const std::string snapshot = Snapshot();
+    EXPECT_THAT(snapshot, Not(HasSubstr(absl::StrCat("dport ", port))));
+    EXPECT_THAT(snapshot, Not(HasSubstr(absl::StrCat(". ", port))));
+    EXPECT_THAT(snapshot, HasSubstr("7002"));
+  }
+  if (GetParam().backend != Backend::kNftables) {
+    ASSERT_TRUE(
+        ns_->Check({Tool("iptables"), "-t", "nat", "-A", "KUBE-HOSTPORTS", "-p",
+                    "tcp", "--dport", "6000", "-j", "ACCEPT"})
+            .ok());
+  }
+  ASSERT_TRUE((*manager)->Remove("synced-2", PodPortMapping()).ok());
+  const std::string snapshot = Snapshot();
+  EXPECT_THAT(snapshot, Not(HasSubstr("7002")));
+  EXPECT_THAT(snapshot, Not(HasSubstr("KUBE-HP-")));
+  EXPECT_THAT(snapshot, Not(HasSubstr("CRIO-MASQ-")));
+  EXPECT_THAT(snapshot, HasSubstr(UnrelatedRule()));
+  if (GetParam().backend != Backend::kNftables) {
+    // Theirs stays, and the chain it sits in; IPv6 had none: its base went.
+    EXPECT_THAT(snapshot, HasSubstr("--dport 6000 -j ACCEPT"));
+    absl::StatusOr<std::string> v6 = ns_->Check({Tool("ip6tables") + "-save"});
+    ASSERT_TRUE(v6.ok()) << v6.status();
+    EXPECT_THAT(*v6, Not(HasSubstr("KUBE-HOSTPORTS")));
+  } else {
+    EXPECT_THAT(snapshot, Not(HasSubstr("crio-hostports")));
+  }
+}
+
+// A sync that removes more pods than iptables-nft probes for one by one
+// (kMostProbed) reads the shared chains whole instead, and leaves exactly the
+// pod it keeps.
+TEST_P(ManagerKernelTest, ASyncThatRemovesManyPodsKeepsExactlyTheRest) {
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager = NewManager();
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  std::vector<PodRequest> many;
+  for (int i = 0; i < 40; ++i) {
+    many.push_back(PodRequest{absl::StrCat("pod-", i),
+                              OnePortPod(absl::StrCat("pod-", i), i),
+                              "hp-br0"});
+  }
+  ASSERT_TRUE((*manager)->Sync(many).ok());
+  EXPECT_THAT(Snapshot(), HasSubstr("7039"));
+  ASSERT_TRUE((*manager)->Sync({many[7]}).ok());
+  const std::string snapshot = Snapshot();
+  EXPECT_THAT(snapshot, HasSubstr("7007"));
+  for (int i : {0, 6, 8, 39}) {
+    EXPECT_THAT(snapshot, Not(HasSubstr(absl::StrCat(7000 + i))));
+  }
+  ASSERT_TRUE((*manager)->Remove("pod-7", PodPortMapping()).ok());
+  EXPECT_THAT(Snapshot(), Not(HasSubstr("KUBE-HP-")));
+  EXPECT_THAT(Snapshot(), HasSubstr(UnrelatedRule()));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, ManagerKernelTest,
     ::testing::Values(BackendCase{"nftables", Backend::kNftables},

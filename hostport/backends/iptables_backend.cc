@@ -13,6 +13,10 @@ namespace {
 
 using OpKind = IptablesTransaction::OpKind;
 
+// Above this many mappings in one removal, iptables-nft's shared chains are
+// read whole rather than probed by handle for each (RemoveOverNetlink).
+constexpr size_t kMostProbed = 32;
+
 // How an operation of the base is named in base_present_.
 std::string BaseKey(absl::string_view table,
                     const IptablesTransaction::Op& op) {
@@ -130,10 +134,12 @@ absl::Status IptablesBackend::RemoveOverNetlink(const Change& change,
       netlink->ChainHandles(family, "nat", own);
   if (!own_handles.ok()) return own_handles.status();
   // One iptables-nft-restore gave a pod's chains and then its jumps to them
-  // handles from one counter per table: a jump is less than 4 per mapping
-  // above its chain. Only a pod laid down with many others (a sync) has them
-  // further apart, and then the shared chain is read whole.
-  const uint64_t window = 4 * hashes.size() + 4;
+  // handles from one counter per table: a jump is less than 4 per mapping of
+  // its pod above its chain (declared where first used, even in a sync).
+  // Removing many mappings at once (a sync), reading each shared chain once
+  // costs less than probing for each.
+  const uint64_t window =
+      hashes.size() <= kMostProbed ? 4 * hashes.size() + 4 : 0;
 
   // Per chain ("table chain"): its rules when read whole, the handles going.
   absl::flat_hash_map<std::string, std::vector<NftRuleJump>> whole;
