@@ -392,6 +392,35 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.name;
     });
 
+// The iptables backends only: nftables keeps its objects in a table of its
+// own, which nobody else's rule jumps into.
+class IptablesManagerKernelTest : public ManagerKernelTest {};
+
+// Someone else's jump to the shared chain (CRI-O's hostport portals, with no
+// pods of theirs at the moment) keeps the base when our last pod goes.
+TEST_P(IptablesManagerKernelTest, AnotherJumpToTheSharedChainKeepsTheBase) {
+  absl::StatusOr<std::unique_ptr<HostPortManager>> manager = NewManager();
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  ASSERT_TRUE((*manager)->Add("one", OnePortPod("one", 1), "hp-br0").ok());
+  ASSERT_TRUE(
+      ns_->Check({Tool("iptables"), "-t", "nat", "-A", "PREROUTING", "-m",
+                  "comment", "--comment", "theirs", "-j", "KUBE-HOSTPORTS"})
+          .ok());
+  ASSERT_TRUE((*manager)->Remove("one", PodPortMapping()).ok());
+  const std::string snapshot = Snapshot();
+  EXPECT_THAT(snapshot, Not(HasSubstr("KUBE-HP-")));
+  EXPECT_THAT(snapshot, HasSubstr("--comment theirs -j KUBE-HOSTPORTS"));
+  EXPECT_THAT(snapshot, HasSubstr(":KUBE-HOSTPORTS - [0:0]"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, IptablesManagerKernelTest,
+    ::testing::Values(BackendCase{"iptables_legacy", Backend::kIptablesLegacy},
+                      BackendCase{"iptables_nft", Backend::kIptablesNft}),
+    [](const ::testing::TestParamInfo<BackendCase>& info) {
+      return info.param.name;
+    });
+
 // A host moving from iptables to nftables leaks nothing: the nftables manager's
 // Remove also deletes what the iptables backend installed.
 TEST(MetaManagerKernelTest, NftablesManagerCleansUpIptablesLeftovers) {

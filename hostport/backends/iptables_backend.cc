@@ -251,8 +251,20 @@ absl::Status IptablesBackend::RemoveOverNetlink(const Change& change,
           drop_chain(table.name, op.chain);
         } else if (op.kind == OpKind::kDelete &&
                    !base_chains.contains(op.chain)) {
-          if (absl::Status s =
-                  drop_jumps(table.name, op.chain, FlagValue(op.rule, "-j"), 0);
+          // Ours is the one jump there to our chain; a second is someone
+          // else's (CRI-O's, say), and keeps the base.
+          const std::string target = FlagValue(op.rule, "-j");
+          absl::StatusOr<const std::vector<NftRuleJump>*> rules =
+              read_whole(table.name, op.chain);
+          if (!rules.ok()) return rules.status();
+          if (absl::c_count_if(**rules, [&](const NftRuleJump& rule) {
+                return rule.target == target;
+              }) != 1) {
+            return absl::FailedPreconditionError(
+                absl::StrCat(table.name, " ", op.chain, " has other than one ",
+                             "jump to ", target));
+          }
+          if (absl::Status s = drop_jumps(table.name, op.chain, target, 0);
               !s.ok()) {
             return s;
           }
