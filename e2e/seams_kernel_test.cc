@@ -410,6 +410,22 @@ TEST_F(SeamsKernelTest, IptablesNftRulesOverNetlink) {
   ASSERT_EQ(by_handle->size(), 1u);
   EXPECT_EQ((*by_handle)[0].target, "KUBE-HP-B");
 
+  // Read at one generation, applied after someone else committed: refused.
+  absl::StatusOr<uint32_t> generation = netlink.Generation();
+  ASSERT_TRUE(generation.ok()) << generation.status();
+  absl::StatusOr<CommandResult> theirs =
+      commands.Run({"iptables-nft", "-w", "-t", "nat", "-A", "KUBE-HOSTPORTS",
+                    "-j", "RETURN"},
+                   "");
+  ASSERT_TRUE(theirs.ok() && theirs->exit_code == 0);
+  absl::Status stale =
+      netlink.ApplyRuleOps("ip",
+                           {{NftRuleOp::Kind::kDeleteRule, "nat",
+                             "KUBE-HOSTPORTS", (*rules)[2].handle}},
+                           *generation);
+  EXPECT_TRUE(absl::IsFailedPrecondition(stale)) << stale;
+  EXPECT_THAT(stale.message(), HasSubstr("changed after it was read"));
+
   // KUBE-HP-B is still jumped to: the whole transaction is refused.
   using Kind = NftRuleOp::Kind;
   absl::Status refused = netlink.ApplyRuleOps(
@@ -429,6 +445,7 @@ TEST_F(SeamsKernelTest, IptablesNftRulesOverNetlink) {
   ASSERT_TRUE(saved.ok() && saved->exit_code == 0);
   EXPECT_THAT(saved->stdout_text, Not(HasSubstr("KUBE-HP-A")));
   EXPECT_THAT(saved->stdout_text, HasSubstr("--dport 82 -j ACCEPT"));
+  EXPECT_THAT(saved->stdout_text, HasSubstr("-A KUBE-HOSTPORTS -j RETURN"));
   EXPECT_THAT(saved->stdout_text, HasSubstr("-j KUBE-HP-B"));
 }
 

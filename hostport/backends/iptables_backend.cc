@@ -123,6 +123,11 @@ absl::Status IptablesBackend::RemoveOverNetlink(const Change& change,
     }
     hashes.push_back(hash);
   }
+  // Everything below is read at this generation; should anyone commit
+  // before the deletion does, the kernel refuses it, and the backend reads
+  // again.
+  absl::StatusOr<uint32_t> generation = netlink->Generation();
+  if (!generation.ok()) return generation.status();
   // The mappings' own chains: which exist (a half-removed mapping may lack
   // one), and their handles.
   std::vector<std::string> own;
@@ -273,7 +278,7 @@ absl::Status IptablesBackend::RemoveOverNetlink(const Change& change,
     }
   }
   ops.insert(ops.end(), chain_ops.begin(), chain_ops.end());
-  return netlink->ApplyRuleOps(family, ops);
+  return netlink->ApplyRuleOps(family, ops, *generation);
 }
 
 absl::Status IptablesBackend::Restore(const std::string& script) {

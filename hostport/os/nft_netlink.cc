@@ -452,11 +452,20 @@ absl::Status NftNetlink::Transact(
     size_t count, size_t bytes_each,
     const std::function<absl::Status(mnl_nlmsg_batch*, size_t, uint32_t)>&
         append,
-    const std::function<std::string(size_t)>& what) {
+    const std::function<std::string(size_t)>& what,
+    std::optional<uint32_t> generation) {
   if (absl::Status s = Open(); !s.ok()) return s;
   std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE + count * bytes_each);
   mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
-  nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
+  nlmsghdr* begin = nftnl_batch_begin(
+      static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
+  // The kernel refuses the whole batch (ERESTART) if the ruleset is no
+  // longer at this generation.
+  if (generation.has_value()) {
+    static_cast<nfgenmsg*>(mnl_nlmsg_get_payload(begin))->res_id =
+        htons(NFNL_SUBSYS_NFTABLES);
+    mnl_attr_put_u32(begin, NFNL_BATCH_GENID, htonl(*generation));
+  }
   mnl_nlmsg_batch_next(batch);
   const uint32_t first = seq_;
   for (size_t i = 0; i < count; ++i) {
@@ -484,6 +493,9 @@ absl::Status NftNetlink::Transact(
     if (a.error != 0 && refused.ok() && a.seq >= first &&
         a.seq < first + count) {
       refused = KernelError(a.error, what(a.seq - first));
+    } else if (a.error == ERESTART && refused.ok()) {
+      refused = absl::FailedPreconditionError(
+          "nft: the ruleset changed after it was read (the transaction)");
     } else if (a.error != 0 && refused.ok() && a.seq != marker) {
       refused = KernelError(a.error, "the transaction");
     }
@@ -695,7 +707,8 @@ absl::StatusOr<std::vector<NftRuleJump>> NftNetlink::RuleJumps(
 }
 
 absl::Status NftNetlink::ApplyRuleOps(absl::string_view family,
-                                      const std::vector<NftRuleOp>& ops) {
+                                      const std::vector<NftRuleOp>& ops,
+                                      std::optional<uint32_t> generation) {
   if (ops.empty()) return absl::OkStatus();
   absl::StatusOr<uint16_t> nfproto = NfProto(family);
   if (!nfproto.ok()) return nfproto.status();
@@ -727,7 +740,43 @@ absl::Status NftNetlink::ApplyRuleOps(absl::string_view family,
             break;
         }
         return absl::StrCat("deleting chain ", where);
-      });
+      },
+      generation);
+}
+
+absl::StatusOr<uint32_t> NftNetlink::Generation() {
+  if (absl::Status s = Open(); !s.ok()) return s;
+  char request[MNL_SOCKET_BUFFER_SIZE];
+  const uint32_t seq = seq_++;
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(request, NFT_MSG_GETGEN, AF_UNSPEC, 0, seq);
+  if (absl::Status s = Send(nlh, nlh->nlmsg_len); !s.ok()) return s;
+  std::optional<uint32_t> generation;
+  int error = 0;
+  absl::Status received = Receive([&](const Answer& a) {
+    if (a.seq != seq) return false;
+    if (a.type == NLMSG_ERROR) {
+      error = a.error;
+      return true;
+    }
+    const char* payload =
+        static_cast<const char*>(mnl_nlmsg_get_payload(a.message));
+    ForEachAttr(payload + sizeof(nfgenmsg),
+                reinterpret_cast<const char*>(a.message) + a.message->nlmsg_len,
+                [&](const nlattr* attr) {
+                  if (mnl_attr_get_type(attr) == NFTA_GEN_ID &&
+                      mnl_attr_get_payload_len(attr) >= sizeof(uint32_t)) {
+                    generation = ntohl(mnl_attr_get_u32(attr));
+                  }
+                });
+    return true;
+  });
+  if (!received.ok()) return received;
+  if (error != 0) return KernelError(error, "asking the ruleset's generation");
+  if (!generation.has_value()) {
+    return absl::UnavailableError("nft: the generation answer carried no id");
+  }
+  return *generation;
 }
 
 }  // namespace hostport

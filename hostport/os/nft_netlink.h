@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -127,23 +128,32 @@ class NftNetlink {
                                                      absl::string_view table,
                                                      absl::string_view chain);
 
+  // The ruleset's generation: it changes with every transaction anyone
+  // commits in the namespace.
+  absl::StatusOr<uint32_t> Generation();
+
   // `ops`, in order, in family `family`, as one transaction: all or nothing.
   // NotFound for a rule or chain that does not exist, FailedPrecondition for
   // any other refusal (a chain something still jumps to: EBUSY), with the
-  // first refused step named.
+  // first refused step named. With `generation`, the kernel refuses it too
+  // (FailedPrecondition) when the ruleset is no longer at that generation:
+  // what the handles were read from has changed.
   absl::Status ApplyRuleOps(absl::string_view family,
-                            const std::vector<NftRuleOp>& ops);
+                            const std::vector<NftRuleOp>& ops,
+                            std::optional<uint32_t> generation = std::nullopt);
 
  private:
   // Sends, between a batch's begin and end, the `count` messages
   // `append(batch, i, seq)` writes (sequence numbers consecutive), as one
   // transaction, and waits for the kernel's answer to all of them. The first
-  // refusal is named by `what(i)`.
+  // refusal is named by `what(i)`. With `generation`, only if the ruleset is
+  // still at it.
   absl::Status Transact(
       size_t count, size_t bytes_each,
       const std::function<absl::Status(mnl_nlmsg_batch*, size_t, uint32_t)>&
           append,
-      const std::function<std::string(size_t)>& what);
+      const std::function<std::string(size_t)>& what,
+      std::optional<uint32_t> generation = std::nullopt);
   // Sends `size` bytes of messages.
   absl::Status Send(const void* data, size_t size);
   // Reads answers until `done` returns true for one of them; each is given
