@@ -21,11 +21,12 @@
 // release them. The jumps to a mapping's chains are found by handle: the
 // restore that added them gave them handles just above its chains' (looked
 // up by name), and a few GETRULE requests read those; only when they are not
-// there (a pod laid down by a sync) is the shared chain dumped whole. One
-// transaction deletes the jumps and the chains (and the base with the last
-// mapping, unless someone else's rule sits in one of its chains). Mappings
-// with a loopback guard rule, found by their text, still go through
-// iptables-nft-restore.
+// there, or a change removes many mappings, is the shared chain dumped whole.
+// One transaction, refused by the kernel if anyone committed since the
+// lookups began, deletes the jumps and the chains (and the base with the
+// last mapping, unless someone else's rule sits in one of its chains or
+// someone else also jumps to one). Mappings with a loopback guard rule, found
+// by their text, still go through iptables-nft-restore.
 //
 // REQUIRES: the iptables binaries of the chosen variant are installed
 // ("iptables-legacy-restore" etc.); the runner acts in the intended network
