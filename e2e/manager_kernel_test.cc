@@ -311,6 +311,16 @@ PodPortMapping OnePortPod(const std::string& name, int index) {
   return pod;
 }
 
+// `count` pods named `prefix`0, `prefix`1, ..., each with OnePortPod's mapping.
+std::vector<PodRequest> OnePortPods(const std::string& prefix, int count) {
+  std::vector<PodRequest> pods;
+  for (int i = 0; i < count; ++i) {
+    const std::string id = absl::StrCat(prefix, i);
+    pods.push_back(PodRequest{id, OnePortPod(id, i), "hp-br0"});
+  }
+  return pods;
+}
+
 // Pods laid down together (a sync) and alone (an add) go one by one; the last
 // takes the shared chains with it, unless someone else's rule sits in one,
 // which then stays with them. (iptables-nft finds the rules it deletes by
@@ -318,13 +328,7 @@ PodPortMapping OnePortPod(const std::string& name, int index) {
 TEST_P(ManagerKernelTest, PodsLaidDownTogetherOrAloneGoOneByOne) {
   absl::StatusOr<std::unique_ptr<HostPortManager>> manager = NewManager();
   ASSERT_TRUE(manager.ok()) << manager.status();
-  std::vector<PodRequest> synced;
-  for (int i = 0; i < 3; ++i) {
-    synced.push_back(PodRequest{absl::StrCat("synced-", i),
-                                OnePortPod(absl::StrCat("synced-", i), i),
-                                "hp-br0"});
-  }
-  ASSERT_TRUE((*manager)->Sync(synced).ok());
+  ASSERT_TRUE((*manager)->Sync(OnePortPods("synced-", 3)).ok());
   ASSERT_TRUE((*manager)->Add("alone", OnePortPod("alone", 9), "hp-br0").ok());
   for (const auto& [id, port] : std::vector<std::pair<std::string, int>>{
            {"alone", 7009}, {"synced-1", 7001}, {"synced-0", 7000}}) {
@@ -364,12 +368,7 @@ TEST_P(ManagerKernelTest, PodsLaidDownTogetherOrAloneGoOneByOne) {
 TEST_P(ManagerKernelTest, ASyncThatRemovesManyPodsKeepsExactlyTheRest) {
   absl::StatusOr<std::unique_ptr<HostPortManager>> manager = NewManager();
   ASSERT_TRUE(manager.ok()) << manager.status();
-  std::vector<PodRequest> many;
-  for (int i = 0; i < 40; ++i) {
-    many.push_back(PodRequest{absl::StrCat("pod-", i),
-                              OnePortPod(absl::StrCat("pod-", i), i),
-                              "hp-br0"});
-  }
+  const std::vector<PodRequest> many = OnePortPods("pod-", 40);
   ASSERT_TRUE((*manager)->Sync(many).ok());
   EXPECT_THAT(Snapshot(), HasSubstr("7039"));
   ASSERT_TRUE((*manager)->Sync({many[7]}).ok());
