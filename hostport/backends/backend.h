@@ -142,13 +142,15 @@ class FamilyBackend {
   std::function<void(absl::string_view)> log_;
 
  private:
-  // Applies the Delta of `change()`, then records it. When the kernel refuses
-  // it, our index may be stale (someone changed our rules underneath): loads
-  // again, asks `change()` again against the new index and retries once. The
-  // error names the backend, the family and `what`. A change that empties a
-  // complete index takes the base with it; should the kernel refuse that
-  // (someone else's rule in a shared chain), the change is applied without.
+  // Prepares and applies `*change` once. A change that empties a complete
+  // index takes the base with it (sets remove_base); should the kernel refuse
+  // that (someone else's rule in a shared chain), the change is applied
+  // without, remove_base cleared.
   absl::Status Attempt(Change* change);
+  // Attempts `change()`, then records it. When the kernel refuses it, our
+  // index may be stale (someone changed our rules underneath): loads again,
+  // asks `change()` again against the new index and attempts once more. The
+  // error names the backend, the family and `what`.
   absl::Status Commit(absl::string_view what,
                       const std::function<Change()>& change);
 };

@@ -542,14 +542,8 @@ void IptablesBackend::Record(const Change& change) {
       added = true;
     }
   }
-  if (added) {
-    IptablesTransaction base = renderer_.Base(family_);
-    for (const IptablesTransaction::Table& table : base.tables()) {
-      for (const IptablesTransaction::Op& op : table.ops) {
-        base_present_.insert(BaseKey(table.name, op));
-      }
-    }
-  }
+  // The change created what of the base was missing.
+  if (added) AssumeBase();
 }
 
 void IptablesBackend::UndoBase(IptablesTransaction* tx) const {

@@ -104,7 +104,8 @@ class IptablesBackend : public FamilyBackend {
   // fetches the whole table for any listing, saves nat once instead of
   // listing three of its chains.
   absl::Status ReadBase();
-  // Takes every base operation as present (records imply it).
+  // Takes every base operation as present (records imply it, or a change
+  // that added mappings just created what was missing).
   void AssumeBase();
 
   // Whether every operation of the base is present.
